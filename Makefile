@@ -1,0 +1,39 @@
+# The top-level Makefile: every target runs over the chapters in order and
+# stops at the first chapter that fails.
+#
+#   make test    build everything and run every test; ends with `N passed, N failed`
+#   make check   the same tests, built with AddressSanitizer and UBSan
+#   make demo    the classroom tour: every chapter's demo, in order
+#   make bench   figures, side by side (never pass/fail)
+#   make clean   remove every build output
+
+CHAPTERS := $(patsubst %/Makefile,%,$(sort $(wildcard 0[1-7]-*/Makefile)))
+TOTALS := $(CURDIR)/.test-totals
+
+.PHONY: all test check demo bench fuzz clean
+
+all demo bench fuzz clean:
+	@for d in $(CHAPTERS); do \
+	    echo "=== $$d: make $@"; \
+	    $(MAKE) --no-print-directory -C $$d $@ || exit 1; \
+	done
+
+# test and check total the cmocka results of every chapter into one line.
+test check:
+	@rm -f $(TOTALS); status=0; \
+	for d in $(CHAPTERS); do \
+	    echo "=== $$d: make $@"; \
+	    before=$$(cat $(TOTALS) 2>/dev/null | wc -l); \
+	    $(MAKE) --no-print-directory -C $$d $@ TOTALS=$(TOTALS) && continue; \
+	    status=1; \
+	    after=$$(cat $(TOTALS) 2>/dev/null | wc -l); \
+	    [ "$$after" -gt "$$before" ] || echo "0 1 0" >> $(TOTALS); \
+	    break; \
+	done; \
+	if [ -f $(TOTALS) ]; then \
+	    awk '{p+=$$1; f+=$$2; s+=$$3} END { \
+	        if (s > 0) printf "%d passed, %d failed, %d skipped\n", p, f, s; \
+	        else printf "%d passed, %d failed\n", p, f }' $(TOTALS); \
+	fi; \
+	rm -f $(TOTALS); \
+	exit $$status

@@ -1,0 +1,116 @@
+# common.mk: compiler flags and pattern rules, defined once.
+#
+# Every chapter Makefile sets a few variables and then includes this file:
+#
+#   PROGS   the programs built at the chapter root (the first is `make run`'s)
+#   TESTS   the cmocka test programs, named tests/<name>.c, built into build/
+#   REUSE   directories of earlier chapters whose modules this chapter reuses
+#           (their .c files are found through VPATH and their headers via -I)
+#
+# and writes one link rule per program, for example
+#
+#   event-loop: $(BUILD)/event-loop.o $(BUILD)/loop.o
+#
+# Objects always go to build/ inside the chapter that is being built, even when
+# the source lives in an earlier chapter, so chapters never share object files.
+#
+# Variables a reader may set on the command line:
+#   CC=clang   build with another compiler (the flags stamp forces a rebuild)
+#   SAN=1      build with AddressSanitizer and UndefinedBehaviorSanitizer;
+#              this is what `make check` does
+
+ROOT := $(patsubst %/,%,$(dir $(lastword $(MAKEFILE_LIST))))
+BUILD := build
+
+CSTD := -std=c11 -D_POSIX_C_SOURCE=200809L
+WARN := -Wall -Wextra -Wpedantic -Wshadow -Wmissing-prototypes -Werror
+OPT ?= -O2 -g
+CFLAGS += $(CSTD) $(WARN) $(OPT)
+CPPFLAGS += -I. -I$(ROOT)/testkit $(addprefix -I,$(REUSE))
+LDLIBS += -lm
+
+ifeq ($(SAN),1)
+SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+CFLAGS += $(SANFLAGS)
+LDFLAGS += $(SANFLAGS)
+# Leaks in a program that exits through err() are not bugs worth failing on;
+# use-after-free, overflows and undefined behaviour are.
+export ASAN_OPTIONS ?= detect_leaks=0:abort_on_error=0
+export UBSAN_OPTIONS ?= print_stacktrace=1:halt_on_error=1
+endif
+
+CMOCKA_CFLAGS := $(shell pkg-config --cflags cmocka 2>/dev/null)
+CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
+
+VPATH += tests $(REUSE) $(ROOT)/testkit
+
+TEST_BINS := $(addprefix $(BUILD)/,$(TESTS))
+
+.PHONY: all run demo test check bench clean fuzz
+.DEFAULT_GOAL := all
+
+all: $(PROGS) $(TEST_BINS)
+
+# A stamp of the compiler and flags: when they change (CC=clang, SAN=1), every
+# object depends on a newer stamp and is rebuilt. No stale sanitizer objects.
+FLAGS_LINE := $(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS)
+$(BUILD)/.flags: FORCE | $(BUILD)
+	@echo '$(FLAGS_LINE)' | cmp -s - $@ || echo '$(FLAGS_LINE)' > $@
+FORCE:
+
+$(BUILD):
+	@mkdir -p $@
+
+$(BUILD)/%.o: %.c $(BUILD)/.flags
+	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/testkit.o: CFLAGS += $(CMOCKA_CFLAGS)
+$(BUILD)/test_%.o: CFLAGS += $(CMOCKA_CFLAGS)
+
+# A test program links its own objects plus testkit and cmocka; a chapter adds
+# the modules under test with a line like `$(BUILD)/test_loop: $(BUILD)/loop.o`.
+$(BUILD)/test_%: $(BUILD)/test_%.o $(BUILD)/testkit.o
+	$(CC) $(LDFLAGS) $(filter %.o,$^) -o $@ $(CMOCKA_LIBS) $(LDLIBS)
+
+# Run every test program; testkit/run-tests prints one `N passed, N failed`
+# line and appends the counts to $(TOTALS) when the top-level Makefile asks.
+test: all
+	@$(ROOT)/testkit/run-tests $(TEST_BINS)
+
+check:
+	@$(MAKE) --no-print-directory SAN=1 test
+
+run: all
+	./$(firstword $(PROGS))
+
+# The classroom demo and the benchmark are shell scripts beside the code, so
+# a reader can open them and see exactly what runs.
+demo: all
+	@if [ -f demo.sh ]; then sh ./demo.sh; else echo "(no demo in this chapter)"; fi
+
+bench: all
+	@if [ -f bench.sh ]; then sh ./bench.sh; else echo "(no bench in this chapter)"; fi
+
+# libFuzzer harnesses: a chapter lists FUZZERS (fuzz/<name>.c) and the module
+# sources they test in FUZZ_SRCS. Each runs for FUZZ_SECONDS, starting from the
+# seeds in fuzz/seeds-<name>/ when there are any. Needs clang.
+FUZZ_CC ?= clang
+FUZZ_SECONDS ?= 30
+FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined $(CSTD) -Wall -Wextra \
+              -I. $(addprefix -I,$(REUSE))
+$(BUILD)/fuzz_%: fuzz/fuzz_%.c $(FUZZ_SRCS) | $(BUILD)
+	$(FUZZ_CC) $(FUZZ_FLAGS) $^ -o $@
+
+fuzz: $(addprefix $(BUILD)/,$(FUZZERS))
+	@for f in $(FUZZERS); do \
+	    mkdir -p $(BUILD)/corpus-$$f; \
+	    seeds=; [ -d fuzz/seeds-$$f ] && seeds=fuzz/seeds-$$f; \
+	    echo "fuzzing $$f for $(FUZZ_SECONDS)s"; \
+	    $(BUILD)/$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	        -artifact_prefix=$(BUILD)/ $(BUILD)/corpus-$$f $$seeds || exit 1; \
+	done
+
+clean:
+	rm -rf $(BUILD) $(PROGS) $(CLEAN_EXTRA)
+
+-include $(wildcard $(BUILD)/*.d)

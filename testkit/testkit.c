@@ -1,0 +1,559 @@
+/*
+ * testkit.c: the black-box test helpers (see testkit.h).
+ *
+ * Everything here is plain POSIX plus /proc for counting processes and fds.
+ * Waits use poll(2) with a deadline; nothing sleeps to synchronise.
+ */
+#define _GNU_SOURCE /* pipe2(2) with O_CLOEXEC is not in POSIX.1-2008 */
+#include "testkit.h"
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+long long tk_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int remaining(long long deadline)
+{
+    long long left = deadline - tk_now_ms();
+    return left < 0 ? 0 : (int)left;
+}
+
+tk_proc *tk_start(const char *const argv[], const char *const env[])
+{
+    int pfd[2];
+    if (pipe2(pfd, O_CLOEXEC) == -1) {
+        perror("testkit: pipe2");
+        return NULL;
+    }
+    /* A second CLOEXEC pipe reports an exec failure to us instead of a
+     * confusing exit status 127 (the closed pipe means exec worked). */
+    int efd[2];
+    if (pipe2(efd, O_CLOEXEC) == -1) {
+        perror("testkit: pipe2");
+        close(pfd[0]);
+        close(pfd[1]);
+        return NULL;
+    }
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == -1) {
+        perror("testkit: fork");
+        close(pfd[0]);
+        close(pfd[1]);
+        close(efd[0]);
+        close(efd[1]);
+        return NULL;
+    }
+    if (pid == 0) {
+        setpgid(0, 0);
+        int devnull = open("/dev/null", O_RDONLY);
+        if (devnull != -1)
+            dup2(devnull, 0);
+        dup2(pfd[1], 1);
+        dup2(pfd[1], 2);
+        /* The test process may have blocked or ignored signals (cmocka
+         * does not, but a shell running us might); give the program the
+         * defaults a terminal user would give it. */
+        signal(SIGPIPE, SIG_DFL);
+        signal(SIGINT, SIG_DFL);
+        signal(SIGTERM, SIG_DFL);
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        for (int i = 0; env && env[i]; i++) {
+            const char *eq = strchr(env[i], '=');
+            if (eq == NULL) {
+                unsetenv(env[i]);
+            } else {
+                char name[256];
+                size_t n = (size_t)(eq - env[i]);
+                if (n >= sizeof name)
+                    continue;
+                memcpy(name, env[i], n);
+                name[n] = '\0';
+                setenv(name, eq + 1, 1);
+            }
+        }
+        execv(argv[0], (char *const *)argv);
+        int e = errno;
+        if (write(efd[1], &e, sizeof e) < 0) {
+            /* nothing more we can do in the child */
+        }
+        _exit(127);
+    }
+    /* Also set the group from the parent side, so there is no window in
+     * which tk_free's kill(-pid) could miss the group. */
+    setpgid(pid, pid);
+    close(pfd[1]);
+    close(efd[1]);
+    int e = 0;
+    ssize_t n;
+    do {
+        n = read(efd[0], &e, sizeof e);
+    } while (n == -1 && errno == EINTR);
+    close(efd[0]);
+    if (n == (ssize_t)sizeof e) {
+        fprintf(stderr, "testkit: cannot exec %s: %s\n", argv[0], strerror(e));
+        waitpid(pid, NULL, 0);
+        close(pfd[0]);
+        return NULL;
+    }
+    tk_proc *p = calloc(1, sizeof *p);
+    if (p == NULL) {
+        perror("testkit: calloc");
+        exit(1);
+    }
+    p->pid = pid;
+    p->out_fd = pfd[0];
+    p->out_cap = 4096;
+    p->out = calloc(1, p->out_cap);
+    if (p->out == NULL) {
+        perror("testkit: calloc");
+        exit(1);
+    }
+    return p;
+}
+
+/* Read once from the output pipe, waiting up to timeout_ms. Returns the
+ * number of bytes read, 0 on EOF, -1 on timeout. */
+static ssize_t read_output(tk_proc *p, int timeout_ms)
+{
+    if (p->out_fd == -1)
+        return 0;
+    struct pollfd pf = {.fd = p->out_fd, .events = POLLIN};
+    int r = poll(&pf, 1, timeout_ms);
+    if (r == -1 && errno == EINTR)
+        return -1;
+    if (r <= 0)
+        return -1;
+    if (p->out_len + 4096 + 1 > p->out_cap) {
+        p->out_cap = (p->out_len + 4096 + 1) * 2;
+        char *grown = realloc(p->out, p->out_cap);
+        if (grown == NULL) {
+            perror("testkit: realloc");
+            exit(1);
+        }
+        p->out = grown;
+    }
+    ssize_t n = read(p->out_fd, p->out + p->out_len, 4096);
+    if (n == -1 && errno == EINTR)
+        return -1;
+    if (n <= 0) {
+        close(p->out_fd);
+        p->out_fd = -1;
+        return 0;
+    }
+    p->out_len += (size_t)n;
+    p->out[p->out_len] = '\0';
+    return n;
+}
+
+void tk_drain(tk_proc *p)
+{
+    while (read_output(p, 0) > 0)
+        ;
+}
+
+const char *tk_wait_output(tk_proc *p, const char *needle, int timeout_ms)
+{
+    long long deadline = tk_now_ms() + timeout_ms;
+    for (;;) {
+        char *hit = strstr(p->out + p->scan, needle);
+        if (hit != NULL) {
+            p->scan = (size_t)(hit - p->out) + strlen(needle);
+            return hit;
+        }
+        if (p->out_fd == -1 || remaining(deadline) == 0)
+            return NULL;
+        read_output(p, remaining(deadline));
+    }
+}
+
+int tk_wait_listening(tk_proc *p, int timeout_ms)
+{
+    const char *hit = tk_wait_output(p, "listening on ", timeout_ms);
+    if (hit == NULL)
+        return -1;
+    /* The line is `listening on HOST:PORT (pid N)`; the port follows the
+     * last ':' before the space (HOST may be an IPv6 address). Make sure
+     * the whole line has arrived first. */
+    long long deadline = tk_now_ms() + timeout_ms;
+    size_t off = (size_t)(hit - p->out);
+    while (strchr(p->out + off, '\n') == NULL && p->out_fd != -1 &&
+           remaining(deadline) > 0)
+        read_output(p, remaining(deadline));
+    const char *line = p->out + off;
+    const char *sp = strstr(line + strlen("listening on "), " (pid");
+    if (sp == NULL)
+        return -1;
+    const char *colon = sp;
+    while (colon > line && *colon != ':')
+        colon--;
+    if (*colon != ':')
+        return -1;
+    return atoi(colon + 1);
+}
+
+int tk_count_output(tk_proc *p, const char *needle)
+{
+    tk_drain(p);
+    int count = 0;
+    const char *s = p->out;
+    size_t n = strlen(needle);
+    while (n > 0 && (s = strstr(s, needle)) != NULL) {
+        count++;
+        s += n;
+    }
+    return count;
+}
+
+int tk_wait_exit(tk_proc *p, int timeout_ms)
+{
+    if (p->exited)
+        return p->status;
+    long long deadline = tk_now_ms() + timeout_ms;
+    for (;;) {
+        int status;
+        pid_t r = waitpid(p->pid, &status, WNOHANG);
+        if (r == p->pid) {
+            p->exited = 1;
+            p->status = status;
+            /* Collect the rest of its output; workers that outlive it may
+             * still hold the pipe, so do not wait for EOF for long. */
+            while (read_output(p, 50) > 0)
+                ;
+            return status;
+        }
+        if (remaining(deadline) == 0)
+            return -1;
+        /* Read output while waiting so a chatty program never blocks on a
+         * full pipe. Wait at most 10 ms per round. */
+        int wait_ms = remaining(deadline) < 10 ? remaining(deadline) : 10;
+        if (read_output(p, wait_ms) == 0) {
+            /* EOF: poll no more on the pipe, just sleep a little */
+            struct timespec ts = {0, 5 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+        }
+    }
+}
+
+int tk_stop(tk_proc *p, int signo, int timeout_ms)
+{
+    if (!p->exited)
+        kill(p->pid, signo);
+    int status = tk_wait_exit(p, timeout_ms);
+    if (status == -1) {
+        kill(-p->pid, SIGKILL);
+        kill(p->pid, SIGKILL);
+        tk_wait_exit(p, 5000);
+        return -1;
+    }
+    return status;
+}
+
+void tk_free(tk_proc *p)
+{
+    if (p == NULL)
+        return;
+    /* Whatever the test did, leave nothing running. */
+    kill(-p->pid, SIGKILL);
+    if (!p->exited) {
+        kill(p->pid, SIGKILL);
+        waitpid(p->pid, NULL, 0);
+    }
+    if (p->out_fd != -1)
+        close(p->out_fd);
+    free(p->out);
+    free(p);
+}
+
+int tk_connect(const char *host, int port, int timeout_ms)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    if (inet_pton(AF_INET, host, &sa.sin_addr) != 1) {
+        errno = EINVAL;
+        return -1;
+    }
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd == -1)
+        return -1;
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) == -1) {
+        if (errno != EINPROGRESS) {
+            close(fd);
+            return -1;
+        }
+        struct pollfd pf = {.fd = fd, .events = POLLOUT};
+        int err = 0;
+        socklen_t len = sizeof err;
+        if (poll(&pf, 1, timeout_ms) != 1 ||
+            getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1 || err != 0) {
+            close(fd);
+            errno = err ? err : ETIMEDOUT;
+            return -1;
+        }
+    }
+    /* Back to blocking: the read helpers below bound every wait with
+     * poll(2), and blocking sends keep tk_send simple. */
+    int fl = fcntl(fd, F_GETFL);
+    fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+    return fd;
+}
+
+int tk_send(int fd, const void *buf, size_t len)
+{
+    const char *b = buf;
+    while (len > 0) {
+        ssize_t n = send(fd, b, len, MSG_NOSIGNAL);
+        if (n == -1 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        b += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+int tk_send_str(int fd, const char *s)
+{
+    return tk_send(fd, s, strlen(s));
+}
+
+static int wait_readable(int fd, long long deadline)
+{
+    struct pollfd pf = {.fd = fd, .events = POLLIN};
+    for (;;) {
+        int r = poll(&pf, 1, remaining(deadline));
+        if (r == -1 && errno == EINTR)
+            continue;
+        return r == 1 ? 0 : -1;
+    }
+}
+
+int tk_read_line(int fd, char *buf, size_t cap, int timeout_ms)
+{
+    long long deadline = tk_now_ms() + timeout_ms;
+    size_t len = 0;
+    while (len + 1 < cap) {
+        if (wait_readable(fd, deadline) == -1)
+            return -1;
+        /* Peek, then consume only up to the newline. */
+        ssize_t n = recv(fd, buf + len, cap - 1 - len, MSG_PEEK);
+        if (n == -1 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        char *nl = memchr(buf + len, '\n', (size_t)n);
+        size_t take = nl ? (size_t)(nl - (buf + len)) + 1 : (size_t)n;
+        ssize_t got = recv(fd, buf + len, take, 0);
+        if (got <= 0)
+            return -1;
+        len += (size_t)got;
+        if (nl != NULL) {
+            size_t line_len = len - 1; /* drop the '\n' */
+            if (line_len > 0 && buf[line_len - 1] == '\r')
+                line_len--; /* and a '\r' before it (HTTP) */
+            buf[line_len] = '\0';
+            return (int)line_len;
+        }
+    }
+    return -1;
+}
+
+ssize_t tk_read_n(int fd, void *buf, size_t n, int timeout_ms)
+{
+    long long deadline = tk_now_ms() + timeout_ms;
+    size_t got = 0;
+    while (got < n) {
+        if (wait_readable(fd, deadline) == -1)
+            return -1;
+        ssize_t r = read(fd, (char *)buf + got, n - got);
+        if (r == -1 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return -1;
+        got += (size_t)r;
+    }
+    return (ssize_t)got;
+}
+
+ssize_t tk_read_all(int fd, char *buf, size_t cap, int timeout_ms)
+{
+    long long deadline = tk_now_ms() + timeout_ms;
+    size_t got = 0;
+    while (got + 1 < cap) {
+        if (wait_readable(fd, deadline) == -1)
+            return -1;
+        ssize_t r = read(fd, buf + got, cap - 1 - got);
+        if (r == -1 && errno == EINTR)
+            continue;
+        if (r == -1 && errno != ECONNRESET)
+            return -1;
+        if (r <= 0)
+            break;
+        got += (size_t)r;
+    }
+    buf[got] = '\0';
+    return (ssize_t)got;
+}
+
+/* Read /proc/PID/stat: state, ppid and pgrp. The command name is in
+ * parentheses and may contain spaces, so parse from the last ')'. */
+static int read_stat(pid_t pid, char *state, pid_t *ppid, pid_t *pgrp)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd == -1)
+        return -1;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return -1;
+    buf[n] = '\0';
+    char *rp = strrchr(buf, ')');
+    if (rp == NULL)
+        return -1;
+    int pp, pg;
+    char st;
+    if (sscanf(rp + 1, " %c %d %d", &st, &pp, &pg) != 3)
+        return -1;
+    *state = st;
+    *ppid = pp;
+    *pgrp = pg;
+    return 0;
+}
+
+enum { COUNT_LIVE_CHILDREN, COUNT_ZOMBIE_CHILDREN, COUNT_GROUP };
+
+static int scan_proc(pid_t who, int what, pid_t *pids, int max)
+{
+    DIR *d = opendir("/proc");
+    if (d == NULL)
+        return -1;
+    int count = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] < '0' || e->d_name[0] > '9')
+            continue;
+        pid_t pid = atoi(e->d_name);
+        char st;
+        pid_t ppid, pgrp;
+        if (read_stat(pid, &st, &ppid, &pgrp) == -1)
+            continue;
+        int zombie = (st == 'Z' || st == 'X');
+        int match = 0;
+        if (what == COUNT_LIVE_CHILDREN)
+            match = ppid == who && !zombie;
+        else if (what == COUNT_ZOMBIE_CHILDREN)
+            match = ppid == who && zombie;
+        else
+            match = pgrp == who && !zombie;
+        if (match) {
+            if (pids != NULL && count < max)
+                pids[count] = pid;
+            count++;
+        }
+    }
+    closedir(d);
+    return count;
+}
+
+int tk_count_children(pid_t parent)
+{
+    return scan_proc(parent, COUNT_LIVE_CHILDREN, NULL, 0);
+}
+
+int tk_count_zombies(pid_t parent)
+{
+    return scan_proc(parent, COUNT_ZOMBIE_CHILDREN, NULL, 0);
+}
+
+int tk_count_group(pid_t pgid)
+{
+    return scan_proc(pgid, COUNT_GROUP, NULL, 0);
+}
+
+int tk_list_children(pid_t parent, pid_t *pids, int max)
+{
+    return scan_proc(parent, COUNT_LIVE_CHILDREN, pids, max);
+}
+
+int tk_alive(pid_t pid)
+{
+    char st;
+    pid_t ppid, pgrp;
+    if (read_stat(pid, &st, &ppid, &pgrp) == -1)
+        return 0;
+    return !(st == 'Z' || st == 'X');
+}
+
+int tk_count_fds(pid_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/fd", (int)pid);
+    DIR *d = opendir(path);
+    if (d == NULL)
+        return -1;
+    int count = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+        if (e->d_name[0] != '.')
+            count++;
+    closedir(d);
+    return count;
+}
+
+long tk_cpu_ms(pid_t pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd == -1)
+        return -1;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return -1;
+    buf[n] = '\0';
+    char *rp = strrchr(buf, ')');
+    if (rp == NULL)
+        return -1;
+    /* Fields after ')': state(3) ... utime(14) stime(15), in clock ticks. */
+    unsigned long utime = 0, stime = 0;
+    if (sscanf(rp + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime,
+               &stime) != 2)
+        return -1;
+    long hz = sysconf(_SC_CLK_TCK);
+    return (long)((utime + stime) * 1000 / (unsigned long)(hz > 0 ? hz : 100));
+}
+
+int tk_until(int (*cond)(void *arg), void *arg, int timeout_ms)
+{
+    long long deadline = tk_now_ms() + timeout_ms;
+    for (;;) {
+        if (cond(arg))
+            return 1;
+        if (remaining(deadline) == 0)
+            return 0;
+        struct timespec ts = {0, 5 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+}
