@@ -27,13 +27,13 @@
 #include <sys/types.h>
 
 typedef struct tk_proc {
-    pid_t pid;     /* the program (also its process group id) */
-    int out_fd;    /* read end of the pipe carrying its stdout and stderr */
-    char *out;     /* everything it printed so far, NUL-terminated */
+    pid_t pid;  /* the program (also its process group id) */
+    int out_fd; /* read end of the pipe carrying its stdout and stderr */
+    char *out;  /* everything it printed so far, NUL-terminated */
     size_t out_len;
     size_t out_cap;
-    size_t scan;   /* where tk_wait_output looks from next */
-    int exited;    /* 1 once reaped; status is then valid */
+    size_t scan; /* where tk_wait_output looks from next */
+    int exited;  /* 1 once reaped; status is then valid */
     int status;
 } tk_proc;
 
@@ -86,12 +86,12 @@ ssize_t tk_read_n(int fd, void *buf, size_t n, int timeout_ms);
 ssize_t tk_read_all(int fd, char *buf, size_t cap, int timeout_ms);
 
 /* Process accounting from /proc (Linux). -1 where /proc is not available. */
-int tk_count_children(pid_t parent);       /* live children (not zombies) */
-int tk_count_zombies(pid_t parent);        /* children that are zombies */
-int tk_count_fds(pid_t pid);               /* open file descriptors */
-int tk_count_group(pid_t pgid);            /* live processes in a group */
+int tk_count_children(pid_t parent); /* live children (not zombies) */
+int tk_count_zombies(pid_t parent);  /* children that are zombies */
+int tk_count_fds(pid_t pid);         /* open file descriptors */
+int tk_count_group(pid_t pgid);      /* live processes in a group */
 int tk_list_children(pid_t parent, pid_t *pids, int max);
-int tk_alive(pid_t pid);                   /* exists and is not a zombie */
+int tk_alive(pid_t pid); /* exists and is not a zombie */
 /* CPU time (user + system) of a process, in milliseconds, or -1. */
 long tk_cpu_ms(pid_t pid);
 

@@ -1,0 +1,840 @@
+/*
+ * loop.c: the reactor behind loop.h, with three backends.
+ *
+ * Read this file from the top: first the watcher table and the timer heap,
+ * which every backend shares, then the signal self-pipe, then the three ways
+ * of asking the kernel "what is ready?" (select, poll, epoll), and last
+ * loop_run_once(), which ties them together:
+ *
+ *     wait for I/O, at most until the next timer is due
+ *     call the I/O callbacks for what is ready
+ *     call the timer callbacks for what is due
+ *
+ * Nothing here is clever. The one subtle part is that callbacks may change
+ * the watchers while we are walking the list of ready fds: every watcher
+ * carries a generation number, and readiness gathered for an older
+ * generation of the same fd number is dropped instead of delivered.
+ */
+#include "loop.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/select.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifdef __linux__
+#include <sys/epoll.h>
+#endif
+
+struct watcher {
+    int active;    /* 1 while watched */
+    int internal;  /* the signal pipe: not counted by loop_watch_count */
+    int events;    /* LOOP_READ | LOOP_WRITE asked for */
+    int in_kernel; /* epoll: registered in the interest list */
+    uint64_t gen;  /* changes each time the fd number is watched anew */
+    loop_io_cb cb;
+    void *arg;
+};
+
+/* Readiness as the backend reported it, before any callback ran. */
+struct ready {
+    int fd;
+    int events;
+    uint64_t gen;
+};
+
+enum timer_state { T_PENDING, T_BATCH, T_FIRING, T_CANCELLED };
+
+struct loop_timer {
+    uint64_t due;    /* loop_now_ms() at which it fires */
+    uint64_t period; /* 0 for one-shot */
+    uint64_t seq;    /* tie-break: the order timers were added */
+    size_t heap_idx; /* where it sits in the heap while pending */
+    enum timer_state state;
+    loop_timer_cb cb;
+    void *arg;
+};
+
+struct sig_handler {
+    int signo;
+    loop_signal_cb cb;
+    void *arg;
+};
+
+struct loop {
+    loop_backend_t backend;
+    int stopped;
+
+    struct watcher *w; /* indexed by fd */
+    int w_cap;
+    int nwatch; /* user watchers */
+    uint64_t next_gen;
+
+    struct ready *ready;
+    int ready_cap;
+
+    loop_timer_t **heap; /* min-heap on (due, seq) */
+    size_t heap_len;
+    size_t heap_cap;
+    uint64_t next_seq;
+
+    struct pollfd *pfds; /* poll backend */
+    int pfds_cap;
+    int epfd; /* epoll backend */
+
+    int sig_rfd; /* self-pipe, read end; -1 until a signal is handled */
+    struct sig_handler *sigs;
+    int nsigs;
+    struct {
+        int signo;
+        struct sigaction old;
+    } saved[64];
+    int nsaved;
+};
+
+uint64_t loop_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Backend names                                                          */
+
+const char *loop_backend_name(loop_backend_t backend)
+{
+    switch (backend) {
+    case LOOP_SELECT:
+        return "select";
+    case LOOP_POLL:
+        return "poll";
+    case LOOP_EPOLL:
+        return "epoll";
+    }
+    return "?";
+}
+
+int loop_backend_parse(const char *name, loop_backend_t *out)
+{
+    if (strcmp(name, "select") == 0) {
+        *out = LOOP_SELECT;
+        return 0;
+    }
+    if (strcmp(name, "poll") == 0) {
+        *out = LOOP_POLL;
+        return 0;
+    }
+#ifdef __linux__
+    if (strcmp(name, "epoll") == 0) {
+        *out = LOOP_EPOLL;
+        return 0;
+    }
+#endif
+    return -1;
+}
+
+int loop_backend_default(loop_backend_t *out)
+{
+    const char *env = getenv("LOOP_BACKEND");
+    if (env == NULL || *env == '\0') {
+        *out = LOOP_SELECT;
+        return 0;
+    }
+    return loop_backend_parse(env, out);
+}
+
+loop_backend_t loop_backend(const loop_t *loop)
+{
+    return loop->backend;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Creating and freeing                                                   */
+
+loop_t *loop_new(loop_backend_t backend)
+{
+#ifndef __linux__
+    if (backend == LOOP_EPOLL) {
+        errno = ENOSYS;
+        return NULL;
+    }
+#endif
+    loop_t *loop = calloc(1, sizeof *loop);
+    if (loop == NULL)
+        return NULL;
+    loop->backend = backend;
+    loop->epfd = -1;
+    loop->sig_rfd = -1;
+#ifdef __linux__
+    if (backend == LOOP_EPOLL) {
+        /* The kernel keeps the interest list; we only tell it changes. */
+        loop->epfd = epoll_create1(EPOLL_CLOEXEC);
+        if (loop->epfd == -1) {
+            int saved = errno;
+            free(loop);
+            errno = saved;
+            return NULL;
+        }
+    }
+#endif
+    return loop;
+}
+
+static int sig_wfd = -1; /* the self-pipe's write end, for the handler */
+
+void loop_free(loop_t *loop)
+{
+    if (loop == NULL)
+        return;
+    /* Put the signal dispositions back first, so no handler can write to
+     * a pipe we are about to close. */
+    for (int i = loop->nsaved - 1; i >= 0; i--)
+        sigaction(loop->saved[i].signo, &loop->saved[i].old, NULL);
+    if (loop->sig_rfd != -1) {
+        close(loop->sig_rfd);
+        close(sig_wfd);
+        sig_wfd = -1;
+    }
+    /* Closing our copy of an epoll fd never changes the interest list of a
+     * parent that shares it after fork(); EPOLL_CTL_DEL would. */
+    if (loop->epfd != -1)
+        close(loop->epfd);
+    for (size_t i = 0; i < loop->heap_len; i++)
+        free(loop->heap[i]);
+    free(loop->heap);
+    free(loop->w);
+    free(loop->ready);
+    free(loop->pfds);
+    free(loop->sigs);
+    free(loop);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Watchers                                                               */
+
+static int grow_watchers(loop_t *loop, int fd)
+{
+    if (fd < loop->w_cap)
+        return 0;
+    int cap = loop->w_cap ? loop->w_cap : 64;
+    while (cap <= fd)
+        cap *= 2;
+    struct watcher *w = realloc(loop->w, (size_t)cap * sizeof *w);
+    if (w == NULL)
+        return -1;
+    memset(w + loop->w_cap, 0, (size_t)(cap - loop->w_cap) * sizeof *w);
+    loop->w = w;
+    loop->w_cap = cap;
+    return 0;
+}
+
+#ifdef __linux__
+/* Bring the epoll interest list in line with what the watcher asks for. A
+ * paused watcher (events == 0) is taken out of the list altogether, because
+ * epoll reports EPOLLHUP and EPOLLERR even when nothing was asked for, and a
+ * paused, hung-up fd would wake the loop forever. */
+static int epoll_sync(loop_t *loop, int fd, struct watcher *w, int want)
+{
+    struct epoll_event ev = {0};
+    ev.data.fd = fd;
+    if (want & LOOP_READ)
+        ev.events |= EPOLLIN;
+    if (want & LOOP_WRITE)
+        ev.events |= EPOLLOUT;
+    if (want == 0) {
+        if (w->in_kernel && epoll_ctl(loop->epfd, EPOLL_CTL_DEL, fd, &ev) == -1 &&
+            errno != EBADF && errno != ENOENT)
+            return -1;
+        w->in_kernel = 0;
+        return 0;
+    }
+    if (epoll_ctl(loop->epfd, w->in_kernel ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &ev) ==
+        -1)
+        return -1;
+    w->in_kernel = 1;
+    return 0;
+}
+#endif
+
+static int watch(loop_t *loop, int fd, int events, loop_io_cb cb, void *arg, int internal)
+{
+    if (fd < 0) {
+        errno = EBADF;
+        return -1;
+    }
+    if (loop->backend == LOOP_SELECT && fd >= FD_SETSIZE) {
+        /* FD_SET on such an fd writes past the end of the fd_set: the
+         * classic select() overflow. Refuse instead. */
+        errno = ERANGE;
+        return -1;
+    }
+    if (grow_watchers(loop, fd) == -1)
+        return -1;
+    struct watcher *w = &loop->w[fd];
+    events &= LOOP_READ | LOOP_WRITE;
+#ifdef __linux__
+    if (loop->backend == LOOP_EPOLL) {
+        if (!w->active)
+            w->in_kernel = 0;
+        if (epoll_sync(loop, fd, w, events) == -1)
+            return -1;
+    }
+#endif
+    if (!w->active) {
+        w->active = 1;
+        w->internal = internal;
+        w->gen = ++loop->next_gen;
+        if (!internal)
+            loop->nwatch++;
+    }
+    w->events = events;
+    w->cb = cb;
+    w->arg = arg;
+    return 0;
+}
+
+int loop_watch(loop_t *loop, int fd, int events, loop_io_cb cb, void *arg)
+{
+    return watch(loop, fd, events, cb, arg, 0);
+}
+
+int loop_modify(loop_t *loop, int fd, int events)
+{
+    if (fd < 0 || fd >= loop->w_cap || !loop->w[fd].active) {
+        errno = ENOENT;
+        return -1;
+    }
+    struct watcher *w = &loop->w[fd];
+    events &= LOOP_READ | LOOP_WRITE;
+#ifdef __linux__
+    if (loop->backend == LOOP_EPOLL && epoll_sync(loop, fd, w, events) == -1)
+        return -1;
+#endif
+    w->events = events;
+    return 0;
+}
+
+int loop_unwatch(loop_t *loop, int fd)
+{
+    if (fd < 0 || fd >= loop->w_cap || !loop->w[fd].active) {
+        errno = ENOENT;
+        return -1;
+    }
+    struct watcher *w = &loop->w[fd];
+#ifdef __linux__
+    if (loop->backend == LOOP_EPOLL)
+        epoll_sync(loop, fd, w, 0); /* EBADF if already closed: harmless */
+#endif
+    if (!w->internal)
+        loop->nwatch--;
+    memset(w, 0, sizeof *w);
+    return 0;
+}
+
+int loop_watch_count(const loop_t *loop)
+{
+    return loop->nwatch;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Timers: a binary min-heap ordered by (due, seq)                        */
+
+static int timer_before(const loop_timer_t *a, const loop_timer_t *b)
+{
+    return a->due < b->due || (a->due == b->due && a->seq < b->seq);
+}
+
+static void heap_set(loop_t *loop, size_t i, loop_timer_t *t)
+{
+    loop->heap[i] = t;
+    t->heap_idx = i;
+}
+
+static void heap_up(loop_t *loop, size_t i)
+{
+    loop_timer_t *t = loop->heap[i];
+    while (i > 0) {
+        size_t parent = (i - 1) / 2;
+        if (!timer_before(t, loop->heap[parent]))
+            break;
+        heap_set(loop, i, loop->heap[parent]);
+        i = parent;
+    }
+    heap_set(loop, i, t);
+}
+
+static void heap_down(loop_t *loop, size_t i)
+{
+    loop_timer_t *t = loop->heap[i];
+    for (;;) {
+        size_t child = 2 * i + 1;
+        if (child >= loop->heap_len)
+            break;
+        if (child + 1 < loop->heap_len &&
+            timer_before(loop->heap[child + 1], loop->heap[child]))
+            child++;
+        if (!timer_before(loop->heap[child], t))
+            break;
+        heap_set(loop, i, loop->heap[child]);
+        i = child;
+    }
+    heap_set(loop, i, t);
+}
+
+static int heap_push(loop_t *loop, loop_timer_t *t)
+{
+    if (loop->heap_len == loop->heap_cap) {
+        size_t cap = loop->heap_cap ? loop->heap_cap * 2 : 16;
+        loop_timer_t **h = realloc(loop->heap, cap * sizeof *h);
+        if (h == NULL)
+            return -1;
+        loop->heap = h;
+        loop->heap_cap = cap;
+    }
+    heap_set(loop, loop->heap_len++, t);
+    heap_up(loop, loop->heap_len - 1);
+    t->state = T_PENDING;
+    return 0;
+}
+
+static void heap_remove(loop_t *loop, loop_timer_t *t)
+{
+    size_t i = t->heap_idx;
+    loop_timer_t *last = loop->heap[--loop->heap_len];
+    if (last != t) {
+        heap_set(loop, i, last);
+        heap_up(loop, i);
+        heap_down(loop, last->heap_idx);
+    }
+}
+
+loop_timer_t *loop_timer_add(loop_t *loop, uint64_t delay_ms, uint64_t repeat_ms,
+                             loop_timer_cb cb, void *arg)
+{
+    loop_timer_t *t = calloc(1, sizeof *t);
+    if (t == NULL)
+        return NULL;
+    t->due = loop_now_ms() + delay_ms;
+    t->period = repeat_ms;
+    t->seq = loop->next_seq++;
+    t->cb = cb;
+    t->arg = arg;
+    if (heap_push(loop, t) == -1) {
+        free(t);
+        return NULL;
+    }
+    return t;
+}
+
+void loop_timer_cancel(loop_t *loop, loop_timer_t *t)
+{
+    if (t == NULL)
+        return;
+    if (t->state == T_PENDING) {
+        heap_remove(loop, t);
+        free(t);
+    } else {
+        /* It is firing, or waiting in this iteration's batch: the batch
+         * frees it when it gets there. */
+        t->state = T_CANCELLED;
+    }
+}
+
+void loop_timer_reset(loop_t *loop, loop_timer_t *t, uint64_t delay_ms)
+{
+    if (t->state == T_CANCELLED)
+        return;
+    if (t->state == T_PENDING)
+        heap_remove(loop, t);
+    t->due = loop_now_ms() + delay_ms;
+    t->seq = loop->next_seq++;
+    if (heap_push(loop, t) == -1) {
+        /* Only possible for a timer that is firing or in the batch, when
+         * the heap cannot grow: it cannot be rescheduled, so it is
+         * cancelled (and freed by the batch) rather than left dangling. */
+        t->state = T_CANCELLED;
+    }
+}
+
+/* Fire every timer that is due. They are first popped into a batch, so a
+ * callback that adds a zero-delay timer does not starve the I/O: the new
+ * timer waits for the next iteration. */
+static void run_timers(loop_t *loop)
+{
+    uint64_t now = loop_now_ms();
+    loop_timer_t *batch_small[64];
+    loop_timer_t **batch = batch_small;
+    size_t n = 0, cap = 64;
+    while (loop->heap_len > 0 && loop->heap[0]->due <= now) {
+        loop_timer_t *t = loop->heap[0];
+        heap_remove(loop, t);
+        t->state = T_BATCH;
+        if (n == cap) {
+            loop_timer_t **bigger = malloc(cap * 2 * sizeof *bigger);
+            if (bigger == NULL) {
+                heap_push(loop, t); /* try again next iteration */
+                break;
+            }
+            memcpy(bigger, batch, n * sizeof *bigger);
+            if (batch != batch_small)
+                free(batch);
+            batch = bigger;
+            cap *= 2;
+        }
+        batch[n++] = t;
+    }
+    for (size_t i = 0; i < n; i++) {
+        loop_timer_t *t = batch[i];
+        if (t->state == T_CANCELLED) {
+            free(t);
+            continue;
+        }
+        if (t->state != T_BATCH)
+            continue; /* reset by an earlier callback: back in the heap */
+        t->state = T_FIRING;
+        t->cb(loop, t, t->arg);
+        if (t->state == T_CANCELLED) {
+            free(t);
+        } else if (t->state == T_PENDING) {
+            /* the callback reset it: it is already rescheduled */
+        } else if (t->period > 0) {
+            /* Keep the cadence, but after a long stall fire once, late,
+             * rather than a burst of catch-up calls. */
+            t->due += t->period;
+            uint64_t after = loop_now_ms();
+            if (t->due <= after)
+                t->due = after + t->period;
+            if (heap_push(loop, t) == -1)
+                free(t);
+        } else {
+            free(t);
+        }
+    }
+    if (batch != batch_small)
+        free(batch);
+}
+
+/* Milliseconds until the next timer, 0 if one is due, -1 if there is none. */
+static int next_timeout(loop_t *loop)
+{
+    if (loop->heap_len == 0)
+        return -1;
+    uint64_t now = loop_now_ms();
+    uint64_t due = loop->heap[0]->due;
+    if (due <= now)
+        return 0;
+    uint64_t left = due - now;
+    return left > 24u * 3600 * 1000 ? 24 * 3600 * 1000 : (int)left;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Signals through a self-pipe                                            */
+
+/* The handler does the one thing that is safe in a handler: write(2) a
+ * byte. The loop reads it later and calls the callback in normal context,
+ * where it may allocate, print and take locks. */
+static void on_signal(int signo)
+{
+    int saved = errno;
+    unsigned char b = (unsigned char)signo;
+    if (sig_wfd != -1 && write(sig_wfd, &b, 1) == -1) {
+        /* The pipe is full: the loop has unread bytes and will wake up
+         * anyway. Nothing to do. */
+    }
+    errno = saved;
+}
+
+static void on_sig_pipe(loop_t *loop, int fd, int events, void *arg)
+{
+    (void)events;
+    (void)arg;
+    unsigned char buf[256];
+    int seen[256] = {0};
+    ssize_t n;
+    while ((n = read(fd, buf, sizeof buf)) > 0)
+        for (ssize_t i = 0; i < n; i++)
+            seen[buf[i]] = 1;
+    /* Each handler runs once per iteration for a signal that arrived at
+     * least once: signals do not queue, so neither do these calls. */
+    for (int s = 1; s < 256; s++) {
+        if (!seen[s])
+            continue;
+        for (int i = 0; i < loop->nsigs; i++)
+            if (loop->sigs[i].signo == s)
+                loop->sigs[i].cb(loop, s, loop->sigs[i].arg);
+    }
+}
+
+static int set_flags(int fd, int fdflags, int flflags)
+{
+    int fl = fcntl(fd, F_GETFD);
+    if (fl == -1 || fcntl(fd, F_SETFD, fl | fdflags) == -1)
+        return -1;
+    fl = fcntl(fd, F_GETFL);
+    if (fl == -1 || fcntl(fd, F_SETFL, fl | flflags) == -1)
+        return -1;
+    return 0;
+}
+
+int loop_on_signal(loop_t *loop, int signo, loop_signal_cb cb, void *arg)
+{
+    if (signo <= 0 || signo >= 256) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (loop->sig_rfd == -1) {
+        if (sig_wfd != -1) {
+            errno = EBUSY; /* another loop in this process owns signals */
+            return -1;
+        }
+        int p[2];
+        if (pipe(p) == -1)
+            return -1;
+        /* Both ends non-blocking: the handler must never block, and the
+         * loop drains the pipe until EAGAIN. */
+        if (set_flags(p[0], FD_CLOEXEC, O_NONBLOCK) == -1 ||
+            set_flags(p[1], FD_CLOEXEC, O_NONBLOCK) == -1 ||
+            watch(loop, p[0], LOOP_READ, on_sig_pipe, NULL, 1) == -1) {
+            int saved = errno;
+            close(p[0]);
+            close(p[1]);
+            errno = saved;
+            return -1;
+        }
+        loop->sig_rfd = p[0];
+        sig_wfd = p[1];
+    }
+    struct sig_handler *s = realloc(loop->sigs, (size_t)(loop->nsigs + 1) * sizeof *s);
+    if (s == NULL)
+        return -1;
+    loop->sigs = s;
+    int installed = 0;
+    for (int i = 0; i < loop->nsaved; i++)
+        installed |= loop->saved[i].signo == signo;
+    if (!installed) {
+        if (loop->nsaved == (int)(sizeof loop->saved / sizeof loop->saved[0])) {
+            errno = ENOSPC;
+            return -1;
+        }
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_signal;
+        sigemptyset(&sa.sa_mask);
+        /* SA_RESTART: a signal should not make unrelated blocking calls
+         * fail with EINTR. SA_NOCLDSTOP: only exits matter for SIGCHLD. */
+        sa.sa_flags = SA_RESTART | (signo == SIGCHLD ? SA_NOCLDSTOP : 0);
+        if (sigaction(signo, &sa, &loop->saved[loop->nsaved].old) == -1)
+            return -1;
+        loop->saved[loop->nsaved++].signo = signo;
+    }
+    loop->sigs[loop->nsigs].signo = signo;
+    loop->sigs[loop->nsigs].cb = cb;
+    loop->sigs[loop->nsigs].arg = arg;
+    loop->nsigs++;
+    return 0;
+}
+
+static void stop_cb(loop_t *loop, int signo, void *arg)
+{
+    (void)signo;
+    (void)arg;
+    loop_stop(loop);
+}
+
+int loop_stop_on_signal(loop_t *loop, int signo)
+{
+    return loop_on_signal(loop, signo, stop_cb, NULL);
+}
+
+/* ---------------------------------------------------------------------- */
+/* The three ways to wait                                                 */
+
+static int add_ready(loop_t *loop, int n, int fd, int events)
+{
+    if (n == loop->ready_cap) {
+        int cap = loop->ready_cap ? loop->ready_cap * 2 : 64;
+        struct ready *r = realloc(loop->ready, (size_t)cap * sizeof *r);
+        if (r == NULL)
+            return -1;
+        loop->ready = r;
+        loop->ready_cap = cap;
+    }
+    loop->ready[n].fd = fd;
+    loop->ready[n].events = events;
+    loop->ready[n].gen = loop->w[fd].gen;
+    return 0;
+}
+
+/* select(2): rebuild both sets from the watcher table on every call, since
+ * select overwrites them with the answer. Cost: O(highest fd), twice. */
+static int wait_select(loop_t *loop, int timeout_ms)
+{
+    fd_set rd, wr;
+    FD_ZERO(&rd);
+    FD_ZERO(&wr);
+    int maxfd = -1;
+    for (int fd = 0; fd < loop->w_cap; fd++) {
+        const struct watcher *w = &loop->w[fd];
+        if (!w->active || w->events == 0)
+            continue;
+        if (w->events & LOOP_READ)
+            FD_SET(fd, &rd);
+        if (w->events & LOOP_WRITE)
+            FD_SET(fd, &wr);
+        maxfd = fd;
+    }
+    struct timeval tv, *tvp = NULL;
+    if (timeout_ms >= 0) {
+        tv.tv_sec = timeout_ms / 1000;
+        tv.tv_usec = (timeout_ms % 1000) * 1000;
+        tvp = &tv;
+    }
+    int r = select(maxfd + 1, &rd, &wr, NULL, tvp);
+    if (r <= 0)
+        return r;
+    int n = 0;
+    for (int fd = 0; fd <= maxfd; fd++) {
+        int ev =
+            (FD_ISSET(fd, &rd) ? LOOP_READ : 0) | (FD_ISSET(fd, &wr) ? LOOP_WRITE : 0);
+        if (ev && add_ready(loop, n++, fd, ev) == -1)
+            return -1;
+    }
+    return n;
+}
+
+/* poll(2): one struct per watched fd, no FD_SETSIZE limit, but still the
+ * whole array crosses into the kernel on every call. */
+static int wait_poll(loop_t *loop, int timeout_ms)
+{
+    int count = 0;
+    for (int fd = 0; fd < loop->w_cap; fd++) {
+        const struct watcher *w = &loop->w[fd];
+        if (!w->active || w->events == 0)
+            continue;
+        if (count == loop->pfds_cap) {
+            int cap = loop->pfds_cap ? loop->pfds_cap * 2 : 64;
+            struct pollfd *p = realloc(loop->pfds, (size_t)cap * sizeof *p);
+            if (p == NULL)
+                return -1;
+            loop->pfds = p;
+            loop->pfds_cap = cap;
+        }
+        loop->pfds[count].fd = fd;
+        loop->pfds[count].events = (short)(((w->events & LOOP_READ) ? POLLIN : 0) |
+                                           ((w->events & LOOP_WRITE) ? POLLOUT : 0));
+        loop->pfds[count].revents = 0;
+        count++;
+    }
+    int r = poll(loop->pfds, (nfds_t)count, timeout_ms);
+    if (r <= 0)
+        return r;
+    int n = 0;
+    for (int i = 0; i < count; i++) {
+        short re = loop->pfds[i].revents;
+        if (re == 0)
+            continue;
+        int ev = 0;
+        if (re & POLLIN)
+            ev |= LOOP_READ;
+        if (re & POLLOUT)
+            ev |= LOOP_WRITE;
+        if (re & (POLLERR | POLLHUP | POLLNVAL))
+            ev |= LOOP_ERROR;
+        if (add_ready(loop, n++, loop->pfds[i].fd, ev) == -1)
+            return -1;
+    }
+    return n;
+}
+
+#ifdef __linux__
+/* epoll(7): the interest list lives in the kernel, so the call costs only
+ * as much as the number of ready fds. */
+static int wait_epoll(loop_t *loop, int timeout_ms)
+{
+    struct epoll_event evs[256];
+    int r = epoll_wait(loop->epfd, evs, 256, timeout_ms);
+    if (r <= 0)
+        return r;
+    for (int i = 0; i < r; i++) {
+        int ev = 0;
+        if (evs[i].events & EPOLLIN)
+            ev |= LOOP_READ;
+        if (evs[i].events & EPOLLOUT)
+            ev |= LOOP_WRITE;
+        if (evs[i].events & (EPOLLERR | EPOLLHUP))
+            ev |= LOOP_ERROR;
+        if (add_ready(loop, i, evs[i].data.fd, ev) == -1)
+            return -1;
+    }
+    return r;
+}
+#endif
+
+/* ---------------------------------------------------------------------- */
+/* Running                                                                */
+
+int loop_run_once(loop_t *loop, int timeout_ms)
+{
+    int wait = next_timeout(loop);
+    if (timeout_ms >= 0 && (wait < 0 || timeout_ms < wait))
+        wait = timeout_ms;
+    if (loop->stopped)
+        wait = 0;
+
+    int n;
+    switch (loop->backend) {
+    case LOOP_POLL:
+        n = wait_poll(loop, wait);
+        break;
+#ifdef __linux__
+    case LOOP_EPOLL:
+        n = wait_epoll(loop, wait);
+        break;
+#endif
+    default:
+        n = wait_select(loop, wait);
+        break;
+    }
+    if (n == -1) {
+        if (errno != EINTR)
+            return -1;
+        n = 0;
+    }
+
+    for (int i = 0; i < n; i++) {
+        struct ready r = loop->ready[i];
+        if (r.fd >= loop->w_cap)
+            continue;
+        struct watcher *w = &loop->w[r.fd];
+        /* Removed by an earlier callback, or removed and watched anew
+         * (the fd number was reused): not this watcher's readiness. */
+        if (!w->active || w->gen != r.gen || w->events == 0)
+            continue;
+        int ev = r.events & (w->events | LOOP_ERROR);
+        if (ev == 0)
+            continue;
+        w->cb(loop, r.fd, ev, w->arg);
+    }
+    run_timers(loop);
+    return 0;
+}
+
+int loop_run(loop_t *loop)
+{
+    while (!loop->stopped)
+        if (loop_run_once(loop, -1) == -1)
+            return -1;
+    loop->stopped = 0; /* so the loop can be run again */
+    return 0;
+}
+
+void loop_stop(loop_t *loop)
+{
+    loop->stopped = 1;
+}
