@@ -46,7 +46,7 @@ VPATH += tests $(REUSE) $(ROOT)/testkit
 
 TEST_BINS := $(addprefix $(BUILD)/,$(TESTS))
 
-.PHONY: all run demo test check bench clean fuzz
+.PHONY: all run demo test check bench clean fuzz FORCE
 .DEFAULT_GOAL := all
 
 all: $(PROGS) $(TEST_BINS)
@@ -112,5 +112,8 @@ fuzz: $(addprefix $(BUILD)/,$(FUZZERS))
 
 clean:
 	rm -rf $(BUILD) $(PROGS) $(CLEAN_EXTRA)
+
+# Keep objects make would otherwise delete as intermediates.
+.PRECIOUS: $(BUILD)/%.o
 
 -include $(wildcard $(BUILD)/*.d)
