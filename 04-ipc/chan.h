@@ -1,0 +1,212 @@
+/*
+ * chan.h: Node's IPC channel in C. Newline-delimited JSON over a connected
+ * AF_UNIX stream socket, driven by chapter 01's event loop.
+ *
+ * What travels on the wire is exactly what Node's child_process sends in its
+ * default "json" serialization: each message is JSON.stringify(msg) followed
+ * by one '\n'. Nothing else: no length prefix, no header. So a C process on
+ * one end and a Node process on the other understand each other.
+ *
+ * How the two ends get a channel (see ipc.c and ipc-worker.c):
+ *   1. the parent calls socketpair(AF_UNIX, SOCK_STREAM) before it forks: the
+ *      two fds are already connected, nothing listens and nothing connects;
+ *   2. the child dup2()s its end to fd 3, sets NODE_CHANNEL_FD=3 and
+ *      NODE_CHANNEL_SERIALIZATION_MODE=json, and execs the worker program;
+ *   3. the worker calls chan_fd_from_env() to learn the fd (and remove the
+ *      two variables, as Node does), then chan_open() on it.
+ *
+ * Using it, on either end:
+ *
+ *   static void on_message(chan_t *ch, const json_value *msg, int fd, void *u)
+ *   { ... msg is valid during the call; fd is -1 unless a handle came ... }
+ *
+ *   chan_callbacks cb = {.on_message = on_message,
+ *                        .on_error = on_error,
+ *                        .on_disconnect = on_disconnect};
+ *   chan_t *ch = chan_open(loop, fd, &cb, user);
+ *   chan_send(ch, msg);            // queued if the socket is full
+ *   loop_run(loop);                // events arrive as callbacks
+ *   chan_disconnect(ch);           // flush, close, then on_disconnect
+ *
+ * Receiving is incremental: a read may end in the middle of a message, or hold
+ * many. Bytes are buffered until a '\n' completes a line; each complete line
+ * is parsed and delivered in order.
+ *
+ * Events:
+ *   on_message     one parsed message. Messages whose "cmd" member is a string
+ *                  starting with "NODE_" are Node's internal messages (handle
+ *                  passing, cluster): they go to the internal hook instead and
+ *                  never reach on_message, as in Node.
+ *   on_error       something went wrong; the chan_error says what and where.
+ *                  A malformed line (not JSON, or bad UTF-8) is reported with
+ *                  its offsets and dropped, and the channel carries on. An
+ *                  oversized message (a line longer than the maximum, default
+ *                  CHAN_DEFAULT_MAX_MESSAGE) or an I/O error is fatal: the
+ *                  channel closes right after on_error, and on_disconnect
+ *                  follows.
+ *   on_disconnect  the channel is closed: the peer closed its end (EOF), a
+ *                  fatal error happened, or chan_disconnect() finished. Called
+ *                  once. The channel is freed when it returns; do not use the
+ *                  pointer afterwards.
+ *
+ * Any callback may send, call chan_disconnect() or chan_close().
+ *
+ * Sending never blocks. chan_send() writes at once what the socket takes and
+ * queues the rest; the loop writes the queue as the socket drains. Writes use
+ * MSG_NOSIGNAL, so a vanished peer is an EPIPE error, never a SIGPIPE.
+ *
+ * Seams for handle passing (chapter 05 builds on them, nothing here uses
+ * SCM_RIGHTS):
+ *   - chan_send_json()/chan_send_text() take an fd to send along with the
+ *     message (-1 for none). The channel dup()s it, so the caller may close
+ *     its own copy at once. The line's first byte goes out through the send
+ *     hook, which attaches the fd (sendmsg + SCM_RIGHTS): this is how Node
+ *     does it. Without a send hook, sending an fd fails with ENOTSUP.
+ *   - the receive hook replaces read(2), so a layer can use recvmsg(2) and
+ *     keep the fds that arrive in a queue of its own;
+ *   - the internal hook gets the NODE_* messages; to pass a message (and an
+ *     fd taken from that queue) on to the user it calls chan_deliver();
+ *   - the close hook runs when the channel is freed, to release that queue.
+ */
+#ifndef CHAN_H
+#define CHAN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "json.h"
+#include "loop.h"
+
+#define CHAN_DEFAULT_MAX_MESSAGE (1024u * 1024u) /* bytes per line, '\n' excluded */
+
+typedef struct chan chan_t;
+
+typedef enum {
+    CHAN_ERR_MALFORMED, /* a line is not valid JSON: dropped, channel carries on */
+    CHAN_ERR_OVERSIZED, /* a line exceeds the maximum: the channel closes */
+    CHAN_ERR_IO         /* read/write failed (errno in sys_errno): channel closes */
+} chan_error_kind;
+
+typedef struct chan_error {
+    chan_error_kind kind;
+    uint64_t line_offset; /* stream offset of the line's first byte: bytes
+                             received on this channel before it */
+    size_t offset;        /* MALFORMED: byte offset within the line where the
+                             JSON parser gave up; OVERSIZED: bytes seen so far */
+    const char *reason;   /* plain words: "expected ':' after object key" */
+    int sys_errno;        /* IO: the errno of the failed call, else 0 */
+    char text[256];       /* one ready-made line naming the channel, e.g.
+                             "channel worker 4213: malformed message at byte 7
+                             of the line at stream byte 0: invalid literal" */
+} chan_error;
+
+typedef void (*chan_message_cb)(chan_t *ch, const json_value *msg, int fd, void *user);
+typedef void (*chan_error_cb)(chan_t *ch, const chan_error *e, void *user);
+typedef void (*chan_disconnect_cb)(chan_t *ch, void *user);
+
+typedef struct chan_callbacks {
+    /* msg is owned by the channel and valid only during the call (json_clone
+     * it to keep it). fd is -1 unless the handle layer delivers one with the
+     * message; then the callback owns it and must close it. If on_message is
+     * NULL, messages are dropped (and any fd closed). */
+    chan_message_cb on_message;
+    chan_error_cb on_error;           /* may be NULL */
+    chan_disconnect_cb on_disconnect; /* may be NULL */
+} chan_callbacks;
+
+/* Open a channel on a connected stream socket (the channel now owns fd and
+ * closes it). Makes fd non-blocking and close-on-exec, and watches it in
+ * `loop`. `cb` is copied. Returns NULL with errno set on failure (the fd is
+ * then left open: still the caller's). ERANGE: the select backend cannot
+ * watch an fd >= FD_SETSIZE. */
+chan_t *chan_open(loop_t *loop, int fd, const chan_callbacks *cb, void *user);
+
+/* Send msg as one line of compact JSON. Returns 0 once the message is written
+ * or queued, or -1 with errno:
+ *   EPIPE     the channel is disconnecting or its peer is gone
+ *   EMSGSIZE  the line would exceed the peer's default maximum message size
+ *             (this channel's maximum is used as the estimate)
+ *   ENOMEM    out of memory
+ *   others    from send(2). */
+int chan_send(chan_t *ch, const json_value *msg);
+/* As chan_send, with fd (-1 for none) sent alongside the message. An fd needs
+ * a send hook: without one this fails with ENOTSUP. The fd is dup()ed: the
+ * caller keeps its own copy. EBADF if fd is not open. */
+int chan_send_json(chan_t *ch, const json_value *msg, int fd);
+/* Send ready-made JSON text (len bytes, without the '\n', which the channel
+ * adds). The text is sent as is: the caller vouches that it is one valid JSON
+ * text. EINVAL if it contains a '\n'. Otherwise as chan_send_json. */
+int chan_send_text(chan_t *ch, const char *json_text, size_t len, int fd);
+
+/* Graceful close, Node's disconnect(): stop reading, write out everything
+ * queued, close the socket, then call on_disconnect from the loop. Further
+ * sends fail with EPIPE. Returns 0, or -1 with EALREADY if the channel is
+ * already disconnecting. */
+int chan_disconnect(chan_t *ch);
+
+/* Immediate close: stop watching, close the fd (and any fds queued for
+ * sending), drop queued output, free the channel. No callback is called.
+ * Safe inside a callback (the channel is then freed when the callback
+ * returns) and on NULL. */
+void chan_close(chan_t *ch);
+
+/* Accessors. */
+loop_t *chan_loop(const chan_t *ch);
+int chan_fd(const chan_t *ch);
+void *chan_user(const chan_t *ch);
+void chan_set_user(chan_t *ch, void *user);
+/* A name used in error texts ("worker 4213"); copied. Default "fd N". */
+void chan_set_name(chan_t *ch, const char *name);
+const char *chan_name(const chan_t *ch);
+/* Maximum bytes per message line, '\n' excluded, in both directions. */
+void chan_set_max_message(chan_t *ch, size_t max);
+size_t chan_max_message(const chan_t *ch);
+/* Bytes waiting in the send queue (0 when everything has been written). */
+size_t chan_pending_bytes(const chan_t *ch);
+/* Counters, for tests and for the curious. */
+uint64_t chan_bytes_received(const chan_t *ch);
+uint64_t chan_messages_received(const chan_t *ch); /* all parsed lines, NODE_ too */
+
+/* ---- seams for handle passing (chapter 05) ---- */
+
+/* Reads from the socket; the default is read(2). Must behave like read(2):
+ * bytes read, 0 at EOF, -1 with errno (EAGAIN when there is nothing now). */
+typedef ssize_t (*chan_recv_hook)(chan_t *ch, int sock, void *buf, size_t len, void *arg);
+/* Writes the start of a line that carries an fd: must send at least one byte
+ * of buf with fd attached (sendmsg + SCM_RIGHTS) and return the bytes sent,
+ * or -1 with errno (EAGAIN: nothing was sent, it will be called again with the
+ * same buf and fd). The rest of a short write goes out with plain send(2). */
+typedef ssize_t (*chan_sendfd_hook)(chan_t *ch, int sock, const void *buf, size_t len,
+                                    int fd_to_send, void *arg);
+/* Receives every message whose cmd starts with "NODE_". msg is valid during
+ * the call. The default (no hook) drops them. */
+typedef void (*chan_internal_hook)(chan_t *ch, const json_value *msg, void *arg);
+/* Runs once, just before the channel is freed (whatever the reason). */
+typedef void (*chan_close_hook)(chan_t *ch, void *arg);
+
+void chan_set_recv_hook(chan_t *ch, chan_recv_hook hook, void *arg);
+void chan_set_sendfd_hook(chan_t *ch, chan_sendfd_hook hook, void *arg);
+void chan_set_internal_hook(chan_t *ch, chan_internal_hook hook, void *arg);
+void chan_set_close_hook(chan_t *ch, chan_close_hook hook, void *arg);
+
+/* Hand msg (and fd, or -1) to on_message as if it had just arrived. The
+ * callee owns fd; without on_message, fd is closed. For the internal hook,
+ * e.g. to deliver the payload of a NODE_HANDLE envelope with its fd. */
+void chan_deliver(chan_t *ch, const json_value *msg, int fd);
+
+/* 1 if msg is an internal message: an object whose "cmd" is a string that
+ * starts with "NODE_". */
+int chan_is_internal(const json_value *msg);
+
+/* ---- the child's side of the handoff ---- */
+
+/* Read NODE_CHANNEL_FD (and NODE_CHANNEL_SERIALIZATION_MODE, which must be
+ * unset or "json"), remove both from the environment as Node does, and mark
+ * the fd close-on-exec so it does not leak into our own children. Returns the
+ * fd, or -1 with errno: ENOENT (no NODE_CHANNEL_FD), EINVAL (not a number),
+ * EBADF (not an open fd), ENOTSOCK (not a socket), ENOTSUP (another
+ * serialization mode, such as "advanced"). */
+int chan_fd_from_env(void);
+
+#endif
