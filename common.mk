@@ -54,7 +54,11 @@ all: $(PROGS) $(TEST_BINS)
 # A stamp of the compiler and flags: when they change (CC=clang, SAN=1), every
 # object depends on a newer stamp and is rebuilt. No stale sanitizer objects.
 FLAGS_LINE := $(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS)
+# mkdir here too: the order-only $(BUILD) below is looked up through VPATH,
+# so an earlier chapter's build/ (found via REUSE) would make make believe
+# ours exists already.
 $(BUILD)/.flags: FORCE | $(BUILD)
+	@mkdir -p $(BUILD)
 	@echo '$(FLAGS_LINE)' | cmp -s - $@ || echo '$(FLAGS_LINE)' > $@
 FORCE:
 
