@@ -1,0 +1,751 @@
+/*
+ * test_chan.c: unit tests of the channel module (chan.h).
+ *
+ *   make test        (or ./build/test_chan from the chapter directory)
+ *
+ * Each test makes a socketpair: one end is a channel on a loop, the other is
+ * either a second channel or a raw fd that the test writes bytes into
+ * exactly as it pleases (one byte at a time, many lines in one write, a
+ * broken line, a huge line, nothing at all and then EOF). The callbacks
+ * record what they saw; the assertions compare that with what chan.h
+ * promises.
+ *
+ * The last tests exercise the seams chapter 05 builds on, with small hooks
+ * written here: a sendmsg(SCM_RIGHTS) send hook, a recvmsg receive hook and
+ * an internal hook that unwraps a NODE_HANDLE envelope and delivers its
+ * payload together with the fd that came with it.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "chan.h"
+#include "loop.h"
+
+#define MAXREC 4096
+
+/* Everything the callbacks saw. */
+typedef struct rec {
+    int nmsg;
+    char *msgs[MAXREC]; /* each message, serialized again */
+    int fds[MAXREC];    /* the fd that came with it */
+    int nerr;
+    chan_error errs[8];
+    int ndisc;
+    int nint;
+    char *ints[16];   /* internal messages seen by the internal hook */
+    int close_on_msg; /* chan_close() from inside on_message */
+    int disconnect_on_msg;
+    int disc_inside_cb;
+    int nclose_hook;
+} rec;
+
+static void on_message(chan_t *ch, const json_value *msg, int fd, void *user)
+{
+    rec *r = user;
+    if (r->nmsg < MAXREC) {
+        r->fds[r->nmsg] = fd;
+        r->msgs[r->nmsg++] = json_serialize(msg, NULL);
+    }
+    if (r->close_on_msg)
+        chan_close(ch);
+    if (r->disconnect_on_msg) {
+        chan_disconnect(ch);
+        r->disc_inside_cb += r->ndisc; /* must stay 0: not called from in here */
+    }
+}
+
+static void on_error(chan_t *ch, const chan_error *e, void *user)
+{
+    (void)ch;
+    rec *r = user;
+    if (r->nerr < 8)
+        r->errs[r->nerr++] = *e;
+}
+
+static void on_disconnect(chan_t *ch, void *user)
+{
+    (void)ch;
+    rec *r = user;
+    r->ndisc++;
+}
+
+static void on_internal(chan_t *ch, const json_value *msg, void *arg)
+{
+    (void)ch;
+    rec *r = arg;
+    if (r->nint < 16)
+        r->ints[r->nint++] = json_serialize(msg, NULL);
+}
+
+static void on_close_hook(chan_t *ch, void *arg)
+{
+    (void)ch;
+    rec *r = arg;
+    r->nclose_hook++;
+}
+
+static const chan_callbacks CB = {on_message, on_error, on_disconnect};
+
+static void rec_free(rec *r)
+{
+    for (int i = 0; i < r->nmsg; i++) {
+        free(r->msgs[i]);
+        if (r->fds[i] != -1)
+            close(r->fds[i]);
+    }
+    for (int i = 0; i < r->nint; i++)
+        free(r->ints[i]);
+    memset(r, 0, sizeof *r);
+}
+
+typedef struct fixture {
+    loop_t *loop;
+    int sv[2];
+    chan_t *ch; /* on sv[0]; sv[1] is the raw peer */
+    rec r;
+} fixture;
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof *f);
+    f->loop = loop_new(LOOP_SELECT);
+    assert_non_null(f->loop);
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, f->sv), 0);
+    f->ch = chan_open(f->loop, f->sv[0], &CB, &f->r);
+    assert_non_null(f->ch);
+    chan_set_name(f->ch, "test");
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    if (f->r.ndisc == 0)
+        chan_close(f->ch);
+    if (f->sv[1] != -1)
+        close(f->sv[1]);
+    rec_free(&f->r);
+    loop_free(f->loop);
+    free(f);
+    return 0;
+}
+
+static void put(int fd, const char *s, size_t n)
+{
+    assert_int_equal(write(fd, s, n), (ssize_t)n);
+}
+
+/* Run the loop until cond holds (or 3 s pass: the test then fails). */
+static void run_until(loop_t *loop, int (*cond)(void *), void *arg)
+{
+    uint64_t end = loop_now_ms() + 3000;
+    while (!cond(arg)) {
+        assert_true(loop_now_ms() < end);
+        loop_run_once(loop, 50);
+    }
+}
+
+static int got_disc(void *arg)
+{
+    return ((rec *)arg)->ndisc > 0;
+}
+
+/* ---- receiving ------------------------------------------------------------ */
+
+static void test_message_both_ways(void **state)
+{
+    fixture *f = *state;
+    /* A second channel on the raw end: a real conversation. */
+    rec r2 = {0};
+    chan_t *peer = chan_open(f->loop, f->sv[1], &CB, &r2);
+    assert_non_null(peer);
+    f->sv[1] = -1; /* the peer channel owns it now */
+
+    json_value *s = json_new_string("some msg");
+    assert_int_equal(chan_send(f->ch, s), 0);
+    json_free(s);
+    json_value *o = json_new_object();
+    json_object_set(o, "name", json_new_string("Bruce"));
+    assert_int_equal(chan_send(f->ch, o), 0);
+    json_free(o);
+    const char *text = "{\"hello\":\"from the worker\"}";
+    assert_int_equal(chan_send_text(peer, text, strlen(text), -1), 0);
+
+    for (int i = 0; i < 20 && (r2.nmsg < 2 || f->r.nmsg < 1); i++)
+        loop_run_once(f->loop, 100);
+    assert_int_equal(r2.nmsg, 2);
+    assert_string_equal(r2.msgs[0], "\"some msg\"");
+    assert_string_equal(r2.msgs[1], "{\"name\":\"Bruce\"}");
+    assert_int_equal(r2.fds[0], -1);
+    assert_int_equal(f->r.nmsg, 1);
+    assert_string_equal(f->r.msgs[0], "{\"hello\":\"from the worker\"}");
+    assert_int_equal(chan_messages_received(peer), 2);
+    assert_int_equal(chan_bytes_received(peer),
+                     strlen("\"some msg\"\n{\"name\":\"Bruce\"}\n"));
+
+    chan_close(peer);
+    rec_free(&r2);
+}
+
+static void test_partial_reads_byte_by_byte(void **state)
+{
+    fixture *f = *state;
+    const char *wire = "{\"a\":[1,2,\"x\\n\"]}\n\"\xe2\x82\xac\"\n";
+    size_t n = strlen(wire);
+    for (size_t i = 0; i < n; i++) {
+        put(f->sv[1], wire + i, 1);
+        loop_run_once(f->loop, 1000); /* exactly one byte is there to read */
+        /* A message appears exactly when its '\n' has arrived, not before. */
+        size_t first_nl = (size_t)(strchr(wire, '\n') - wire);
+        int want = (i >= first_nl) + (i == n - 1);
+        assert_int_equal(f->r.nmsg, want);
+    }
+    assert_string_equal(f->r.msgs[0], "{\"a\":[1,2,\"x\\n\"]}");
+    assert_string_equal(f->r.msgs[1], "\"\xe2\x82\xac\"");
+    assert_int_equal(chan_bytes_received(f->ch), n);
+}
+
+static void test_many_messages_in_one_read(void **state)
+{
+    fixture *f = *state;
+    char wire[8192];
+    size_t len = 0;
+    for (int i = 0; i < 300; i++)
+        len += (size_t)snprintf(wire + len, sizeof wire - len, "{\"n\":%d}\n", i);
+    put(f->sv[1], wire, len);
+    loop_run_once(f->loop, 1000); /* one readable event, one read */
+    assert_int_equal(f->r.nmsg, 300);
+    for (int i = 0; i < 300; i++) {
+        char want[32];
+        snprintf(want, sizeof want, "{\"n\":%d}", i);
+        assert_string_equal(f->r.msgs[i], want);
+    }
+}
+
+static void test_malformed_line_is_reported_and_dropped(void **state)
+{
+    fixture *f = *state;
+    /* The bad line starts at stream byte 8; the parser stops at its byte 1. */
+    const char *wire = "{\"n\":1}\n{bad}\n{\"n\":2}\n";
+    put(f->sv[1], wire, strlen(wire));
+    loop_run_once(f->loop, 1000);
+    assert_int_equal(f->r.nmsg, 2);
+    assert_string_equal(f->r.msgs[0], "{\"n\":1}");
+    assert_string_equal(f->r.msgs[1], "{\"n\":2}");
+    assert_int_equal(f->r.nerr, 1);
+    assert_int_equal(f->r.errs[0].kind, CHAN_ERR_MALFORMED);
+    assert_int_equal(f->r.errs[0].line_offset, 8);
+    assert_int_equal(f->r.errs[0].offset, 1);
+    assert_string_equal(f->r.errs[0].reason, "expected a string key in object");
+    assert_non_null(strstr(f->r.errs[0].text, "channel test"));
+    assert_non_null(strstr(f->r.errs[0].text, "byte 1"));
+    assert_non_null(strstr(f->r.errs[0].text, "stream byte 8"));
+    assert_int_equal(f->r.ndisc, 0);
+
+    /* An empty line and invalid UTF-8 are malformed too; the channel still
+     * carries on afterwards. */
+    put(f->sv[1], "\n\"\xff\"\n[3]\n", 9);
+    loop_run_once(f->loop, 1000);
+    assert_int_equal(f->r.nerr, 3);
+    assert_int_equal(f->r.errs[2].offset, 1);
+    assert_string_equal(f->r.errs[2].reason, "invalid UTF-8 in string");
+    assert_int_equal(f->r.nmsg, 3);
+    assert_string_equal(f->r.msgs[2], "[3]");
+    assert_int_equal(f->r.ndisc, 0);
+}
+
+static void test_oversized_message_closes_the_channel(void **state)
+{
+    fixture *f = *state;
+    chan_set_max_message(f->ch, 16);
+    put(f->sv[1], "\"0123456789abc\"\n", 16); /* 15 bytes + '\n': fine */
+    loop_run_once(f->loop, 1000);
+    assert_int_equal(f->r.nmsg, 1);
+    /* 17 bytes and no newline yet: no need to wait for the rest. */
+    put(f->sv[1], "\"0123456789abcdef", 17);
+    loop_run_once(f->loop, 1000);
+    assert_int_equal(f->r.nerr, 1);
+    assert_int_equal(f->r.errs[0].kind, CHAN_ERR_OVERSIZED);
+    assert_int_equal(f->r.errs[0].line_offset, 16);
+    assert_non_null(strstr(f->r.errs[0].text, "larger than the maximum of 16 bytes"));
+    assert_int_equal(f->r.ndisc, 1);
+    /* The channel closed its end: the peer reads EOF. */
+    char c;
+    assert_int_equal(read(f->sv[1], &c, 1), 0);
+}
+
+static void test_oversized_complete_line(void **state)
+{
+    fixture *f = *state;
+    chan_set_max_message(f->ch, 8);
+    put(f->sv[1], "[1]\n[1,2,3,4,5]\n[2]\n", 20);
+    loop_run_once(f->loop, 1000);
+    assert_int_equal(f->r.nmsg, 1); /* [2] is never delivered: the channel is gone */
+    assert_int_equal(f->r.nerr, 1);
+    assert_int_equal(f->r.errs[0].kind, CHAN_ERR_OVERSIZED);
+    assert_int_equal(f->r.errs[0].line_offset, 4);
+    assert_int_equal(f->r.ndisc, 1);
+}
+
+static void test_default_max_is_one_mib(void **state)
+{
+    fixture *f = *state;
+    assert_int_equal(chan_max_message(f->ch), 1024 * 1024);
+    /* Sending a line the peer would refuse fails here, at once. */
+    size_t n = 1024 * 1024 + 1;
+    char *big = malloc(n);
+    memset(big, ' ', n);
+    big[0] = '1';
+    assert_int_equal(chan_send_text(f->ch, big, n, -1), -1);
+    assert_int_equal(errno, EMSGSIZE);
+    assert_int_equal(chan_send_text(f->ch, big, n - 1, -1), 0);
+    free(big);
+}
+
+static void test_eof_is_disconnect(void **state)
+{
+    fixture *f = *state;
+    put(f->sv[1], "[1]\n", 4);
+    close(f->sv[1]);
+    f->sv[1] = -1;
+    run_until(f->loop, got_disc, &f->r);
+    assert_int_equal(f->r.nmsg, 1); /* the last message still arrives first */
+    assert_int_equal(f->r.nerr, 0);
+    assert_int_equal(f->r.ndisc, 1);
+}
+
+static void test_eof_in_the_middle_of_a_message(void **state)
+{
+    fixture *f = *state;
+    put(f->sv[1], "[1]\n{\"cut", 9);
+    close(f->sv[1]);
+    f->sv[1] = -1;
+    run_until(f->loop, got_disc, &f->r);
+    assert_int_equal(f->r.nmsg, 1);
+    assert_int_equal(f->r.nerr, 1);
+    assert_int_equal(f->r.errs[0].kind, CHAN_ERR_MALFORMED);
+    assert_int_equal(f->r.errs[0].line_offset, 4);
+    assert_non_null(strstr(f->r.errs[0].reason, "cut short"));
+}
+
+static void test_node_messages_go_to_the_internal_hook(void **state)
+{
+    fixture *f = *state;
+    const char *wire = "{\"cmd\":\"NODE_HANDLE_ACK\"}\n"
+                       "{\"cmd\":\"NODE_HANDLE\",\"type\":\"net.Server\",\"msg\":\"x\"}\n"
+                       "{\"cmd\":\"node_lowercase\"}\n"
+                       "{\"cmd\":\"NODE\"}\n"
+                       "{\"cmd\":42}\n"
+                       "[\"NODE_in_an_array\"]\n";
+    /* Without a hook, internal messages are dropped. */
+    put(f->sv[1], wire, strlen(wire));
+    loop_run_once(f->loop, 1000);
+    assert_int_equal(f->r.nmsg, 4);
+    assert_string_equal(f->r.msgs[0], "{\"cmd\":\"node_lowercase\"}");
+    assert_int_equal(f->r.nint, 0);
+    assert_int_equal(chan_messages_received(f->ch), 6);
+
+    chan_set_internal_hook(f->ch, on_internal, &f->r);
+    put(f->sv[1], wire, strlen(wire));
+    loop_run_once(f->loop, 1000);
+    assert_int_equal(f->r.nmsg, 8); /* on_message still sees only the 4 */
+    assert_int_equal(f->r.nint, 2);
+    assert_string_equal(f->r.ints[0], "{\"cmd\":\"NODE_HANDLE_ACK\"}");
+    assert_string_equal(
+        f->r.ints[1], "{\"cmd\":\"NODE_HANDLE\",\"type\":\"net.Server\",\"msg\":\"x\"}");
+}
+
+static void test_close_inside_the_message_callback(void **state)
+{
+    fixture *f = *state;
+    f->r.close_on_msg = 1;
+    chan_set_close_hook(f->ch, on_close_hook, &f->r);
+    put(f->sv[1], "[1]\n[2]\n[3]\n", 12);
+    loop_run_once(f->loop, 1000);
+    assert_int_equal(f->r.nmsg, 1); /* nothing after the close */
+    assert_int_equal(f->r.ndisc, 0);
+    assert_int_equal(f->r.nclose_hook, 1);
+    f->r.ndisc = 1; /* already freed: keep teardown from closing it again */
+    char c;
+    assert_int_equal(read(f->sv[1], &c, 1), 0);
+}
+
+/* ---- sending -------------------------------------------------------------- */
+
+static int drain_lines(int fd, char *acc, size_t *acc_len, size_t cap)
+{
+    ssize_t n = read(fd, acc + *acc_len, cap - *acc_len);
+    if (n > 0)
+        *acc_len += (size_t)n;
+    return (int)n;
+}
+
+static void test_queue_under_a_full_socket_buffer(void **state)
+{
+    fixture *f = *state;
+    int small = 4096;
+    assert_int_equal(setsockopt(f->sv[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof small),
+                     0);
+    assert_int_equal(setsockopt(f->sv[1], SOL_SOCKET, SO_RCVBUF, &small, sizeof small),
+                     0);
+
+    /* Nobody reads: sends still succeed, the rest waits in the queue. */
+    char line[1024];
+    int count = 1000;
+    for (int i = 0; i < count; i++) {
+        int n = snprintf(line, sizeof line, "{\"seq\":%d,\"pad\":\"", i);
+        memset(line + n, 'x', 900);
+        memcpy(line + n + 900, "\"}", 3);
+        assert_int_equal(chan_send_text(f->ch, line, strlen(line), -1), 0);
+    }
+    size_t queued = chan_pending_bytes(f->ch);
+    assert_true(queued > 100000); /* far more than the socket holds */
+
+    /* Now read from the peer while the loop writes the queue out. */
+    int fl = fcntl(f->sv[1], F_GETFL);
+    fcntl(f->sv[1], F_SETFL, fl | O_NONBLOCK);
+    size_t cap = (size_t)count * 1000;
+    char *acc = malloc(cap);
+    size_t acc_len = 0;
+    uint64_t end = loop_now_ms() + 5000;
+    int lines = 0;
+    while (lines < count && loop_now_ms() < end) {
+        loop_run_once(f->loop, 10);
+        while (drain_lines(f->sv[1], acc, &acc_len, cap) > 0)
+            ;
+        lines = 0;
+        for (size_t i = 0; i < acc_len; i++)
+            lines += acc[i] == '\n';
+    }
+    assert_int_equal(lines, count);
+    assert_int_equal(chan_pending_bytes(f->ch), 0);
+    /* In order, and each line intact. */
+    char *p = acc;
+    for (int i = 0; i < count; i++) {
+        char want[32];
+        int n = snprintf(want, sizeof want, "{\"seq\":%d,", i);
+        assert_memory_equal(p, want, (size_t)n);
+        char *nl = memchr(p, '\n', acc_len - (size_t)(p - acc));
+        assert_non_null(nl);
+        json_value *v = json_parse(p, (size_t)(nl - p), NULL, NULL);
+        assert_non_null(v);
+        json_free(v);
+        p = nl + 1;
+    }
+    free(acc);
+}
+
+static void test_disconnect_flushes_then_closes(void **state)
+{
+    fixture *f = *state;
+    int small = 4096;
+    setsockopt(f->sv[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
+    char pad[2000];
+    memset(pad, 'y', sizeof pad - 1);
+    pad[sizeof pad - 1] = '\0';
+    json_value *v = json_new_string(pad);
+    for (int i = 0; i < 100; i++)
+        assert_int_equal(chan_send(f->ch, v), 0);
+    json_free(v);
+    assert_true(chan_pending_bytes(f->ch) > 0);
+    assert_int_equal(chan_disconnect(f->ch), 0);
+    assert_int_equal(chan_disconnect(f->ch), -1);
+    assert_int_equal(errno, EALREADY);
+    v = json_new_null();
+    assert_int_equal(chan_send(f->ch, v), -1); /* too late */
+    assert_int_equal(errno, EPIPE);
+    json_free(v);
+
+    /* The peer reads everything, then EOF; on_disconnect comes after. */
+    int fl = fcntl(f->sv[1], F_GETFL);
+    fcntl(f->sv[1], F_SETFL, fl | O_NONBLOCK);
+    size_t total = 0, want = 100 * (sizeof pad - 1 + 3);
+    char buf[65536];
+    uint64_t end = loop_now_ms() + 5000;
+    int eof = 0;
+    while (!eof && loop_now_ms() < end) {
+        loop_run_once(f->loop, 10);
+        ssize_t n;
+        while ((n = read(f->sv[1], buf, sizeof buf)) > 0)
+            total += (size_t)n;
+        eof = n == 0;
+    }
+    assert_true(eof);
+    assert_int_equal(total, want);
+    run_until(f->loop, got_disc, &f->r);
+    assert_int_equal(f->r.ndisc, 1);
+    assert_int_equal(f->r.nerr, 0);
+}
+
+static void test_disconnect_from_a_callback_with_nothing_queued(void **state)
+{
+    fixture *f = *state;
+    f->r.disconnect_on_msg = 1;
+    put(f->sv[1], "[1]\n[2]\n", 8);
+    loop_run_once(f->loop, 1000);
+    assert_int_equal(f->r.nmsg, 1); /* no messages after disconnect(), as in Node */
+    run_until(f->loop, got_disc, &f->r);
+    assert_int_equal(f->r.disc_inside_cb, 0); /* not from inside the callback ... */
+    assert_int_equal(f->r.ndisc, 1);          /* ... but from the loop, once */
+    char c;
+    assert_int_equal(read(f->sv[1], &c, 1), 0);
+}
+
+static void test_send_to_a_vanished_peer(void **state)
+{
+    fixture *f = *state;
+    close(f->sv[1]);
+    f->sv[1] = -1;
+    json_value *v = json_new_string("anyone?");
+    /* MSG_NOSIGNAL: an EPIPE error, not a SIGPIPE that kills the test. */
+    assert_int_equal(chan_send(f->ch, v), -1);
+    assert_int_equal(errno, EPIPE);
+    assert_int_equal(chan_send(f->ch, v), -1);
+    json_free(v);
+    run_until(f->loop, got_disc, &f->r);
+}
+
+static void test_send_with_fd_needs_a_hook(void **state)
+{
+    fixture *f = *state;
+    json_value *v = json_new_null();
+    assert_int_equal(chan_send_json(f->ch, v, 0), -1);
+    assert_int_equal(errno, ENOTSUP);
+    const char *t = "a\nb";
+    assert_int_equal(chan_send_text(f->ch, t, 3, -1), -1);
+    assert_int_equal(errno, EINVAL);
+    json_free(v);
+}
+
+/* ---- the seams for chapter 05, with a minimal SCM_RIGHTS layer ------------ */
+
+struct fdq {
+    int fds[8];
+    int n;
+    int sendfd_calls;
+    size_t first_len; /* bytes the send hook was asked to send */
+    char first;       /* the first byte it sent */
+};
+
+static ssize_t sendfd_hook(chan_t *ch, int sock, const void *buf, size_t len, int fd,
+                           void *arg)
+{
+    (void)ch;
+    struct fdq *q = arg;
+    q->sendfd_calls++;
+    q->first_len = len;
+    q->first = *(const char *)buf;
+    union {
+        struct cmsghdr h;
+        char space[CMSG_SPACE(sizeof(int))];
+    } ctl;
+    memset(&ctl, 0, sizeof ctl);
+    struct iovec iov = {.iov_base = (void *)buf, .iov_len = len};
+    struct msghdr mh = {.msg_iov = &iov,
+                        .msg_iovlen = 1,
+                        .msg_control = ctl.space,
+                        .msg_controllen = sizeof ctl.space};
+    struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &fd, sizeof fd);
+    return sendmsg(sock, &mh, MSG_NOSIGNAL);
+}
+
+static ssize_t recv_hook(chan_t *ch, int sock, void *buf, size_t len, void *arg)
+{
+    (void)ch;
+    struct fdq *q = arg;
+    union {
+        struct cmsghdr h;
+        char space[CMSG_SPACE(sizeof(int) * 4)];
+    } ctl;
+    struct iovec iov = {.iov_base = buf, .iov_len = len};
+    struct msghdr mh = {.msg_iov = &iov,
+                        .msg_iovlen = 1,
+                        .msg_control = ctl.space,
+                        .msg_controllen = sizeof ctl.space};
+    ssize_t n = recvmsg(sock, &mh, 0);
+    if (n <= 0)
+        return n;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c != NULL; c = CMSG_NXTHDR(&mh, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+            continue;
+        size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (size_t i = 0; i < k; i++)
+            memcpy(&q->fds[q->n++], CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+    }
+    return n;
+}
+
+/* NODE_HANDLE: take the oldest fd that arrived and deliver the payload. */
+static void handle_hook(chan_t *ch, const json_value *msg, void *arg)
+{
+    struct fdq *q = arg;
+    const char *cmd = json_object_get_string(msg, "cmd");
+    if (strcmp(cmd, "NODE_HANDLE") != 0 || q->n == 0)
+        return;
+    int fd = q->fds[0];
+    memmove(q->fds, q->fds + 1, (size_t)--q->n * sizeof(int));
+    chan_deliver(ch, json_object_get(msg, "msg"), fd);
+}
+
+static void test_hooks_carry_an_fd_with_its_line(void **state)
+{
+    fixture *f = *state;
+    rec r2 = {0};
+    chan_t *peer = chan_open(f->loop, f->sv[1], &CB, &r2);
+    f->sv[1] = -1;
+    struct fdq sendq = {0}, recvq = {0};
+    chan_set_sendfd_hook(f->ch, sendfd_hook, &sendq);
+    chan_set_recv_hook(peer, recv_hook, &recvq);
+    chan_set_internal_hook(peer, handle_hook, &recvq);
+
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    /* A plain message first, then the envelope with the pipe's write end,
+     * then another plain one: the fd must ride on the envelope's first byte
+     * and the hook must not be handed the following line. */
+    assert_int_equal(chan_send_text(f->ch, "\"before\"", 8, -1), 0);
+    const char *env = "{\"cmd\":\"NODE_HANDLE\",\"type\":\"net.Native\",\"msg\":\"hi\"}";
+    assert_int_equal(chan_send_text(f->ch, env, strlen(env), p[1]), 0);
+    close(p[1]); /* the channel has its own copy until it is sent */
+    assert_int_equal(chan_send_text(f->ch, "\"after\"", 7, -1), 0);
+
+    for (int i = 0; i < 20 && r2.nmsg < 3; i++)
+        loop_run_once(f->loop, 100);
+    assert_int_equal(sendq.sendfd_calls, 1);
+    assert_int_equal(sendq.first, '{');
+    assert_int_equal(sendq.first_len, strlen(env) + 1);
+    assert_int_equal(r2.nmsg, 3);
+    assert_string_equal(r2.msgs[0], "\"before\"");
+    assert_int_equal(r2.fds[0], -1);
+    assert_string_equal(r2.msgs[1], "\"hi\"");
+    assert_true(r2.fds[1] >= 0);
+    assert_string_equal(r2.msgs[2], "\"after\"");
+
+    /* The fd that arrived is the pipe: writing to it reaches p[0]. And the
+     * channel closed its dup after sending, so with the receiver's copy
+     * closed too the pipe reads EOF. */
+    assert_int_equal(write(r2.fds[1], "!", 1), 1);
+    close(r2.fds[1]);
+    r2.fds[1] = -1;
+    char c[2];
+    assert_int_equal(read(p[0], c, 2), 1);
+    assert_int_equal(c[0], '!');
+    assert_int_equal(read(p[0], c, 1), 0);
+    close(p[0]);
+    chan_close(peer);
+    rec_free(&r2);
+}
+
+static void test_fd_from_env(void **state)
+{
+    fixture *f = *state;
+    char num[16];
+    snprintf(num, sizeof num, "%d", f->sv[1]);
+    setenv("NODE_CHANNEL_FD", num, 1);
+    setenv("NODE_CHANNEL_SERIALIZATION_MODE", "json", 1);
+    assert_int_equal(fcntl(f->sv[1], F_SETFD, 0), 0); /* as it comes through exec */
+    assert_int_equal(chan_fd_from_env(), f->sv[1]);
+    assert_null(getenv("NODE_CHANNEL_FD")); /* removed, as Node does */
+    assert_null(getenv("NODE_CHANNEL_SERIALIZATION_MODE"));
+    assert_true(fcntl(f->sv[1], F_GETFD) & FD_CLOEXEC);
+
+    assert_int_equal(chan_fd_from_env(), -1);
+    assert_int_equal(errno, ENOENT);
+    setenv("NODE_CHANNEL_FD", "3x", 1);
+    assert_int_equal(chan_fd_from_env(), -1);
+    assert_int_equal(errno, EINVAL);
+    setenv("NODE_CHANNEL_FD", num, 1);
+    setenv("NODE_CHANNEL_SERIALIZATION_MODE", "advanced", 1);
+    assert_int_equal(chan_fd_from_env(), -1);
+    assert_int_equal(errno, ENOTSUP);
+    assert_null(getenv("NODE_CHANNEL_FD"));
+
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    snprintf(num, sizeof num, "%d", p[0]);
+    setenv("NODE_CHANNEL_FD", num, 1);
+    assert_int_equal(chan_fd_from_env(), -1);
+    assert_int_equal(errno, ENOTSOCK);
+    close(p[0]);
+    close(p[1]);
+    setenv("NODE_CHANNEL_FD", num, 1); /* now closed */
+    assert_int_equal(chan_fd_from_env(), -1);
+    assert_int_equal(errno, EBADF);
+}
+
+/* The same conversation on the poll and epoll backends. */
+static void test_other_backends(void **state)
+{
+    (void)state;
+    loop_backend_t backends[] = {LOOP_POLL, LOOP_EPOLL};
+    for (size_t b = 0; b < 2; b++) {
+        loop_t *loop = loop_new(backends[b]);
+        if (loop == NULL)
+            continue; /* no epoll on this system */
+        int sv[2];
+        assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+        rec r1 = {0}, r2 = {0};
+        chan_t *a = chan_open(loop, sv[0], &CB, &r1);
+        chan_t *c = chan_open(loop, sv[1], &CB, &r2);
+        assert_int_equal(chan_send_text(a, "[\"ping\"]", 8, -1), 0);
+        for (int i = 0; i < 20 && r2.nmsg < 1; i++)
+            loop_run_once(loop, 100);
+        assert_int_equal(r2.nmsg, 1);
+        assert_int_equal(chan_disconnect(a), 0);
+        for (int i = 0; i < 20 && (r1.ndisc < 1 || r2.ndisc < 1); i++)
+            loop_run_once(loop, 100);
+        assert_int_equal(r1.ndisc, 1); /* our own disconnect() */
+        assert_int_equal(r2.ndisc, 1); /* the peer's EOF */
+        (void)c;
+        rec_free(&r1);
+        rec_free(&r2);
+        assert_int_equal(loop_watch_count(loop), 0);
+        loop_free(loop);
+    }
+}
+
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        T(test_message_both_ways),
+        T(test_partial_reads_byte_by_byte),
+        T(test_many_messages_in_one_read),
+        T(test_malformed_line_is_reported_and_dropped),
+        T(test_oversized_message_closes_the_channel),
+        T(test_oversized_complete_line),
+        T(test_default_max_is_one_mib),
+        T(test_eof_is_disconnect),
+        T(test_eof_in_the_middle_of_a_message),
+        T(test_node_messages_go_to_the_internal_hook),
+        T(test_close_inside_the_message_callback),
+        T(test_queue_under_a_full_socket_buffer),
+        T(test_disconnect_flushes_then_closes),
+        T(test_disconnect_from_a_callback_with_nothing_queued),
+        T(test_send_to_a_vanished_peer),
+        T(test_send_with_fd_needs_a_hook),
+        T(test_hooks_carry_an_fd_with_its_line),
+        T(test_fd_from_env),
+        cmocka_unit_test(test_other_backends),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
