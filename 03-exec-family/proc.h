@@ -37,12 +37,12 @@
  * close-on-exec before execve, so even an fd the caller forgot to open with
  * O_CLOEXEC does not leak.
  *
- * Reaping: proc installs a SIGCHLD callback on the loop at the first spawn.
- * It calls waitpid(pid, WNOHANG) for each child it started, and never
- * waitpid(-1), so children that other code in the process started are left
- * for that code to reap. loop_on_signal() keeps one callback per signal: a
- * program that needs its own SIGCHLD callback on the same loop installs it
- * after the first proc call and calls proc_reap() from it.
+ * Reaping: proc adds a SIGCHLD callback to the loop the first time it starts
+ * a child on it. The callback calls waitpid(pid, WNOHANG) for each child proc
+ * started, and never waitpid(-1), so children that other code in the process
+ * started are left for that code to reap. loop_on_signal() calls every
+ * callback added for a signal, so other code may have a SIGCHLD callback of
+ * its own on the same loop, as long as it too reaps only its own children.
  *
  * Signals: the parent blocks all signals around fork(); the child resets
  * every handled or ignored signal to its default and clears the signal mask
@@ -78,31 +78,31 @@ typedef struct {
  * pipes for 0, 1, 2; the parent's cwd and environment; no extra fds; no
  * timeout; max_buffer 1 MiB. Pass NULL for the same defaults. */
 typedef struct {
-    const char *cwd;        /* chdir here in the child; NULL: parent's */
-    char *const *env;       /* the child's whole environment, NULL-terminated
-                               "NAME=value" strings; NULL: inherit environ */
-    proc_stdio_t stdio[3];  /* for fds 0, 1, 2 */
-    const proc_fd_t *fds;   /* extra fds for the child ... */
-    int nfds;               /* ... and how many */
-    uint64_t timeout_ms;    /* > 0: kill the child after this long */
-    int kill_signal;        /* what a timeout or max_buffer kill sends;
-                               0: SIGTERM */
-    size_t max_buffer;      /* exec/exec_file: bytes kept per stream; past it
-                               the child is killed; 0: PROC_MAX_BUFFER_DEFAULT */
-    int execvp;             /* 1: exec with execvp(3), whose ENOEXEC fallback
-                               runs the file with /bin/sh (glibc); env must
-                               then be NULL */
+    const char *cwd;       /* chdir here in the child; NULL: parent's */
+    char *const *env;      /* the child's whole environment, NULL-terminated
+                              "NAME=value" strings; NULL: inherit environ */
+    proc_stdio_t stdio[3]; /* for fds 0, 1, 2 */
+    const proc_fd_t *fds;  /* extra fds for the child ... */
+    int nfds;              /* ... and how many */
+    uint64_t timeout_ms;   /* > 0: kill the child after this long */
+    int kill_signal;       /* what a timeout or max_buffer kill sends;
+                              0: SIGTERM */
+    size_t max_buffer;     /* exec/exec_file: bytes kept per stream; past it
+                              the child is killed; 0: PROC_MAX_BUFFER_DEFAULT */
+    int execvp;            /* 1: exec with execvp(3), whose ENOEXEC fallback
+                              runs the file with /bin/sh (glibc); env must
+                              then be NULL */
 } proc_options_t;
 
 #define PROC_MAX_BUFFER_DEFAULT (1024 * 1024)
 
 /* How a child ended, or why it never started. */
 typedef enum {
-    PROC_EXITED,       /* exited by itself; `code` is its exit status */
-    PROC_SIGNALED,     /* killed by a signal proc did not send; `signo` */
-    PROC_TIMED_OUT,    /* proc sent kill_signal after timeout_ms */
-    PROC_MAX_BUFFER,   /* proc sent kill_signal: `stream` passed max_buffer */
-    PROC_SPAWN_FAILED  /* never ran: `err` is the errno of call `step` */
+    PROC_EXITED,      /* exited by itself; `code` is its exit status */
+    PROC_SIGNALED,    /* killed by a signal proc did not send; `signo` */
+    PROC_TIMED_OUT,   /* proc sent kill_signal after timeout_ms */
+    PROC_MAX_BUFFER,  /* proc sent kill_signal: `stream` passed max_buffer */
+    PROC_SPAWN_FAILED /* never ran: `err` is the errno of call `step` */
 } proc_how_t;
 
 typedef struct {
@@ -147,8 +147,8 @@ typedef void (*proc_exit_cb)(proc_t *p, const proc_status_t *status, void *arg);
  * NULL with errno set if it could not start (ENOENT, EACCES, ENOEXEC from
  * execve; or from pipe, fork, chdir, dup2, open): no callback runs then. */
 proc_t *proc_spawn(loop_t *loop, const char *file, char *const argv[],
-                   const proc_options_t *opts, proc_data_cb on_data,
-                   proc_exit_cb on_exit, void *arg);
+                   const proc_options_t *opts, proc_data_cb on_data, proc_exit_cb on_exit,
+                   void *arg);
 
 pid_t proc_pid(const proc_t *p);
 /* The write end of the child's stdin pipe (blocking, close-on-exec), or -1
@@ -164,9 +164,8 @@ int proc_kill(proc_t *p, int signo);
 /* error is NULL if the child exited with code 0; otherwise it says why not.
  * out and err hold what the child wrote to stdout and stderr (at most
  * max_buffer bytes each), NUL-terminated, valid only during the call. */
-typedef void (*proc_exec_cb)(const proc_status_t *error, const char *out,
-                             size_t out_len, const char *err, size_t err_len,
-                             void *arg);
+typedef void (*proc_exec_cb)(const proc_status_t *error, const char *out, size_t out_len,
+                             const char *err, size_t err_len, void *arg);
 
 /* Run `/bin/sh -c command`. stdin is /dev/null unless opts->stdio[0] says
  * PROC_INHERIT; stdout and stderr are always pipes. Returns 0, and then cb is
@@ -183,8 +182,8 @@ int proc_exec_file(loop_t *loop, const char *file, char *const argv[],
 /* ---- reaping -------------------------------------------------------------- */
 
 /* Reap whichever of proc's children have exited (waitpid(pid, WNOHANG) on
- * each). Called from proc's SIGCHLD callback; call it yourself only if you
- * replaced that callback with your own. */
+ * each) and run the callbacks that are due. proc's SIGCHLD callback calls
+ * it; calling it again is harmless. */
 void proc_reap(void);
 /* How many children proc has started and not yet reaped. */
 int proc_running(void);
