@@ -1,0 +1,511 @@
+/*
+ * handle.c: the NODE_HANDLE envelope and its ACK, over chapter 04's channel
+ * (see handle.h for the protocol and the API).
+ *
+ * The file reads in this order:
+ *   1. per-channel state, found from the chan_t through a short list;
+ *   2. receiving: the receive hook reads with recvmsg (fdpass_recv) and
+ *      remembers which message lines an fd may belong to; the internal hook
+ *      gives the fd to its NODE_HANDLE envelope, answers ACK or NACK and
+ *      delivers the inner message;
+ *   3. sending: the envelope, the send-fd hook, the queue that holds
+ *      everything back until the ACK, and retransmission after a NACK.
+ *
+ * Which line does an fd belong to? The kernel delivers an fd together with
+ * the bytes of the sendmsg(2) that carried it, and a stream read stops right
+ * after those bytes. Both Node and chapter 04's channel start that sendmsg
+ * at the first byte of the envelope line. So the fd belongs to a line that
+ * *starts* inside the chunk that brought it. The channel numbers every line
+ * it parses (chan_messages_received), so the receive hook notes the range of
+ * line numbers that start in the chunk; the first NODE_HANDLE line in that
+ * range takes the fd. When the range has passed and nobody took the fd, it
+ * came with some other message: it is closed, never leaked.
+ */
+#include "handle.h"
+
+#include "fdpass.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* An fd that arrived and waits for its envelope line. */
+typedef struct {
+    int fd;
+    uint64_t first, last; /* numbers of the lines that start in its chunk */
+} arrived_fd;
+
+/* A message held back until the ACK of the handle in flight. */
+typedef struct {
+    char *text; /* the complete JSON line, without '\n' */
+    size_t len;
+    int fd; /* our dup of the handle, or -1 for a plain message */
+} queued_msg;
+
+/* At most this many fds waiting for their lines. One is normal; two happen
+ * when a second envelope's fd arrives before the line of the first one was
+ * parsed (both in one read). More than that only from a misbehaving peer:
+ * further fds are refused (fdpass_recv closes them). */
+#define MAX_ARRIVED 4
+
+typedef struct hstate {
+    chan_t *ch;
+    handle_callbacks cb;
+    void *arg;
+    struct hstate *next;
+
+    /* receiving */
+    int at_line_start; /* the last chunk ended with '\n' (or none came yet) */
+    arrived_fd arrived[MAX_ARRIVED];
+    size_t narrived;
+    loop_timer_t *expire_timer;
+    const char *delivering_type;
+    char type_buf[32];
+
+    /* sending */
+    int waiting_ack;
+    char *inflight_text;
+    size_t inflight_len;
+    int inflight_fd;
+    int retransmissions;
+    queued_msg *queue;
+    size_t qhead, qlen, qcap;
+    int disconnect_requested;
+} hstate;
+
+/* ---- 1. state -------------------------------------------------------------- */
+
+/* The handle state of every channel that has one. A process has a handful
+ * of channels (a master: one per worker), so a list is plenty. */
+static hstate *states;
+
+static hstate *find(const chan_t *ch)
+{
+    for (hstate *h = states; h != NULL; h = h->next)
+        if (h->ch == ch)
+            return h;
+    return NULL;
+}
+
+static void warn(hstate *h, const char *fmt, ...)
+{
+    char text[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    if (h->cb.on_warning != NULL)
+        h->cb.on_warning(h->ch, text, h->arg);
+    else
+        fprintf(stderr, "channel %s: %s\n", chan_name(h->ch), text);
+}
+
+/* ---- 2. receiving ---------------------------------------------------------- */
+
+/* Close every waiting fd whose lines are all parsed (numbers below `done`):
+ * the line it came with was not a NODE_HANDLE envelope. */
+static void expire_arrived(hstate *h, uint64_t done)
+{
+    size_t keep = 0;
+    for (size_t i = 0; i < h->narrived; i++) {
+        if (h->arrived[i].last < done) {
+            close(h->arrived[i].fd);
+            warn(h, "an fd came with a message that was not a NODE_HANDLE envelope; "
+                    "closed it");
+        } else {
+            h->arrived[keep++] = h->arrived[i];
+        }
+    }
+    h->narrived = keep;
+}
+
+/* Runs once the loop has finished the current round of reading, when every
+ * complete line of the last chunk has been parsed. */
+static void on_expire_timer(loop_t *loop, loop_timer_t *timer, void *arg)
+{
+    (void)loop;
+    (void)timer;
+    hstate *h = arg;
+    h->expire_timer = NULL; /* a one-shot timer's handle is gone once it fires */
+    expire_arrived(h, chan_messages_received(h->ch));
+}
+
+static ssize_t recv_hook(chan_t *ch, int sock, void *buf, size_t len, void *arg)
+{
+    hstate *h = arg;
+    uint64_t parsed = chan_messages_received(ch);
+    expire_arrived(h, parsed);
+
+    /* Ask for one fd per read: a well-behaved sender attaches one fd to one
+     * sendmsg. If our list is full, ask for none, so fdpass_recv closes it. */
+    fdpass_in_t in;
+    ssize_t n = fdpass_recv(sock, buf, len, h->narrived < MAX_ARRIVED ? 1 : 0, &in);
+    int saved = errno;
+    if (in.status != FDPASS_OK)
+        warn(h, "%s", fdpass_status_str(in.status));
+    if (n <= 0) {
+        fdpass_close_all(&in); /* nothing can claim an fd at EOF */
+        errno = saved;
+        return n;
+    }
+
+    /* Which line numbers start in this chunk? Lines up to `parsed` - 1 are
+     * done. If the previous chunk ended mid-line, that line (number
+     * `parsed`) started earlier; every '\n' before the chunk's last byte
+     * starts another line inside the chunk. */
+    const char *b = buf;
+    uint64_t first = parsed + (h->at_line_start ? 0 : 1);
+    uint64_t starts = h->at_line_start ? 1 : 0;
+    for (ssize_t i = 0; i + 1 < n; i++)
+        if (b[i] == '\n')
+            starts++;
+    h->at_line_start = b[n - 1] == '\n';
+
+    if (in.nfds == 1) {
+        if (starts == 0) {
+            /* No line starts here: the fd came with the middle of a line. */
+            close(in.fds[0]);
+            warn(h, "an fd came in the middle of a message; closed it");
+        } else {
+            h->arrived[h->narrived++] =
+                (arrived_fd){.fd = in.fds[0], .first = first, .last = first + starts - 1};
+            /* The chunk's lines are parsed right after we return; check
+             * then whether one of them took the fd. */
+            if (h->expire_timer == NULL)
+                h->expire_timer = loop_timer_add(chan_loop(ch), 0, 0, on_expire_timer, h);
+        }
+    }
+    return n;
+}
+
+/* The fd that came with line number `line`, or -1. */
+static int claim(hstate *h, uint64_t line)
+{
+    for (size_t i = 0; i < h->narrived; i++) {
+        if (h->arrived[i].first <= line && line <= h->arrived[i].last) {
+            int fd = h->arrived[i].fd;
+            memmove(&h->arrived[i], &h->arrived[i + 1],
+                    (h->narrived - i - 1) * sizeof h->arrived[0]);
+            h->narrived--;
+            return fd;
+        }
+    }
+    return -1;
+}
+
+static void send_internal(hstate *h, const char *text)
+{
+    /* ACK and NACK jump the queue: the peer is waiting for them before it
+     * sends anything else, and they carry no fd. An error here (the peer
+     * just left) is not worth more than the disconnect that follows, which
+     * is what Node does too. */
+    if (chan_send_text(h->ch, text, strlen(text), -1) == -1 && errno != EPIPE)
+        warn(h, "sending %s: %s", text, strerror(errno));
+}
+
+static void on_envelope(hstate *h, const json_value *env, uint64_t line)
+{
+    int fd = claim(h, line);
+    if (fd == -1) {
+        /* The envelope is here but its fd is not: lost to MSG_CTRUNC or
+         * never sent. Ask for it again. */
+        warn(h, "a NODE_HANDLE envelope came without its fd; answering NACK");
+        send_internal(h, "{\"cmd\":\"NODE_HANDLE_NACK\"}");
+        return;
+    }
+    send_internal(h, "{\"cmd\":\"NODE_HANDLE_ACK\"}");
+
+    const char *type = json_object_get_string(env, "type");
+    snprintf(h->type_buf, sizeof h->type_buf, "%s", type != NULL ? type : "?");
+    const json_value *inner = json_object_get(env, "msg");
+    json_value *null_msg = NULL;
+    if (inner == NULL) /* Node sends "msg" always; be lenient */
+        inner = null_msg = json_new_null();
+    h->delivering_type = h->type_buf;
+    if (inner != NULL)
+        chan_deliver(h->ch, inner, fd); /* the callback owns fd now */
+    else
+        close(fd);
+    h->delivering_type = NULL;
+    json_free(null_msg);
+}
+
+static void send_next(hstate *h);
+
+static void on_ack(hstate *h, int nack)
+{
+    if (!h->waiting_ack) {
+        warn(h, "a NODE_HANDLE_%s came, but no handle was waiting for one",
+             nack ? "NACK" : "ACK");
+        return;
+    }
+    if (nack) {
+        if (h->retransmissions < HANDLE_MAX_RETRANSMISSIONS) {
+            h->retransmissions++;
+            warn(h, "the peer did not get the fd (NACK); sending it again (%d of %d)",
+                 h->retransmissions, HANDLE_MAX_RETRANSMISSIONS);
+            if (chan_send_text(h->ch, h->inflight_text, h->inflight_len,
+                               h->inflight_fd) == 0)
+                return; /* still waiting */
+            warn(h, "sending the handle again: %s", strerror(errno));
+        } else {
+            warn(h, "the handle did not reach the receiving process; giving up");
+        }
+    }
+    close(h->inflight_fd);
+    free(h->inflight_text);
+    h->inflight_fd = -1;
+    h->inflight_text = NULL;
+    h->waiting_ack = 0;
+    if (!nack && h->cb.on_ack != NULL)
+        h->cb.on_ack(h->ch, h->arg);
+    send_next(h);
+}
+
+static void internal_hook(chan_t *ch, const json_value *msg, void *arg)
+{
+    hstate *h = arg;
+    /* This line's number: the channel counted it just before calling us. */
+    uint64_t line = chan_messages_received(ch) - 1;
+    expire_arrived(h, line);
+    const char *cmd = json_object_get_string(msg, "cmd");
+    if (strcmp(cmd, "NODE_HANDLE") == 0)
+        on_envelope(h, msg, line);
+    else if (strcmp(cmd, "NODE_HANDLE_ACK") == 0)
+        on_ack(h, 0);
+    else if (strcmp(cmd, "NODE_HANDLE_NACK") == 0)
+        on_ack(h, 1);
+    /* Other NODE_ messages (NODE_CLUSTER, NODE_SOCKET_*) belong to parts
+     * of Node this tutorial does not build; they are dropped, as Node drops
+     * internal messages nobody listens for. */
+}
+
+/* ---- 3. sending ------------------------------------------------------------ */
+
+static ssize_t sendfd_hook(chan_t *ch, int sock, const void *buf, size_t len, int fd,
+                           void *arg)
+{
+    (void)ch;
+    (void)arg;
+    return fdpass_send(sock, buf, len, fd);
+}
+
+/* Put the envelope and our dup of the fd on the wire; wait for the ACK. */
+static int send_handle_now(hstate *h, char *text, size_t len, int fd)
+{
+    if (chan_send_text(h->ch, text, len, fd) == -1) {
+        int e = errno;
+        close(fd);
+        free(text);
+        errno = e;
+        return -1;
+    }
+    h->waiting_ack = 1;
+    h->inflight_text = text;
+    h->inflight_len = len;
+    h->inflight_fd = fd;
+    h->retransmissions = 0;
+    return 0;
+}
+
+/* After an ACK: send what waited, up to and including the next handle. */
+static void send_next(hstate *h)
+{
+    while (!h->waiting_ack && h->qhead < h->qlen) {
+        queued_msg m = h->queue[h->qhead++];
+        if (m.fd != -1) {
+            if (send_handle_now(h, m.text, m.len, m.fd) == -1)
+                warn(h, "sending a queued handle: %s", strerror(errno));
+        } else {
+            if (chan_send_text(h->ch, m.text, m.len, -1) == -1)
+                warn(h, "sending a queued message: %s", strerror(errno));
+            free(m.text);
+        }
+    }
+    if (h->qhead == h->qlen)
+        h->qhead = h->qlen = 0;
+    if (!h->waiting_ack && h->qlen == 0 && h->disconnect_requested) {
+        h->disconnect_requested = 0;
+        chan_disconnect(h->ch);
+    }
+}
+
+static int enqueue(hstate *h, char *text, size_t len, int fd)
+{
+    if (h->qlen == h->qcap) {
+        size_t cap = h->qcap ? h->qcap * 2 : 8;
+        queued_msg *q = realloc(h->queue, cap * sizeof *q);
+        if (q == NULL)
+            return -1;
+        h->queue = q;
+        h->qcap = cap;
+    }
+    h->queue[h->qlen++] = (queued_msg){.text = text, .len = len, .fd = fd};
+    return 0;
+}
+
+const char *handle_type_name(handle_type_t type)
+{
+    switch (type) {
+    case HANDLE_NET_SERVER:
+        return "net.Server";
+    case HANDLE_NET_SOCKET:
+        return "net.Socket";
+    }
+    return NULL;
+}
+
+int handle_send(chan_t *ch, const json_value *msg, handle_type_t type, int fd)
+{
+    hstate *h = ch != NULL ? find(ch) : NULL;
+    const char *type_name = handle_type_name(type);
+    if (h == NULL || msg == NULL || type_name == NULL) {
+        errno = EINVAL;
+        return -1;
+    }
+    /* The envelope, with its members in Node's order. The inner message is
+     * serialized by the JSON module, so it is one valid JSON text. */
+    size_t inner_len;
+    char *inner = json_serialize(msg, &inner_len);
+    if (inner == NULL) {
+        errno = ENOMEM;
+        return -1;
+    }
+    const char *fmt = "{\"cmd\":\"NODE_HANDLE\",\"type\":\"%s\",\"msg\":%s}";
+    size_t cap = strlen(fmt) + strlen(type_name) + inner_len + 1;
+    char *text = malloc(cap);
+    if (text == NULL) {
+        free(inner);
+        errno = ENOMEM;
+        return -1;
+    }
+    int len = snprintf(text, cap, fmt, type_name, inner);
+    free(inner);
+
+    /* Our own copy, kept until the ACK: the caller may close theirs now. */
+    int dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (dup_fd == -1) {
+        free(text);
+        return -1; /* EBADF */
+    }
+    if (h->waiting_ack || h->qlen > 0) {
+        if (enqueue(h, text, (size_t)len, dup_fd) == -1) {
+            close(dup_fd);
+            free(text);
+            errno = ENOMEM;
+            return -1;
+        }
+        return 0;
+    }
+    return send_handle_now(h, text, (size_t)len, dup_fd);
+}
+
+int handle_send_message(chan_t *ch, const json_value *msg)
+{
+    hstate *h = ch != NULL ? find(ch) : NULL;
+    if (h == NULL || msg == NULL) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (!h->waiting_ack && h->qlen == 0)
+        return chan_send(ch, msg);
+    size_t len;
+    char *text = json_serialize(msg, &len);
+    if (text == NULL || enqueue(h, text, len, -1) == -1) {
+        free(text);
+        errno = ENOMEM;
+        return -1;
+    }
+    return 0;
+}
+
+int handle_disconnect(chan_t *ch)
+{
+    hstate *h = ch != NULL ? find(ch) : NULL;
+    if (h == NULL) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (h->waiting_ack || h->qlen > 0) {
+        h->disconnect_requested = 1; /* send_next() finishes the job */
+        return 0;
+    }
+    return chan_disconnect(ch);
+}
+
+const char *handle_received_type(const chan_t *ch)
+{
+    hstate *h = find(ch);
+    return h != NULL ? h->delivering_type : NULL;
+}
+
+size_t handle_unacked(const chan_t *ch)
+{
+    hstate *h = find(ch);
+    if (h == NULL)
+        return 0;
+    size_t n = h->waiting_ack ? 1 : 0;
+    for (size_t i = h->qhead; i < h->qlen; i++)
+        if (h->queue[i].fd != -1)
+            n++;
+    return n;
+}
+
+/* ---- life cycle ------------------------------------------------------------ */
+
+static void close_hook(chan_t *ch, void *arg)
+{
+    (void)ch;
+    hstate *h = arg;
+    for (hstate **p = &states; *p != NULL; p = &(*p)->next)
+        if (*p == h) {
+            *p = h->next;
+            break;
+        }
+    if (h->expire_timer != NULL)
+        loop_timer_cancel(chan_loop(h->ch), h->expire_timer);
+    for (size_t i = 0; i < h->narrived; i++)
+        close(h->arrived[i].fd);
+    if (h->inflight_fd != -1)
+        close(h->inflight_fd);
+    free(h->inflight_text);
+    for (size_t i = h->qhead; i < h->qlen; i++) {
+        if (h->queue[i].fd != -1)
+            close(h->queue[i].fd);
+        free(h->queue[i].text);
+    }
+    free(h->queue);
+    free(h);
+}
+
+int handle_attach(chan_t *ch, const handle_callbacks *cb, void *arg)
+{
+    if (ch == NULL) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (find(ch) != NULL) {
+        errno = EEXIST;
+        return -1;
+    }
+    hstate *h = calloc(1, sizeof *h);
+    if (h == NULL)
+        return -1;
+    h->ch = ch;
+    if (cb != NULL)
+        h->cb = *cb;
+    h->arg = arg;
+    h->at_line_start = 1;
+    h->inflight_fd = -1;
+    h->next = states;
+    states = h;
+    chan_set_recv_hook(ch, recv_hook, h);
+    chan_set_sendfd_hook(ch, sendfd_hook, h);
+    chan_set_internal_hook(ch, internal_hook, h);
+    chan_set_close_hook(ch, close_hook, h);
+    return 0;
+}

@@ -1,0 +1,550 @@
+/*
+ * test_handle.c: unit tests of the handle layer (handle.c) on real channels.
+ *
+ * Two kinds of peer:
+ *   - a channel on each end of a socketpair, both driven by one loop in this
+ *     process: does a handle arrive, with its message, type and ACK?
+ *   - a channel on one end and a "raw" socket on the other, read and written
+ *     by hand with fdpass: what exactly goes over the wire, and when? This
+ *     is how the tests see that the second handle waits for the first ACK,
+ *     that a NACK makes the sender try again, and that an fd nobody asked
+ *     for is closed.
+ *
+ *   make test        (or: build/test_handle)
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "fdpass.h"
+#include "handle.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+static int count_open_fds(void)
+{
+    int n = 0;
+    for (int fd = 0; fd < 1024; fd++)
+        if (fcntl(fd, F_GETFD) != -1)
+            n++;
+    return n;
+}
+
+static ino_t inode_of(int fd)
+{
+    struct stat st;
+    assert_int_equal(fstat(fd, &st), 0);
+    return st.st_ino;
+}
+
+/* A listening TCP socket on 127.0.0.1, any port: a real net.Server. */
+static int make_listener(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET,
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    assert_int_equal(listen(fd, 8), 0);
+    return fd;
+}
+
+/* What one end of a test saw. */
+typedef struct {
+    int messages;
+    char text[4][128]; /* each message, serialized */
+    int fds[4];        /* the fd that came with it, or -1 */
+    char types[4][32];
+    int acks;
+    int warnings;
+    char last_warning[256];
+    int disconnected;
+} seen_t;
+
+static void on_message(chan_t *ch, const json_value *msg, int fd, void *user)
+{
+    seen_t *s = user;
+    if (s->messages < 4) {
+        char *t = json_serialize(msg, NULL);
+        snprintf(s->text[s->messages], sizeof s->text[0], "%s", t);
+        free(t);
+        s->fds[s->messages] = fd;
+        const char *type = handle_received_type(ch);
+        snprintf(s->types[s->messages], sizeof s->types[0], "%s", type ? type : "");
+    } else if (fd != -1) {
+        close(fd);
+    }
+    s->messages++;
+}
+
+static void on_disconnect(chan_t *ch, void *user)
+{
+    (void)ch;
+    ((seen_t *)user)->disconnected = 1;
+}
+
+static void on_ack(chan_t *ch, void *arg)
+{
+    (void)ch;
+    ((seen_t *)arg)->acks++;
+}
+
+static void on_warning(chan_t *ch, const char *text, void *arg)
+{
+    (void)ch;
+    seen_t *s = arg;
+    s->warnings++;
+    snprintf(s->last_warning, sizeof s->last_warning, "%s", text);
+}
+
+static chan_t *open_chan(loop_t *loop, int fd, seen_t *s)
+{
+    chan_callbacks cb = {.on_message = on_message, .on_disconnect = on_disconnect};
+    chan_t *ch = chan_open(loop, fd, &cb, s);
+    assert_non_null(ch);
+    handle_callbacks hcb = {.on_ack = on_ack, .on_warning = on_warning};
+    assert_int_equal(handle_attach(ch, &hcb, s), 0);
+    return ch;
+}
+
+/* Run the loop until *flag reaches want, for at most ~2 s. */
+static void run_until(loop_t *loop, const int *flag, int want)
+{
+    for (int i = 0; i < 200 && *flag < want; i++)
+        loop_run_once(loop, 10);
+    assert_true(*flag >= want);
+}
+
+/* Run a few iterations so that zero-delay timers fire. */
+static void settle(loop_t *loop)
+{
+    for (int i = 0; i < 5; i++)
+        loop_run_once(loop, 5);
+}
+
+static json_value *str(const char *s)
+{
+    json_value *v = json_new_string(s);
+    assert_non_null(v);
+    return v;
+}
+
+/* ---- the raw end: read and write the wire by hand ---- */
+
+/* Read one line (and any fd that came with it) from a blocking socket, at
+ * most 2 s. Reads byte by byte up to '\n' so that nothing after the line is
+ * consumed. Returns the fd or -1; line is NUL-terminated without '\n'. */
+static int raw_read_line(int sock, char *line, size_t cap)
+{
+    size_t len = 0;
+    int fd = -1;
+    while (len + 1 < cap) {
+        struct pollfd pf = {.fd = sock, .events = POLLIN};
+        assert_int_equal(poll(&pf, 1, 2000), 1);
+        fdpass_in_t in;
+        ssize_t n = fdpass_recv(sock, line + len, 1, 1, &in);
+        assert_int_equal(n, 1);
+        if (in.nfds == 1) {
+            assert_int_equal(fd, -1);
+            fd = in.fds[0];
+        }
+        if (line[len] == '\n')
+            break;
+        len++;
+    }
+    line[len] = '\0';
+    return fd;
+}
+
+/* Nothing is waiting to be read on sock right now. */
+static int raw_quiet(int sock)
+{
+    struct pollfd pf = {.fd = sock, .events = POLLIN};
+    return poll(&pf, 1, 50) == 0;
+}
+
+static void raw_send(int sock, const char *text, int fd)
+{
+    ssize_t n = fdpass_send(sock, text, strlen(text), fd);
+    assert_int_equal(n, (ssize_t)strlen(text));
+}
+
+/* ---- tests ---- */
+
+/* The whole round trip, C to C: the receiver gets the inner message, a new
+ * fd for the same listening socket, and the envelope's type; the sender's
+ * ACK callback runs and its count of unacknowledged handles drops to 0. */
+static void test_server_handle_arrives(void **state)
+{
+    (void)state;
+    loop_t *loop = loop_new(LOOP_POLL);
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    seen_t a = {0}, b = {0};
+    chan_t *master = open_chan(loop, sv[0], &a);
+    chan_t *worker = open_chan(loop, sv[1], &b);
+
+    int lfd = make_listener();
+    json_value *msg = str("server");
+    assert_int_equal(handle_send(master, msg, HANDLE_NET_SERVER, lfd), 0);
+    json_free(msg);
+    assert_int_equal(handle_unacked(master), 1);
+    ino_t ino = inode_of(lfd);
+    close(lfd); /* the post's server.close(): the channel has its own copy */
+
+    run_until(loop, &a.acks, 1);
+    assert_int_equal(b.messages, 1);
+    assert_string_equal(b.text[0], "\"server\"");
+    assert_string_equal(b.types[0], "net.Server");
+    assert_true(b.fds[0] >= 0);
+    assert_int_equal(inode_of(b.fds[0]), ino);
+    assert_int_equal(handle_unacked(master), 0);
+    assert_int_equal(a.warnings + b.warnings, 0);
+    /* outside the callback there is no handle being delivered */
+    assert_null(handle_received_type(worker));
+
+    /* The received socket is really the listener: it accepts. */
+    struct sockaddr_in sa;
+    socklen_t sl = sizeof sa;
+    assert_int_equal(getsockname(b.fds[0], (struct sockaddr *)&sa, &sl), 0);
+    int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_int_equal(connect(c, (struct sockaddr *)&sa, sl), 0);
+    int conn = accept(b.fds[0], NULL, NULL);
+    assert_true(conn >= 0);
+    close(conn);
+    close(c);
+
+    close(b.fds[0]);
+    chan_close(master);
+    chan_close(worker);
+    loop_free(loop);
+}
+
+/* The exact bytes on the wire, and the wait for the ACK: two handles and a
+ * plain message sent back to back leave one at a time. */
+static void test_second_handle_waits_for_ack(void **state)
+{
+    (void)state;
+    loop_t *loop = loop_new(LOOP_POLL);
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    seen_t a = {0};
+    chan_t *master = open_chan(loop, sv[0], &a);
+    int raw = sv[1];
+
+    int l1 = make_listener(), l2 = make_listener();
+    json_value *one = str("one"), *two = str("two"), *after = str("after");
+    assert_int_equal(handle_send(master, one, HANDLE_NET_SERVER, l1), 0);
+    assert_int_equal(handle_send(master, two, HANDLE_NET_SOCKET, l2), 0);
+    assert_int_equal(handle_send_message(master, after), 0);
+    json_free(one);
+    json_free(two);
+    json_free(after);
+    assert_int_equal(handle_unacked(master), 2);
+
+    char line[256];
+    int fd = raw_read_line(raw, line, sizeof line);
+    assert_string_equal(
+        line, "{\"cmd\":\"NODE_HANDLE\",\"type\":\"net.Server\",\"msg\":\"one\"}");
+    assert_true(fd >= 0);
+    assert_int_equal(inode_of(fd), inode_of(l1));
+    close(fd);
+    /* Without an ACK nothing else comes: not the second handle, and not
+     * the plain message queued behind it. */
+    settle(loop);
+    assert_true(raw_quiet(raw));
+
+    raw_send(raw, "{\"cmd\":\"NODE_HANDLE_ACK\"}\n", -1);
+    run_until(loop, &a.acks, 1);
+    fd = raw_read_line(raw, line, sizeof line);
+    assert_string_equal(
+        line, "{\"cmd\":\"NODE_HANDLE\",\"type\":\"net.Socket\",\"msg\":\"two\"}");
+    assert_int_equal(inode_of(fd), inode_of(l2));
+    close(fd);
+    settle(loop);
+    assert_true(raw_quiet(raw));
+
+    raw_send(raw, "{\"cmd\":\"NODE_HANDLE_ACK\"}\n", -1);
+    run_until(loop, &a.acks, 2);
+    fd = raw_read_line(raw, line, sizeof line);
+    assert_string_equal(line, "\"after\"");
+    assert_int_equal(fd, -1);
+    assert_int_equal(handle_unacked(master), 0);
+
+    close(l1);
+    close(l2);
+    chan_close(master);
+    close(raw);
+    loop_free(loop);
+}
+
+/* C to C, two handles back to back: both arrive, in order, each with its
+ * own socket, and each is acknowledged. */
+static void test_two_handles_in_order(void **state)
+{
+    (void)state;
+    loop_t *loop = loop_new(LOOP_POLL);
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    seen_t a = {0}, b = {0};
+    chan_t *master = open_chan(loop, sv[0], &a);
+    chan_t *worker = open_chan(loop, sv[1], &b);
+
+    int l1 = make_listener(), l2 = make_listener();
+    json_value *m1 = json_new_object();
+    json_object_set(m1, "n", json_new_number(1));
+    json_value *m2 = json_new_object();
+    json_object_set(m2, "n", json_new_number(2));
+    assert_int_equal(handle_send(master, m1, HANDLE_NET_SERVER, l1), 0);
+    assert_int_equal(handle_send(master, m2, HANDLE_NET_SERVER, l2), 0);
+    json_free(m1);
+    json_free(m2);
+
+    run_until(loop, &a.acks, 2);
+    assert_int_equal(b.messages, 2);
+    assert_string_equal(b.text[0], "{\"n\":1}");
+    assert_string_equal(b.text[1], "{\"n\":2}");
+    assert_int_equal(inode_of(b.fds[0]), inode_of(l1));
+    assert_int_equal(inode_of(b.fds[1]), inode_of(l2));
+    assert_int_equal(a.warnings + b.warnings, 0);
+    close(b.fds[0]);
+    close(b.fds[1]);
+    close(l1);
+    close(l2);
+    chan_close(master);
+    chan_close(worker);
+    loop_free(loop);
+}
+
+/* An fd that comes with a plain message is closed by the receiver, and the
+ * message still arrives (without an fd). */
+static void test_unexpected_fd_closed(void **state)
+{
+    (void)state;
+    loop_t *loop = loop_new(LOOP_POLL);
+    int sv[2], p[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    assert_int_equal(pipe(p), 0);
+    seen_t b = {0};
+    chan_t *worker = open_chan(loop, sv[1], &b);
+    int before = count_open_fds();
+
+    raw_send(sv[0], "{\"hello\":1}\n", p[0]);
+    run_until(loop, &b.messages, 1);
+    settle(loop);
+    assert_string_equal(b.text[0], "{\"hello\":1}");
+    assert_int_equal(b.fds[0], -1);
+    assert_int_equal(b.warnings, 1);
+    assert_non_null(strstr(b.last_warning, "not a NODE_HANDLE"));
+    assert_int_equal(count_open_fds(), before);
+
+    close(p[0]);
+    close(p[1]);
+    close(sv[0]);
+    chan_close(worker);
+    loop_free(loop);
+}
+
+/* MSG_CTRUNC on the receiving side: the envelope comes with more fds than
+ * the receiver has room for. They are all closed, the receiver answers
+ * NACK, and a proper retransmission is then delivered and acknowledged. */
+static void test_ctrunc_answers_nack(void **state)
+{
+    (void)state;
+    loop_t *loop = loop_new(LOOP_POLL);
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    seen_t b = {0};
+    chan_t *worker = open_chan(loop, sv[1], &b);
+    int lfd = make_listener();
+    int before = count_open_fds();
+
+    const char *env = "{\"cmd\":\"NODE_HANDLE\",\"type\":\"net.Server\",\"msg\":\"s\"}\n";
+    int many[FDPASS_MAX_FDS + 1];
+    for (size_t i = 0; i < FDPASS_MAX_FDS + 1; i++)
+        many[i] = lfd;
+    union {
+        struct cmsghdr align;
+        char buf[CMSG_SPACE(sizeof many)];
+    } control;
+    memset(&control, 0, sizeof control);
+    struct iovec iov = {.iov_base = (void *)env, .iov_len = strlen(env)};
+    struct msghdr mh = {.msg_iov = &iov,
+                        .msg_iovlen = 1,
+                        .msg_control = control.buf,
+                        .msg_controllen = sizeof control.buf};
+    struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof many);
+    memcpy(CMSG_DATA(c), many, sizeof many);
+    assert_int_equal(sendmsg(sv[0], &mh, 0), (ssize_t)strlen(env));
+
+    char line[128];
+    for (int i = 0; i < 50 && raw_quiet(sv[0]); i++)
+        loop_run_once(loop, 10);
+    assert_int_equal(raw_read_line(sv[0], line, sizeof line), -1);
+    assert_string_equal(line, "{\"cmd\":\"NODE_HANDLE_NACK\"}");
+    assert_int_equal(b.messages, 0);
+    assert_int_equal(b.warnings, 2); /* truncated; envelope without fd */
+    settle(loop);
+    assert_int_equal(count_open_fds(), before);
+
+    /* The sender tries again, properly this time. */
+    raw_send(sv[0], env, lfd);
+    run_until(loop, &b.messages, 1);
+    assert_int_equal(raw_read_line(sv[0], line, sizeof line), -1);
+    assert_string_equal(line, "{\"cmd\":\"NODE_HANDLE_ACK\"}");
+    assert_int_equal(inode_of(b.fds[0]), inode_of(lfd));
+    close(b.fds[0]);
+    close(lfd);
+    close(sv[0]);
+    chan_close(worker);
+    loop_free(loop);
+}
+
+/* The sending side of a NACK: the same envelope goes out again with the fd,
+ * up to HANDLE_MAX_RETRANSMISSIONS times; then the sender gives up and moves
+ * on to what was queued. */
+static void test_nack_retransmits(void **state)
+{
+    (void)state;
+    loop_t *loop = loop_new(LOOP_POLL);
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    seen_t a = {0};
+    chan_t *master = open_chan(loop, sv[0], &a);
+    int lfd = make_listener();
+    json_value *m = str("s"), *next = str("next");
+    assert_int_equal(handle_send(master, m, HANDLE_NET_SERVER, lfd), 0);
+    assert_int_equal(handle_send_message(master, next), 0);
+    json_free(m);
+    json_free(next);
+
+    char line[256];
+    for (int round = 0; round <= HANDLE_MAX_RETRANSMISSIONS; round++) {
+        int fd = raw_read_line(sv[1], line, sizeof line);
+        assert_string_equal(
+            line, "{\"cmd\":\"NODE_HANDLE\",\"type\":\"net.Server\",\"msg\":\"s\"}");
+        assert_int_equal(inode_of(fd), inode_of(lfd));
+        close(fd);
+        raw_send(sv[1], "{\"cmd\":\"NODE_HANDLE_NACK\"}\n", -1);
+        int want = round + 1;
+        run_until(loop, &a.warnings, want);
+    }
+    assert_non_null(strstr(a.last_warning, "giving up"));
+    assert_int_equal(a.acks, 0);
+    assert_int_equal(raw_read_line(sv[1], line, sizeof line), -1);
+    assert_string_equal(line, "\"next\"");
+    close(lfd);
+    close(sv[1]);
+    chan_close(master);
+    loop_free(loop);
+}
+
+/* handle_disconnect() waits for the ACK before it closes the channel. */
+static void test_disconnect_waits_for_ack(void **state)
+{
+    (void)state;
+    loop_t *loop = loop_new(LOOP_POLL);
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    seen_t a = {0};
+    chan_t *master = open_chan(loop, sv[0], &a);
+    int lfd = make_listener();
+    json_value *m = str("s");
+    assert_int_equal(handle_send(master, m, HANDLE_NET_SERVER, lfd), 0);
+    json_free(m);
+    assert_int_equal(handle_disconnect(master), 0);
+
+    char line[256];
+    int fd = raw_read_line(sv[1], line, sizeof line);
+    close(fd);
+    settle(loop);
+    assert_int_equal(a.disconnected, 0);
+    raw_send(sv[1], "{\"cmd\":\"NODE_HANDLE_ACK\"}\n", -1);
+    run_until(loop, &a.disconnected, 1);
+    assert_int_equal(a.acks, 1);
+    /* and the raw end sees EOF */
+    char byte;
+    assert_int_equal(read(sv[1], &byte, 1), 0);
+    close(lfd);
+    close(sv[1]);
+    loop_free(loop);
+}
+
+/* Nothing is leaked when a channel closes with a handle in flight and one
+ * queued: the dups the handle layer holds are closed with it. */
+static void test_close_releases_everything(void **state)
+{
+    (void)state;
+    loop_t *loop = loop_new(LOOP_POLL);
+    int before = count_open_fds();
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    seen_t a = {0};
+    chan_t *master = open_chan(loop, sv[0], &a);
+    int lfd = make_listener();
+    json_value *m = str("s");
+    assert_int_equal(handle_send(master, m, HANDLE_NET_SERVER, lfd), 0);
+    assert_int_equal(handle_send(master, m, HANDLE_NET_SERVER, lfd), 0);
+    json_free(m);
+    close(lfd);
+    chan_close(master);
+    close(sv[1]); /* the peer never read: its queued fd dies with the socket */
+    assert_int_equal(count_open_fds(), before);
+    loop_free(loop);
+}
+
+static void test_bad_arguments(void **state)
+{
+    (void)state;
+    loop_t *loop = loop_new(LOOP_POLL);
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    chan_t *plain = chan_open(loop, sv[0], NULL, NULL);
+    json_value *m = str("s");
+    errno = 0;
+    assert_int_equal(handle_send(plain, m, HANDLE_NET_SERVER, 0), -1);
+    assert_int_equal(errno, EINVAL); /* no handle_attach() */
+    assert_int_equal(handle_attach(plain, NULL, NULL), 0);
+    assert_int_equal(handle_attach(plain, NULL, NULL), -1);
+    assert_int_equal(errno, EEXIST);
+    errno = 0;
+    assert_int_equal(handle_send(plain, m, HANDLE_NET_SERVER, 1000), -1);
+    assert_int_equal(errno, EBADF);
+    json_free(m);
+    assert_string_equal(handle_type_name(HANDLE_NET_SERVER), "net.Server");
+    assert_string_equal(handle_type_name(HANDLE_NET_SOCKET), "net.Socket");
+    chan_close(plain);
+    close(sv[1]);
+    loop_free(loop);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_server_handle_arrives),
+        cmocka_unit_test(test_second_handle_waits_for_ack),
+        cmocka_unit_test(test_two_handles_in_order),
+        cmocka_unit_test(test_unexpected_fd_closed),
+        cmocka_unit_test(test_ctrunc_answers_nack),
+        cmocka_unit_test(test_nack_retransmits),
+        cmocka_unit_test(test_disconnect_waits_for_ack),
+        cmocka_unit_test(test_close_releases_everything),
+        cmocka_unit_test(test_bad_arguments),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
