@@ -27,6 +27,8 @@
  *   maxbuffer  `yes` with the default 1 MiB max_buffer: killed, and the
  *              output is cut at exactly 1048576 bytes.
  *   status     `exit 3` and `kill -USR1 $$`: exit code and signal, exactly.
+ *   cost       (only when named; bench.sh runs it) the time to start
+ *              /bin/true and get its callback, with and without the shell.
  *
  * Every line the program prints starts with [parent PID]; lines that came
  * from a child say which child (by pid) and which stream.
@@ -324,28 +326,75 @@ static void case_status(void)
     wait_for_children();
 }
 
+/* ---- cost: what the shell adds (not part of the tour; bench.sh runs it) - */
+
+static int cost_runs = 200;
+static int cost_done;
+
+static void count_done(const proc_status_t *error, const char *out, size_t out_len,
+                       const char *errout, size_t err_len, void *arg)
+{
+    (void)out, (void)out_len, (void)errout, (void)err_len, (void)arg;
+    if (error != NULL) {
+        char why[200];
+        errx(1, "cost: a child failed: %s", proc_status_str(error, why, sizeof why));
+    }
+    cost_done = 1;
+}
+
+/* Mean milliseconds per call of one start-to-callback, one call at a time. */
+static double time_calls(int use_shell)
+{
+    char *argv[] = {"/bin/true", NULL};
+    uint64_t t0 = loop_now_ms();
+    for (int i = 0; i < cost_runs; i++) {
+        cost_done = 0;
+        int r = use_shell
+                    ? proc_exec(loop, "/bin/true", NULL, count_done, NULL)
+                    : proc_exec_file(loop, "/bin/true", argv, NULL, count_done, NULL);
+        if (r == -1)
+            err(1, "proc_exec");
+        while (!cost_done)
+            if (loop_run_once(loop, -1) == -1)
+                err(1, "loop_run_once");
+    }
+    return (double)(loop_now_ms() - t0) / cost_runs;
+}
+
+static void case_cost(void)
+{
+    say("cost: %d runs each of /bin/true, one after the other", cost_runs);
+    double file = time_calls(0);
+    double shell = time_calls(1);
+    say("cost: exec_file /bin/true           %.3f ms per call", file);
+    say("cost: exec '/bin/true' (sh -c first) %.3f ms per call", shell);
+    say("cost: exec / exec_file = %.2f", shell / file);
+}
+
 /* ---- main ---------------------------------------------------------------- */
 
 static const struct {
     const char *name;
     void (*run)(void);
+    int in_tour; /* run when no case is named */
 } cases[] = {
-    {"spawn", case_spawn},         {"exec", case_exec},
-    {"exec-file", case_exec_file}, {"inject", case_inject},
-    {"shebang", case_shebang},     {"eacces", case_eacces},
-    {"enoexec", case_enoexec},     {"enoent", case_enoent},
-    {"timeout", case_timeout},     {"maxbuffer", case_maxbuffer},
-    {"status", case_status},
+    {"spawn", case_spawn, 1},         {"exec", case_exec, 1},
+    {"exec-file", case_exec_file, 1}, {"inject", case_inject, 1},
+    {"shebang", case_shebang, 1},     {"eacces", case_eacces, 1},
+    {"enoexec", case_enoexec, 1},     {"enoent", case_enoent, 1},
+    {"timeout", case_timeout, 1},     {"maxbuffer", case_maxbuffer, 1},
+    {"status", case_status, 1},       {"cost", case_cost, 0},
 };
 #define NCASES (sizeof cases / sizeof cases[0])
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: exec-family [-i INPUT] [CASE...]\n"
-               "  Runs each CASE (default: all of them, in this order):\n   ");
+    fprintf(f, "usage: exec-family [-i INPUT] [-n RUNS] [CASE...]\n"
+               "  Runs each CASE (default: all but cost, in this order):\n   ");
     for (size_t i = 0; i < NCASES; i++)
         fprintf(f, " %s", cases[i].name);
     fprintf(f, "\n  -i, --input TEXT   the user input for the inject case\n"
+               "  -n, --runs N       how many children the cost case times (200)\n"
                "  -h, --help         this help\n");
 }
 
@@ -359,12 +408,16 @@ static void on_stop(loop_t *l, int signo, void *arg)
 int main(int argc, char *argv[])
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
-    static const struct option longopts[] = {
-        {"input", required_argument, NULL, 'i'}, {"help", no_argument, NULL, 'h'}, {0}};
+    static const struct option longopts[] = {{"input", required_argument, NULL, 'i'},
+                                             {"runs", required_argument, NULL, 'n'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {0}};
     int c;
-    while ((c = getopt_long(argc, argv, "i:h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "i:n:h", longopts, NULL)) != -1) {
         if (c == 'i') {
             input = optarg;
+        } else if (c == 'n' && atoi(optarg) > 0) {
+            cost_runs = atoi(optarg);
         } else if (c == 'h') {
             usage(stdout);
             return 0;
@@ -405,7 +458,7 @@ int main(int argc, char *argv[])
     say("exec-family: spawn, exec and exec_file on a %s loop",
         loop_backend_name(backend));
     for (size_t k = 0; k < NCASES && !stopping; k++) {
-        int wanted = optind == argc;
+        int wanted = optind == argc && cases[k].in_tour;
         for (int i = optind; i < argc; i++)
             wanted |= strcmp(argv[i], cases[k].name) == 0;
         if (wanted) {
