@@ -56,6 +56,7 @@ struct loop_timer {
     uint64_t seq;    /* tie-break: the order timers were added */
     size_t heap_idx; /* where it sits in the heap while pending */
     enum timer_state state;
+    int in_batch; /* run_timers() still holds a pointer to it */
     loop_timer_cb cb;
     void *arg;
 };
@@ -436,12 +437,14 @@ void loop_timer_cancel(loop_t *loop, loop_timer_t *t)
 {
     if (t == NULL)
         return;
-    if (t->state == T_PENDING) {
+    if (t->state == T_PENDING)
         heap_remove(loop, t);
+    if (t->state == T_PENDING && !t->in_batch) {
         free(t);
     } else {
-        /* It is firing, or waiting in this iteration's batch: the batch
-         * frees it when it gets there. */
+        /* It is firing, or waiting in this iteration's batch, or it was
+         * reset back into the heap by a callback of this batch: the batch
+         * still points at it, and frees it when it gets there. */
         t->state = T_CANCELLED;
     }
 }
@@ -475,9 +478,11 @@ static void run_timers(loop_t *loop)
         loop_timer_t *t = loop->heap[0];
         heap_remove(loop, t);
         t->state = T_BATCH;
+        t->in_batch = 1;
         if (n == cap) {
             loop_timer_t **bigger = malloc(cap * 2 * sizeof *bigger);
             if (bigger == NULL) {
+                t->in_batch = 0;
                 heap_push(loop, t); /* try again next iteration */
                 break;
             }
@@ -495,10 +500,13 @@ static void run_timers(loop_t *loop)
             free(t);
             continue;
         }
-        if (t->state != T_BATCH)
-            continue; /* reset by an earlier callback: back in the heap */
+        if (t->state != T_BATCH) {
+            t->in_batch = 0; /* reset by an earlier callback: back in the heap */
+            continue;
+        }
         t->state = T_FIRING;
         t->cb(loop, t, t->arg);
+        t->in_batch = 0;
         if (t->state == T_CANCELLED) {
             free(t);
         } else if (t->state == T_PENDING) {
