@@ -5,7 +5,7 @@
 #   PROGS   the programs built at the chapter root (the first is `make run`'s)
 #   TESTS   the cmocka test programs, named tests/<name>.c, built into build/
 #   REUSE   directories of earlier chapters whose modules this chapter reuses
-#           (their .c files are found through VPATH and their headers via -I)
+#           (their .c files are found through vpath and their headers via -I)
 #
 # and writes one link rule per program, for example
 #
@@ -42,7 +42,10 @@ endif
 CMOCKA_CFLAGS := $(shell pkg-config --cflags cmocka 2>/dev/null)
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
 
-VPATH += tests $(REUSE) $(ROOT)/testkit
+# Search only for sources. A plain VPATH would also find an earlier
+# chapter's build/ and build/*.o (e.g. ../01-event-loop/build/testkit.o,
+# built with other flags) and use them instead of building our own.
+vpath %.c tests $(REUSE) $(ROOT)/testkit
 
 TEST_BINS := $(addprefix $(BUILD)/,$(TESTS))
 
@@ -54,11 +57,7 @@ all: $(PROGS) $(TEST_BINS)
 # A stamp of the compiler and flags: when they change (CC=clang, SAN=1), every
 # object depends on a newer stamp and is rebuilt. No stale sanitizer objects.
 FLAGS_LINE := $(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS)
-# mkdir here too: the order-only $(BUILD) below is looked up through VPATH,
-# so an earlier chapter's build/ (found via REUSE) would make make believe
-# ours exists already.
 $(BUILD)/.flags: FORCE | $(BUILD)
-	@mkdir -p $(BUILD)
 	@echo '$(FLAGS_LINE)' | cmp -s - $@ || echo '$(FLAGS_LINE)' > $@
 FORCE:
 
