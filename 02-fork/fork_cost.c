@@ -151,8 +151,8 @@ static double median(double *v, int n)
  * private to us: the kind of memory a big parent really has. */
 static char *make_resident(size_t mib)
 {
-    char *buf = mmap(NULL, mib * MIB, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-                     -1, 0);
+    char *buf =
+        mmap(NULL, mib * MIB, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (buf == MAP_FAILED)
         err(1, "mmap %zu MiB", mib);
     memset(buf, 0x5a, mib * MIB);
@@ -222,6 +222,8 @@ static void cow_view(size_t mib, int me)
     int go[2], ack[2];
     if (pipe(go) == -1 || pipe(ack) == -1)
         err(1, "pipe");
+    struct rollup before;
+    int have_rollup = read_rollup(getpid(), &before) == 0;
     fflush(stdout);
     pid_t pid = fork();
     if (pid == -1)
@@ -246,40 +248,42 @@ static void cow_view(size_t mib, int me)
     close(go[0]);
     close(ack[1]);
 
-    struct rollup before;
-    int have_parent = read_rollup(getpid(), &before) == 0;
     printf("[cost %d]\n", me);
-    printf("[cost %d] copy-on-write: the parent holds %zu MiB (written, resident);\n"
-           "[cost %d] the child's /proc/%d/smaps_rollup as it writes into that memory:\n",
-           me, mib, me, (int)pid);
-    printf("[cost %d]   child has written    Rss        Shared_Dirty   Private_Dirty\n",
-           me);
-    for (size_t i = 0; i < sizeof stages; i++) {
+    printf("[cost %d] copy-on-write: the parent holds %zu MiB (written, resident).\n", me,
+           mib);
+    if (!have_rollup) {
+        printf("[cost %d]   (no /proc/PID/smaps_rollup here: it needs Linux 4.14+)\n",
+               me);
+    } else {
+        printf(
+            "[cost %d] Before fork the parent's Private_Dirty is %.1f MiB. Then, from\n"
+            "[cost %d] /proc/PID/smaps_rollup, as the child writes into that memory:\n",
+            me, before.private_dirty_kb / 1024.0, me);
+        printf("[cost %d]   child has written   child: Rss   Shared_Dirty  Private_Dirty"
+               "   parent: Private_Dirty\n",
+               me);
+    }
+    for (size_t i = 0; have_rollup && i < sizeof stages; i++) {
         unsigned char pct = stages[i];
         if (i > 0)
             full_write(go[1], &pct, 1);
         unsigned char got;
         full_read(ack[0], &got, 1, "stage");
-        struct rollup r;
-        if (read_rollup(pid, &r) == -1) {
-            printf("[cost %d]   (no /proc/%d/smaps_rollup here: it needs Linux 4.14+)\n",
-                   me, (int)pid);
-            break;
-        }
+        struct rollup c, p;
+        if (read_rollup(pid, &c) == -1 || read_rollup(getpid(), &p) == -1)
+            err(1, "read /proc/PID/smaps_rollup");
         char label[32];
         if (pct == 0)
             snprintf(label, sizeof label, "nothing (forked)");
         else
             snprintf(label, sizeof label, "%3u%% = %zu MiB", pct, mib * pct / 100);
-        printf("[cost %d]   %-18s %7.1f MiB  %7.1f MiB    %7.1f MiB\n", me, label,
-               r.rss_kb / 1024.0, r.shared_dirty_kb / 1024.0, r.private_dirty_kb / 1024.0);
+        printf("[cost %d]   %-18s %8.1f MiB  %8.1f MiB   %8.1f MiB       %8.1f MiB\n", me,
+               label, c.rss_kb / 1024.0, c.shared_dirty_kb / 1024.0,
+               c.private_dirty_kb / 1024.0, p.private_dirty_kb / 1024.0);
     }
     close(go[1]); /* EOF: the child exits */
     close(ack[0]);
     reap(pid, "copy-on-write child");
-    if (have_parent)
-        printf("[cost %d]   (the parent's own Private_Dirty before the fork: %.1f MiB)\n",
-               me, before.private_dirty_kb / 1024.0);
     if (munmap(buf, mib * MIB) == -1)
         err(1, "munmap");
 }
@@ -327,9 +331,10 @@ int cost_run(const cost_opts *o)
             snprintf(vf, sizeof vf, "%11s", "skipped");
         else
             snprintf(vf, sizeof vf, "%8.3f ms", median(t[1], o->runs));
-        printf("[cost %d] %5zu MiB  %6.1f MiB    %8.3f ms    %s    %8.3f ms    %8.3f ms\n",
-               me, mib, rss, median(t[0], o->runs), vf, median(t[2], o->runs),
-               median(t[3], o->runs));
+        printf(
+            "[cost %d] %5zu MiB  %6.1f MiB    %8.3f ms    %s    %8.3f ms    %8.3f ms\n",
+            me, mib, rss, median(t[0], o->runs), vf, median(t[2], o->runs),
+            median(t[3], o->runs));
         if (munmap(buf, mib * MIB) == -1)
             err(1, "munmap");
     }
