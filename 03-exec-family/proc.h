@@ -28,8 +28,10 @@
  * error with errno ENOENT, never a child that "exited with 127".
  *
  * Unlike execvp(3), the PATH search here does NOT retry a file that fails
- * with ENOEXEC (no "#!" line) under /bin/sh; it reports ENOEXEC, as Node
- * does. Set proc_options_t.execvp to get glibc's execvp(3) behaviour.
+ * with ENOEXEC (no "#!" line) under /bin/sh; it reports ENOEXEC, so the
+ * caller learns that the file is not a program. Set proc_options_t.execvp
+ * to get glibc's execvp(3) behaviour instead, which Node v20's execFile
+ * shares (NOTES.md shows it running such a file with /bin/sh).
  *
  * File descriptors: the child gets 0, 1 and 2 (as opts->stdio says) plus the
  * fds listed in opts->fds, and nothing else. All of this module's own fds
@@ -119,7 +121,7 @@ typedef struct {
  * as killed, with code 0 and signo 0. */
 
 /* One line of text for a status, like "exited with code 3", "killed by
- * signal SIGKILL", "spawn failed: execve: Permission denied (EACCES)",
+ * signal SIGKILL (9)", "spawn failed: execve: Permission denied (EACCES)",
  * "timed out, killed by SIGTERM", "stdout maxBuffer exceeded, killed by
  * SIGTERM". Writes into buf and returns it. */
 const char *proc_status_str(const proc_status_t *st, char *buf, size_t len);
@@ -138,14 +140,17 @@ typedef void (*proc_data_cb)(proc_t *p, int stream, const char *data, size_t len
                              void *arg);
 /* The child is gone: called once, after it was reaped and after EOF on its
  * output pipes (so every byte of output came first). If proc killed it
- * (timeout), the pipes are closed without waiting for EOF, since a
+ * (timeout, max_buffer), the pipes are closed without waiting for EOF, since a
  * grandchild may hold them open. p is freed when the callback returns. */
 typedef void (*proc_exit_cb)(proc_t *p, const proc_status_t *status, void *arg);
 
 /* Start `file` with argv (argv[0] is the name the child sees). on_data may be
  * NULL (output read and dropped); on_exit may be NULL. Returns the child, or
  * NULL with errno set if it could not start (ENOENT, EACCES, ENOEXEC from
- * execve; or from pipe, fork, chdir, dup2, open): no callback runs then. */
+ * execve; or from pipe, fork, chdir, dup2, open; EINVAL for bad options: a
+ * child_fd below 3, more than 64 extra fds, execvp with env; EBUSY if
+ * another loop in the process already handles signals): no callback runs
+ * then. */
 proc_t *proc_spawn(loop_t *loop, const char *file, char *const argv[],
                    const proc_options_t *opts, proc_data_cb on_data, proc_exit_cb on_exit,
                    void *arg);
@@ -185,7 +190,8 @@ int proc_exec_file(loop_t *loop, const char *file, char *const argv[],
  * each) and run the callbacks that are due. proc's SIGCHLD callback calls
  * it; calling it again is harmless. */
 void proc_reap(void);
-/* How many children proc has started and not yet reaped. */
+/* How many children proc has started and not yet reported (on_exit or the
+ * exec callback not yet run). */
 int proc_running(void);
 
 #endif
