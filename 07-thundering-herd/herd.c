@@ -1,0 +1,454 @@
+/*
+ * herd.c: the driver that runs one strategy (see herd.h).
+ *
+ * The master's side of a run, in order:
+ *   1. mode->setup        the listening socket(s) and whatever else is shared
+ *   2. sup_start          fork the workers (chapter 02's supervisor reaps
+ *                         them and makes sure none outlives the master)
+ *   3. fork the client    the load (loadgen.h) in a process of its own, so
+ *                         the master is free to dispatch in round-robin mode
+ *   4. loop_run           chapter 01's loop waits for the client to finish,
+ *                         or for SIGINT/SIGTERM, and round-robin's master
+ *                         does its accepting there too
+ *   5. sup_stop           SIGTERM to every worker, reap them all
+ *   6. mode->teardown     close what setup made
+ *
+ * A worker's side is worker_main(): wait for a connection the mode's way,
+ * write one line naming itself, close, repeat. Its SIGTERM is left at the
+ * default action: a worker holds nothing that needs saving between
+ * connections, so dying on SIGTERM *is* its graceful stop.
+ */
+#define _GNU_SOURCE /* accept4() and SOCK_CLOEXEC: Linux and BSD, not POSIX.1-2008 */
+#include "herd.h"
+
+#include <arpa/inet.h>
+#include <err.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+const herd_mode *herd_mode_find(const char *name)
+{
+    for (int i = 0; herd_modes[i] != NULL; i++)
+        if (strcmp(herd_modes[i]->name, name) == 0)
+            return herd_modes[i];
+    return NULL;
+}
+
+/* ---- sockets ------------------------------------------------------------ */
+
+int herd_listen(const char *host, int port, int reuseport, int *bound_port)
+{
+    struct sockaddr_storage ss;
+    socklen_t len;
+    memset(&ss, 0, sizeof ss);
+    struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+    struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+    if (inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
+        sin->sin_family = AF_INET;
+        sin->sin_port = htons((unsigned short)port);
+        len = sizeof *sin;
+    } else if (inet_pton(AF_INET6, host, &sin6->sin6_addr) == 1) {
+        sin6->sin6_family = AF_INET6;
+        sin6->sin6_port = htons((unsigned short)port);
+        len = sizeof *sin6;
+    } else {
+        errno = EINVAL;
+        return -1;
+    }
+    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd == -1)
+        return -1;
+    int one = 1;
+    /* SO_REUSEADDR: a rerun may bind the port while old connections of the
+     * previous run are still in TIME_WAIT. */
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) == -1)
+        goto fail;
+#ifdef SO_REUSEPORT
+    /* SO_REUSEPORT: several sockets may bind the same address, and on Linux
+     * the kernel spreads incoming connections over them (socket(7)). */
+    if (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) == -1)
+        goto fail;
+#else
+    if (reuseport) {
+        errno = ENOPROTOOPT;
+        goto fail;
+    }
+#endif
+    if (bind(fd, (struct sockaddr *)&ss, len) == -1)
+        goto fail;
+    if (listen(fd, SOMAXCONN) == -1)
+        goto fail;
+    len = sizeof ss;
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1)
+        goto fail;
+    *bound_port = ntohs(ss.ss_family == AF_INET ? sin->sin_port : sin6->sin6_port);
+    return fd;
+fail:;
+    int e = errno;
+    close(fd);
+    errno = e;
+    return -1;
+}
+
+int herd_accept(int listen_fd)
+{
+#ifdef __linux__
+    return accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+#else
+    int fd = accept(listen_fd, NULL, NULL);
+    if (fd != -1)
+        fcntl(fd, F_SETFD, FD_CLOEXEC);
+    return fd;
+#endif
+}
+
+/* ---- the worker ----------------------------------------------------------- */
+
+/* Answer one connection: sleep first if this is the stalled worker, then
+ * one line naming ourselves, then close. The served counter goes up before
+ * close(), so by the time the client sees EOF the count is final. */
+static void serve(herd *h, int w, int conn)
+{
+    const herd_config *cfg = h->cfg;
+    if (w == cfg->stall_worker && cfg->stall_ms > 0) {
+        /* Busy with something slow (a long computation, a blocking disk
+         * read): the worker is not waiting for connections meanwhile. */
+        counters_add(&h->count->slot[w].naps); /* a sleep, but not a wait */
+        struct timespec ts = {cfg->stall_ms / 1000,
+                              (long)(cfg->stall_ms % 1000) * 1000000L};
+        while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+            ;
+    }
+    char line[64];
+    int len = snprintf(line, sizeof line, "served by worker %d\n", (int)getpid());
+    const char *p = line;
+    while (len > 0) {
+        ssize_t n = write(conn, p, (size_t)len);
+        if (n == -1 && errno == EINTR)
+            continue;
+        if (n == -1)
+            break; /* the client went away (EPIPE, ECONNRESET): nothing to do */
+        p += n;
+        len -= (int)n;
+    }
+    if (len == 0)
+        counters_add(&h->count->slot[w].served);
+    close(conn);
+}
+
+static _Noreturn void worker_main(herd *h, int w)
+{
+    /* The terminal's Ctrl-C goes to the whole process group; the master
+     * decides when workers stop, so they ignore SIGINT. A client that
+     * vanishes must not kill a worker with SIGPIPE. */
+    signal(SIGINT, SIG_IGN);
+    signal(SIGPIPE, SIG_IGN);
+    signal(SIGTERM, SIG_DFL);
+    atomic_store(&h->count->slot[w].pid, (int)getpid());
+    if (h->mode->worker_init(h, w) == -1) {
+        warn("[worker %d] %s: worker_init", (int)getpid(), h->mode->name);
+        _exit(1);
+    }
+    /* From here on every voluntary context switch is a sleep in the wait
+     * (or a nap of the stalled worker, counted apart): see counters.h. */
+    long base = counters_own_switches();
+    if (base >= 0)
+        counters_set(&h->count->slot[w].sleeps_base, (unsigned long)base);
+    if (h->cfg->verbose)
+        printf("[worker %d] %s: waiting (%s)%s\n", (int)getpid(), h->mode->name,
+               h->mode->how,
+               w == h->cfg->stall_worker ? ", stalls on every connection" : "");
+    for (;;) {
+        int conn = h->mode->worker_wait(h, w);
+        if (conn == HERD_AGAIN)
+            continue;
+        if (conn == HERD_STOP)
+            break;
+        serve(h, w, conn);
+        if (h->mode->worker_done != NULL)
+            h->mode->worker_done(h, w);
+    }
+    /* _exit, not exit: this process is a fork of the master and must not
+     * run its atexit handlers or flush its stdio buffers a second time. */
+    _exit(0);
+}
+
+/* ---- the master: supervisor hooks ---------------------------------------- */
+
+static pid_t spawn_worker(sup_t *sup, int slot, void *slot_data, void **proc_data,
+                          void *arg)
+{
+    (void)slot_data;
+    (void)proc_data;
+    herd *h = arg;
+    if (h->mode->spawn_prepare != NULL && h->mode->spawn_prepare(h, slot) == -1)
+        return -1;
+    fflush(NULL); /* nothing buffered gets printed twice */
+    pid_t pid = fork();
+    if (pid == 0) {
+        /* PR_SET_PDEATHSIG (Linux) plus the lifeline pipe: a worker must
+         * not outlive its master (see supervisor.h). */
+        h->lifeline = sup_child_init(sup, SIGTERM);
+        if (h->lifeline == -1)
+            _exit(1);
+        /* The master's loop is not ours: free our copy of it, which also
+         * puts back the signal dispositions it had taken over. */
+        loop_free(h->loop);
+        if (h->client_fd != -1)
+            close(h->client_fd);
+        worker_main(h, slot);
+    }
+    int e = errno;
+    if (h->mode->spawn_done != NULL)
+        h->mode->spawn_done(h, slot, pid);
+    errno = e;
+    return pid;
+}
+
+static void on_sup_event(sup_t *sup, const sup_event_t *ev, void *arg)
+{
+    (void)sup;
+    herd *h = arg;
+    switch (ev->kind) {
+    case SUP_EV_EXITED:
+        if (!ev->expected) {
+            /* A worker that dies mid-run falsifies the counts: say so. The
+             * supervisor starts a new one in its slot. */
+            fprintf(stderr,
+                    "[master %d] worker %d (slot %d) died unexpectedly: status %d\n",
+                    (int)getpid(), (int)ev->pid, ev->slot, ev->status);
+            h->failed = 1;
+        }
+        break;
+    case SUP_EV_CRASH_LOOP:
+        fprintf(stderr, "[master %d] workers keep dying; giving up\n", (int)getpid());
+        h->failed = 1;
+        break;
+    case SUP_EV_STOPPED:
+        loop_stop(h->loop);
+        break;
+    default:
+        break;
+    }
+}
+
+/* The counts are final when every wakeup has been followed by its
+ * accept() result. A worker that lost the race for the very last
+ * connection may still be on its way from select() to accept() when the
+ * client finishes; give it a moment (bounded), so that its EAGAIN counts. */
+static void settle_counters(herd *h)
+{
+    for (int tries = 0; tries < 200; tries++) {
+        int settled = 1;
+        for (int w = 0; w < h->count->nslots; w++) {
+            counter_slot *s = &h->count->slot[w];
+            if (counters_get(&s->wakeups) >
+                counters_get(&s->accepts) + counters_get(&s->eagain))
+                settled = 0;
+        }
+        if (settled)
+            return;
+        struct timespec ms = {0, 1000000L};
+        nanosleep(&ms, NULL);
+    }
+}
+
+/* Read how often each worker went to sleep, before the workers are
+ * stopped (afterwards /proc has forgotten them). */
+static void count_sleeps(herd *h)
+{
+    int known = 1;
+    for (int w = 0; w < h->count->nslots; w++) {
+        counter_slot *s = &h->count->slot[w];
+        int pid = atomic_load(&s->pid);
+        long now = pid > 0 ? counters_switches_of(pid) : -1;
+        if (now < 0) {
+            known = 0;
+            continue;
+        }
+        long sleeps =
+            now - (long)counters_get(&s->sleeps_base) - (long)counters_get(&s->naps);
+        counters_set(&s->sleeps, sleeps > 0 ? (unsigned long)sleeps : 0);
+    }
+    h->count->sleeps_known = known;
+}
+
+static void on_client_done(loop_t *loop, int fd, int events, void *arg)
+{
+    (void)events;
+    herd *h = arg;
+    char c;
+    ssize_t n = read(fd, &c, 1);
+    if (n == -1 && (errno == EINTR || errno == EAGAIN))
+        return;
+    /* EOF: the client has exited (or is exiting). */
+    loop_unwatch(loop, fd);
+    close(fd);
+    h->client_fd = -1;
+    int status;
+    while (waitpid(h->client, &status, 0) == -1 && errno == EINTR)
+        ;
+    h->client = 0;
+    if (!h->interrupted && !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
+        fprintf(stderr, "[master %d] the load client failed (status %d)\n", (int)getpid(),
+                status);
+        h->failed = 1;
+    }
+    settle_counters(h);
+    count_sleeps(h);
+    sup_stop(h->sup);
+}
+
+static void on_stop_signal(loop_t *loop, int signo, void *arg)
+{
+    (void)loop;
+    herd *h = arg;
+    printf("[master %d] %s: stopping\n", (int)getpid(), strsignal(signo));
+    h->interrupted = 1;
+    if (h->client != 0) {
+        kill(h->client, SIGTERM); /* its EOF then stops the workers */
+    } else {
+        count_sleeps(h);
+        sup_stop(h->sup);
+    }
+}
+
+/* The load client: a child of the master that runs lg_run() and exits.
+ * Its results are written straight into shared memory. */
+static int start_client(herd *h, lg_result *res)
+{
+    int done[2];
+    if (pipe(done) == -1)
+        return -1;
+    fcntl(done[0], F_SETFD, FD_CLOEXEC);
+    fcntl(done[1], F_SETFD, FD_CLOEXEC);
+    fflush(NULL);
+    pid_t master = getpid();
+    pid_t pid = fork();
+    if (pid == -1) {
+        close(done[0]);
+        close(done[1]);
+        return -1;
+    }
+    if (pid == 0) {
+        close(done[0]);
+        if (sup_child_guard(master, SIGTERM) == -1)
+            _exit(1);
+        loop_free(h->loop);
+        h->mode->teardown(h);    /* the client holds no listener or channel */
+        signal(SIGINT, SIG_IGN); /* the master stops us with SIGTERM */
+        int r = lg_run(h->cfg->host, h->port, h->cfg->clients, h->cfg->connections,
+                       h->cfg->timeout_ms, res);
+        if (r == -1) {
+            warn("[client %d] lg_run", (int)getpid());
+            _exit(1);
+        }
+        _exit(0); /* done[1] closes here: the master sees EOF */
+    }
+    close(done[1]);
+    h->client = pid;
+    h->client_fd = done[0];
+    return loop_watch(h->loop, done[0], LOOP_READ, on_client_done, h);
+}
+
+int herd_run(const herd_mode *mode, const herd_config *cfg, counters *count,
+             lg_result *res)
+{
+    int *fds = malloc((size_t)cfg->workers * sizeof *fds);
+    int *peer = malloc((size_t)cfg->workers * sizeof *peer);
+    int *free_q = malloc((size_t)cfg->workers * sizeof *free_q);
+    if (fds == NULL || peer == NULL || free_q == NULL)
+        err(1, "malloc");
+    for (int i = 0; i < cfg->workers; i++)
+        fds[i] = peer[i] = -1;
+    herd h = {
+        .mode = mode,
+        .cfg = cfg,
+        .count = count,
+        .lifeline = -1,
+        .listen_fd = -1,
+        .lock_fd = -1,
+        .fds = fds,
+        .peer = peer,
+        .epfd = -1,
+        .free_q = free_q,
+        .client_fd = -1,
+    };
+    counters_reset(count);
+    res->done = res->errors = 0;
+    res->elapsed_ms = 0;
+    int status = -1;
+
+    if (mode->setup(&h) == -1) {
+        warn("[master %d] %s: setup", (int)getpid(), mode->name);
+        goto out;
+    }
+    loop_backend_t backend;
+    if (loop_backend_default(&backend) == -1)
+        backend = LOOP_POLL;
+    h.loop = loop_new(backend);
+    if (h.loop == NULL) {
+        warn("[master %d] loop_new", (int)getpid());
+        goto out_teardown;
+    }
+    if (loop_on_signal(h.loop, SIGINT, on_stop_signal, &h) == -1 ||
+        loop_on_signal(h.loop, SIGTERM, on_stop_signal, &h) == -1) {
+        warn("[master %d] loop_on_signal", (int)getpid());
+        goto out_loop;
+    }
+    sup_config_t sc = {
+        .nslots = cfg->workers,
+        .spawn = spawn_worker,
+        .on_event = on_sup_event,
+        .arg = &h,
+        .stop_timeout_ms = 3000,
+    };
+    h.sup = sup_new(h.loop, &sc);
+    if (h.sup == NULL) {
+        warn("[master %d] sup_new", (int)getpid());
+        goto out_loop;
+    }
+    if (sup_start(h.sup) == -1) {
+        warn("[master %d] %s: starting the workers", (int)getpid(), mode->name);
+        h.failed = 1;
+        sup_stop(h.sup);
+    } else {
+        if (mode->master_start != NULL && mode->master_start(&h) == -1) {
+            warn("[master %d] %s: master_start", (int)getpid(), mode->name);
+            h.failed = 1;
+            sup_stop(h.sup);
+        } else {
+            printf("[master %d] %s: listening on %s:%d (pid %d)\n", (int)getpid(),
+                   mode->name, cfg->host, h.port, (int)getpid());
+            if (cfg->connections > 0 && start_client(&h, res) == -1) {
+                warn("[master %d] starting the load client", (int)getpid());
+                h.failed = 1;
+                sup_stop(h.sup);
+            }
+        }
+    }
+    if (loop_run(h.loop) == -1)
+        warn("[master %d] loop_run", (int)getpid());
+    status = h.failed ? -1 : h.interrupted ? 1 : 0;
+    sup_free(h.sup);
+out_loop:
+    if (h.client_fd != -1)
+        close(h.client_fd);
+    loop_free(h.loop);
+out_teardown:
+    mode->teardown(&h);
+out:
+    free(fds);
+    free(peer);
+    free(free_q);
+    return status;
+}

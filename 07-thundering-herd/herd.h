@@ -1,0 +1,139 @@
+/*
+ * herd.h: N workers waiting on one port, one strategy at a time.
+ *
+ * Every strategy answers the same two questions: what does the master set
+ * up before it forks, and how does a worker wait for its next connection?
+ * So every strategy is one herd_mode, a table of function pointers with the
+ * same shape, and the driver (herd_run) never knows which one it runs.
+ * Node's cluster module is built the same way: a SharedHandle (the workers
+ * share the listening socket and race for connections) and a
+ * RoundRobinHandle (the primary accepts and hands connections out) behind
+ * one interface.
+ *
+ *   mode             how a worker waits for a connection
+ *   accept           blocking accept() on the shared socket
+ *   select           select() on the shared socket, then a non-blocking accept()
+ *   poll             poll(), then a non-blocking accept()
+ *   epoll            its own level-triggered epoll instance (as libuv does), then
+ * accept() epoll-exclusive  the same with EPOLLEXCLUSIVE (Linux 4.5+) reuseport blocking
+ * accept() on its own SO_REUSEPORT socket (Linux 3.9+) accept-mutex     takes an fcntl()
+ * lock, then a blocking accept(), then unlocks round-robin      receives a connection
+ * from the master over SCM_RIGHTS
+ *
+ * epoll, epoll-exclusive and reuseport are Linux-only; elsewhere they are
+ * listed but skipped (herd_mode.available is 0).
+ *
+ * One run (herd_run): the master sets the mode up, forks the workers under
+ * chapter 02's supervisor (it reaps them, and they die with the master),
+ * forks the load client (loadgen.h) and waits in chapter 01's event loop,
+ * where round-robin also does its dispatching. When the client is done the
+ * master stops and reaps the workers and tears the mode down. Everything the
+ * workers did is in the shared counters (counters.h).
+ */
+#ifndef HERD_H
+#define HERD_H
+
+#include <sys/types.h>
+
+#include "counters.h"
+#include "loadgen.h"
+#include "loop.h"
+#include "supervisor.h"
+
+/* What worker_wait returns when it has no connection for the caller. */
+enum {
+    HERD_AGAIN = -2, /* woken for nothing (EAGAIN, EINTR): wait again */
+    HERD_STOP = -3,  /* the master is gone or the mode broke: exit */
+};
+
+typedef struct herd_config {
+    const char *host;
+    int port; /* 0: the kernel picks one (a new one every run) */
+    int workers;
+    int stall_worker; /* index of the worker that stalls, -1 for none */
+    int stall_ms;     /* how long it sleeps per connection */
+    int connections;  /* M for the load client; 0: no client, serve until a signal */
+    int clients;      /* C, connections in flight at once (1: sequential) */
+    int timeout_ms;   /* per connection, for the client */
+    int verbose;      /* workers announce themselves */
+} herd_config;
+
+typedef struct herd_mode herd_mode;
+
+/* The state of one run. The modes keep theirs in the generic fields below;
+ * after fork() each worker has its own copy and changes only that. */
+typedef struct herd {
+    const herd_mode *mode;
+    const herd_config *cfg;
+    int port;        /* the real port, after setup */
+    counters *count; /* shared with every worker */
+    loop_t *loop;    /* the master's loop */
+    sup_t *sup;      /* the master's supervisor of the workers */
+    int lifeline;    /* in a worker: readable (EOF) once the master is gone */
+    int listen_fd;   /* the shared listening socket, -1 if none */
+    int lock_fd;     /* accept-mutex: the file the lock is taken on */
+    int *fds;        /* per worker: its SO_REUSEPORT socket, or the master's
+                        end of its round-robin channel; -1 where unused */
+    int *peer;       /* round-robin: the worker's end, while it is forked */
+    int epfd;        /* in a worker: its own epoll instance */
+    int *free_q;     /* round-robin: ring of idle workers, oldest first */
+    int free_head, free_len;
+    int paused;      /* round-robin: listener unwatched, no worker free */
+    pid_t client;    /* the load client, 0 when none runs */
+    int client_fd;   /* EOF when the client has exited */
+    int interrupted; /* SIGINT or SIGTERM arrived */
+    int failed;      /* a worker died unexpectedly */
+} herd;
+
+struct herd_mode {
+    const char *name;
+    const char *how; /* one line, for --help and the table's footnotes */
+    int available;   /* 0: Linux-only and this is not Linux */
+
+    /* Master, once, before any worker: listening socket(s), lock file.
+     * Returns 0, or -1 with errno set (the message names the call). */
+    int (*setup)(herd *h);
+    /* Master, around fork() of worker w; optional. Round-robin makes the
+     * worker's channel before and closes the worker's end after. */
+    int (*spawn_prepare)(herd *h, int w);
+    void (*spawn_done)(herd *h, int w, pid_t pid);
+    /* Master, once the workers run; optional (round-robin watches the
+     * listener and the channels in h->loop). */
+    int (*master_start)(herd *h);
+    /* Worker w, right after fork: drop what is not its own, make its own
+     * epoll instance. 0, or -1 with errno set. */
+    int (*worker_init)(herd *h, int w);
+    /* Worker w: wait for one connection and return its fd, or HERD_AGAIN /
+     * HERD_STOP. It counts wakeups, accepts and failed accepts itself,
+     * because only it knows what "woke up" means for its way of waiting. */
+    int (*worker_wait)(herd *h, int w);
+    /* Worker w, after it served a connection; optional (round-robin tells
+     * the master it is free again). */
+    void (*worker_done)(herd *h, int w);
+    /* Master, at the end: close everything setup made. */
+    void (*teardown)(herd *h);
+};
+
+/* Every mode, in the order the table lists them, NULL-terminated. */
+extern const herd_mode *const herd_modes[];
+/* The mode called `name`, or NULL. */
+const herd_mode *herd_mode_find(const char *name);
+
+/* Run one mode with cfg's workers and load: the counters are zeroed first
+ * and hold the workers' counts afterwards; res (big enough for
+ * cfg->connections) holds the client's samples. Prints
+ * `[master PID] MODE: listening on HOST:PORT (pid PID)` once the workers
+ * are forked. Returns 0 when the run completed, 1 when SIGINT or SIGTERM cut
+ * it short (the results so far are valid), -1 when it failed (a message
+ * has been printed). */
+int herd_run(const herd_mode *mode, const herd_config *cfg, counters *count,
+             lg_result *res);
+
+/* Used by the modes (modes.c), defined in herd.c: */
+/* A listening TCP socket on host:port, close-on-exec; SO_REUSEPORT too if
+ * reuseport. Sets *bound_port to the real port. -1 with errno on failure. */
+int herd_listen(const char *host, int port, int reuseport, int *bound_port);
+/* accept() that makes the new socket close-on-exec. */
+int herd_accept(int listen_fd);
+
+#endif

@@ -1,0 +1,649 @@
+/*
+ * modes.c: the eight ways N workers can wait on one port (see herd.h).
+ *
+ * Read them in order; each is a few functions filling in a herd_mode. What
+ * they count as a *wakeup* is the heart of the chapter: the moment a worker
+ * comes back from its wait saying "a connection is there". For a blocking
+ * accept() that is accept() returning; for select(), poll() and
+ * epoll_wait() it is the call returning with the listener ready, whether or
+ * not the accept() that follows finds anything. A wakeup that ends in
+ * EAGAIN is a worker that was woken for nothing: the thundering herd.
+ */
+#define _DEFAULT_SOURCE /* SOCK_CLOEXEC for socketpair() (Linux, BSD) */
+#include "herd.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/select.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#ifdef __linux__
+#include <sys/epoll.h>
+#endif
+
+#include "fdpass.h" /* SCM_RIGHTS, taught in chapter 05 */
+
+/* ---- shared by several modes ----------------------------------------------- */
+
+/* One listening socket for everybody, made by the master before the fork so
+ * that every worker inherits it (FACTS item 19: after a plain fork nothing
+ * needs passing). Non-blocking for the modes that wait first and accept
+ * after: O_NONBLOCK belongs to the open file description, so setting it
+ * once in the master sets it for every worker. */
+static int shared_listener(herd *h, int nonblocking)
+{
+    h->listen_fd = herd_listen(h->cfg->host, h->cfg->port, 0, &h->port);
+    if (h->listen_fd == -1)
+        return -1;
+    if (nonblocking) {
+        int fl = fcntl(h->listen_fd, F_GETFL);
+        if (fl == -1 || fcntl(h->listen_fd, F_SETFL, fl | O_NONBLOCK) == -1)
+            return -1;
+    }
+    return 0;
+}
+
+/* Count what accept() returned. A connection: one more accept. EAGAIN:
+ * another worker took it first. ECONNABORTED: the client gave up while
+ * the connection sat in the queue; also nothing for us. */
+static int counted_accept(herd *h, int w, int fd)
+{
+    counter_slot *s = &h->count->slot[w];
+    if (fd != -1) {
+        counters_add(&s->accepts);
+        return fd;
+    }
+    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ECONNABORTED) {
+        counters_add(&s->eagain);
+        return HERD_AGAIN;
+    }
+    fprintf(stderr, "[worker %d] accept: %s\n", (int)getpid(), strerror(errno));
+    return HERD_STOP;
+}
+
+static int nothing_to_init(herd *h, int w)
+{
+    (void)h;
+    (void)w;
+    return 0;
+}
+
+static void close_fd(int *fd)
+{
+    if (*fd != -1)
+        close(*fd);
+    *fd = -1;
+}
+
+/* Every mode's teardown: close whatever it opened. Also used by the load
+ * client, which inherited all of it and needs none. */
+static void close_everything(herd *h)
+{
+    close_fd(&h->listen_fd);
+    close_fd(&h->lock_fd);
+    for (int i = 0; i < h->cfg->workers; i++) {
+        close_fd(&h->fds[i]);
+        close_fd(&h->peer[i]);
+    }
+}
+
+/* ---- accept: block in accept() on the shared socket ------------------------ */
+/*
+ * Every worker sleeps inside accept() on the same socket. Since Linux 2.4
+ * (and in the BSDs long before) the kernel queues them as *exclusive*
+ * waiters and wakes only one per connection, the one that has waited
+ * longest: no herd, and a fair spread. This is the classic pre-forked
+ * server (Apache prefork, UNP ch. 30). Its limit: a worker blocked in
+ * accept() can wait for nothing else, not a timer, not a second socket.
+ */
+
+static int accept_setup(herd *h)
+{
+    return shared_listener(h, 0);
+}
+
+static int accept_wait(herd *h, int w)
+{
+    int fd = herd_accept(h->listen_fd);
+    if (fd == -1 && errno == EINTR)
+        return HERD_AGAIN;
+    counters_add(&h->count->slot[w].wakeups);
+    return counted_accept(h, w, fd);
+}
+
+static const herd_mode mode_accept = {
+    .name = "accept",
+    .how = "blocking accept() on the shared socket",
+    .available = 1,
+    .setup = accept_setup,
+    .worker_init = nothing_to_init,
+    .worker_wait = accept_wait,
+    .teardown = close_everything,
+};
+
+/* ---- select and poll: wait for readability, then accept() ------------------ */
+/*
+ * An event loop cannot block in accept(): it asks "which of my fds are
+ * ready?" and accepts only when the listener is. select() and poll() put a
+ * *non-exclusive* entry on the socket's wait queue, so a new connection
+ * wakes every worker sleeping in them. All rush to accept(); one wins, the
+ * others get EAGAIN. UNP ch. 30 calls this "select collision".
+ *
+ * Both also watch the lifeline (supervisor.h): EOF there means the master
+ * is gone and the worker should exit.
+ */
+
+static int select_setup(herd *h)
+{
+    if (shared_listener(h, 1) == -1)
+        return -1;
+    if (h->listen_fd >= FD_SETSIZE) {
+        errno = EMFILE; /* FD_SET beyond FD_SETSIZE would write out of bounds */
+        return -1;
+    }
+    return 0;
+}
+
+static int select_init(herd *h, int w)
+{
+    (void)w;
+    if (h->lifeline >= FD_SETSIZE) {
+        errno = EMFILE;
+        return -1;
+    }
+    return 0;
+}
+
+static int select_wait(herd *h, int w)
+{
+    fd_set readable;
+    FD_ZERO(&readable);
+    FD_SET(h->listen_fd, &readable);
+    FD_SET(h->lifeline, &readable);
+    int maxfd = h->listen_fd > h->lifeline ? h->listen_fd : h->lifeline;
+    if (select(maxfd + 1, &readable, NULL, NULL, NULL) == -1) {
+        if (errno == EINTR)
+            return HERD_AGAIN;
+        fprintf(stderr, "[worker %d] select: %s\n", (int)getpid(), strerror(errno));
+        return HERD_STOP;
+    }
+    if (FD_ISSET(h->lifeline, &readable))
+        return HERD_STOP;
+    if (!FD_ISSET(h->listen_fd, &readable))
+        return HERD_AGAIN;
+    counters_add(&h->count->slot[w].wakeups);
+    return counted_accept(h, w, herd_accept(h->listen_fd));
+}
+
+static const herd_mode mode_select = {
+    .name = "select",
+    .how = "select() on the shared socket, then a non-blocking accept()",
+    .available = 1,
+    .setup = select_setup,
+    .worker_init = select_init,
+    .worker_wait = select_wait,
+    .teardown = close_everything,
+};
+
+static int poll_setup(herd *h)
+{
+    return shared_listener(h, 1);
+}
+
+static int poll_wait(herd *h, int w)
+{
+    struct pollfd pfd[2] = {
+        {.fd = h->listen_fd, .events = POLLIN},
+        {.fd = h->lifeline, .events = POLLIN},
+    };
+    if (poll(pfd, 2, -1) == -1) {
+        if (errno == EINTR)
+            return HERD_AGAIN;
+        fprintf(stderr, "[worker %d] poll: %s\n", (int)getpid(), strerror(errno));
+        return HERD_STOP;
+    }
+    if (pfd[1].revents != 0)
+        return HERD_STOP;
+    if (pfd[0].revents == 0)
+        return HERD_AGAIN;
+    counters_add(&h->count->slot[w].wakeups);
+    return counted_accept(h, w, herd_accept(h->listen_fd));
+}
+
+static const herd_mode mode_poll = {
+    .name = "poll",
+    .how = "poll() on the shared socket, then a non-blocking accept()",
+    .available = 1,
+    .setup = poll_setup,
+    .worker_init = nothing_to_init,
+    .worker_wait = poll_wait,
+    .teardown = close_everything,
+};
+
+/* ---- epoll and epoll-exclusive (Linux) ------------------------------------- */
+/*
+ * What libuv, and so every Node worker sharing a server handle, does: each
+ * worker has its own epoll instance with the listener in it,
+ * level-triggered. Each instance hangs its own non-exclusive entry on the
+ * socket's wait queue, so epoll herds exactly like select.
+ *
+ * EPOLLEXCLUSIVE (Linux 4.5) makes those entries exclusive: the kernel
+ * wakes one instance whose owner is waiting in epoll_wait(). It always
+ * tries them in the same order, so when connections come one at a time the
+ * same worker, the one that is idle and first in the queue, gets all of
+ * them: no herd, and no balance either. nginx uses it since 1.11.3.
+ *
+ * The instance is made in the worker, after the fork: an epoll instance
+ * created before fork() would be one instance shared by every worker.
+ */
+#ifdef __linux__
+
+static int epoll_init_with(herd *h, uint32_t listener_flags)
+{
+    h->epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (h->epfd == -1)
+        return -1;
+    struct epoll_event ev = {.events = EPOLLIN | listener_flags, .data.fd = h->listen_fd};
+    if (epoll_ctl(h->epfd, EPOLL_CTL_ADD, h->listen_fd, &ev) == -1)
+        return -1;
+    struct epoll_event life = {.events = EPOLLIN, .data.fd = h->lifeline};
+    return epoll_ctl(h->epfd, EPOLL_CTL_ADD, h->lifeline, &life);
+}
+
+static int epoll_init(herd *h, int w)
+{
+    (void)w;
+    return epoll_init_with(h, 0);
+}
+
+static int epoll_wait_conn(herd *h, int w)
+{
+    struct epoll_event ev[2];
+    int n = epoll_wait(h->epfd, ev, 2, -1);
+    if (n == -1) {
+        if (errno == EINTR)
+            return HERD_AGAIN;
+        fprintf(stderr, "[worker %d] epoll_wait: %s\n", (int)getpid(), strerror(errno));
+        return HERD_STOP;
+    }
+    int listener_ready = 0;
+    for (int i = 0; i < n; i++) {
+        if (ev[i].data.fd == h->lifeline)
+            return HERD_STOP;
+        listener_ready = 1;
+    }
+    if (!listener_ready)
+        return HERD_AGAIN;
+    counters_add(&h->count->slot[w].wakeups);
+    return counted_accept(h, w, herd_accept(h->listen_fd));
+}
+
+static const herd_mode mode_epoll = {
+    .name = "epoll",
+    .how = "its own level-triggered epoll instance, then a non-blocking accept()",
+    .available = 1,
+    .setup = poll_setup,
+    .worker_init = epoll_init,
+    .worker_wait = epoll_wait_conn,
+    .teardown = close_everything,
+};
+
+#ifdef EPOLLEXCLUSIVE
+static int epoll_exclusive_init(herd *h, int w)
+{
+    (void)w;
+    return epoll_init_with(h, EPOLLEXCLUSIVE);
+}
+#define EPOLL_EXCLUSIVE_AVAILABLE 1
+#else
+#define epoll_exclusive_init NULL
+#define EPOLL_EXCLUSIVE_AVAILABLE 0
+#endif
+
+static const herd_mode mode_epoll_exclusive = {
+    .name = "epoll-exclusive",
+    .how = "its own epoll instance with EPOLLEXCLUSIVE (Linux 4.5+), then accept()",
+    .available = EPOLL_EXCLUSIVE_AVAILABLE,
+    .setup = poll_setup,
+    .worker_init = epoll_exclusive_init,
+    .worker_wait = epoll_wait_conn,
+    .teardown = close_everything,
+};
+
+#else /* not Linux: listed, never run */
+
+static const herd_mode mode_epoll = {
+    .name = "epoll",
+    .how = "its own level-triggered epoll instance (Linux only)",
+};
+static const herd_mode mode_epoll_exclusive = {
+    .name = "epoll-exclusive",
+    .how = "its own epoll instance with EPOLLEXCLUSIVE (Linux 4.5+ only)",
+};
+
+#endif
+
+/* ---- reuseport: one socket per worker (Linux) ------------------------------ */
+/*
+ * Every worker gets a listening socket of its own, all bound to the same
+ * port with SO_REUSEPORT. On Linux (3.9+) the kernel picks the socket for
+ * each new connection by a hash of its addresses and ports, and queues it
+ * there, whatever that worker is doing. No herd: nobody else is waiting on
+ * that socket. But a busy worker keeps receiving its share, and those
+ * connections wait in its queue: Cloudflare's tail-latency finding. (The
+ * BSDs accept the option but do not balance the same way, so the mode is
+ * Linux-only here.)
+ *
+ * The master binds all of them, so that PORT=0 can become one real port:
+ * the first socket gets it from the kernel, the others bind to it.
+ */
+#ifdef __linux__
+
+static int reuseport_setup(herd *h)
+{
+    h->port = h->cfg->port;
+    for (int i = 0; i < h->cfg->workers; i++) {
+        h->fds[i] = herd_listen(h->cfg->host, h->port, 1, &h->port);
+        if (h->fds[i] == -1)
+            return -1;
+    }
+    return 0;
+}
+
+static int reuseport_init(herd *h, int w)
+{
+    for (int i = 0; i < h->cfg->workers; i++)
+        if (i != w)
+            close_fd(&h->fds[i]);
+    return 0;
+}
+
+static int reuseport_wait(herd *h, int w)
+{
+    int fd = herd_accept(h->fds[w]);
+    if (fd == -1 && errno == EINTR)
+        return HERD_AGAIN;
+    counters_add(&h->count->slot[w].wakeups);
+    return counted_accept(h, w, fd);
+}
+
+static const herd_mode mode_reuseport = {
+    .name = "reuseport",
+    .how = "blocking accept() on its own SO_REUSEPORT socket (Linux 3.9+)",
+    .available = 1,
+    .setup = reuseport_setup,
+    .worker_init = reuseport_init,
+    .worker_wait = reuseport_wait,
+    .teardown = close_everything,
+};
+
+#else
+
+static const herd_mode mode_reuseport = {
+    .name = "reuseport",
+    .how = "its own SO_REUSEPORT socket (Linux 3.9+ balancing only)",
+};
+
+#endif
+
+/* ---- accept-mutex: take turns ----------------------------------------------- */
+/*
+ * Only the worker holding a lock may wait for a connection; the others wait
+ * for the lock. This is how Apache serialised accept() (AcceptMutex fcntl)
+ * and how nginx avoided the herd before EPOLLEXCLUSIVE (accept_mutex, on by
+ * default until 1.11.3). The lock is an fcntl() record lock on a temporary
+ * file: it works across processes, and the kernel releases it when its
+ * holder dies, so a crashed worker cannot block the others forever.
+ * (Record locks belong to a process and are not inherited by fork(), which
+ * is exactly right here.) The file is unlinked at once; the open fd keeps
+ * it alive.
+ */
+
+static int mutex_setup(herd *h)
+{
+    if (shared_listener(h, 0) == -1)
+        return -1;
+    const char *dir = getenv("TMPDIR");
+    char path[512];
+    snprintf(path, sizeof path, "%s/thundering-herd.lock.XXXXXX",
+             dir != NULL && *dir != '\0' ? dir : "/tmp");
+    h->lock_fd = mkstemp(path);
+    if (h->lock_fd == -1)
+        return -1;
+    unlink(path);
+    return fcntl(h->lock_fd, F_SETFD, FD_CLOEXEC);
+}
+
+static int lock_file(int fd, short type)
+{
+    struct flock fl = {.l_type = type, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0};
+    return fcntl(fd, F_SETLKW, &fl);
+}
+
+static int mutex_wait(herd *h, int w)
+{
+    if (lock_file(h->lock_fd, F_WRLCK) == -1) {
+        if (errno == EINTR)
+            return HERD_AGAIN;
+        fprintf(stderr, "[worker %d] fcntl(F_SETLKW): %s\n", (int)getpid(),
+                strerror(errno));
+        return HERD_STOP;
+    }
+    int fd = herd_accept(h->listen_fd);
+    int e = errno;
+    /* Let the next worker wait while this one serves. */
+    if (lock_file(h->lock_fd, F_UNLCK) == -1) {
+        fprintf(stderr, "[worker %d] fcntl(F_UNLCK): %s\n", (int)getpid(),
+                strerror(errno));
+        return HERD_STOP;
+    }
+    errno = e;
+    if (fd == -1 && errno == EINTR)
+        return HERD_AGAIN;
+    counters_add(&h->count->slot[w].wakeups);
+    return counted_accept(h, w, fd);
+}
+
+static const herd_mode mode_accept_mutex = {
+    .name = "accept-mutex",
+    .how = "an fcntl() lock around a blocking accept(), as nginx did before 1.11.3",
+    .available = 1,
+    .setup = mutex_setup,
+    .worker_init = nothing_to_init,
+    .worker_wait = mutex_wait,
+    .teardown = close_everything,
+};
+
+/* ---- round-robin: the master accepts and hands out ------------------------- */
+/*
+ * Node cluster's default (RoundRobinHandle): the master alone listens and
+ * accepts; each connection goes to the next *free* worker as an
+ * SCM_RIGHTS message (chapter 05's fdpass) on that worker's channel, a
+ * socketpair. A worker that has served its connection writes one byte back
+ * and joins the end of the free queue. Nobody else wakes, the spread is
+ * even, and a stalled worker is simply not free, so it is passed over. The
+ * price: every connection crosses the master, one more hop and one more
+ * process that must keep up.
+ */
+
+static void free_push(herd *h, int w)
+{
+    h->free_q[(h->free_head + h->free_len) % h->cfg->workers] = w;
+    h->free_len++;
+}
+
+static int free_pop(herd *h)
+{
+    int w = h->free_q[h->free_head];
+    h->free_head = (h->free_head + 1) % h->cfg->workers;
+    h->free_len--;
+    return w;
+}
+
+/* Forget worker w in the free queue (its process is being replaced):
+ * rotate the ring once, putting back everyone else in order. */
+static void free_remove(herd *h, int w)
+{
+    int n = h->free_len;
+    for (int i = 0; i < n; i++) {
+        int x = free_pop(h);
+        if (x != w)
+            free_push(h, x);
+    }
+}
+
+static int rr_setup(herd *h)
+{
+    /* Non-blocking: the master accepts from its event loop and must not
+     * hang if a connection is aborted between "readable" and accept(). */
+    return shared_listener(h, 1);
+}
+
+static void rr_on_listener(loop_t *loop, int fd, int events, void *arg);
+
+static void rr_on_channel(loop_t *loop, int fd, int events, void *arg)
+{
+    (void)events;
+    herd *h = arg;
+    int w = 0;
+    while (w < h->cfg->workers && h->fds[w] != fd)
+        w++;
+    char acks[64];
+    ssize_t n = read(fd, acks, sizeof acks);
+    if (n == -1 && (errno == EINTR || errno == EAGAIN))
+        return;
+    if (n <= 0) {
+        /* The worker is gone; the supervisor reaps it and makes another. */
+        loop_unwatch(loop, fd);
+        close_fd(&h->fds[w]);
+        free_remove(h, w);
+        return;
+    }
+    for (ssize_t i = 0; i < n; i++)
+        free_push(h, w); /* one byte per connection served */
+    if (h->paused && h->free_len > 0) {
+        h->paused = 0;
+        loop_modify(loop, h->listen_fd, LOOP_READ);
+    }
+}
+
+static int rr_spawn_prepare(herd *h, int w)
+{
+    if (h->fds[w] != -1) { /* a replacement: drop the dead worker's channel */
+        loop_unwatch(h->loop, h->fds[w]);
+        close_fd(&h->fds[w]);
+        free_remove(h, w);
+    }
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1)
+        return -1;
+    h->fds[w] = sv[0];
+    h->peer[w] = sv[1];
+    return 0;
+}
+
+static void rr_spawn_done(herd *h, int w, pid_t pid)
+{
+    close_fd(&h->peer[w]); /* the worker's end is the worker's */
+    if (pid == -1) {
+        close_fd(&h->fds[w]);
+        return;
+    }
+    if (loop_watch(h->loop, h->fds[w], LOOP_READ, rr_on_channel, h) == -1)
+        fprintf(stderr, "[master %d] loop_watch: %s\n", (int)getpid(), strerror(errno));
+    free_push(h, w);
+}
+
+static int rr_master_start(herd *h)
+{
+    return loop_watch(h->loop, h->listen_fd, LOOP_READ, rr_on_listener, h);
+}
+
+static void rr_on_listener(loop_t *loop, int fd, int events, void *arg)
+{
+    (void)events;
+    herd *h = arg;
+    while (h->free_len > 0) {
+        int conn = herd_accept(fd);
+        if (conn == -1) {
+            if (errno == EINTR || errno == ECONNABORTED)
+                continue;
+            if (errno != EAGAIN && errno != EWOULDBLOCK)
+                fprintf(stderr, "[master %d] accept: %s\n", (int)getpid(),
+                        strerror(errno));
+            return;
+        }
+        int w = free_pop(h);
+        /* One byte of data carries the fd: SCM_RIGHTS needs some. */
+        if (fdpass_send(h->fds[w], "c", 1, conn) != 1)
+            fprintf(stderr, "[master %d] fdpass_send to worker slot %d: %s\n",
+                    (int)getpid(), w, strerror(errno));
+        close(conn); /* the worker has its own reference now */
+    }
+    /* Nobody is free: stop accepting. New connections wait in the
+     * kernel's queue until a worker reports back. */
+    h->paused = 1;
+    loop_modify(loop, fd, 0);
+}
+
+static int rr_worker_init(herd *h, int w)
+{
+    /* A worker needs its own channel end only: not the listener (that is
+     * the master's job here) and not the master's ends of any channel. */
+    close_fd(&h->listen_fd);
+    for (int i = 0; i < h->cfg->workers; i++) {
+        close_fd(&h->fds[i]);
+        if (i != w)
+            close_fd(&h->peer[i]);
+    }
+    return 0;
+}
+
+static int rr_wait(herd *h, int w)
+{
+    char byte;
+    fdpass_in_t in;
+    ssize_t n = fdpass_recv(h->peer[w], &byte, 1, 1, &in);
+    if (n == -1 && errno == EINTR)
+        return HERD_AGAIN;
+    if (n <= 0)
+        return HERD_STOP; /* EOF: the master is gone */
+    if (in.nfds != 1)
+        return HERD_AGAIN;
+    counter_slot *s = &h->count->slot[w];
+    counters_add(&s->wakeups);
+    counters_add(&s->accepts);
+    return in.fds[0];
+}
+
+static void rr_worker_done(herd *h, int w)
+{
+    while (write(h->peer[w], "r", 1) == -1 && errno == EINTR)
+        ;
+}
+
+static const herd_mode mode_round_robin = {
+    .name = "round-robin",
+    .how = "the master accepts and passes each connection to the next free worker",
+    .available = 1,
+    .setup = rr_setup,
+    .spawn_prepare = rr_spawn_prepare,
+    .spawn_done = rr_spawn_done,
+    .master_start = rr_master_start,
+    .worker_init = rr_worker_init,
+    .worker_wait = rr_wait,
+    .worker_done = rr_worker_done,
+    .teardown = close_everything,
+};
+
+const herd_mode *const herd_modes[] = {
+    &mode_accept,       &mode_select,          &mode_poll,
+    &mode_epoll,        &mode_epoll_exclusive, &mode_reuseport,
+    &mode_accept_mutex, &mode_round_robin,     NULL,
+};

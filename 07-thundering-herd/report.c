@@ -1,0 +1,239 @@
+/*
+ * report.c: the comparison table (see report.h).
+ */
+#include "report.h"
+
+#include <string.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include "counters.h"
+
+enum { BAR_WIDTH = 6, BARS_MAX_WORKERS = 8 };
+
+double report_woken_per_conn(const report_row *r)
+{
+    if (!r->sleeps_known)
+        return -1.0;
+    return r->served == 0 ? 0.0 : (double)r->sleeps / (double)r->served;
+}
+
+double report_wakeups_per_conn(const report_row *r)
+{
+    return r->served == 0 ? 0.0 : (double)r->wakeups / (double)r->served;
+}
+
+double report_share(const report_row *r, int worker)
+{
+    if (worker < 0 || worker >= r->workers || r->served == 0)
+        return 0.0;
+    return (double)r->accepts[worker] / (double)r->served;
+}
+
+void report_header(FILE *out, const report_info *info)
+{
+    struct utsname u;
+    if (uname(&u) == -1)
+        strcpy(u.sysname, "?"), strcpy(u.release, "?");
+    fprintf(out, "system: %s %s, %ld CPUs online\n", u.sysname, u.release,
+            sysconf(_SC_NPROCESSORS_ONLN));
+    fprintf(out, "load: %d workers, %d connections, ", info->workers, info->connections);
+    if (info->clients <= 1)
+        fprintf(out, "sequential (one at a time)");
+    else
+        fprintf(out, "concurrent (%d clients at once)", info->clients);
+    if (info->stall_worker >= 0)
+        fprintf(out, ", worker %d sleeps %d ms per connection (marked *)",
+                info->stall_worker, info->stall_ms);
+    fprintf(out, "\n");
+}
+
+static void print_bar(FILE *out, unsigned long x, unsigned long max)
+{
+    int filled = max == 0 ? 0 : (int)((x * BAR_WIDTH + max / 2) / max);
+    if (x > 0 && filled == 0)
+        filled = 1; /* something is not nothing */
+    for (int i = 0; i < BAR_WIDTH; i++)
+        fputc(i < filled ? '#' : '.', out);
+}
+
+void report_table(FILE *out, const report_info *info, const report_row *rows, int n)
+{
+    int bars = info->workers <= BARS_MAX_WORKERS;
+    int counts_width = info->workers * 6;
+    fprintf(out, "%-16s %10s %8s %6s  %-*s", "mode", "woken/conn", "ret/conn", "EAGAIN",
+            counts_width, "accepts per worker");
+    if (bars)
+        fprintf(out, " %-*s", info->workers * (BAR_WIDTH + 1), "");
+    fprintf(out, " %7s %5s %8s %7s %7s %7s\n", "max/min", "Jain", "conns/s", "p50 ms",
+            "p99 ms", "max ms");
+    for (int i = 0; i < n; i++) {
+        const report_row *r = &rows[i];
+        fprintf(out, "%-16s ", r->mode);
+        if (r->skipped) {
+            fprintf(out, "skipped: Linux-only\n");
+            continue;
+        }
+        if (r->failed) {
+            fprintf(out, "failed (see the messages above)\n");
+            continue;
+        }
+        if (r->sleeps_known)
+            fprintf(out, "%10.2f", report_woken_per_conn(r));
+        else
+            fprintf(out, "%10s", "-");
+        fprintf(out, " %8.2f %6lu  ", report_wakeups_per_conn(r), r->eagain);
+        unsigned long max = 0;
+        for (int w = 0; w < r->workers; w++) {
+            fprintf(out, "%5lu%c", r->accepts[w], w == info->stall_worker ? '*' : ' ');
+            if (r->accepts[w] > max)
+                max = r->accepts[w];
+        }
+        if (bars) {
+            for (int w = 0; w < r->workers; w++) {
+                fputc(' ', out);
+                print_bar(out, r->accepts[w], max);
+            }
+        }
+        double spread = counters_spread(r->accepts, r->workers);
+        if (spread < 0)
+            fprintf(out, "  %7s", "inf");
+        else
+            fprintf(out, "  %7.2f", spread);
+        double rate = r->elapsed_ms > 0 ? r->done * 1000.0 / r->elapsed_ms : 0;
+        fprintf(out, " %5.2f", counters_jain(r->accepts, r->workers));
+        if (r->done > 0)
+            fprintf(out, " %8.0f %7.2f %7.2f %7.2f", rate, r->p50, r->p99, r->max);
+        else
+            fprintf(out, " %8s %7s %7s %7s", "-", "-", "-", "-"); /* no built-in client */
+        if (r->errors > 0)
+            fprintf(out, "  (%d failed)", r->errors);
+        fputc('\n', out);
+    }
+}
+
+void report_csv(FILE *out, const report_info *info, const report_row *rows, int n)
+{
+    fprintf(out,
+            "csv,mode,workers,served,errors,woken_per_conn,wakeups_per_conn,eagain,jain,"
+            "spread,conns_per_s,p50_ms,p99_ms,max_ms,stall_share,accepts...\n");
+    for (int i = 0; i < n; i++) {
+        const report_row *r = &rows[i];
+        if (r->skipped || r->failed) {
+            fprintf(out, "csv,%s,%s\n", r->mode, r->skipped ? "skipped" : "failed");
+            continue;
+        }
+        double rate = r->elapsed_ms > 0 ? r->done * 1000.0 / r->elapsed_ms : 0;
+        fprintf(out, "csv,%s,%d,%lu,%d,%.3f,%.3f,%lu,%.3f,%.2f,%.0f,%.3f,%.3f,%.3f,%.3f",
+                r->mode, r->workers, r->served, r->errors, report_woken_per_conn(r),
+                report_wakeups_per_conn(r), r->eagain,
+                counters_jain(r->accepts, r->workers),
+                counters_spread(r->accepts, r->workers), rate, r->p50, r->p99, r->max,
+                report_share(r, info->stall_worker));
+        for (int w = 0; w < r->workers; w++)
+            fprintf(out, ",%lu", r->accepts[w]);
+        fputc('\n', out);
+    }
+}
+
+static int usable(const report_row *r)
+{
+    return !r->skipped && !r->failed && r->served > 0;
+}
+
+/* The kernel's count where there is one, else what the program saw. */
+static double woken(const report_row *r)
+{
+    return r->sleeps_known ? report_woken_per_conn(r) : report_wakeups_per_conn(r);
+}
+
+/* "a, b and c" from the modes of the rows that pass `pick`. */
+static int list_modes(FILE *out, const report_row *rows, int n,
+                      int (*pick)(const report_row *, const report_info *),
+                      const report_info *info, int with_wake)
+{
+    int total = 0;
+    for (int i = 0; i < n; i++)
+        if (usable(&rows[i]) && pick(&rows[i], info))
+            total++;
+    int k = 0;
+    for (int i = 0; i < n; i++) {
+        if (!usable(&rows[i]) || !pick(&rows[i], info))
+            continue;
+        k++;
+        fprintf(out, "%s%s", k == 1 ? "" : k == total ? " and " : ", ", rows[i].mode);
+        if (with_wake)
+            fprintf(out, " (%.1f)", woken(&rows[i]));
+    }
+    return total;
+}
+
+static int is_herd(const report_row *r, const report_info *info)
+{
+    (void)info;
+    return woken(r) >= 1.5;
+}
+
+static int wakes_one(const report_row *r, const report_info *info)
+{
+    (void)info;
+    return woken(r) < 1.1;
+}
+
+/* Gave the stalled worker less than half of a fair share. */
+static int avoids_stall(const report_row *r, const report_info *info)
+{
+    return report_share(r, info->stall_worker) < 0.5 / info->workers;
+}
+
+static int feeds_stall(const report_row *r, const report_info *info)
+{
+    return !avoids_stall(r, info);
+}
+
+void report_notice(FILE *out, const report_info *info, const report_row *rows, int n)
+{
+    fprintf(out, "what to notice:\n");
+    fprintf(out, "  - woke one worker per connection: ");
+    if (list_modes(out, rows, n, wakes_one, info, 0) == 0)
+        fprintf(out, "none");
+    fprintf(out, ".\n  - woke several (a herd): ");
+    if (list_modes(out, rows, n, is_herd, info, 1) == 0)
+        fprintf(out, "none");
+    fprintf(out, ".\n");
+
+    const report_row *lo = NULL, *hi = NULL;
+    for (int i = 0; i < n; i++) {
+        if (!usable(&rows[i]))
+            continue;
+        double j = counters_jain(rows[i].accepts, rows[i].workers);
+        if (lo == NULL || j < counters_jain(lo->accepts, lo->workers))
+            lo = &rows[i];
+        if (hi == NULL || j > counters_jain(hi->accepts, hi->workers))
+            hi = &rows[i];
+    }
+    if (lo != NULL) {
+        unsigned long max = 0;
+        for (int w = 0; w < lo->workers; w++)
+            if (lo->accepts[w] > max)
+                max = lo->accepts[w];
+        fprintf(out,
+                "  - least even: %s (Jain %.2f, its busiest worker took %lu of %lu); "
+                "most even: %s (Jain %.2f).\n",
+                lo->mode, counters_jain(lo->accepts, lo->workers), max, lo->served,
+                hi->mode, counters_jain(hi->accepts, hi->workers));
+    }
+    if (info->stall_worker >= 0) {
+        fprintf(out,
+                "  - the stalled worker %d still got at least half of a fair share "
+                "(%.1f%%) from: ",
+                info->stall_worker, 50.0 / info->workers);
+        if (list_modes(out, rows, n, feeds_stall, info, 0) == 0)
+            fprintf(out, "none");
+        fprintf(out, ";\n    it was passed over by: ");
+        if (list_modes(out, rows, n, avoids_stall, info, 0) == 0)
+            fprintf(out, "none");
+        fprintf(out, ".\n    Connections queued behind a stalled worker wait for it: "
+                     "compare the p99 column.\n");
+    }
+}

@@ -1,0 +1,249 @@
+/*
+ * thundering-herd: every way N processes can wait on one port, measured.
+ *
+ * The post ends by asking why, when many processes listen on one port, only
+ * one of them handles each connection, and answers that an fd can be used
+ * by only one process at a time, so one lucky process wins. That is not
+ * what happens. All of them hold the socket at once; what happens to a
+ * connection depends on *how* they wait for it. This program runs each way
+ * of waiting with the same workers and the same load, and counts.
+ *
+ * Run it (one terminal, from this directory):
+ *
+ *   make
+ *   ./thundering-herd --workers 4                      every mode, sequential load
+ *   ./thundering-herd --workers 4 --clients 8          concurrent load
+ *   ./thundering-herd --workers 4 --clients 8 --connections 400 --stall-worker 20
+ *   ./thundering-herd --mode epoll --workers 4         one mode, workers say hello
+ *   ./thundering-herd --mode accept --serve            serve until Ctrl-C;
+ *       in a second terminal: nc 127.0.0.1 PORT   (the PORT it printed)
+ *
+ * What you should see: a table with one row per mode. select, poll and
+ * epoll wake about every worker for each connection, and all but one get
+ * EAGAIN; the others wake one. epoll-exclusive hands nearly everything to
+ * one worker when connections come one at a time; round-robin and accept
+ * spread them evenly. With a stalled worker, reuseport keeps queueing to it
+ * and its p99 latency jumps, while round-robin and accept pass it over.
+ *
+ * The strategies are in modes.c behind the interface in herd.h; herd.c runs
+ * one of them; counters.h, loadgen.h and report.h are the measuring.
+ */
+#include <err.h>
+#include <errno.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "counters.h"
+#include "herd.h"
+#include "loadgen.h"
+#include "report.h"
+
+static void usage(FILE *out)
+{
+    fprintf(
+        out,
+        "usage: thundering-herd [options]\n"
+        "  --mode MODE         one of the modes below, or all (default all)\n"
+        "  --workers N         worker processes (env WORKERS, default: online CPUs)\n"
+        "  --host HOST         address to listen on (env HOST, default 127.0.0.1)\n"
+        "  --port PORT         port (env PORT, default 0: the kernel picks)\n"
+        "  --connections M     connections the built-in client makes (default 200)\n"
+        "  --clients C         connections in flight at once (default 1: sequential)\n"
+        "  --stall-worker MS   worker 0 sleeps MS ms on every connection it serves\n"
+        "  --timeout MS        give up on a connection after MS ms (default 10000)\n"
+        "  --serve             no built-in client: serve until SIGINT/SIGTERM, then\n"
+        "                      print the counts (one mode only)\n"
+        "  --csv               also print the figures as csv lines\n"
+        "  -h, --help          this text\n"
+        "modes:\n");
+    for (int i = 0; herd_modes[i] != NULL; i++)
+        fprintf(out, "  %-16s %s%s\n", herd_modes[i]->name, herd_modes[i]->how,
+                herd_modes[i]->available ? "" : " [not available here]");
+}
+
+static _Noreturn void bad_usage(const char *what, const char *value)
+{
+    fprintf(stderr, "thundering-herd: %s: %s\n", what, value);
+    usage(stderr);
+    exit(2);
+}
+
+/* A whole decimal number in [lo, hi], or a usage error. */
+static int parse_int(const char *what, const char *s, int lo, int hi)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno != 0 || end == s || *end != '\0' || v < lo || v > hi)
+        bad_usage(what, s);
+    return (int)v;
+}
+
+/* "--name value" or "--name=value"; NULL if argv[*i] is not --name. */
+static const char *option(int argc, char **argv, int *i, const char *name)
+{
+    size_t len = strlen(name);
+    if (strncmp(argv[*i], name, len) != 0)
+        return NULL;
+    if (argv[*i][len] == '=')
+        return argv[*i] + len + 1;
+    if (argv[*i][len] != '\0')
+        return NULL;
+    if (*i + 1 >= argc)
+        bad_usage("missing value for", name);
+    return argv[++*i];
+}
+
+int main(int argc, char **argv)
+{
+    setvbuf(stdout, NULL, _IOLBF, 0);
+
+    const char *env;
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    herd_config cfg = {
+        .host = (env = getenv("HOST")) != NULL && *env ? env : "127.0.0.1",
+        .port =
+            (env = getenv("PORT")) != NULL && *env ? parse_int("PORT", env, 0, 65535) : 0,
+        .workers = (env = getenv("WORKERS")) != NULL && *env
+                       ? parse_int("WORKERS", env, 1, 1024)
+                       : (cpus > 0 ? (int)cpus : 1),
+        .stall_worker = -1,
+        .connections = 200,
+        .clients = 1,
+        .timeout_ms = 10000,
+    };
+    const char *mode_name = "all";
+    int serve = 0, csv = 0;
+
+    for (int i = 1; i < argc; i++) {
+        const char *v;
+        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+            usage(stdout);
+            return 0;
+        } else if ((v = option(argc, argv, &i, "--mode")) != NULL) {
+            mode_name = v;
+        } else if ((v = option(argc, argv, &i, "--workers")) != NULL) {
+            cfg.workers = parse_int("--workers", v, 1, 1024);
+        } else if ((v = option(argc, argv, &i, "--host")) != NULL) {
+            cfg.host = v;
+        } else if ((v = option(argc, argv, &i, "--port")) != NULL) {
+            cfg.port = parse_int("--port", v, 0, 65535);
+        } else if ((v = option(argc, argv, &i, "--connections")) != NULL) {
+            cfg.connections = parse_int("--connections", v, 1, 1000000);
+        } else if ((v = option(argc, argv, &i, "--clients")) != NULL) {
+            cfg.clients = parse_int("--clients", v, 1, 10000);
+        } else if ((v = option(argc, argv, &i, "--stall-worker")) != NULL) {
+            cfg.stall_ms = parse_int("--stall-worker", v, 0, 60000);
+            cfg.stall_worker = cfg.stall_ms > 0 ? 0 : -1;
+        } else if ((v = option(argc, argv, &i, "--timeout")) != NULL) {
+            cfg.timeout_ms = parse_int("--timeout", v, 1, INT_MAX / 2);
+        } else if (strcmp(argv[i], "--serve") == 0) {
+            serve = 1;
+        } else if (strcmp(argv[i], "--csv") == 0) {
+            csv = 1;
+        } else {
+            bad_usage("unknown argument", argv[i]);
+        }
+    }
+
+    /* Which modes to run. */
+    const herd_mode *one = NULL;
+    if (strcmp(mode_name, "all") != 0) {
+        one = herd_mode_find(mode_name);
+        if (one == NULL)
+            bad_usage("unknown mode", mode_name);
+        if (!one->available) {
+            fprintf(stderr, "thundering-herd: mode %s is Linux-only: %s\n", one->name,
+                    one->how);
+            return 2;
+        }
+    } else if (serve) {
+        bad_usage("--serve needs one --mode, not", mode_name);
+    }
+    if (serve)
+        cfg.connections = 0;
+    cfg.verbose = one != NULL; /* a single mode: let the workers introduce themselves */
+
+    int nmodes = 0;
+    while (herd_modes[nmodes] != NULL)
+        nmodes++;
+    const herd_mode **run = calloc((size_t)nmodes, sizeof *run);
+    report_row *rows = calloc((size_t)nmodes, sizeof *rows);
+    unsigned long *accepts =
+        calloc((size_t)nmodes * (size_t)cfg.workers, sizeof *accepts);
+    if (run == NULL || rows == NULL || accepts == NULL)
+        err(1, "calloc");
+    int n = 0;
+    for (int i = 0; i < nmodes; i++)
+        if (one == NULL || herd_modes[i] == one)
+            run[n++] = herd_modes[i];
+
+    /* Shared memory for the workers' counters and the client's samples,
+     * made once and reused by every run. */
+    counters *count = counters_new(cfg.workers);
+    if (count == NULL)
+        err(1, "mmap (counters)");
+    lg_result *res = lg_result_new(cfg.connections > 0 ? cfg.connections : 1);
+    if (res == NULL)
+        err(1, "mmap (client results)");
+
+    report_info info = {cfg.workers, cfg.connections, cfg.clients, cfg.stall_worker,
+                        cfg.stall_ms};
+    int failed = 0, done = 0;
+    for (; done < n; done++) {
+        const herd_mode *mode = run[done];
+        report_row *row = &rows[done];
+        row->mode = mode->name;
+        row->workers = cfg.workers;
+        row->accepts = &accepts[(size_t)done * (size_t)cfg.workers];
+        if (!mode->available) {
+            row->skipped = 1;
+            printf("[master %d] %s: skipped, Linux-only\n", (int)getpid(), mode->name);
+            continue;
+        }
+        int r = herd_run(mode, &cfg, count, res);
+        if (r == -1) {
+            row->failed = 1;
+            failed = 1;
+            continue;
+        }
+        for (int w = 0; w < cfg.workers; w++)
+            accepts[(size_t)done * (size_t)cfg.workers + (size_t)w] =
+                counters_get(&count->slot[w].accepts);
+        row->wakeups = counters_sum(count, offsetof(counter_slot, wakeups));
+        row->eagain = counters_sum(count, offsetof(counter_slot, eagain));
+        row->served = counters_sum(count, offsetof(counter_slot, served));
+        row->sleeps = counters_sum(count, offsetof(counter_slot, sleeps));
+        row->sleeps_known = count->sleeps_known;
+        row->done = res->done;
+        row->errors = res->errors;
+        row->elapsed_ms = res->elapsed_ms;
+        row->p50 = lg_percentile(res, 50);
+        row->p99 = lg_percentile(res, 99);
+        row->max = lg_percentile(res, 100);
+        if (r == 1) { /* interrupted: report what we have and stop */
+            done++;
+            break;
+        }
+    }
+
+    printf("\n");
+    if (!serve)
+        report_header(stdout, &info);
+    report_table(stdout, &info, rows, done);
+    if (done > 1 || info.stall_worker >= 0)
+        report_notice(stdout, &info, rows, done);
+    if (csv)
+        report_csv(stdout, &info, rows, done);
+
+    lg_result_free(res);
+    counters_free(count);
+    free(accepts);
+    free(rows);
+    free(run);
+    return failed ? 1 : 0;
+}
