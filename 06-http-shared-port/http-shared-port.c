@@ -1,0 +1,714 @@
+/*
+ * http-shared-port.c: the master of a pre-forked HTTP server on one port,
+ * the C twin of the post's http example (main.js + work.js), with its bugs
+ * fixed and a supervisor added.
+ *
+ * Run it in one terminal:
+ *
+ *   ./http-shared-port                     # PORT=8080 HOST=127.0.0.1 WORKERS=CPUs
+ *
+ * and from another:
+ *
+ *   curl -i http://127.0.0.1:8080/         # {"msg":"Hello World","pid":4213}
+ *   kill -USR1 <master pid>                # the per-worker table
+ *   kill -HUP <master pid>                 # rolling restart, port stays open
+ *   kill -TERM <master pid>                # graceful stop, exit 0
+ *
+ * What happens, in the post's order:
+ *   1. the master creates the listening socket (main.js: server.listen);
+ *   2. it forks and execs one http-worker per CPU with an IPC channel as fd 3
+ *      (Node's fork('./work.js'));
+ *   3. it passes each worker the listener over its channel (sub.send('server',
+ *      server)): SCM_RIGHTS, chapter 05;
+ *   4. the workers accept and serve on that one socket; the master never
+ *      watches it, so it never accepts a connection it cannot answer (the
+ *      post's master does: FACTS 13).
+ *
+ * The master keeps its reference to the listener but never waits on it: a
+ * worker that crashes is replaced and the replacement is passed the same
+ * socket again. That reference is also why the port never refuses a
+ * connection, not even while every worker is being replaced: connections
+ * wait in the socket's backlog until a worker accepts them.
+ *
+ * What the supervisor (chapter 02's supervisor.h) adds to the post:
+ *   - a worker that dies is reaped and respawned, and gets the listener;
+ *   - a crash loop (5 deaths within 10 s) makes the master give up, exit 1;
+ *   - SIGINT/SIGTERM: {"cmd":"shutdown"} to every worker, which finishes the
+ *     responses in flight and exits; SIGKILL after --stop-timeout; exit 0;
+ *   - SIGHUP: workers are replaced one at a time, each only after its
+ *     replacement said it is serving;
+ *   - no orphans: workers exit when the master dies (lifeline pipe, channel
+ *     EOF and, on Linux, PR_SET_PDEATHSIG).
+ * Workers report their request counts over the channel; on SIGUSR1 and at
+ * exit the master prints them per worker pid with each one's share. The
+ * share shows how the kernel spread connections over processes that all
+ * wait on one socket (chapter 07 explains why it is uneven).
+ */
+#include <err.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <netdb.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "chan.h"
+#include "handle.h"
+#include "json.h"
+#include "loop.h"
+#include "supervisor.h"
+
+extern char **environ;
+
+#define CHILD_CHANNEL_FD 3  /* where Node puts the IPC channel */
+#define CHILD_LIFELINE_FD 4 /* where we put the supervisor's lifeline */
+#define REPORT_WAIT_MS 500  /* how long SIGUSR1 waits for fresh counts */
+
+/* One worker process, kept after it exits so the final table lists every
+ * process that served, replaced ones included. */
+typedef struct worker {
+    pid_t pid;
+    int slot;
+    chan_t *ch; /* NULL once the channel closed */
+    uint64_t requests;
+    int ready;
+    int exited;
+    int asked; /* a report request is outstanding */
+} worker_t;
+
+typedef struct master {
+    loop_t *loop;
+    sup_t *sup;
+    int lfd;
+    char addr[128]; /* HOST:PORT as bound */
+    char worker_path[PATH_MAX];
+    char *worker_argv[8];
+    char **worker_env;
+    worker_t **workers; /* every worker ever started, in order */
+    int nworkers, cap_workers;
+    int announced; /* printed "listening on" */
+    int open_chans;
+    int stopped;   /* SUP_EV_STOPPED seen */
+    int crashed;
+    int report_waiting;
+    loop_timer_t *report_timer;
+} master_t;
+
+static pid_t me;
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: http-shared-port [-p PORT] [-H HOST] [-w WORKERS] [--worker PATH]\n"
+            "                        [--header-timeout MS] [--idle-timeout MS]\n"
+            "                        [--stop-timeout MS]\n"
+            "A pre-forked HTTP/1.1 server: the master listens on HOST:PORT, starts\n"
+            "WORKERS copies of http-worker and passes each the listening socket.\n"
+            "  -p, --port PORT       default $PORT or 8080; 0 lets the kernel choose\n"
+            "  -H, --host HOST       default $HOST or 127.0.0.1\n"
+            "  -w, --workers N       default $WORKERS or the number of online CPUs\n"
+            "  --worker PATH         the worker program (default: http-worker next\n"
+            "                        to this program)\n"
+            "  --header-timeout MS   a request's headers must arrive within MS (10000)\n"
+            "  --idle-timeout MS     close keep-alive connections idle for MS (5000)\n"
+            "  --stop-timeout MS     SIGKILL workers still running MS after a stop\n"
+            "                        was asked (5000)\n"
+            "Signals: INT/TERM stop gracefully, HUP restarts the workers one at a\n"
+            "time, USR1 prints the requests served per worker.\n");
+}
+
+/* ---- the per-worker table ------------------------------------------------- */
+
+static void print_table(master_t *m, const char *title)
+{
+    uint64_t total = 0;
+    for (int i = 0; i < m->nworkers; i++)
+        total += m->workers[i]->requests;
+    printf("[master %d] %s\n", (int)me, title);
+    printf("[master %d] %8s %12s %7s\n", (int)me, "pid", "requests", "share");
+    for (int i = 0; i < m->nworkers; i++) {
+        worker_t *w = m->workers[i];
+        double share = total ? 100.0 * (double)w->requests / (double)total : 0.0;
+        printf("[master %d] %8d %12llu %6.1f%%%s\n", (int)me, (int)w->pid,
+               (unsigned long long)w->requests, share, w->exited ? "  (exited)" : "");
+    }
+    printf("[master %d] %8s %12llu\n", (int)me, "total", (unsigned long long)total);
+}
+
+static void report_done(master_t *m)
+{
+    if (m->report_timer) {
+        loop_timer_cancel(m->loop, m->report_timer);
+        m->report_timer = NULL;
+    }
+    m->report_waiting = 0;
+    for (int i = 0; i < m->nworkers; i++)
+        m->workers[i]->asked = 0;
+    print_table(m, "requests per worker (SIGUSR1):");
+}
+
+static void on_report_timeout(loop_t *loop, loop_timer_t *t, void *arg)
+{
+    master_t *m = arg;
+    (void)loop;
+    (void)t;
+    m->report_timer = NULL; /* a one-shot timer's handle is gone once it fired */
+    report_done(m);
+}
+
+/* ---- messages from workers ------------------------------------------------ */
+
+static json_value *cmd_message(const char *cmd)
+{
+    json_value *v = json_new_object();
+    if (v && json_object_set(v, "cmd", json_new_string(cmd)) == -1) {
+        json_free(v);
+        return NULL;
+    }
+    return v;
+}
+
+static void send_cmd(worker_t *w, const char *cmd)
+{
+    json_value *v = cmd_message(cmd);
+    if (v == NULL || w->ch == NULL || handle_send_message(w->ch, v) == -1) {
+        /* No channel to ask through: SIGTERM asks the same thing. */
+        if (strcmp(cmd, "shutdown") == 0)
+            kill(w->pid, SIGTERM);
+    }
+    json_free(v);
+}
+
+static void maybe_finish(master_t *m)
+{
+    /* Stop once the supervisor reaped every worker and every channel has
+     * delivered its last message (the final counts come just before EOF). */
+    if (m->stopped && m->open_chans == 0)
+        loop_stop(m->loop);
+}
+
+/* The channel's user pointer is the worker; the master is reached through
+ * this static, set once in main (one master per process). */
+static master_t *the_master;
+
+static void on_worker_message(chan_t *ch, const json_value *msg, int fd, void *arg)
+{
+    master_t *m = the_master;
+    worker_t *w = arg;
+    (void)ch;
+    if (fd != -1)
+        close(fd); /* workers send no handles */
+    const char *cmd = json_object_get_string(msg, "cmd");
+    if (cmd == NULL)
+        return;
+    if (strcmp(cmd, "stats") == 0) {
+        const json_value *n = json_object_get(msg, "requests");
+        if (n && n->type == JSON_NUMBER && n->u.number >= 0)
+            w->requests = (uint64_t)n->u.number;
+    }
+    if (strcmp(cmd, "ready") == 0 && !w->ready) {
+        w->ready = 1;
+        sup_ready(m->sup, w->pid);
+        printf("[master %d] worker %d serving (slot %d)\n", (int)me, (int)w->pid, w->slot);
+        int ready = 0;
+        for (int i = 0; i < m->nworkers; i++)
+            ready += m->workers[i]->ready && !m->workers[i]->exited;
+        if (!m->announced && ready == sup_nslots(m->sup)) {
+            m->announced = 1;
+            printf("listening on %s (pid %d)\n", m->addr, (int)me);
+        }
+    } else if (strcmp(cmd, "stats") == 0 && w->asked) {
+        w->asked = 0;
+        if (--m->report_waiting == 0)
+            report_done(m);
+    }
+}
+
+static void on_worker_disconnect(chan_t *ch, void *arg)
+{
+    master_t *m = the_master;
+    worker_t *w = arg;
+    (void)ch;
+    w->ch = NULL;
+    m->open_chans--;
+    if (w->asked) {
+        w->asked = 0;
+        if (--m->report_waiting == 0)
+            report_done(m);
+    }
+    maybe_finish(m);
+}
+
+/* ---- starting a worker ---------------------------------------------------- */
+
+/* The supervisor's spawn hook: fork, put the channel on fd 3 and the
+ * lifeline on fd 4, exec http-worker, then pass it the listener. */
+static pid_t spawn_worker(sup_t *sup, int slot, void *slot_data, void **proc_data,
+                          void *arg)
+{
+    master_t *m = arg;
+    int sv[2], ep[2];
+    (void)slot_data;
+
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1)
+        return -1;
+    /* The exec-error pipe: close-on-exec, so it closes by itself when
+     * execve succeeds; if execve fails the child writes its errno into it. */
+    if (pipe(ep) == -1 || fcntl(ep[0], F_SETFD, FD_CLOEXEC) == -1 ||
+        fcntl(ep[1], F_SETFD, FD_CLOEXEC) == -1) {
+        int e = errno;
+        close(sv[0]);
+        close(sv[1]);
+        errno = e;
+        return -1;
+    }
+    worker_t *w = calloc(1, sizeof *w);
+    if (w == NULL)
+        errx(1, "out of memory");
+    if (m->nworkers == m->cap_workers) {
+        m->cap_workers = m->cap_workers * 2 + 8;
+        m->workers = realloc(m->workers, (size_t)m->cap_workers * sizeof *m->workers);
+        if (m->workers == NULL)
+            errx(1, "out of memory");
+    }
+
+    /* Block signals across fork so that none runs the loop's handler in the
+     * child (it would write into the master's self-pipe). */
+    sigset_t all, old;
+    sigfillset(&all);
+    sigprocmask(SIG_SETMASK, &all, &old);
+    fflush(stdout); /* nothing buffered gets printed twice */
+    pid_t pid = fork();
+    if (pid == 0) {
+        /* The child: only async-signal-safe calls until execve; _exit. */
+        static const int reset[] = {SIGINT, SIGTERM, SIGHUP, SIGUSR1, SIGCHLD, SIGPIPE};
+        struct sigaction dfl;
+        memset(&dfl, 0, sizeof dfl);
+        dfl.sa_handler = SIG_DFL;
+        for (size_t i = 0; i < sizeof reset / sizeof reset[0]; i++)
+            sigaction(reset[i], &dfl, NULL);
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        if (sup_child_guard(me, SIGTERM) == -1)
+            _exit(1); /* the master is already gone */
+        /* Move both fds above 4 first, so dup2 into 3 and 4 cannot clobber
+         * one with the other; dup2 clears close-on-exec on the copies. */
+        int chfd = fcntl(sv[1], F_DUPFD, 10);
+        int llfd = fcntl(sup_lifeline_fd(sup), F_DUPFD, 10);
+        if (chfd == -1 || llfd == -1 || dup2(chfd, CHILD_CHANNEL_FD) == -1 ||
+            dup2(llfd, CHILD_LIFELINE_FD) == -1)
+            goto fail;
+        close(chfd);
+        close(llfd);
+        execve(m->worker_path, m->worker_argv, m->worker_env);
+    fail:;
+        int e = errno;
+        ssize_t wr = write(ep[1], &e, sizeof e);
+        (void)wr;
+        _exit(127); /* never seen as such: the parent reads e from the pipe */
+    }
+    int fork_errno = errno;
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    close(sv[1]);
+    close(ep[1]);
+    if (pid == -1) {
+        close(sv[0]);
+        close(ep[0]);
+        free(w);
+        errno = fork_errno;
+        return -1;
+    }
+    /* Wait for execve: EOF means it succeeded, an int means it failed. */
+    int child_errno = 0;
+    ssize_t n;
+    while ((n = read(ep[0], &child_errno, sizeof child_errno)) == -1 && errno == EINTR)
+        ;
+    close(ep[0]);
+    if (n > 0) {
+        while (waitpid(pid, NULL, 0) == -1 && errno == EINTR)
+            ; /* not the supervisor's yet: we reap it */
+        close(sv[0]);
+        free(w);
+        errno = child_errno;
+        return -1;
+    }
+
+    w->pid = pid;
+    w->slot = slot;
+    m->workers[m->nworkers++] = w;
+    *proc_data = w;
+    chan_callbacks cb = {.on_message = on_worker_message,
+                         .on_disconnect = on_worker_disconnect};
+    w->ch = chan_open(m->loop, sv[0], &cb, w);
+    if (w->ch == NULL)
+        err(1, "chan_open");
+    char name[32];
+    snprintf(name, sizeof name, "worker %d", (int)pid);
+    chan_set_name(w->ch, name);
+    if (handle_attach(w->ch, NULL, NULL) == -1)
+        err(1, "handle_attach");
+    m->open_chans++;
+    /* The post: sub.send('server', server). The handle layer dup()s the fd,
+     * so our reference stays for the next worker that needs it. */
+    json_value *msg = json_new_string("server");
+    if (msg == NULL || handle_send(w->ch, msg, HANDLE_NET_SERVER, m->lfd) == -1)
+        printf("[master %d] passing the listener to %d: %s\n", (int)me, (int)pid,
+               strerror(errno));
+    json_free(msg);
+    return pid;
+}
+
+/* The supervisor's stop hook: ask over the channel, as the issue asks. */
+static void stop_worker(sup_t *sup, int slot, pid_t pid, void *slot_data, void *proc_data,
+                        void *arg)
+{
+    (void)sup;
+    (void)slot;
+    (void)slot_data;
+    (void)arg;
+    worker_t *w = proc_data;
+    printf("[master %d] asking worker %d to stop ({\"cmd\":\"shutdown\"})\n", (int)me,
+           (int)pid);
+    send_cmd(w, "shutdown");
+}
+
+static void describe_status(int status, char *buf, size_t len)
+{
+    if (WIFEXITED(status))
+        snprintf(buf, len, "exited with status %d", WEXITSTATUS(status));
+    else if (WIFSIGNALED(status))
+        snprintf(buf, len, "killed by signal %d (%s)", WTERMSIG(status),
+                 strsignal(WTERMSIG(status)));
+    else
+        snprintf(buf, len, "status 0x%x", (unsigned)status);
+}
+
+static void on_sup_event(sup_t *sup, const sup_event_t *ev, void *arg)
+{
+    master_t *m = arg;
+    worker_t *w = ev->proc_data;
+    char how[96];
+    (void)sup;
+    switch (ev->kind) {
+    case SUP_EV_SPAWNED:
+        if (ev->old_pid)
+            printf("[master %d] started worker %d for slot %d (replacing %d)\n", (int)me,
+                   (int)ev->pid, ev->slot, (int)ev->old_pid);
+        else
+            printf("[master %d] started worker %d for slot %d\n", (int)me, (int)ev->pid,
+                   ev->slot);
+        break;
+    case SUP_EV_EXITED:
+        describe_status(ev->status, how, sizeof how);
+        printf("[master %d] worker %d %s%s\n", (int)me, (int)ev->pid, how,
+               ev->expected ? "" : "; respawning");
+        if (w)
+            w->exited = 1;
+        break;
+    case SUP_EV_KILLED:
+        printf("[master %d] worker %d did not stop in time: SIGKILL\n", (int)me,
+               (int)ev->pid);
+        break;
+    case SUP_EV_SPAWN_FAILED:
+        printf("[master %d] starting a worker for slot %d: %s: %s\n", (int)me, ev->slot,
+               m->worker_path, strerror(ev->error));
+        break;
+    case SUP_EV_CRASH_LOOP:
+        printf("[master %d] crash loop: %d deaths in a short time; giving up\n", (int)me,
+               ev->deaths);
+        m->crashed = 1;
+        break;
+    case SUP_EV_REPLACED:
+        printf("[master %d] slot %d: worker %d replaced %d\n", (int)me, ev->slot,
+               (int)ev->pid, (int)ev->old_pid);
+        break;
+    case SUP_EV_ROLL_DONE:
+        printf("[master %d] rolling restart done\n", (int)me);
+        break;
+    case SUP_EV_STOPPED:
+        m->stopped = 1;
+        maybe_finish(m);
+        break;
+    }
+}
+
+/* ---- signals -------------------------------------------------------------- */
+
+static void on_stop_signal(loop_t *loop, int signo, void *arg)
+{
+    master_t *m = arg;
+    (void)loop;
+    if (sup_stopping(m->sup))
+        return;
+    printf("[master %d] %s: stopping the workers gracefully\n", (int)me,
+           signo == SIGINT ? "SIGINT" : "SIGTERM");
+    sup_stop(m->sup);
+}
+
+static void on_sighup(loop_t *loop, int signo, void *arg)
+{
+    master_t *m = arg;
+    (void)loop;
+    (void)signo;
+    printf("[master %d] SIGHUP: rolling restart, one worker at a time\n", (int)me);
+    if (sup_replace(m->sup, -1) == -1)
+        printf("[master %d] sup_replace: %s\n", (int)me, strerror(errno));
+}
+
+static void on_sigusr1(loop_t *loop, int signo, void *arg)
+{
+    master_t *m = arg;
+    (void)signo;
+    if (m->report_waiting > 0)
+        return; /* a report is already on its way */
+    for (int i = 0; i < m->nworkers; i++) {
+        worker_t *w = m->workers[i];
+        if (w->ch && !w->exited) {
+            w->asked = 1;
+            m->report_waiting++;
+            send_cmd(w, "report");
+        }
+    }
+    if (m->report_waiting == 0)
+        report_done(m);
+    else
+        m->report_timer = loop_timer_add(loop, REPORT_WAIT_MS, 0, on_report_timeout, m);
+}
+
+/* ---- setup ---------------------------------------------------------------- */
+
+static int parse_num(const char *s, long min, long max, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno != 0 || end == s || *end != '\0' || v < min || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* Bind and listen; fills m->addr with the address really bound. */
+static int listen_on(master_t *m, const char *host, long port)
+{
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV},
+                    *res;
+    char portstr[16];
+    snprintf(portstr, sizeof portstr, "%ld", port);
+    int r = getaddrinfo(host, portstr, &hints, &res);
+    if (r != 0)
+        errx(1, "getaddrinfo %s: %s", host, gai_strerror(r));
+    int fd = socket(res->ai_family, res->ai_socktype | SOCK_CLOEXEC, 0);
+    if (fd == -1)
+        err(1, "socket");
+    int one = 1;
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) == -1)
+        err(1, "setsockopt SO_REUSEADDR");
+    if (bind(fd, res->ai_addr, res->ai_addrlen) == -1)
+        err(1, "bind %s:%ld", host, port);
+    freeaddrinfo(res);
+    /* SOMAXCONN is the kernel's cap; asking for more gets the cap. */
+    if (listen(fd, 4096) == -1)
+        err(1, "listen");
+    /* Non-blocking is a property of the open socket, shared by every
+     * process that holds it: a worker's accept must return EAGAIN when
+     * another worker took the connection, never block. */
+    int fl = fcntl(fd, F_GETFL);
+    if (fl == -1 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) == -1)
+        err(1, "fcntl O_NONBLOCK");
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    char h[64], p[16]; /* NI_MAXHOST is not POSIX; numeric forms are short */
+    if (getsockname(fd, (struct sockaddr *)&ss, &sl) == -1)
+        err(1, "getsockname");
+    r = getnameinfo((struct sockaddr *)&ss, sl, h, sizeof h, p, sizeof p,
+                    NI_NUMERICHOST | NI_NUMERICSERV);
+    if (r != 0)
+        errx(1, "getnameinfo: %s", gai_strerror(r));
+    snprintf(m->addr, sizeof m->addr, ss.ss_family == AF_INET6 ? "[%s]:%s" : "%s:%s", h,
+             p);
+    return fd;
+}
+
+/* The worker's environment: ours, plus where Node's child finds its
+ * channel (chapter 04). */
+static char **worker_environment(void)
+{
+    size_t n = 0;
+    while (environ[n])
+        n++;
+    char **env = calloc(n + 3, sizeof *env);
+    if (env == NULL)
+        errx(1, "out of memory");
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (strncmp(environ[i], "NODE_CHANNEL_", 13) != 0)
+            env[k++] = environ[i];
+    env[k++] = "NODE_CHANNEL_FD=3";
+    env[k++] = "NODE_CHANNEL_SERIALIZATION_MODE=json";
+    env[k] = NULL;
+    return env;
+}
+
+int main(int argc, char *argv[])
+{
+    static master_t m;
+    static char lifeline_arg[16], header_arg[24], idle_arg[24];
+    const char *host = getenv("HOST") ? getenv("HOST") : "127.0.0.1";
+    const char *worker = NULL;
+    long port = 8080, workers = sysconf(_SC_NPROCESSORS_ONLN), stop_ms = 5000;
+    long header_ms = 0, idle_ms = 0;
+    static const struct option opts[] = {{"port", required_argument, NULL, 'p'},
+                                         {"host", required_argument, NULL, 'H'},
+                                         {"workers", required_argument, NULL, 'w'},
+                                         {"worker", required_argument, NULL, 'W'},
+                                         {"header-timeout", required_argument, NULL, 'T'},
+                                         {"idle-timeout", required_argument, NULL, 'I'},
+                                         {"stop-timeout", required_argument, NULL, 'S'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    int c;
+
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    me = getpid();
+    the_master = &m;
+    if (workers < 1)
+        workers = 1;
+    if ((getenv("PORT") && parse_num(getenv("PORT"), 0, 65535, &port) == -1) ||
+        (getenv("WORKERS") && parse_num(getenv("WORKERS"), 1, 1024, &workers) == -1)) {
+        fprintf(stderr, "http-shared-port: bad PORT or WORKERS in the environment\n");
+        usage(stderr);
+        return 2;
+    }
+    while ((c = getopt_long(argc, argv, "p:H:w:h", opts, NULL)) != -1) {
+        int bad = 0;
+        switch (c) {
+        case 'p':
+            bad = parse_num(optarg, 0, 65535, &port);
+            break;
+        case 'H':
+            host = optarg;
+            break;
+        case 'w':
+            bad = parse_num(optarg, 1, 1024, &workers);
+            break;
+        case 'W':
+            worker = optarg;
+            break;
+        case 'T':
+            bad = parse_num(optarg, 1, 86400000, &header_ms);
+            break;
+        case 'I':
+            bad = parse_num(optarg, 1, 86400000, &idle_ms);
+            break;
+        case 'S':
+            bad = parse_num(optarg, 1, 86400000, &stop_ms);
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            bad = -1;
+        }
+        if (bad) {
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (optind != argc) {
+        usage(stderr);
+        return 2;
+    }
+
+    /* The worker program: --worker, or http-worker beside this program. */
+    if (worker == NULL) {
+        const char *slash = strrchr(argv[0], '/');
+        int dirlen = slash ? (int)(slash - argv[0]) : 1;
+        snprintf(m.worker_path, sizeof m.worker_path, "%.*s/http-worker", dirlen,
+                 slash ? argv[0] : ".");
+    } else {
+        snprintf(m.worker_path, sizeof m.worker_path, "%s", worker);
+    }
+    int k = 0;
+    m.worker_argv[k++] = "http-worker";
+    snprintf(lifeline_arg, sizeof lifeline_arg, "%d", CHILD_LIFELINE_FD);
+    m.worker_argv[k++] = "--lifeline-fd";
+    m.worker_argv[k++] = lifeline_arg;
+    if (header_ms) {
+        snprintf(header_arg, sizeof header_arg, "--header-timeout=%ld", header_ms);
+        m.worker_argv[k++] = header_arg;
+    }
+    if (idle_ms) {
+        snprintf(idle_arg, sizeof idle_arg, "--idle-timeout=%ld", idle_ms);
+        m.worker_argv[k++] = idle_arg;
+    }
+    m.worker_argv[k] = NULL;
+    m.worker_env = worker_environment();
+
+    /* A worker that dies while we write to its channel is an EPIPE, not a
+     * signal that kills the master. */
+    if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
+        err(1, "signal");
+
+    m.lfd = listen_on(&m, host, port);
+#ifdef __linux__
+    m.loop = loop_new(LOOP_EPOLL);
+#else
+    m.loop = loop_new(LOOP_POLL);
+#endif
+    if (m.loop == NULL)
+        err(1, "loop_new");
+    sup_config_t cfg = {.nslots = (int)workers,
+                        .spawn = spawn_worker,
+                        .stop = stop_worker,
+                        .on_event = on_sup_event,
+                        .arg = &m,
+                        .stop_timeout_ms = (uint64_t)stop_ms,
+                        .wait_ready = 1};
+    m.sup = sup_new(m.loop, &cfg);
+    if (m.sup == NULL)
+        err(1, "sup_new");
+    if (loop_on_signal(m.loop, SIGINT, on_stop_signal, &m) == -1 ||
+        loop_on_signal(m.loop, SIGTERM, on_stop_signal, &m) == -1 ||
+        loop_on_signal(m.loop, SIGHUP, on_sighup, &m) == -1 ||
+        loop_on_signal(m.loop, SIGUSR1, on_sigusr1, &m) == -1)
+        err(1, "loop_on_signal");
+    printf("[master %d] bound %s; starting %ld workers (%s)\n", (int)me, m.addr, workers,
+           m.worker_path);
+    if (sup_start(m.sup) == -1) {
+        printf("[master %d] starting workers: %s: %s\n", (int)me, m.worker_path,
+               strerror(errno));
+        sup_stop(m.sup);
+        m.crashed = 1;
+    }
+    if (loop_run(m.loop) == -1)
+        err(1, "loop_run");
+
+    print_table(&m, "requests per worker (at exit):");
+    sup_free(m.sup);
+    close(m.lfd);
+    for (int i = 0; i < m.nworkers; i++) {
+        if (m.workers[i]->ch)
+            chan_close(m.workers[i]->ch);
+        free(m.workers[i]);
+    }
+    free(m.workers);
+    free(m.worker_env);
+    loop_free(m.loop);
+    if (m.crashed) {
+        printf("[master %d] exiting with status 1: the workers could not be kept running\n",
+               (int)me);
+        return 1;
+    }
+    printf("[master %d] bye\n", (int)me);
+    return 0;
+}

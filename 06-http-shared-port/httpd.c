@@ -1,0 +1,585 @@
+/*
+ * httpd.c: one worker's HTTP service, as declared in httpd.h.
+ *
+ * Read it in this order:
+ *   on_listener   accepts new connections (bounded per wake, EMFILE pauses);
+ *   on_conn       a connection is readable or writable;
+ *   process       feeds the bytes read to the parser and answers each
+ *                 complete request in order (pipelining);
+ *   flush         writes the answers, keeping what the socket would not take;
+ *   on_sweep      closes connections past their deadline (slowloris, idle);
+ *   httpd_drain   the graceful stop.
+ *
+ * Every connection is a conn_t in h->conns, indexed by its fd: the fd that
+ * the loop hands to a callback finds its connection without a search and
+ * without a pointer that could go stale when the array grows.
+ */
+#ifdef __linux__
+/* accept4(2): a non-blocking, close-on-exec socket in one call (Linux and
+ * the BSDs; glibc declares it only under _GNU_SOURCE). */
+#define _GNU_SOURCE
+#endif
+#include "httpd.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "http.h"
+
+#define READ_BUF 16384          /* one read(2), shared by all connections */
+#define OUT_BUF 65536           /* responses formatted before one write */
+#define RESPONSE_MAX 512        /* the largest response this server formats */
+#define PEND_PAUSE (64 * 1024)  /* stop reading a client this far behind */
+#define LINGER_MS 1000          /* how long a lingering close waits for EOF */
+#define EMFILE_PAUSE_MS 100     /* how long the listener rests when out of fds */
+
+enum { C_FREE, C_READING, C_IDLE, C_LINGER };
+
+typedef struct conn {
+    int state;
+    int events;        /* what the loop watches for: LOOP_READ / LOOP_WRITE */
+    int want_close;    /* close once everything is written */
+    int want_linger;   /* ... by a lingering close (after a refusal) */
+    uint64_t deadline; /* loop_now_ms() after which the sweep closes it */
+    char *pend;        /* output the socket did not take yet (rare) */
+    size_t pend_off, pend_len, pend_cap;
+    http_parser_t parser;
+} conn_t;
+
+struct httpd {
+    loop_t *loop;
+    httpd_config_t cfg;
+    int lfd; /* the listener, -1 once we stop accepting */
+    loop_timer_t *resume;  /* EMFILE pause */
+    loop_timer_t *sweep;
+    loop_timer_t *done_timer;
+    void (*done)(httpd_t *h, void *arg);
+    void *done_arg;
+    int draining;
+    conn_t *conns; /* indexed by fd */
+    int conns_cap;
+    int open;
+    uint64_t now;
+    uint64_t requests;
+    http_date_t date;
+    char body[64]; /* {"msg":"Hello World","pid":N} */
+    size_t body_len;
+    size_t out_len;
+    char in[READ_BUF];
+    char out[OUT_BUF];
+};
+
+static void on_conn(loop_t *loop, int fd, int events, void *arg);
+
+/* ---- connections ---------------------------------------------------------- */
+
+static void fire_done(loop_t *loop, loop_timer_t *t, void *arg)
+{
+    httpd_t *h = arg;
+    (void)loop;
+    (void)t;
+    h->done_timer = NULL;
+    h->done(h, h->done_arg);
+}
+
+/* When draining and the last connection goes, call done() from the loop
+ * (not from deep inside a connection's callback, which done() may free). */
+static void check_drained(httpd_t *h)
+{
+    if (h->draining && h->open == 0 && h->done && h->done_timer == NULL)
+        h->done_timer = loop_timer_add(h->loop, 0, 0, fire_done, h);
+}
+
+static void conn_close(httpd_t *h, int fd)
+{
+    conn_t *c = &h->conns[fd];
+    loop_unwatch(h->loop, fd);
+    close(fd);
+    free(c->pend);
+    c->pend = NULL;
+    c->state = C_FREE;
+    h->open--;
+    check_drained(h);
+}
+
+static void set_events(httpd_t *h, int fd, conn_t *c, int events)
+{
+    if (c->events != events && loop_modify(h->loop, fd, events) == 0)
+        c->events = events;
+}
+
+static int conn_add(httpd_t *h, int fd)
+{
+    if (fd >= h->conns_cap) {
+        int cap = h->conns_cap ? h->conns_cap : 64;
+        while (cap <= fd)
+            cap *= 2;
+        conn_t *c = realloc(h->conns, (size_t)cap * sizeof *c);
+        if (c == NULL)
+            return -1;
+        memset(c + h->conns_cap, 0, (size_t)(cap - h->conns_cap) * sizeof *c);
+        h->conns = c;
+        h->conns_cap = cap;
+    }
+    conn_t *c = &h->conns[fd];
+    memset(c, 0, offsetof(conn_t, parser));
+    http_parser_init(&c->parser);
+    /* The select backend refuses fd >= FD_SETSIZE (ERANGE): that connection
+     * is closed at once rather than written past the end of an fd_set. */
+    if (loop_watch(h->loop, fd, LOOP_READ, on_conn, h) == -1)
+        return -1;
+    c->events = LOOP_READ;
+    c->state = C_READING;
+    c->deadline = h->now + h->cfg.header_timeout_ms;
+    h->open++;
+    return 0;
+}
+
+/* ---- writing -------------------------------------------------------------- */
+
+static int pend_append(conn_t *c, const char *data, size_t len)
+{
+    if (c->pend_off > 0 && c->pend_off == c->pend_len)
+        c->pend_off = c->pend_len = 0;
+    if (c->pend_len + len > c->pend_cap) {
+        size_t cap = c->pend_cap ? c->pend_cap : 4096;
+        while (cap < c->pend_len + len)
+            cap *= 2;
+        char *p = realloc(c->pend, cap);
+        if (p == NULL)
+            return -1;
+        c->pend = p;
+        c->pend_cap = cap;
+    }
+    memcpy(c->pend + c->pend_len, data, len);
+    c->pend_len += len;
+    return 0;
+}
+
+/* Write one buffer; returns bytes written (0 if the socket is full) or -1. */
+static ssize_t write_some(int fd, const char *data, size_t len)
+{
+    for (;;) {
+        ssize_t n = send(fd, data, len, MSG_NOSIGNAL);
+        if (n >= 0)
+            return n;
+        if (errno == EINTR)
+            continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+            return 0;
+        return -1; /* EPIPE, ECONNRESET: the client is gone */
+    }
+}
+
+/* Write what this connection has to say: its backlog first, then the
+ * responses just formatted into h->out. Then decide what to watch for, or
+ * close. Returns 0, or -1 if the connection was closed. */
+static int flush(httpd_t *h, int fd, conn_t *c)
+{
+    if (c->pend_len > c->pend_off) {
+        if (h->out_len > 0 && pend_append(c, h->out, h->out_len) == -1) {
+            h->out_len = 0;
+            conn_close(h, fd);
+            return -1;
+        }
+        h->out_len = 0;
+        ssize_t n = write_some(fd, c->pend + c->pend_off, c->pend_len - c->pend_off);
+        if (n == -1) {
+            conn_close(h, fd);
+            return -1;
+        }
+        c->pend_off += (size_t)n;
+    } else if (h->out_len > 0) {
+        /* The common case: one write(2) for every response of this read. */
+        ssize_t n = write_some(fd, h->out, h->out_len);
+        if (n == -1 ||
+            ((size_t)n < h->out_len &&
+             pend_append(c, h->out + n, h->out_len - (size_t)n) == -1)) {
+            h->out_len = 0;
+            conn_close(h, fd);
+            return -1;
+        }
+        h->out_len = 0;
+    }
+
+    size_t behind = c->pend_len - c->pend_off;
+    if (behind > 0) {
+        /* Wait until the client reads; stop reading its requests while it
+         * is far behind, so it cannot make us buffer without end. */
+        int ev = LOOP_WRITE;
+        if (behind < PEND_PAUSE && !c->want_close && c->state != C_LINGER)
+            ev |= LOOP_READ;
+        set_events(h, fd, c, ev);
+        return 0;
+    }
+    if (c->pend != NULL) { /* caught up: give the memory back */
+        free(c->pend);
+        c->pend = NULL;
+        c->pend_off = c->pend_len = c->pend_cap = 0;
+    }
+    if (c->want_close && c->state != C_LINGER) {
+        if (!c->want_linger) {
+            conn_close(h, fd);
+            return -1;
+        }
+        /* Lingering close: say we are done (FIN), then read and drop what
+         * the client still sends until it closes too, or LINGER_MS pass.
+         * Closing with unread bytes would send a reset instead, and the
+         * client could lose the response we just sent. */
+        shutdown(fd, SHUT_WR);
+        c->state = C_LINGER;
+        c->deadline = h->now + LINGER_MS;
+    }
+    set_events(h, fd, c, LOOP_READ);
+    return 0;
+}
+
+/* ---- answering ------------------------------------------------------------ */
+
+/* The path part of the target: "/" for "/?x=1", and the path of an
+ * absolute-form target ("http://host/x" -> "/x", RFC 9112 3.2.2). */
+static int is_root(const http_request_t *req)
+{
+    const char *p = req->path;
+    if (req->path_truncated)
+        return 0;
+    if (strncasecmp(p, "http://", 7) == 0 || strncasecmp(p, "https://", 8) == 0) {
+        p = strchr(strchr(p, ':') + 3, '/');
+        if (p == NULL)
+            return 1; /* "http://host" means "/" */
+    }
+    return p[0] == '/' && (p[1] == '\0' || p[1] == '?');
+}
+
+/* Make room in h->out for one more response. Returns -1 if the connection
+ * was closed while writing. */
+static int reserve(httpd_t *h, int fd, conn_t *c)
+{
+    if (OUT_BUF - h->out_len >= RESPONSE_MAX)
+        return 0;
+    return flush(h, fd, c);
+}
+
+static const char *date_now(httpd_t *h)
+{
+    return http_date_get(&h->date, time(NULL));
+}
+
+static int respond(httpd_t *h, int fd, conn_t *c, const http_request_t *req)
+{
+    static const char not_found[] = "Not Found\n";
+    if (reserve(h, fd, c) == -1)
+        return -1;
+    http_response_t r = {.keep_alive = req->keep_alive && !h->draining,
+                         .client_minor = req->version_minor,
+                         .head_only = req->method == HTTP_HEAD,
+                         .date = date_now(h)};
+    if (is_root(req)) {
+        r.status = 200;
+        r.content_type = "application/json";
+        r.body = h->body;
+        r.body_len = h->body_len;
+    } else {
+        r.status = 404;
+        r.content_type = "text/plain";
+        r.body = not_found;
+        r.body_len = sizeof not_found - 1;
+    }
+    h->out_len += http_response_write(h->out + h->out_len, OUT_BUF - h->out_len, &r);
+    h->requests++;
+    if (!r.keep_alive)
+        c->want_close = 1;
+    return 0;
+}
+
+static int refuse(httpd_t *h, int fd, conn_t *c, int status)
+{
+    char body[64];
+    if (reserve(h, fd, c) == -1)
+        return -1;
+    int n = snprintf(body, sizeof body, "%s\n", http_reason(status));
+    http_response_t r = {.status = status,
+                         .content_type = "text/plain",
+                         .body = body,
+                         .body_len = (size_t)n,
+                         .keep_alive = 0,
+                         .client_minor = 1,
+                         .date = date_now(h),
+                         .allow = status == 405 ? "GET, HEAD" : NULL};
+    h->out_len += http_response_write(h->out + h->out_len, OUT_BUF - h->out_len, &r);
+    h->requests++;
+    c->want_close = 1;
+    c->want_linger = 1;
+    return 0;
+}
+
+/* Parse n bytes just read and answer every request they complete. Returns
+ * -1 if the connection was closed. */
+static int process(httpd_t *h, int fd, conn_t *c, const char *buf, size_t n)
+{
+    size_t off = 0;
+    while (off < n && !c->want_close) {
+        if (c->state == C_IDLE) {
+            /* The first byte of the next request: its headers are now on
+             * the clock. */
+            c->state = C_READING;
+            c->deadline = h->now + h->cfg.header_timeout_ms;
+        }
+        size_t used;
+        int r = http_parse(&c->parser, buf + off, n - off, &used);
+        off += used;
+        if (r == HTTP_PARSE_MORE)
+            break;
+        if (r == HTTP_PARSE_ERROR)
+            return refuse(h, fd, c, c->parser.req.status);
+        if (respond(h, fd, c, &c->parser.req) == -1)
+            return -1;
+        http_parser_reset(&c->parser);
+        c->state = C_IDLE;
+        c->deadline = h->now + h->cfg.idle_timeout_ms;
+    }
+    /* Bytes after a "Connection: close" request: close slowly, as after a
+     * refusal, so they do not turn our close into a reset. */
+    if (c->want_close && off < n)
+        c->want_linger = 1;
+    return 0;
+}
+
+static void on_readable(httpd_t *h, int fd, conn_t *c)
+{
+    /* A few reads per wake at most: one busy client must not starve the
+     * others. Level-triggered readiness brings us back for the rest. */
+    for (int i = 0; i < 4; i++) {
+        ssize_t n = read(fd, h->in, sizeof h->in);
+        if (n == -1) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                break;
+            conn_close(h, fd); /* ECONNRESET and friends */
+            return;
+        }
+        if (n == 0) {
+            if (c->state == C_LINGER) {
+                conn_close(h, fd); /* the client closed too: done */
+                return;
+            }
+            /* EOF. What was asked before it is still answered (a client may
+             * shut down its side and wait for the reply, as `nc -N` does);
+             * flush() closes once that is written. */
+            c->want_close = 1;
+            c->want_linger = 0;
+            break;
+        }
+        if (c->state == C_LINGER)
+            continue; /* dropped: we already said goodbye */
+        if (process(h, fd, c, h->in, (size_t)n) == -1)
+            return;
+        if (c->want_close || (size_t)n < sizeof h->in)
+            break;
+    }
+    flush(h, fd, c);
+}
+
+static void on_conn(loop_t *loop, int fd, int events, void *arg)
+{
+    httpd_t *h = arg;
+    conn_t *c = &h->conns[fd];
+    (void)loop;
+    h->now = loop_now_ms();
+    if ((events & LOOP_WRITE) && !(events & LOOP_READ)) {
+        flush(h, fd, c);
+        return;
+    }
+    on_readable(h, fd, c);
+}
+
+/* ---- accepting ------------------------------------------------------------ */
+
+static void on_listener(loop_t *loop, int fd, int events, void *arg);
+
+static void resume_accepting(loop_t *loop, loop_timer_t *t, void *arg)
+{
+    httpd_t *h = arg;
+    (void)t;
+    h->resume = NULL;
+    if (h->lfd != -1)
+        loop_modify(loop, h->lfd, LOOP_READ);
+}
+
+static int accept_one(int lfd)
+{
+#ifdef __linux__
+    return accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+#else
+    int fd = accept(lfd, NULL, NULL);
+    if (fd != -1 && (fcntl(fd, F_SETFD, FD_CLOEXEC) == -1 ||
+                     fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) == -1)) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+#endif
+}
+
+static void on_listener(loop_t *loop, int lfd, int events, void *arg)
+{
+    httpd_t *h = arg;
+    (void)events;
+    h->now = loop_now_ms();
+    for (int i = 0; i < h->cfg.accepts_per_wake; i++) {
+        int fd = accept_one(lfd);
+        if (fd == -1) {
+            if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO)
+                continue; /* that one client gave up; try the next */
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                return; /* another worker took it, or the backlog is empty */
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+                errno == ENOMEM) {
+                /* Retrying now would fail again, as fast as the loop can
+                 * spin. Rest the listener instead; connections wait in the
+                 * backlog (or go to another worker). */
+                printf("[worker %d] accept: %s; pausing accepts for %d ms\n",
+                       (int)getpid(), strerror(errno), EMFILE_PAUSE_MS);
+                loop_modify(loop, lfd, 0);
+                if (h->resume == NULL)
+                    h->resume =
+                        loop_timer_add(loop, EMFILE_PAUSE_MS, 0, resume_accepting, h);
+                return;
+            }
+            printf("[worker %d] accept: %s\n", (int)getpid(), strerror(errno));
+            return;
+        }
+        if (conn_add(h, fd) == -1)
+            close(fd);
+    }
+}
+
+/* ---- timeouts ------------------------------------------------------------- */
+
+static void on_sweep(loop_t *loop, loop_timer_t *t, void *arg)
+{
+    httpd_t *h = arg;
+    (void)loop;
+    (void)t;
+    h->now = loop_now_ms();
+    for (int fd = 0; fd < h->conns_cap; fd++)
+        if (h->conns[fd].state != C_FREE && h->now >= h->conns[fd].deadline)
+            conn_close(h, fd); /* slowloris, idle keep-alive, lingering */
+}
+
+/* ---- the public side ------------------------------------------------------ */
+
+httpd_t *httpd_new(loop_t *loop, int listen_fd, const httpd_config_t *cfg)
+{
+    int fl = fcntl(listen_fd, F_GETFL);
+    if (fl == -1 || fcntl(listen_fd, F_SETFL, fl | O_NONBLOCK) == -1)
+        return NULL;
+    httpd_t *h = calloc(1, sizeof *h);
+    if (h == NULL)
+        return NULL;
+    h->loop = loop;
+    h->cfg = *cfg;
+    if (h->cfg.header_timeout_ms == 0)
+        h->cfg.header_timeout_ms = 10000;
+    if (h->cfg.idle_timeout_ms == 0)
+        h->cfg.idle_timeout_ms = 5000;
+    if (h->cfg.accepts_per_wake <= 0)
+        h->cfg.accepts_per_wake = 64;
+    h->lfd = listen_fd;
+    h->now = loop_now_ms();
+    h->body_len = (size_t)snprintf(h->body, sizeof h->body,
+                                   "{\"msg\":\"Hello World\",\"pid\":%d}", (int)getpid());
+    /* The sweep runs often enough that a deadline is missed by at most a
+     * quarter of the shorter timeout (and at most a second). */
+    uint64_t shortest = h->cfg.header_timeout_ms < h->cfg.idle_timeout_ms
+                            ? h->cfg.header_timeout_ms
+                            : h->cfg.idle_timeout_ms;
+    uint64_t period = shortest / 4;
+    if (period > 1000)
+        period = 1000;
+    if (period < 10)
+        period = 10;
+    h->sweep = loop_timer_add(loop, period, period, on_sweep, h);
+    if (h->sweep == NULL || loop_watch(loop, listen_fd, LOOP_READ, on_listener, h) == -1) {
+        int e = errno;
+        if (h->sweep)
+            loop_timer_cancel(loop, h->sweep);
+        free(h);
+        errno = e;
+        return NULL;
+    }
+    return h;
+}
+
+static void stop_accepting(httpd_t *h)
+{
+    if (h->lfd == -1)
+        return;
+    loop_unwatch(h->loop, h->lfd);
+    close(h->lfd); /* our reference only: the other workers keep serving */
+    h->lfd = -1;
+    if (h->resume) {
+        loop_timer_cancel(h->loop, h->resume);
+        h->resume = NULL;
+    }
+}
+
+void httpd_drain(httpd_t *h, void (*done)(httpd_t *h, void *arg), void *arg)
+{
+    if (h->draining)
+        return;
+    h->draining = 1;
+    h->done = done;
+    h->done_arg = arg;
+    stop_accepting(h);
+    h->now = loop_now_ms();
+    for (int fd = 0; fd < h->conns_cap; fd++) {
+        conn_t *c = &h->conns[fd];
+        if (c->state == C_FREE)
+            continue;
+        int idle = c->state == C_IDLE ||
+                   (c->state == C_READING && !http_parser_started(&c->parser));
+        if (idle && c->pend_len == c->pend_off)
+            conn_close(h, fd); /* nothing in flight: close now */
+        else if (idle)
+            c->want_close = 1; /* finish writing the last response first */
+        /* A request in flight is answered with "Connection: close" (see
+         * respond()), and then the connection closes. */
+    }
+    check_drained(h);
+}
+
+uint64_t httpd_requests(const httpd_t *h)
+{
+    return h->requests;
+}
+
+int httpd_connections(const httpd_t *h)
+{
+    return h->open;
+}
+
+void httpd_free(httpd_t *h)
+{
+    if (h == NULL)
+        return;
+    for (int fd = 0; fd < h->conns_cap; fd++)
+        if (h->conns[fd].state != C_FREE)
+            conn_close(h, fd);
+    stop_accepting(h);
+    if (h->sweep)
+        loop_timer_cancel(h->loop, h->sweep);
+    if (h->done_timer)
+        loop_timer_cancel(h->loop, h->done_timer);
+    free(h->conns);
+    free(h);
+}

@@ -1,0 +1,76 @@
+/*
+ * httpd.h: serve HTTP/1.1 on a listening socket from an event loop.
+ *
+ * This is what one worker of chapter 06 does all day, taken out of the
+ * worker program so that the program reads in one sitting. It is the C
+ * counterpart of the post's work.js: Node's http module parses, here the
+ * parser comes from http.h; Node's libuv loop waits, here chapter 01's loop
+ * does (the epoll backend on Linux).
+ *
+ *   httpd_config_t cfg = {.header_timeout_ms = 10000, .idle_timeout_ms = 5000};
+ *   httpd_t *h = httpd_new(loop, listen_fd, &cfg);   // starts accepting
+ *   loop_run(loop);
+ *   ...
+ *   httpd_drain(h, on_drained, arg);                  // graceful stop
+ *
+ * What it answers: GET / (and HEAD /) gets {"msg":"Hello World","pid":N} as
+ * application/json, any other path 404, and every refusal of http.h its
+ * status, after which the connection is closed.
+ *
+ * How it behaves under load and abuse:
+ *   - accept: each wake of the listener accepts until EAGAIN, but at most
+ *     accepts_per_wake connections, so a flood of new connections cannot
+ *     starve the ones already open;
+ *   - EMFILE/ENFILE (out of fds): the listener is paused for 100 ms instead of
+ *     being retried at once, which would spin at 100% CPU (level-triggered
+ *     readiness stays on while the connection waits in the backlog); the
+ *     other workers, or this one 100 ms later, take the connection;
+ *   - no allocation per request: a connection is a slot in an array indexed
+ *     by its fd, reused; the parser needs no input buffer (http.h); reads
+ *     and responses go through two buffers shared by every connection. Only
+ *     a client that does not read its responses gets a buffer of its own,
+ *     for what the socket would not take;
+ *   - timeouts, checked by one sweep timer per worker: a request's headers
+ *     (and body) must arrive within header_timeout_ms of its first byte, or
+ *     of the accept (slowloris); a keep-alive connection idle for
+ *     idle_timeout_ms is closed;
+ *   - a refused request is answered, then the write side is shut down and
+ *     what the client still sends is read and dropped for a moment before
+ *     the close ("lingering close"), so that the client reads the status
+ *     instead of a reset.
+ */
+#ifndef HTTPD_H
+#define HTTPD_H
+
+#include <stdint.h>
+
+#include "loop.h"
+
+typedef struct httpd httpd_t;
+
+typedef struct httpd_config {
+    uint64_t header_timeout_ms; /* 0 means 10000 */
+    uint64_t idle_timeout_ms;   /* 0 means 5000 */
+    int accepts_per_wake;       /* 0 means 64 */
+} httpd_config_t;
+
+/* Start serving on listen_fd (made non-blocking; the httpd owns it from now
+ * on and closes it when it stops accepting). Returns NULL with errno set on
+ * failure (listen_fd is then still the caller's). */
+httpd_t *httpd_new(loop_t *loop, int listen_fd, const httpd_config_t *cfg);
+
+/* Graceful stop: stop accepting (close the listener), close idle keep-alive
+ * connections, let the requests in flight finish (their responses say
+ * "Connection: close"), and call done(h, arg) from the loop once no
+ * connection is left. Calling it again does nothing. */
+void httpd_drain(httpd_t *h, void (*done)(httpd_t *h, void *arg), void *arg);
+
+/* Responses written so far (every status counts), and connections open. */
+uint64_t httpd_requests(const httpd_t *h);
+int httpd_connections(const httpd_t *h);
+
+/* Close every connection and the listener and free everything. Call it
+ * from outside the loop's callbacks or from done(). */
+void httpd_free(httpd_t *h);
+
+#endif
