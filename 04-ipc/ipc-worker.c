@@ -1,0 +1,173 @@
+/*
+ * ipc-worker.c: the worker of chapter 04, the post's work.js in C.
+ *
+ * It is not meant to be started by hand: a parent starts it with an IPC
+ * channel on fd 3 and NODE_CHANNEL_FD=3 in its environment. Two parents can:
+ *
+ *   ./ipc                       chapter 04's C master
+ *   node node-master.js         a Node.js master (child_process.fork with
+ *                               execPath, or spawn with an 'ipc' stdio entry)
+ *
+ * Started by hand it says what is missing and exits 1.
+ *
+ * What it does, like work.js: for every message, print it and answer with an
+ * object, {"name":NAME,"pid":...,"echo":<the message>}; NAME is the optional
+ * argument, Bruce by default. Then, unlike work.js (which never exits because the channel
+ * keeps Node's event loop alive), it exits as soon as the master disconnects:
+ *
+ *   [worker 4212] channel on fd 3; NODE_CHANNEL_FD and NODE_CHANNEL_SERIALIZATION_MODE
+ * are now unset [worker 4212] got message: "some msg" [worker 4212] reply:
+ * {"name":"Bruce","pid":4212,"echo":"some msg"} [worker 4212] the master disconnected:
+ * exiting
+ *
+ * A line that is not JSON is reported (with its offset and the reason) and
+ * skipped; the conversation goes on. A line over 1 MiB ends the channel,
+ * and the worker exits 1.
+ */
+#include <errno.h>
+#include <err.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
+
+#include "chan.h"
+#include "json.h"
+#include "loop.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: ipc-worker [NAME]\n"
+            "\n"
+            "The worker end of an IPC channel. Start it from ./ipc or from Node.js\n"
+            "(child_process.fork with execPath, or spawn with stdio [..., 'ipc']); it\n"
+            "reads the channel's fd from NODE_CHANNEL_FD, answers every message with\n"
+            "{\"name\":NAME,...} (NAME defaults to Bruce) and exits when the parent\n"
+            "disconnects.\n");
+}
+
+struct worker {
+    const char *name; /* answered in every reply */
+    loop_t *loop;
+    chan_t *ch; /* NULL once the channel has closed (and freed itself) */
+    int failed; /* the channel ended with an error */
+};
+
+static void on_message(chan_t *ch, const json_value *msg, int fd, void *user)
+{
+    struct worker *w = user;
+    if (fd != -1)
+        close(fd); /* no handles in this chapter */
+    char *text = json_serialize(msg, NULL);
+    printf("[worker %d] got message: %s\n", (int)getpid(), text ? text : "?");
+    free(text);
+
+    /* work.js answers with process.send({ name: 'Bruce' }); we add our pid
+     * and echo the message so the master can see who answered what. */
+    json_value *reply = json_new_object();
+    json_object_set(reply, "name", json_new_string(w->name));
+    json_object_set(reply, "pid", json_new_number(getpid()));
+    json_object_set(reply, "echo", json_clone(msg));
+    text = json_serialize(reply, NULL);
+    printf("[worker %d] reply: %s\n", (int)getpid(), text ? text : "?");
+    free(text);
+    if (chan_send(ch, reply) == -1)
+        warn("chan_send");
+    json_free(reply);
+}
+
+static void on_error(chan_t *ch, const chan_error *e, void *user)
+{
+    (void)ch;
+    struct worker *w = user;
+    fprintf(stderr, "[worker %d] %s\n", (int)getpid(), e->text);
+    if (e->kind != CHAN_ERR_MALFORMED)
+        w->failed = 1;
+}
+
+static void on_disconnect(chan_t *ch, void *user)
+{
+    (void)ch;
+    struct worker *w = user;
+    if (w->failed)
+        printf("[worker %d] channel closed after an error: exiting\n", (int)getpid());
+    else
+        printf("[worker %d] the master disconnected: exiting\n", (int)getpid());
+    w->ch = NULL;
+    loop_stop(w->loop);
+}
+
+int main(int argc, char *argv[])
+{
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    if (argc == 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
+        usage(stdout);
+        return 0;
+    }
+    /* One optional argument, the name to answer with. It is also what makes
+     * Node's fork() work: fork(modulePath, [], { execPath: 'ipc-worker' })
+     * runs `ipc-worker modulePath`, so the "module" becomes our name. */
+    if (argc > 2 || (argc == 2 && argv[1][0] == '-')) {
+        usage(stderr);
+        return 2;
+    }
+    struct worker w = {.name = argc == 2 ? argv[1] : "Bruce"};
+
+    /* What Node does at start-up in a child: read NODE_CHANNEL_FD, delete it
+     * and NODE_CHANNEL_SERIALIZATION_MODE from the environment, and open the
+     * channel on that fd. */
+    int fd = chan_fd_from_env();
+    if (fd == -1) {
+        if (errno == ENOENT)
+            errx(1, "NODE_CHANNEL_FD is not set: start me from ./ipc, or from Node's "
+                    "child_process with an 'ipc' channel");
+        err(1, "NODE_CHANNEL_FD");
+    }
+    printf("[worker %d] channel on fd %d; NODE_CHANNEL_FD and "
+           "NODE_CHANNEL_SERIALIZATION_MODE are now %s\n",
+           (int)getpid(), fd,
+           getenv("NODE_CHANNEL_FD") || getenv("NODE_CHANNEL_SERIALIZATION_MODE")
+               ? "still set (a bug)"
+               : "unset");
+
+#ifdef __linux__
+    /* Linux only: if the master dies, the kernel sends us SIGTERM. The
+     * channel's EOF would tell us too, unless someone else still held the
+     * master's end; this covers that case. If the master is already gone
+     * (we were reparented), leave now. */
+    if (prctl(PR_SET_PDEATHSIG, SIGTERM) == -1)
+        err(1, "prctl(PR_SET_PDEATHSIG)");
+    if (getppid() == 1)
+        errx(1, "the master is already gone");
+#endif
+
+    loop_backend_t backend;
+    if (loop_backend_default(&backend) == -1)
+        errx(2, "LOOP_BACKEND names no backend this system has");
+    w.loop = loop_new(backend);
+    if (w.loop == NULL)
+        err(1, "loop_new");
+    if (loop_stop_on_signal(w.loop, SIGTERM) == -1 ||
+        loop_stop_on_signal(w.loop, SIGINT) == -1)
+        err(1, "loop_stop_on_signal");
+
+    chan_callbacks cb = {on_message, on_error, on_disconnect};
+    w.ch = chan_open(w.loop, fd, &cb, &w);
+    if (w.ch == NULL)
+        err(1, "chan_open");
+    chan_set_name(w.ch, "master");
+
+    if (loop_run(w.loop) == -1)
+        err(1, "loop_run");
+    /* A signal stopped the loop while the channel was still open. */
+    if (w.ch != NULL)
+        chan_close(w.ch);
+    loop_free(w.loop);
+    return w.failed ? 1 : 0;
+}

@@ -1,0 +1,283 @@
+/*
+ * test_ipc.c: black-box tests of ./ipc and ./ipc-worker.
+ *
+ *   make test        (run from the chapter directory, after make)
+ *
+ * The first group runs ./ipc as a reader would and checks the conversation
+ * it prints, its exit status, and that nobody is left behind.
+ *
+ * The second group plays the master itself: it makes the socketpair, starts
+ * ./ipc-worker with its end in NODE_CHANNEL_FD (testkit passes on fds that
+ * are not close-on-exec), and then writes raw bytes on the wire, so it can
+ * check the exact wire format and send what no well-behaved master would:
+ * a broken line, a line that never ends, an EOF.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "testkit.h"
+
+static int exited_with(int status, int code)
+{
+    return status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == code;
+}
+
+static void test_ipc_conversation(void **state)
+{
+    (void)state;
+    tk_proc *p = tk_start((const char *[]){"./ipc", NULL}, NULL);
+    assert_non_null(p);
+    int status = tk_wait_exit(p, 10000);
+    tk_drain(p);
+    assert_true(exited_with(status, 0));
+    const char *out = p->out;
+
+    /* The steps, in the order the reader is told. */
+    const char *sp = strstr(out, "] socketpair(AF_UNIX, SOCK_STREAM)");
+    const char *st =
+        strstr(out, "NODE_CHANNEL_FD=3, NODE_CHANNEL_SERIALIZATION_MODE=json");
+    const char *dis = strstr(out, "both replies are in: disconnect");
+    const char *wexit = strstr(out, "the master disconnected: exiting");
+    const char *reaped = strstr(out, "exited with code 0");
+    assert_non_null(sp);
+    assert_non_null(st);
+    assert_non_null(dis);
+    assert_non_null(wexit);
+    assert_non_null(reaped);
+    assert_true(sp < st && st < dis && dis < wexit && wexit < reaped);
+
+    /* The worker's pid as the master reports it is the pid in the worker's
+     * own lines and in its replies. */
+    int wpid = 0;
+    const char *as = strstr(out, " as pid ");
+    assert_non_null(as);
+    assert_int_equal(sscanf(as, " as pid %d", &wpid), 1);
+    char want[128];
+    snprintf(want, sizeof want, "[worker %d] got message: \"some msg\"", wpid);
+    assert_non_null(strstr(out, want));
+    snprintf(
+        want, sizeof want,
+        "[worker %d] got message: {\"greeting\":\"你好\",\"list\":[1,2.5,true,null]}",
+        wpid);
+    assert_non_null(strstr(out, want));
+    snprintf(want, sizeof want,
+             "got message: {\"name\":\"Bruce\",\"pid\":%d,\"echo\":\"some msg\"}", wpid);
+    assert_non_null(strstr(out, want));
+    assert_int_equal(tk_count_output(p, "] got message: {\"name\":\"Bruce\""), 2);
+    /* The worker removed the variables, as Node does. */
+    assert_non_null(strstr(out, "NODE_CHANNEL_SERIALIZATION_MODE are now unset"));
+    /* Nobody hangs around: the master's process group is empty. */
+    assert_int_equal(tk_count_group(p->pid), 0);
+    tk_free(p);
+}
+
+static void test_ipc_help_and_bad_args(void **state)
+{
+    (void)state;
+    tk_proc *p = tk_start((const char *[]){"./ipc", "--help", NULL}, NULL);
+    assert_true(exited_with(tk_wait_exit(p, 5000), 0));
+    tk_drain(p);
+    assert_non_null(strstr(p->out, "usage: ipc"));
+    tk_free(p);
+    p = tk_start((const char *[]){"./ipc", "--bogus", NULL}, NULL);
+    assert_true(exited_with(tk_wait_exit(p, 5000), 2));
+    tk_free(p);
+    p = tk_start((const char *[]){"./ipc", "--timeout", "soon", NULL}, NULL);
+    assert_true(exited_with(tk_wait_exit(p, 5000), 2));
+    tk_free(p);
+    p = tk_start((const char *[]){"./ipc-worker", "-h", NULL}, NULL);
+    assert_true(exited_with(tk_wait_exit(p, 5000), 0));
+    tk_drain(p);
+    assert_non_null(strstr(p->out, "usage: ipc-worker"));
+    tk_free(p);
+    p = tk_start((const char *[]){"./ipc-worker", "a", "b", NULL}, NULL);
+    assert_true(exited_with(tk_wait_exit(p, 5000), 2));
+    tk_free(p);
+}
+
+static void test_ipc_reports_a_worker_that_cannot_start(void **state)
+{
+    (void)state;
+    tk_proc *p = tk_start((const char *[]){"./ipc", "./no-such-worker", NULL}, NULL);
+    assert_true(exited_with(tk_wait_exit(p, 5000), 1));
+    tk_drain(p);
+    assert_non_null(strstr(p->out, "spawn ./no-such-worker: No such file or directory"));
+    tk_free(p);
+}
+
+/* A worker that never answers: the master gives up, kills it, reaps it. */
+static void test_ipc_timeout_with_a_silent_worker(void **state)
+{
+    (void)state;
+    tk_proc *p = tk_start(
+        (const char *[]){"./ipc", "--timeout", "300", "sleep", "30", NULL}, NULL);
+    int status = tk_wait_exit(p, 10000);
+    tk_drain(p);
+    assert_true(exited_with(status, 1));
+    assert_non_null(strstr(p->out, "timed out with 0 of 2 replies"));
+    assert_non_null(strstr(p->out, "killed by signal SIGTERM"));
+    assert_int_equal(tk_count_group(p->pid), 0);
+    tk_free(p);
+}
+
+static void test_ipc_sigterm_is_a_clean_stop(void **state)
+{
+    (void)state;
+    tk_proc *p = tk_start((const char *[]){"./ipc", "sleep", "30", NULL}, NULL);
+    assert_non_null(tk_wait_output(p, "send: {\"greeting\"", 5000));
+    int status = tk_stop(p, SIGTERM, 5000);
+    assert_true(exited_with(status, 0));
+    assert_non_null(strstr(p->out, "got SIGTERM"));
+    assert_non_null(strstr(p->out, "killed by signal SIGTERM")); /* and reaped */
+    assert_int_equal(tk_count_group(p->pid), 0);
+    tk_free(p);
+}
+
+static void test_worker_without_a_channel(void **state)
+{
+    (void)state;
+    tk_proc *p = tk_start((const char *[]){"./ipc-worker", NULL},
+                          (const char *[]){"NODE_CHANNEL_FD", NULL});
+    assert_true(exited_with(tk_wait_exit(p, 5000), 1));
+    tk_drain(p);
+    assert_non_null(strstr(p->out, "NODE_CHANNEL_FD is not set"));
+    tk_free(p);
+    p = tk_start((const char *[]){"./ipc-worker", NULL},
+                 (const char *[]){"NODE_CHANNEL_FD=1", NULL}); /* a pipe, not a socket */
+    assert_true(exited_with(tk_wait_exit(p, 5000), 1));
+    tk_drain(p);
+    assert_non_null(strstr(p->out, "NODE_CHANNEL_FD: Socket operation on non-socket"));
+    tk_free(p);
+}
+
+/* ---- the test as the master, on the raw wire ------------------------------ */
+
+typedef struct raw {
+    tk_proc *p;
+    int fd; /* our end */
+} raw;
+
+static raw start_worker(const char *name)
+{
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    fcntl(sv[0], F_SETFD, FD_CLOEXEC); /* ours stays here */
+    char env[32];
+    snprintf(env, sizeof env, "NODE_CHANNEL_FD=%d", sv[1]);
+    raw r;
+    r.p = tk_start((const char *[]){"./ipc-worker", name, NULL},
+                   (const char *[]){env, "NODE_CHANNEL_SERIALIZATION_MODE=json", NULL});
+    assert_non_null(r.p);
+    close(sv[1]);
+    r.fd = sv[0];
+    assert_non_null(tk_wait_output(r.p, "are now unset", 5000));
+    return r;
+}
+
+/* Read one reply line and check it is {"name":NAME,"pid":PID,"echo":ECHO}. */
+static void expect_reply(raw *r, const char *name, const char *echo_json)
+{
+    char line[4096];
+    int n = tk_read_line(r->fd, line, sizeof line, 5000);
+    assert_true(n > 0);
+    char want[4096];
+    snprintf(want, sizeof want, "{\"name\":\"%s\",\"pid\":%d,\"echo\":%s}", name,
+             (int)r->p->pid, echo_json);
+    assert_string_equal(line, want);
+}
+
+static void test_worker_wire_format(void **state)
+{
+    (void)state;
+    raw r = start_worker("Carol");
+    /* Exactly what Node writes: JSON text and '\n'. Two messages in one write,
+     * then one split across two writes. */
+    assert_int_equal(tk_send_str(r.fd, "\"some msg\"\n{\"a\":[1,{}]}\n"), 0);
+    expect_reply(&r, "Carol", "\"some msg\"");
+    expect_reply(&r, "Carol", "{\"a\":[1,{}]}");
+    assert_int_equal(tk_send_str(r.fd, "{\"emoji\":\"\\ud83d"), 0);
+    assert_int_equal(tk_send_str(r.fd, "\\ude00\"}\n"), 0);
+    expect_reply(&r, "Carol", "{\"emoji\":\"\xf0\x9f\x98\x80\"}");
+    close(r.fd);
+    assert_true(exited_with(tk_wait_exit(r.p, 5000), 0));
+    tk_free(r.p);
+}
+
+static void test_worker_survives_a_malformed_line(void **state)
+{
+    (void)state;
+    raw r = start_worker("Dan");
+    assert_int_equal(tk_send_str(r.fd, "{\"a\":1,}\n[2]\n"), 0);
+    expect_reply(&r, "Dan", "[2]"); /* the good line after the bad one */
+    assert_non_null(tk_wait_output(r.p,
+                                   "malformed message at byte 7 of the line at stream "
+                                   "byte 0: expected a string key in object",
+                                   5000));
+    close(r.fd);
+    assert_true(exited_with(tk_wait_exit(r.p, 5000), 0));
+    tk_free(r.p);
+}
+
+static void test_worker_hangs_up_on_an_oversized_message(void **state)
+{
+    (void)state;
+    raw r = start_worker("Eve");
+    /* 1 MiB + 1 bytes without a newline: over the default maximum. */
+    size_t n = 1024 * 1024 + 1;
+    char *big = malloc(n);
+    memset(big, '7', n);
+    (void)tk_send(r.fd, big, n); /* may fail halfway once the worker hangs up */
+    free(big);
+    assert_true(exited_with(tk_wait_exit(r.p, 5000), 1));
+    tk_drain(r.p);
+    assert_non_null(strstr(r.p->out, "larger than the maximum of 1048576 bytes"));
+    char c;
+    assert_true(read(r.fd, &c, 1) <= 0); /* our end sees the hang-up */
+    close(r.fd);
+    tk_free(r.p);
+}
+
+static void test_worker_exits_when_the_master_goes(void **state)
+{
+    (void)state;
+    raw r = start_worker("Fay");
+    /* A master that dies closes its end as surely as one that disconnects:
+     * the kernel closes the fds of a dead process. */
+    close(r.fd);
+    assert_true(exited_with(tk_wait_exit(r.p, 5000), 0));
+    tk_drain(r.p);
+    assert_non_null(strstr(r.p->out, "the master disconnected: exiting"));
+    tk_free(r.p);
+}
+
+int main(void)
+{
+    /* The raw tests write to a worker that may already have hung up. */
+    signal(SIGPIPE, SIG_IGN);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_ipc_conversation),
+        cmocka_unit_test(test_ipc_help_and_bad_args),
+        cmocka_unit_test(test_ipc_reports_a_worker_that_cannot_start),
+        cmocka_unit_test(test_ipc_timeout_with_a_silent_worker),
+        cmocka_unit_test(test_ipc_sigterm_is_a_clean_stop),
+        cmocka_unit_test(test_worker_without_a_channel),
+        cmocka_unit_test(test_worker_wire_format),
+        cmocka_unit_test(test_worker_survives_a_malformed_line),
+        cmocka_unit_test(test_worker_hangs_up_on_an_oversized_message),
+        cmocka_unit_test(test_worker_exits_when_the_master_goes),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
