@@ -10,7 +10,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -191,6 +193,30 @@ void fdpass_close_all(fdpass_in_t *in)
         in->nclosed++;
     }
     in->nfds = 0;
+}
+
+const char *fdpass_describe(int fd, char *buf, size_t cap)
+{
+    if (cap == 0)
+        return buf;
+#ifdef __linux__
+    /* /proc/self/fd/N is a symbolic link whose text names the open file:
+     * a path for a file, "socket:[INODE]" for a socket. Two processes that
+     * show the same text hold the same socket, whatever their fd numbers. */
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+    ssize_t n = readlink(path, buf, cap - 1);
+    if (n >= 0) {
+        buf[n] = '\0';
+        return buf;
+    }
+#endif
+    struct stat st;
+    if (fstat(fd, &st) == -1)
+        snprintf(buf, cap, "?");
+    else
+        snprintf(buf, cap, "inode %llu", (unsigned long long)st.st_ino);
+    return buf;
 }
 
 const char *fdpass_status_str(fdpass_status_t status)

@@ -94,6 +94,12 @@ void fdpass_take(const void *control, size_t controllen, int msg_flags, size_t w
 /* Close every fd kept in *in (a caller that decides it cannot use them). */
 void fdpass_close_all(fdpass_in_t *in);
 
+/* What an fd refers to, for showing that two fds in two processes are one
+ * open socket. On Linux the kernel's own name from /proc/self/fd, like
+ * "socket:[16054]"; elsewhere "inode 16054" from fstat(2). Writes into buf
+ * and returns it ("?" if fd is not open). */
+const char *fdpass_describe(int fd, char *buf, size_t cap);
+
 /* A short English phrase for a status ("control data truncated", ...). */
 const char *fdpass_status_str(fdpass_status_t status);
 

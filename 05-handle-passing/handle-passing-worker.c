@@ -1,0 +1,234 @@
+/*
+ * handle-passing-worker.c: the post's sub.js, in C.
+ *
+ * This program is not started by hand. A master starts it with an IPC
+ * channel as fd 3 (NODE_CHANNEL_FD=3), exactly as Node starts a child:
+ *   - ./handle-passing does, with chapter 03's proc_spawn;
+ *   - a Node master can too: node/main.js spawns it with an 'ipc' stdio
+ *     entry and sends it a net.Server with child.send('server', server).
+ *
+ * It waits for the message "server" with a handle, then accepts connections
+ * on that socket and answers each one with `child data, pid N\n` before
+ * closing it (the post's sub.js calls socket.send(), which net.Socket does
+ * not have; the answer here is an ordinary write). It tells its master which
+ * fd the server arrived as, and what that fd is ("socket:[16054]"): the
+ * master prints that next to its own fd for the same socket.
+ *
+ * What you see (inside the master's output):
+ *   [worker 4213] got the server as fd 6 -> socket:[16054]
+ *   [worker 4213] served connection 1
+ *   [worker 4213] the master closed the channel; exiting after 5 connections
+ *
+ * It exits when the channel closes (its master is gone or disconnected), on
+ * SIGINT/SIGTERM, and, on Linux, when its parent dies (PR_SET_PDEATHSIG).
+ */
+#include "fdpass.h"
+#include "handle.h"
+
+#include <err.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
+
+typedef struct {
+    loop_t *loop;
+    chan_t *ch;
+    int listen_fd; /* -1 until the server arrives */
+    long served;
+    int pid;
+} worker_t;
+
+static void usage(FILE *to, int status)
+{
+    fprintf(to,
+            "usage: handle-passing-worker\n"
+            "\n"
+            "The worker of handle-passing. Its master starts it with an IPC channel\n"
+            "on fd 3 (NODE_CHANNEL_FD=3) and sends it a listening socket; it then\n"
+            "answers every connection with `child data, pid N`. Run ./handle-passing\n"
+            "(or node node/main.js) instead of running this by hand.\n");
+    exit(status);
+}
+
+/* Write all of buf, retrying after EINTR and short writes. MSG_NOSIGNAL:
+ * a client that hung up early is EPIPE, not a SIGPIPE that kills us. */
+static int send_all(int fd, const char *buf, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
+        if (n == -1 && errno == EINTR)
+            continue;
+        if (n == -1)
+            return -1;
+        buf += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* The shared listening socket is readable: a connection is waiting. Every
+ * worker holding the socket may be woken for the same connection; one wins
+ * the accept() and the others get EAGAIN (chapter 07 measures this). */
+static void on_accept(loop_t *loop, int fd, int events, void *arg)
+{
+    (void)loop;
+    (void)events;
+    worker_t *w = arg;
+    for (;;) {
+        int c = accept(fd, NULL, NULL);
+        if (c == -1) {
+            if (errno == EINTR || errno == ECONNABORTED)
+                continue;
+            if (errno != EAGAIN && errno != EWOULDBLOCK)
+                warn("accept");
+            return; /* EAGAIN: another worker took it, or none is left */
+        }
+        /* accept(2) gives a blocking socket on Linux (a BSD kernel copies
+         * O_NONBLOCK from the listener, so clear it to be sure). The answer
+         * is a few bytes into an empty send buffer: it cannot block. */
+        int fl = fcntl(c, F_GETFL);
+        if (fl != -1)
+            fcntl(c, F_SETFL, fl & ~O_NONBLOCK);
+        fcntl(c, F_SETFD, FD_CLOEXEC);
+        char reply[64];
+        int len = snprintf(reply, sizeof reply, "child data, pid %d\n", w->pid);
+        if (send_all(c, reply, (size_t)len) == -1)
+            warn("send");
+        close(c);
+        w->served++;
+        printf("[worker %d] served connection %ld\n", w->pid, w->served);
+    }
+}
+
+/* Tell the master which fd the server became here and what it is, so the
+ * master can print it beside its own. */
+static void report_server(worker_t *w, int fd, const char *id)
+{
+    json_value *m = json_new_object();
+    if (m == NULL || json_object_set(m, "pid", json_new_number(w->pid)) == -1 ||
+        json_object_set(m, "fd", json_new_number(fd)) == -1 ||
+        json_object_set(m, "socket", json_new_string(id)) == -1) {
+        json_free(m);
+        warnx("out of memory");
+        return;
+    }
+    if (handle_send_message(w->ch, m) == -1)
+        warn("sending to the master");
+    json_free(m);
+}
+
+static void on_message(chan_t *ch, const json_value *msg, int fd, void *user)
+{
+    worker_t *w = user;
+    const char *type = handle_received_type(ch);
+    int is_server = fd != -1 && msg->type == JSON_STRING &&
+                    strcmp(msg->u.string.ptr, "server") == 0 && type != NULL &&
+                    strcmp(type, "net.Server") == 0;
+    if (!is_server || w->listen_fd != -1) {
+        char *text = json_serialize(msg, NULL);
+        printf("[worker %d] message %s%s\n", w->pid, text ? text : "?",
+               fd != -1 ? " with a handle I have no use for (closed)" : "");
+        free(text);
+        if (fd != -1)
+            close(fd);
+        return;
+    }
+    char id[64];
+    fdpass_describe(fd, id, sizeof id);
+    printf("[worker %d] got the server as fd %d -> %s\n", w->pid, fd, id);
+
+    /* Non-blocking: when another worker wins the race for a connection,
+     * our accept() must return EAGAIN instead of blocking the loop. */
+    int fl = fcntl(fd, F_GETFL);
+    if (fl == -1 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) == -1)
+        err(1, "fcntl O_NONBLOCK");
+    if (loop_watch(w->loop, fd, LOOP_READ, on_accept, w) == -1)
+        err(1, "loop_watch on fd %d", fd);
+    w->listen_fd = fd;
+    report_server(w, fd, id);
+}
+
+static void on_error(chan_t *ch, const chan_error *e, void *user)
+{
+    (void)ch;
+    fprintf(stderr, "[worker %d] %s\n", ((worker_t *)user)->pid, e->text);
+}
+
+static void on_disconnect(chan_t *ch, void *user)
+{
+    (void)ch;
+    worker_t *w = user;
+    w->ch = NULL; /* freed when this returns */
+    printf("[worker %d] the master closed the channel; exiting after %ld connections\n",
+           w->pid, w->served);
+    loop_stop(w->loop);
+}
+
+static void on_signal(loop_t *loop, int signo, void *arg)
+{
+    worker_t *w = arg;
+    printf("[worker %d] %s: exiting after %ld connections\n", w->pid,
+           signo == SIGINT ? "SIGINT" : "SIGTERM", w->served);
+    loop_stop(loop);
+}
+
+int main(int argc, char *argv[])
+{
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    if (argc > 1 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0))
+        usage(stdout, 0);
+    if (argc > 1)
+        usage(stderr, 2);
+
+    worker_t w = {.listen_fd = -1, .pid = (int)getpid()};
+#ifdef __linux__
+    /* If the master dies without closing the channel (SIGKILL), the kernel
+     * sends us SIGTERM: no orphan keeps serving the port. */
+    if (prctl(PR_SET_PDEATHSIG, SIGTERM) == -1)
+        err(1, "prctl PR_SET_PDEATHSIG");
+#endif
+    /* Node's child reads NODE_CHANNEL_FD and removes it from the
+     * environment; so do we (chapter 04). */
+    int fd = chan_fd_from_env();
+    if (fd == -1)
+        err(1, "no IPC channel (NODE_CHANNEL_FD); start me from "
+               "./handle-passing");
+
+    loop_backend_t backend;
+    if (loop_backend_default(&backend) == -1)
+        errx(2, "LOOP_BACKEND names no backend");
+    w.loop = loop_new(backend);
+    if (w.loop == NULL)
+        err(1, "loop_new");
+    if (loop_on_signal(w.loop, SIGINT, on_signal, &w) == -1 ||
+        loop_on_signal(w.loop, SIGTERM, on_signal, &w) == -1)
+        err(1, "loop_on_signal");
+
+    chan_callbacks cb = {
+        .on_message = on_message, .on_error = on_error, .on_disconnect = on_disconnect};
+    w.ch = chan_open(w.loop, fd, &cb, &w);
+    if (w.ch == NULL)
+        err(1, "chan_open on fd %d", fd);
+    chan_set_name(w.ch, "master");
+    if (handle_attach(w.ch, NULL, NULL) == -1)
+        err(1, "handle_attach");
+
+    if (loop_run(w.loop) == -1)
+        err(1, "loop_run");
+
+    if (w.listen_fd != -1) {
+        loop_unwatch(w.loop, w.listen_fd);
+        close(w.listen_fd);
+    }
+    chan_close(w.ch);
+    loop_free(w.loop);
+    return 0;
+}

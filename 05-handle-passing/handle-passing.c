@@ -1,0 +1,564 @@
+/*
+ * handle-passing.c: the post's main.js in C. One port, many processes.
+ *
+ * The master creates the server, starts the workers, and *sends them the
+ * server*; then it closes its own copy (the post's server.close()). Each
+ * worker accepts connections on the socket it was sent. No worker ever calls
+ * bind(2): they all use the one socket the master bound, which is why they
+ * can "listen on the same port" (the post's explanation, that their fds are
+ * "the same", is wrong: see NOTES.md).
+ *
+ * Run it (terminal 1), then talk to it (terminal 2):
+ *
+ *   $ ./handle-passing -p 1234 -w 3
+ *   [master 4211] listening on 127.0.0.1:1234 (pid 4211)
+ *   [master 4211] the server is fd 3 -> socket:[16054]
+ *   [master 4211] started worker 4213 (./handle-passing-worker) with the channel as fd 3
+ *   [master 4211] sent the server to worker 4213 (NODE_HANDLE)
+ *   ...
+ *   [master 4211] closed its own copy of the server (fd 3), like server.close()
+ *   [worker 4213] got the server as fd 6 -> socket:[16054]
+ *   [master 4211] worker 4213 acknowledged the server (NODE_HANDLE_ACK)
+ *   [master 4211] worker 4213 holds the server as fd 6 -> socket:[16054]; mine was
+ *                 fd 3 -> socket:[16054]: another fd number, the same socket
+ *   [master 4211] handoff complete: 3 workers hold the server, the master holds
+ *                 0 fds for it
+ *
+ *   $ ./handle-passing client -p 1234        # or: nc 127.0.0.1 1234
+ *   [client 4300] connection 1: child data, pid 4213
+ *   [client 4300] connection 2: child data, pid 4215
+ *   ...
+ *   [client 4300] 10 connections served by 3 processes: pid 4213 x4, ...
+ *
+ * Ctrl-C (or SIGTERM) stops the master gracefully: it disconnects from the
+ * workers, they exit on the channel's EOF, it reaps them and exits 0.
+ *
+ * `./handle-passing -- node node/sub.js` runs Node workers instead: the C
+ * master sends the server to Node, on the wire exactly as Node would.
+ */
+#include "fdpass.h"
+#include "handle.h"
+#include "proc.h"
+
+#include <arpa/inet.h>
+#include <err.h>
+#include <errno.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+extern char **environ; /* POSIX: the program declares it itself */
+
+#define STOP_GRACE_MS 5000 /* after this, workers that did not exit get SIGKILL */
+
+struct master;
+
+typedef struct worker {
+    struct master *m;
+    proc_t *proc; /* NULL once reaped */
+    pid_t pid;
+    chan_t *ch; /* NULL once the channel closed */
+} worker_t;
+
+typedef struct master {
+    loop_t *loop;
+    int pid;
+    worker_t *workers;
+    int nworkers;
+    int live;  /* workers not yet reaped */
+    int acked; /* workers that acknowledged the server */
+    int listen_fd_number;
+    char listen_id[64]; /* "socket:[16054]" */
+    int stopping;
+    loop_timer_t *kill_timer;
+} master_t;
+
+static void usage(FILE *to, int status)
+{
+    fprintf(
+        to,
+        "usage: handle-passing [-p PORT] [-H HOST] [-w WORKERS] [-- WORKER [ARGS...]]\n"
+        "       handle-passing client [-p PORT] [-H HOST] [-n COUNT]\n"
+        "\n"
+        "The master listens on HOST:PORT, starts WORKERS workers with an IPC channel\n"
+        "on fd 3, sends each the listening socket (a NODE_HANDLE message with the fd\n"
+        "attached), then closes its own copy. The workers answer every connection\n"
+        "with `child data, pid N`.\n"
+        "\n"
+        "  -p, --port PORT     port (env PORT; default 0: the kernel picks one)\n"
+        "  -H, --host HOST     IPv4 address (env HOST; default 127.0.0.1)\n"
+        "  -w, --workers N     number of workers (env WORKERS; default: online CPUs)\n"
+        "  -- WORKER [ARGS]    run this worker instead of ./handle-passing-worker,\n"
+        "                      e.g. `-- node node/sub.js` for Node workers\n"
+        "\n"
+        "client: connect COUNT times (default 10) and show which pid answered.\n"
+        "  -n, --count COUNT   number of connections\n");
+    exit(status);
+}
+
+/* A whole decimal number in [min, max], or -1. */
+static long parse_num(const char *s, long min, long max)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno != 0 || end == s || *end != '\0' || v < min || v > max)
+        return -1;
+    return v;
+}
+
+typedef struct {
+    const char *host;
+    long port;
+    long workers;
+    long count;
+    char **worker_argv; /* after "--", or NULL */
+} options_t;
+
+/* Flags override the environment, which overrides the defaults. */
+static void parse_args(int argc, char *argv[], int first, int client, options_t *o)
+{
+    const char *env;
+    o->host = (env = getenv("HOST")) != NULL && *env ? env : "127.0.0.1";
+    o->port = (env = getenv("PORT")) != NULL && *env ? parse_num(env, 0, 65535) : 0;
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    o->workers = (env = getenv("WORKERS")) != NULL && *env ? parse_num(env, 1, 64)
+                                                           : (cpus > 0 ? cpus : 1);
+    o->count = 10;
+    o->worker_argv = NULL;
+    if (o->port == -1 || o->workers == -1) {
+        fprintf(stderr, "handle-passing: bad PORT or WORKERS in the environment\n");
+        usage(stderr, 2);
+    }
+    for (int i = first; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0)
+            usage(stdout, 0);
+        if (strcmp(a, "--") == 0 && !client) {
+            if (i + 1 >= argc)
+                usage(stderr, 2);
+            o->worker_argv = &argv[i + 1];
+            break;
+        }
+        if (i + 1 >= argc)
+            usage(stderr, 2);
+        const char *v = argv[++i];
+        if (strcmp(a, "-p") == 0 || strcmp(a, "--port") == 0)
+            o->port = parse_num(v, 0, 65535);
+        else if (strcmp(a, "-H") == 0 || strcmp(a, "--host") == 0)
+            o->host = v;
+        else if (!client && (strcmp(a, "-w") == 0 || strcmp(a, "--workers") == 0))
+            o->workers = parse_num(v, 1, 64);
+        else if (client && (strcmp(a, "-n") == 0 || strcmp(a, "--count") == 0))
+            o->count = parse_num(v, 1, 100000);
+        else
+            usage(stderr, 2);
+        if (o->port == -1 || o->workers == -1 || o->count == -1)
+            usage(stderr, 2);
+    }
+    struct in_addr probe;
+    if (inet_pton(AF_INET, o->host, &probe) != 1) {
+        fprintf(stderr, "handle-passing: HOST must be an IPv4 address: %s\n", o->host);
+        usage(stderr, 2);
+    }
+    if (client && o->port == 0) {
+        fprintf(stderr, "handle-passing client: which port? (-p PORT)\n");
+        usage(stderr, 2);
+    }
+}
+
+/* ---- the client ------------------------------------------------------------ */
+
+/* Connect `count` times, one after the other; print each answer and, at the
+ * end, how many different processes answered. Exit 1 if any connection got
+ * no answer. */
+static int run_client(const options_t *o)
+{
+    int me = (int)getpid();
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)o->port)};
+    inet_pton(AF_INET, o->host, &sa.sin_addr);
+    struct {
+        long pid, n;
+    } *seen = calloc((size_t)o->count, sizeof *seen);
+    if (seen == NULL)
+        err(1, "calloc");
+    long nseen = 0, failures = 0;
+    for (long i = 1; i <= o->count; i++) {
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd == -1)
+            err(1, "socket");
+        if (connect(fd, (struct sockaddr *)&sa, sizeof sa) == -1) {
+            warn("connect to %s:%ld", o->host, o->port);
+            close(fd);
+            failures++;
+            continue;
+        }
+        /* Read until the worker closes, for at most 5 s. */
+        char buf[256];
+        size_t len = 0;
+        for (;;) {
+            struct pollfd pf = {.fd = fd, .events = POLLIN};
+            int r = poll(&pf, 1, 5000);
+            if (r == -1 && errno == EINTR)
+                continue;
+            if (r <= 0)
+                break;
+            ssize_t n = read(fd, buf + len, sizeof buf - 1 - len);
+            if (n == -1 && errno == EINTR)
+                continue;
+            if (n <= 0 || (len += (size_t)n) == sizeof buf - 1)
+                break;
+        }
+        close(fd);
+        buf[len] = '\0';
+        buf[strcspn(buf, "\r\n")] = '\0';
+        long pid;
+        const char *p = strstr(buf, "pid ");
+        if (len == 0 || p == NULL || (pid = strtol(p + 4, NULL, 10)) <= 0) {
+            printf("[client %d] connection %ld: no answer\n", me, i);
+            failures++;
+            continue;
+        }
+        printf("[client %d] connection %ld: %s\n", me, i, buf);
+        long k = 0;
+        while (k < nseen && seen[k].pid != pid)
+            k++;
+        if (k == nseen)
+            seen[nseen++].pid = pid;
+        seen[k].n++;
+    }
+    printf("[client %d] %ld connections served by %ld process%s:", me,
+           o->count - failures, nseen, nseen == 1 ? "" : "es");
+    for (long k = 0; k < nseen; k++)
+        printf("%s pid %ld x%ld", k ? "," : "", seen[k].pid, seen[k].n);
+    printf("\n");
+    free(seen);
+    return failures == 0 ? 0 : 1;
+}
+
+/* ---- the master ------------------------------------------------------------ */
+
+static int listen_on(const char *host, long port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd == -1)
+        err(1, "socket");
+    /* SO_REUSEADDR only lets a restarted master bind while old connections
+     * sit in TIME_WAIT. It is not SO_REUSEPORT: a second bind on this port
+     * still fails with EADDRINUSE, which is the point of this chapter. */
+    int one = 1;
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) == -1)
+        err(1, "setsockopt SO_REUSEADDR");
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    inet_pton(AF_INET, host, &sa.sin_addr);
+    if (bind(fd, (struct sockaddr *)&sa, sizeof sa) == -1)
+        err(1, "bind %s:%ld", host, port);
+    if (listen(fd, 128) == -1)
+        err(1, "listen");
+    return fd;
+}
+
+static int bound_port(int fd)
+{
+    struct sockaddr_in sa;
+    socklen_t len = sizeof sa;
+    if (getsockname(fd, (struct sockaddr *)&sa, &len) == -1)
+        err(1, "getsockname");
+    return ntohs(sa.sin_port);
+}
+
+/* How many of this process's fds name the socket `id`. After the handoff
+ * the answer must be 0: the master kept no copy. */
+static int fds_naming(const char *id)
+{
+    long max = sysconf(_SC_OPEN_MAX);
+    if (max <= 0 || max > 4096)
+        max = 4096; /* a master has a few fds per worker, far below this */
+    int n = 0;
+    char buf[64];
+    for (int fd = 0; fd < max; fd++)
+        if (strcmp(fdpass_describe(fd, buf, sizeof buf), id) == 0)
+            n++;
+    return n;
+}
+
+static void maybe_done(master_t *m)
+{
+    if (m->live > 0)
+        return;
+    if (m->stopping)
+        printf("[master %d] all %d workers have exited; bye\n", m->pid, m->nworkers);
+    else
+        printf("[master %d] every worker has exited; nothing serves the port now\n",
+               m->pid);
+    loop_stop(m->loop);
+}
+
+static void on_worker_exit(proc_t *p, const proc_status_t *st, void *arg)
+{
+    (void)p;
+    worker_t *w = arg;
+    master_t *m = w->m;
+    char how[128];
+    printf("[master %d] worker %d %s\n", m->pid, (int)w->pid,
+           proc_status_str(st, how, sizeof how));
+    w->proc = NULL;
+    if (w->ch != NULL) {
+        chan_close(w->ch); /* no more news from it; close without callbacks */
+        w->ch = NULL;
+    }
+    m->live--;
+    if (!m->stopping && m->live > 0)
+        printf("[master %d] %d worker%s still serve%s the port\n", m->pid, m->live,
+               m->live == 1 ? "" : "s", m->live == 1 ? "s" : "");
+    maybe_done(m);
+}
+
+static void on_worker_message(chan_t *ch, const json_value *msg, int fd, void *user)
+{
+    (void)ch;
+    worker_t *w = user;
+    master_t *m = w->m;
+    if (fd != -1)
+        close(fd); /* workers send no handles; refuse it */
+    /* The worker's report: {"pid":4213,"fd":6,"socket":"socket:[16054]"} */
+    const json_value *wfd = json_object_get(msg, "fd");
+    const char *id = json_object_get_string(msg, "socket");
+    if (wfd != NULL && wfd->type == JSON_NUMBER && id != NULL) {
+        int same = strcmp(id, m->listen_id) == 0;
+        printf("[master %d] worker %d holds the server as fd %d -> %s; mine was fd %d -> "
+               "%s: %s\n",
+               m->pid, (int)w->pid, (int)wfd->u.number, id, m->listen_fd_number,
+               m->listen_id,
+               same ? ((int)wfd->u.number == m->listen_fd_number
+                           ? "the same fd number by chance, the same socket"
+                           : "another fd number, the same socket")
+                    : "A DIFFERENT SOCKET");
+        return;
+    }
+    char *text = json_serialize(msg, NULL);
+    printf("[master %d] worker %d says %s\n", m->pid, (int)w->pid, text ? text : "?");
+    free(text);
+}
+
+static void on_worker_error(chan_t *ch, const chan_error *e, void *user)
+{
+    (void)ch;
+    fprintf(stderr, "[master %d] %s\n", ((worker_t *)user)->m->pid, e->text);
+}
+
+static void on_worker_disconnect(chan_t *ch, void *user)
+{
+    (void)ch;
+    worker_t *w = user;
+    w->ch = NULL; /* freed when this returns */
+}
+
+static void on_ack(chan_t *ch, void *arg)
+{
+    (void)ch;
+    worker_t *w = arg;
+    master_t *m = w->m;
+    m->acked++;
+    printf("[master %d] worker %d acknowledged the server (NODE_HANDLE_ACK)\n", m->pid,
+           (int)w->pid);
+    if (m->acked == m->nworkers)
+        printf("[master %d] handoff complete: %d workers hold the server, the master "
+               "holds %d fds for it\n",
+               m->pid, m->nworkers, fds_naming(m->listen_id));
+}
+
+static void on_kill_timer(loop_t *loop, loop_timer_t *timer, void *arg)
+{
+    (void)loop;
+    (void)timer;
+    master_t *m = arg;
+    m->kill_timer = NULL;
+    for (int i = 0; i < m->nworkers; i++)
+        if (m->workers[i].proc != NULL) {
+            printf("[master %d] worker %d did not exit; SIGKILL\n", m->pid,
+                   (int)m->workers[i].pid);
+            proc_kill(m->workers[i].proc, SIGKILL);
+        }
+}
+
+/* SIGINT/SIGTERM: close the channels (Node's disconnect()); each worker sees
+ * EOF and exits; we reap them and stop when the last one is gone. */
+static void on_stop_signal(loop_t *loop, int signo, void *arg)
+{
+    master_t *m = arg;
+    if (m->stopping)
+        return;
+    m->stopping = 1;
+    printf("[master %d] %s: disconnecting from %d worker%s\n", m->pid,
+           signo == SIGINT ? "SIGINT" : "SIGTERM", m->live, m->live == 1 ? "" : "s");
+    for (int i = 0; i < m->nworkers; i++) {
+        worker_t *w = &m->workers[i];
+        if (w->proc == NULL)
+            continue;
+        if (w->ch == NULL || handle_disconnect(w->ch) == -1)
+            proc_kill(w->proc, SIGTERM);
+    }
+    m->kill_timer = loop_timer_add(loop, STOP_GRACE_MS, 0, on_kill_timer, m);
+    maybe_done(m);
+}
+
+/* The worker's environment: ours without any channel variables we were given
+ * ourselves, plus the two Node reads at start-up. */
+static char **worker_env(void)
+{
+    size_t n = 0;
+    while (environ[n] != NULL)
+        n++;
+    char **env = calloc(n + 3, sizeof *env);
+    if (env == NULL)
+        err(1, "calloc");
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (strncmp(environ[i], "NODE_CHANNEL_", 13) != 0)
+            env[k++] = environ[i];
+    env[k++] = "NODE_CHANNEL_FD=3";
+    env[k++] = "NODE_CHANNEL_SERIALIZATION_MODE=json";
+    env[k] = NULL;
+    return env;
+}
+
+/* Start one worker with its end of a fresh socketpair as fd 3, open our end
+ * as a channel, and send the server down it. */
+static void start_worker(master_t *m, worker_t *w, char **wargv, char **env,
+                         int listen_fd)
+{
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1)
+        err(1, "socketpair");
+    proc_fd_t extra = {.parent_fd = sv[1], .child_fd = 3};
+    proc_options_t opts = {.env = env,
+                           .stdio = {PROC_IGNORE, PROC_INHERIT, PROC_INHERIT},
+                           .fds = &extra,
+                           .nfds = 1};
+    w->m = m;
+    w->proc = proc_spawn(m->loop, wargv[0], wargv, &opts, NULL, on_worker_exit, w);
+    if (w->proc == NULL)
+        err(1, "spawn %s", wargv[0]);
+    w->pid = proc_pid(w->proc);
+    m->live++;
+    /* Our copy of the child's end must go, or we would never see EOF. */
+    if (close(sv[1]) == -1)
+        err(1, "close");
+    printf("[master %d] started worker %d (%s) with the channel as fd 3\n", m->pid,
+           (int)w->pid, wargv[0]);
+
+    chan_callbacks cb = {.on_message = on_worker_message,
+                         .on_error = on_worker_error,
+                         .on_disconnect = on_worker_disconnect};
+    w->ch = chan_open(m->loop, sv[0], &cb, w);
+    if (w->ch == NULL)
+        err(1, "chan_open");
+    char name[32];
+    snprintf(name, sizeof name, "worker %d", (int)w->pid);
+    chan_set_name(w->ch, name);
+    handle_callbacks hcb = {.on_ack = on_ack};
+    if (handle_attach(w->ch, &hcb, w) == -1)
+        err(1, "handle_attach");
+
+    /* The post's `child.send('server', server)`. */
+    json_value *msg = json_new_string("server");
+    if (msg == NULL)
+        err(1, "json_new_string");
+    if (handle_send(w->ch, msg, HANDLE_NET_SERVER, listen_fd) == -1)
+        err(1, "handle_send to worker %d", (int)w->pid);
+    json_free(msg);
+    printf("[master %d] sent the server to worker %d (NODE_HANDLE)\n", m->pid,
+           (int)w->pid);
+}
+
+/* The default worker lives beside this program. */
+static char *default_worker(const char *argv0)
+{
+    const char *slash = strrchr(argv0, '/');
+    size_t dir = slash ? (size_t)(slash - argv0) : 1;
+    const char *base = slash ? argv0 : ".";
+    char *path = malloc(dir + sizeof "/handle-passing-worker");
+    if (path == NULL)
+        err(1, "malloc");
+    memcpy(path, base, dir);
+    strcpy(path + dir, "/handle-passing-worker");
+    return path;
+}
+
+int main(int argc, char *argv[])
+{
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    options_t o;
+    if (argc > 1 && strcmp(argv[1], "client") == 0) {
+        parse_args(argc, argv, 2, 1, &o);
+        return run_client(&o);
+    }
+    parse_args(argc, argv, 1, 0, &o);
+
+    master_t m = {.pid = (int)getpid(), .nworkers = (int)o.workers};
+    char *own_worker = NULL;
+    char *default_argv[2] = {NULL, NULL};
+    char **wargv = o.worker_argv;
+    if (wargv == NULL) {
+        default_argv[0] = own_worker = default_worker(argv[0]);
+        wargv = default_argv;
+    }
+    /* Writes to a closed client or channel must be EPIPE, not death. */
+    if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
+        err(1, "signal SIGPIPE");
+
+    /* 1. The master creates the server: the only bind(2) in this chapter. */
+    int listen_fd = listen_on(o.host, o.port);
+    printf("[master %d] listening on %s:%d (pid %d)\n", m.pid, o.host,
+           bound_port(listen_fd), m.pid);
+    m.listen_fd_number = listen_fd;
+    fdpass_describe(listen_fd, m.listen_id, sizeof m.listen_id);
+    printf("[master %d] the server is fd %d -> %s\n", m.pid, listen_fd, m.listen_id);
+
+    loop_backend_t backend;
+    if (loop_backend_default(&backend) == -1)
+        errx(2, "LOOP_BACKEND names no backend this system has");
+    m.loop = loop_new(backend);
+    if (m.loop == NULL)
+        err(1, "loop_new");
+    if (loop_on_signal(m.loop, SIGINT, on_stop_signal, &m) == -1 ||
+        loop_on_signal(m.loop, SIGTERM, on_stop_signal, &m) == -1)
+        err(1, "loop_on_signal");
+
+    /* 2 and 3. Start the workers and send each one the server. */
+    m.workers = calloc((size_t)m.nworkers, sizeof *m.workers);
+    if (m.workers == NULL)
+        err(1, "calloc");
+    char **env = worker_env();
+    for (int i = 0; i < m.nworkers; i++)
+        start_worker(&m, &m.workers[i], wargv, env, listen_fd);
+
+    /* 4. The post's server.close(): drop the master's reference. The
+     * socket lives on in the channels' copies until the workers have it,
+     * and then in the workers. The master never accepts, so no client can
+     * get stuck in a master that has no handler (FACTS item 13). */
+    if (close(listen_fd) == -1)
+        err(1, "close");
+    printf("[master %d] closed its own copy of the server (fd %d), like server.close()\n",
+           m.pid, listen_fd);
+
+    if (loop_run(m.loop) == -1)
+        err(1, "loop_run");
+
+    for (int i = 0; i < m.nworkers; i++)
+        chan_close(m.workers[i].ch);
+    if (m.kill_timer != NULL)
+        loop_timer_cancel(m.loop, m.kill_timer);
+    loop_free(m.loop);
+    free(m.workers);
+    free(env);
+    free(own_worker);
+    return m.stopping ? 0 : 1;
+}

@@ -1,0 +1,63 @@
+// node/main.js: the post's main.js, corrected, with C workers: a Node master
+// that sends its net.Server to ./handle-passing-worker.
+//
+//   node node/main.js [WORKER] [N]        (defaults: ../handle-passing-worker, 2)
+//
+// fork() always runs `node MODULE`, so to give a C program a channel Node's
+// way we use spawn() with an 'ipc' entry in stdio: Node creates the
+// socketpair, the child's end becomes fd 3 and NODE_CHANNEL_FD=3 is set,
+// as for fork(). Then child.send('server', server) writes the NODE_HANDLE
+// envelope with the listening socket attached; the C worker answers
+// NODE_HANDLE_ACK and serves the port.
+//
+// Corrections to the post: fork('sub.js', 'server', server) throws (the
+// handle goes in send(), not in fork()); and the master closes its own copy
+// of the server once it has been sent, or it would keep accepting
+// connections it has no handler for.
+'use strict';
+const { spawn } = require('child_process');
+const net = require('net');
+const path = require('path');
+
+const worker = process.argv[2] || path.join(__dirname, '..', 'handle-passing-worker');
+const n = Number(process.argv[3] || 2);
+const tag = `[node-master ${process.pid}]`;
+const children = [];
+
+const server = net.createServer();
+server.listen(Number(process.env.PORT || 0), process.env.HOST || '127.0.0.1', () => {
+  const { address, port } = server.address();
+  console.log(`${tag} listening on ${address}:${port} (pid ${process.pid})`);
+  const fd = server._handle.fd;
+  let id = `fd ${fd}`;
+  try {
+    id = require('fs').readlinkSync(`/proc/self/fd/${fd}`);
+  } catch (e) { /* not Linux */ }
+  console.log(`${tag} the server is fd ${fd} -> ${id}`);
+  let sent = 0;
+  for (let i = 0; i < n; i++) {
+    const child = spawn(worker, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    children.push(child);
+    child.on('message', (m) => console.log(`${tag} worker ${child.pid} says ${JSON.stringify(m)}`));
+    child.on('exit', (code, signal) => {
+      console.log(`${tag} worker ${child.pid} exited (${signal || code})`);
+      if (children.every((c) => c.exitCode !== null || c.signalCode !== null)) process.exit(0);
+    });
+    // The callback runs once the envelope and the fd are written; only
+    // then is it safe to close the master's copy.
+    child.send('server', server, (err) => {
+      if (err) throw err;
+      if (++sent === n) {
+        server.close();
+        console.log(`${tag} sent the server to ${n} workers and closed its own copy`);
+      }
+    });
+  }
+});
+
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.on(sig, () => {
+    console.log(`${tag} ${sig}: disconnecting from the workers`);
+    for (const c of children) if (c.connected) c.disconnect();
+  });
+}
