@@ -170,8 +170,8 @@ const char *proc_status_str(const proc_status_t *st, char *buf, size_t len)
 /* The child, between fork() and execve()                                  */
 
 /* Which call failed, as an index the child can write without pointers. */
-enum step { STEP_SIGNALS, STEP_DUP, STEP_CLOEXEC, STEP_CHDIR, STEP_EXECVE };
-static const char *const step_names[] = {"sigaction", "dup2", "fcntl", "chdir", "execve"};
+enum step { STEP_SIGNALS, STEP_DUP, STEP_CHDIR, STEP_EXECVE };
+static const char *const step_names[] = {"sigprocmask", "dup2", "chdir", "execve"};
 
 struct child_error {
     int err;
