@@ -698,26 +698,26 @@ static void test_signals_one_loop(void **state)
 
 /* ---------------------------------------------------------------------- */
 
-#define SUITE(name, backend_ptr)                                                    \
-    const struct CMUnitTest name[] = {                                              \
-        cmocka_unit_test_prestate(test_read_readiness, backend_ptr),                \
-        cmocka_unit_test_prestate(test_write_readiness, backend_ptr),               \
-        cmocka_unit_test_prestate(test_paused_watcher, backend_ptr),                \
-        cmocka_unit_test_prestate(test_bad_arguments, backend_ptr),                 \
-        cmocka_unit_test_prestate(test_fd_setsize, backend_ptr),                    \
-        cmocka_unit_test_prestate(test_remove_gathered_and_reuse, backend_ptr),     \
-        cmocka_unit_test_prestate(test_remove_self_add_other, backend_ptr),         \
-        cmocka_unit_test_prestate(test_timer_order, backend_ptr),                   \
-        cmocka_unit_test_prestate(test_timer_accuracy, backend_ptr),                \
-        cmocka_unit_test_prestate(test_timer_repeat_and_self_cancel, backend_ptr),  \
-        cmocka_unit_test_prestate(test_timer_cancel_other_in_batch, backend_ptr),   \
-        cmocka_unit_test_prestate(test_timer_reset_then_cancel_in_batch, backend_ptr), \
-        cmocka_unit_test_prestate(test_timer_reset_then_cancel_self, backend_ptr),  \
-        cmocka_unit_test_prestate(test_timer_reset, backend_ptr),                   \
-        cmocka_unit_test_prestate(test_timer_no_burst_after_stall, backend_ptr),    \
-        cmocka_unit_test_prestate(test_stop, backend_ptr),                          \
-        cmocka_unit_test_prestate(test_signals, backend_ptr),                       \
-        cmocka_unit_test_prestate(test_signals_one_loop, backend_ptr),              \
+#define SUITE(name, backend_ptr)                                                         \
+    const struct CMUnitTest name[] = {                                                   \
+        cmocka_unit_test_prestate(test_read_readiness, backend_ptr),                     \
+        cmocka_unit_test_prestate(test_write_readiness, backend_ptr),                    \
+        cmocka_unit_test_prestate(test_paused_watcher, backend_ptr),                     \
+        cmocka_unit_test_prestate(test_bad_arguments, backend_ptr),                      \
+        cmocka_unit_test_prestate(test_fd_setsize, backend_ptr),                         \
+        cmocka_unit_test_prestate(test_remove_gathered_and_reuse, backend_ptr),          \
+        cmocka_unit_test_prestate(test_remove_self_add_other, backend_ptr),              \
+        cmocka_unit_test_prestate(test_timer_order, backend_ptr),                        \
+        cmocka_unit_test_prestate(test_timer_accuracy, backend_ptr),                     \
+        cmocka_unit_test_prestate(test_timer_repeat_and_self_cancel, backend_ptr),       \
+        cmocka_unit_test_prestate(test_timer_cancel_other_in_batch, backend_ptr),        \
+        cmocka_unit_test_prestate(test_timer_reset_then_cancel_in_batch, backend_ptr),   \
+        cmocka_unit_test_prestate(test_timer_reset_then_cancel_self, backend_ptr),       \
+        cmocka_unit_test_prestate(test_timer_reset, backend_ptr),                        \
+        cmocka_unit_test_prestate(test_timer_no_burst_after_stall, backend_ptr),         \
+        cmocka_unit_test_prestate(test_stop, backend_ptr),                               \
+        cmocka_unit_test_prestate(test_signals, backend_ptr),                            \
+        cmocka_unit_test_prestate(test_signals_one_loop, backend_ptr),                   \
     }
 
 int main(void)

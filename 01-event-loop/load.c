@@ -1,0 +1,701 @@
+/*
+ * load.c: `event-loop client` and `event-loop load` (see load.h).
+ *
+ * The load client is itself an event loop (loop.h), so it can hold
+ * thousands of connections on one thread too. Each connection walks
+ * through these states:
+ *
+ *   CONNECTING --connected--> HELLO --"pid N: hello"--> READY
+ *                                   --"error: ..."----> refused (closed)
+ *   READY --all N connected--> WAIT (ping sent) --reply--> WAIT ... DONE
+ *
+ * Round trips are measured from just before send(2) to the callback that
+ * reads the reply, so they include the client's own loop delay too: on a
+ * 2-core machine the client and server share the CPUs.
+ */
+#include "load.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "linebuf.h"
+#include "loop.h"
+
+/* Connections being set up at once: enough to fill the server's backlog
+ * quickly, few enough not to overflow it. */
+#define MAX_CONNECTING 256
+
+static uint64_t now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static int parse_long(const char *s, long min, long max, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno != 0 || end == s || *end != '\0' || v < min || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* The server's address, resolved once. */
+struct target {
+    struct sockaddr_storage sa;
+    socklen_t len;
+    int family;
+};
+
+static int resolve(const char *host, long port, struct target *t)
+{
+    char service[16];
+    snprintf(service, sizeof service, "%ld", port);
+    struct addrinfo hints = {0}, *res;
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_NUMERICSERV;
+    int e = getaddrinfo(host, service, &hints, &res);
+    if (e != 0) {
+        fprintf(stderr, "event-loop: getaddrinfo %s: %s\n", host, gai_strerror(e));
+        return -1;
+    }
+    memcpy(&t->sa, res->ai_addr, res->ai_addrlen);
+    t->len = res->ai_addrlen;
+    t->family = res->ai_family;
+    freeaddrinfo(res);
+    return 0;
+}
+
+/* A blocking connection with a bounded wait, for `client` and for the
+ * load client's stats connection. */
+static int connect_blocking(const struct target *t)
+{
+    int fd = socket(t->family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd == -1)
+        return -1;
+    if (connect(fd, (const struct sockaddr *)&t->sa, t->len) == -1) {
+        int saved = errno;
+        close(fd);
+        errno = saved;
+        return -1;
+    }
+    return fd;
+}
+
+static int send_all(int fd, const char *buf, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
+        if (n == -1 && errno == EINTR)
+            continue;
+        if (n == -1)
+            return -1;
+        buf += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* Read one line into out (NUL-terminated, newline dropped), waiting at most
+ * timeout_ms. Returns its length, or -1 (errno ETIMEDOUT, or 0 for EOF). */
+static int read_line(int fd, linebuf_t *lb, char *out, size_t cap, int timeout_ms)
+{
+    uint64_t deadline = now_us() + (uint64_t)timeout_ms * 1000u;
+    for (;;) {
+        const char *line;
+        size_t len;
+        int r = linebuf_next(lb, &line, &len);
+        if (r == 1) {
+            if (len >= cap)
+                len = cap - 1;
+            memcpy(out, line, len);
+            out[len] = '\0';
+            return (int)len;
+        }
+        if (r == -1) {
+            errno = EMSGSIZE;
+            return -1;
+        }
+        uint64_t now = now_us();
+        if (now >= deadline) {
+            errno = ETIMEDOUT;
+            return -1;
+        }
+        struct pollfd pf = {.fd = fd, .events = POLLIN};
+        int p = poll(&pf, 1, (int)((deadline - now + 999) / 1000));
+        if (p == -1 && errno == EINTR)
+            continue;
+        if (p == -1)
+            return -1;
+        if (p == 0)
+            continue;
+        char buf[4096];
+        ssize_t n = read(fd, buf, sizeof buf);
+        if (n == -1 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            if (n == 0)
+                errno = 0;
+            return -1;
+        }
+        if (linebuf_append(lb, buf, (size_t)n) == -1)
+            return -1;
+    }
+}
+
+/* ---------------------------------------------------------------------- */
+/* event-loop client                                                      */
+
+static void client_usage(FILE *to)
+{
+    fprintf(to, "usage: event-loop client [--host H] [--port P] [--count N] "
+                "[--interval MS] [--timeout MS] LINE...\n");
+}
+
+static const char *env_or(const char *name, const char *dflt)
+{
+    const char *v = getenv(name);
+    return v != NULL && *v != '\0' ? v : dflt;
+}
+
+int client_main(int argc, char **argv)
+{
+    const char *host = env_or("HOST", "127.0.0.1");
+    long port, count = 1, interval = 0, timeout = 70000;
+    if (parse_long(env_or("PORT", "7000"), 0, 65535, &port) == -1) {
+        fprintf(stderr, "event-loop: PORT is not a port number\n");
+        return 2;
+    }
+    int i = 1;
+    /* Options come in pairs (--name value); the first other word starts
+     * the lines to send. */
+    for (; i < argc; i += 2) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            client_usage(stdout);
+            return 0;
+        } else if (strcmp(a, "--host") == 0 && v) {
+            host = v;
+        } else if (strcmp(a, "--port") == 0 && v && parse_long(v, 1, 65535, &port) == 0) {
+        } else if (strcmp(a, "--count") == 0 && v &&
+                   parse_long(v, 1, 1000000, &count) == 0) {
+        } else if (strcmp(a, "--interval") == 0 && v &&
+                   parse_long(v, 0, 3600000, &interval) == 0) {
+        } else if (strcmp(a, "--timeout") == 0 && v &&
+                   parse_long(v, 1, 3600000, &timeout) == 0) {
+        } else if (strncmp(a, "--", 2) == 0) {
+            fprintf(stderr, "event-loop client: bad argument: %s\n", a);
+            client_usage(stderr);
+            return 2;
+        } else {
+            break; /* the lines to send */
+        }
+    }
+    if (i == argc) {
+        client_usage(stderr);
+        return 2;
+    }
+    struct target t;
+    if (resolve(host, port, &t) == -1)
+        return 1;
+    int fd = connect_blocking(&t);
+    if (fd == -1) {
+        fprintf(stderr, "event-loop client: connect %s port %ld: %s\n", host, port,
+                strerror(errno));
+        return 1;
+    }
+    linebuf_t lb;
+    linebuf_init(&lb, LINEBUF_MAX + 64);
+    static char reply[LINEBUF_MAX + 128];
+    double worst = 0;
+    int status = 0;
+    long replies = 0;
+    for (long k = 0; k < count && status == 0; k++) {
+        for (int j = i; j < argc; j++) {
+            if (replies > 0 && interval > 0) {
+                struct timespec ts = {interval / 1000, (interval % 1000) * 1000000L};
+                nanosleep(&ts, NULL); /* pacing, not synchronisation */
+            }
+            char *msg = malloc(strlen(argv[j]) + 2);
+            if (msg == NULL) {
+                fprintf(stderr, "event-loop client: out of memory\n");
+                return 1;
+            }
+            sprintf(msg, "%s\n", argv[j]);
+            uint64_t t0 = now_us();
+            int sent = send_all(fd, msg, strlen(msg));
+            free(msg);
+            if (sent == -1) {
+                fprintf(stderr, "event-loop client: send: %s\n", strerror(errno));
+                status = 1;
+                break;
+            }
+            if (read_line(fd, &lb, reply, sizeof reply, (int)timeout) == -1) {
+                fprintf(stderr, "event-loop client: no reply to \"%s\": %s\n", argv[j],
+                        errno == 0 ? "the server closed the connection"
+                                   : strerror(errno));
+                status = 1;
+                break;
+            }
+            double ms = (double)(now_us() - t0) / 1000.0;
+            if (ms > worst)
+                worst = ms;
+            replies++;
+            printf("[client %ld] %.3f ms  %s\n", (long)getpid(), ms, reply);
+        }
+    }
+    if (replies > 1)
+        printf("[client %ld] %ld replies, slowest %.3f ms\n", (long)getpid(), replies,
+               worst);
+    linebuf_free(&lb);
+    close(fd);
+    return status;
+}
+
+/* ---------------------------------------------------------------------- */
+/* event-loop load                                                        */
+
+enum lstate { L_IDLE, L_CONNECTING, L_HELLO, L_READY, L_WAIT, L_DONE, L_GONE };
+
+struct lconn {
+    struct load *ld;
+    int id;
+    int fd;
+    enum lstate st;
+    long sent;   /* pings sent */
+    uint64_t t0; /* when the last ping was sent, µs */
+    linebuf_t in;
+    loop_timer_t *timer; /* --interval: the next ping */
+};
+
+struct load {
+    loop_t *loop;
+    struct target target;
+    long conns, msgs, interval;
+    struct lconn *c;
+    long next;       /* next connection to open */
+    long connecting; /* in progress */
+    long resolved;   /* served + refused + failed */
+    long served, refused, failed, dropped, finished, mismatched;
+    char first_refusal[256];
+    char first_failure[256];
+    uint32_t *rtt; /* µs */
+    long nrtt;
+    int timed_out;
+};
+
+static void on_lconn(loop_t *loop, int fd, int events, void *arg);
+
+static void lconn_close(struct lconn *c)
+{
+    if (c->fd != -1) {
+        loop_unwatch(c->ld->loop, c->fd);
+        close(c->fd);
+        c->fd = -1;
+    }
+    if (c->timer != NULL) {
+        loop_timer_cancel(c->ld->loop, c->timer);
+        c->timer = NULL;
+    }
+    linebuf_free(&c->in);
+    c->st = L_GONE;
+}
+
+static void note(char *slot, size_t cap, const char *what)
+{
+    if (slot[0] == '\0')
+        snprintf(slot, cap, "%s", what);
+}
+
+static void start_pings(struct load *ld);
+static void open_more(struct load *ld);
+
+/* A connection reached its end in the set-up phase. */
+static void resolved_one(struct load *ld)
+{
+    ld->resolved++;
+    if (ld->resolved == ld->conns)
+        start_pings(ld);
+}
+
+static void fail(struct lconn *c, const char *why)
+{
+    struct load *ld = c->ld;
+    enum lstate st = c->st;
+    lconn_close(c);
+    if (st == L_CONNECTING || st == L_HELLO) {
+        ld->failed++;
+        note(ld->first_failure, sizeof ld->first_failure, why);
+        if (st == L_CONNECTING) {
+            ld->connecting--;
+            open_more(ld);
+        }
+        resolved_one(ld);
+    } else {
+        /* lost after it was served: counts against the round trips */
+        ld->dropped++;
+        note(ld->first_failure, sizeof ld->first_failure, why);
+        if (st == L_WAIT || st == L_READY) {
+            ld->finished++;
+            if (ld->finished == ld->served)
+                loop_stop(ld->loop);
+        }
+    }
+}
+
+static int send_ping(struct lconn *c)
+{
+    char msg[64];
+    int n = snprintf(msg, sizeof msg, "ping %d %ld\n", c->id, c->sent);
+    c->t0 = now_us();
+    /* A line this short always fits in an empty socket buffer, and a
+     * connection never has more than one ping outstanding. */
+    if (send(c->fd, msg, (size_t)n, MSG_NOSIGNAL) != n) {
+        fail(c, "send failed");
+        return -1;
+    }
+    c->st = L_WAIT;
+    return 0;
+}
+
+static void on_ping_timer(loop_t *loop, loop_timer_t *t, void *arg)
+{
+    (void)loop;
+    (void)t;
+    struct lconn *c = arg;
+    c->timer = NULL;
+    send_ping(c);
+}
+
+static void start_pings(struct load *ld)
+{
+    if (ld->msgs == 0 || ld->served == 0) {
+        loop_stop(ld->loop);
+        return;
+    }
+    for (long i = 0; i < ld->conns; i++) {
+        struct lconn *c = &ld->c[i];
+        if (c->st != L_READY)
+            continue;
+        if (ld->interval > 0) {
+            /* Spread the first pings over one interval, so that N
+             * connections do not all fire in the same millisecond. */
+            uint64_t delay = (uint64_t)(ld->interval * i / ld->conns);
+            c->timer = loop_timer_add(ld->loop, delay, 0, on_ping_timer, c);
+            if (c->timer == NULL)
+                fail(c, "loop_timer_add failed");
+        } else {
+            send_ping(c);
+        }
+    }
+}
+
+static void open_more(struct load *ld)
+{
+    while (ld->connecting < MAX_CONNECTING && ld->next < ld->conns) {
+        struct lconn *c = &ld->c[ld->next++];
+        c->st = L_CONNECTING;
+        ld->connecting++;
+        c->fd = socket(ld->target.family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        char why[128];
+        if (c->fd == -1) {
+            snprintf(why, sizeof why, "socket: %s", strerror(errno));
+            fail(c, why);
+            continue;
+        }
+        if (connect(c->fd, (struct sockaddr *)&ld->target.sa, ld->target.len) == -1 &&
+            errno != EINPROGRESS) {
+            snprintf(why, sizeof why, "connect: %s", strerror(errno));
+            fail(c, why);
+            continue;
+        }
+        if (loop_watch(ld->loop, c->fd, LOOP_WRITE, on_lconn, c) == -1) {
+            snprintf(why, sizeof why, "loop_watch: %s", strerror(errno));
+            fail(c, why);
+        }
+    }
+}
+
+/* One reply line arrived on c. */
+static void on_line(struct lconn *c, const char *line, size_t len)
+{
+    struct load *ld = c->ld;
+    if (c->st == L_HELLO) {
+        if (len >= 6 && memcmp(line, "error:", 6) == 0) {
+            char what[256];
+            snprintf(what, sizeof what, "%.*s", (int)len, line);
+            note(ld->first_refusal, sizeof ld->first_refusal, what);
+            ld->refused++;
+            lconn_close(c);
+        } else {
+            ld->served++;
+            c->st = L_READY;
+        }
+        resolved_one(ld);
+        return;
+    }
+    if (c->st != L_WAIT)
+        return;
+    uint64_t rtt = now_us() - c->t0;
+    ld->rtt[ld->nrtt++] = rtt > UINT32_MAX ? UINT32_MAX : (uint32_t)rtt;
+    /* Our own reply is "pid N: ping <our id> <our count>". */
+    char want[64];
+    int n = snprintf(want, sizeof want, ": ping %d %ld", c->id, c->sent);
+    if (len < (size_t)n || memcmp(line + len - (size_t)n, want, (size_t)n) != 0)
+        ld->mismatched++;
+    c->sent++;
+    if (c->sent == ld->msgs) {
+        c->st = L_DONE;
+        ld->finished++;
+        if (ld->finished == ld->served)
+            loop_stop(ld->loop);
+    } else if (ld->interval > 0) {
+        c->st = L_READY;
+        c->timer = loop_timer_add(ld->loop, (uint64_t)ld->interval, 0, on_ping_timer, c);
+        if (c->timer == NULL)
+            fail(c, "loop_timer_add failed");
+    } else {
+        send_ping(c);
+    }
+}
+
+static void on_lconn(loop_t *loop, int fd, int events, void *arg)
+{
+    (void)events;
+    struct lconn *c = arg;
+    struct load *ld = c->ld;
+    char why[128];
+    if (c->st == L_CONNECTING) {
+        int err = 0;
+        socklen_t len = sizeof err;
+        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
+            err = errno;
+        if (err != 0) {
+            snprintf(why, sizeof why, "connect: %s", strerror(err));
+            fail(c, why);
+            return;
+        }
+        ld->connecting--;
+        c->st = L_HELLO;
+        if (send(fd, "hello\n", 6, MSG_NOSIGNAL) != 6 ||
+            loop_modify(loop, fd, LOOP_READ) == -1) {
+            snprintf(why, sizeof why, "send hello: %s", strerror(errno));
+            fail(c, why);
+        }
+        open_more(ld);
+        return;
+    }
+    char buf[4096];
+    ssize_t n = read(fd, buf, sizeof buf);
+    if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+        return;
+    if (n > 0 && linebuf_append(&c->in, buf, (size_t)n) == -1)
+        n = -1;
+    const char *line;
+    size_t len;
+    while (n > 0 && c->st != L_GONE && linebuf_next(&c->in, &line, &len) == 1)
+        on_line(c, line, len);
+    if (n <= 0 && c->st != L_GONE) {
+        snprintf(why, sizeof why, "%s",
+                 n == 0 ? "the server closed the connection" : strerror(errno));
+        fail(c, why);
+    }
+}
+
+static void on_deadline(loop_t *loop, loop_timer_t *t, void *arg)
+{
+    (void)t;
+    struct load *ld = arg;
+    ld->timed_out = 1;
+    loop_stop(loop);
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double pct_ms(const uint32_t *v, long n, int pct)
+{
+    long i = (n - 1) * pct / 100;
+    return v[i] / 1000.0;
+}
+
+/* Make sure this process may open `need` fds, raising the soft limit up to
+ * the hard one if it must. */
+static int ensure_fds(long need)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+        return -1;
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < (rlim_t)need) {
+        if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < (rlim_t)need) {
+            fprintf(stderr,
+                    "event-loop load: %ld connections need %ld fds, but the hard "
+                    "RLIMIT_NOFILE is %lld\n",
+                    need - 16, need, (long long)rl.rlim_max);
+            return -1;
+        }
+        rl.rlim_cur = (rlim_t)need;
+        if (setrlimit(RLIMIT_NOFILE, &rl) == -1) {
+            fprintf(stderr, "event-loop load: setrlimit RLIMIT_NOFILE: %s\n",
+                    strerror(errno));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void load_usage(FILE *to)
+{
+    fprintf(to, "usage: event-loop load [--host H] [--port P] [--conns N] [--msgs M] "
+                "[--interval MS] [--timeout S]\n");
+}
+
+int load_main(int argc, char **argv)
+{
+    const char *host = env_or("HOST", "127.0.0.1");
+    long port, conns = 100, msgs = 10, interval = 0, timeout = 60;
+    if (parse_long(env_or("PORT", "7000"), 0, 65535, &port) == -1) {
+        fprintf(stderr, "event-loop: PORT is not a port number\n");
+        return 2;
+    }
+    for (int i = 1; i < argc; i += 2) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            load_usage(stdout);
+            return 0;
+        } else if (strcmp(a, "--host") == 0 && v) {
+            host = v;
+        } else if (strcmp(a, "--port") == 0 && v && parse_long(v, 1, 65535, &port) == 0) {
+        } else if (strcmp(a, "--conns") == 0 && v &&
+                   parse_long(v, 1, 100000, &conns) == 0) {
+        } else if (strcmp(a, "--msgs") == 0 && v &&
+                   parse_long(v, 0, 1000000, &msgs) == 0) {
+        } else if (strcmp(a, "--interval") == 0 && v &&
+                   parse_long(v, 0, 60000, &interval) == 0) {
+        } else if (strcmp(a, "--timeout") == 0 && v &&
+                   parse_long(v, 1, 3600, &timeout) == 0) {
+        } else {
+            fprintf(stderr, "event-loop load: bad argument: %s\n", a);
+            load_usage(stderr);
+            return 2;
+        }
+    }
+    if (conns * msgs > 50000000L) {
+        fprintf(stderr, "event-loop load: --conns times --msgs is too large\n");
+        return 2;
+    }
+    if (ensure_fds(conns + 16) == -1)
+        return 1;
+
+    struct load ld;
+    memset(&ld, 0, sizeof ld);
+    ld.conns = conns;
+    ld.msgs = msgs;
+    ld.interval = interval;
+    if (resolve(host, port, &ld.target) == -1)
+        return 1;
+    long me = (long)getpid();
+
+    /* The stats connection comes first, so it has a low fd on the server
+     * and is served even by a select server that refuses the others. */
+    int ctl = connect_blocking(&ld.target);
+    if (ctl == -1) {
+        fprintf(stderr, "event-loop load: connect %s port %ld: %s\n", host, port,
+                strerror(errno));
+        return 1;
+    }
+
+#ifdef __linux__
+    loop_backend_t backend = LOOP_EPOLL;
+#else
+    loop_backend_t backend = LOOP_POLL;
+#endif
+    ld.loop = loop_new(backend);
+    ld.c = calloc((size_t)conns, sizeof *ld.c);
+    ld.rtt = malloc((size_t)(conns * msgs + 1) * sizeof *ld.rtt);
+    if (ld.loop == NULL || ld.c == NULL || ld.rtt == NULL) {
+        fprintf(stderr, "event-loop load: setting up: %s\n", strerror(errno));
+        return 1;
+    }
+    for (long i = 0; i < conns; i++) {
+        ld.c[i].ld = &ld;
+        ld.c[i].id = (int)i;
+        ld.c[i].fd = -1;
+        linebuf_init(&ld.c[i].in, 1024);
+    }
+    loop_timer_t *deadline =
+        loop_timer_add(ld.loop, (uint64_t)timeout * 1000, 0, on_deadline, &ld);
+    uint64_t t_start = now_us();
+    open_more(&ld);
+    if (loop_run(ld.loop) == -1) {
+        fprintf(stderr, "event-loop load: loop_run: %s\n", strerror(errno));
+        return 1;
+    }
+    if (!ld.timed_out && deadline != NULL)
+        loop_timer_cancel(ld.loop, deadline);
+    double secs = (double)(now_us() - t_start) / 1e6;
+
+    printf("[load %ld] connections: %ld asked, %ld served, %ld refused, %ld failed\n", me,
+           conns, ld.served, ld.refused, ld.failed);
+    if (ld.first_refusal[0])
+        printf("[load %ld] first refusal: %s\n", me, ld.first_refusal);
+    if (ld.first_failure[0])
+        printf("[load %ld] first failure: %s\n", me, ld.first_failure);
+    if (msgs > 0 && ld.nrtt > 0) {
+        qsort(ld.rtt, (size_t)ld.nrtt, sizeof *ld.rtt, cmp_u32);
+        printf("[load %ld] round trips: %ld in %.2f s, p50 %.3f ms, p99 %.3f ms, max "
+               "%.3f ms\n",
+               me, ld.nrtt, secs, pct_ms(ld.rtt, ld.nrtt, 50),
+               pct_ms(ld.rtt, ld.nrtt, 99), ld.rtt[ld.nrtt - 1] / 1000.0);
+    }
+    if (ld.mismatched > 0)
+        printf("[load %ld] %ld replies were not the connection's own\n", me,
+               ld.mismatched);
+    if (ld.dropped > 0)
+        printf("[load %ld] %ld connections were lost after being served\n", me,
+               ld.dropped);
+    if (ld.timed_out)
+        printf("[load %ld] timed out after %ld s\n", me, timeout);
+
+    /* The server's own numbers, while every connection is still open. */
+    int status = 0;
+    linebuf_t lb;
+    linebuf_init(&lb, 4096);
+    char reply[1024];
+    if (send_all(ctl, "stats\n", 6) == -1 ||
+        read_line(ctl, &lb, reply, sizeof reply, 10000) == -1) {
+        printf("[load %ld] server: no stats: %s\n", me,
+               errno ? strerror(errno) : "connection closed");
+        status = 1;
+    } else {
+        printf("[load %ld] server: %s\n", me, reply);
+    }
+    linebuf_free(&lb);
+    close(ctl);
+
+    for (long i = 0; i < conns; i++)
+        lconn_close(&ld.c[i]);
+    loop_free(ld.loop);
+    if (ld.served != conns || ld.timed_out || ld.mismatched > 0 || ld.dropped > 0 ||
+        ld.nrtt != ld.served * msgs)
+        status = 1;
+    free(ld.c);
+    free(ld.rtt);
+    return status;
+}
