@@ -145,14 +145,45 @@ static void serve(herd *h, int w, int conn)
     close(conn);
 }
 
-static _Noreturn void worker_main(herd *h, int w)
+/* Called in every child right after fork(), with all signals still
+ * blocked (see fork_quietly): drop the master's loop, which puts back the
+ * signal dispositions it had taken over, then choose our own and unblock. */
+static void child_signals(herd *h, const sigset_t *mask)
 {
+    loop_free(h->loop);
     /* The terminal's Ctrl-C goes to the whole process group; the master
-     * decides when workers stop, so they ignore SIGINT. A client that
-     * vanishes must not kill a worker with SIGPIPE. */
+     * decides when children stop (SIGTERM), so they ignore SIGINT. A
+     * client that vanishes must not kill a worker with SIGPIPE. */
     signal(SIGINT, SIG_IGN);
     signal(SIGPIPE, SIG_IGN);
     signal(SIGTERM, SIG_DFL);
+    sigprocmask(SIG_SETMASK, mask, NULL);
+}
+
+/* fork() with every signal blocked. Until the child has freed the master's
+ * loop, it still has the loop's signal handler, and that handler writes
+ * into the master's self-pipe, which the child shares: a SIGTERM sent to
+ * a child that had just been born would reach the master's loop as if the
+ * master had been sent SIGTERM. Blocked, the signal waits until the child
+ * has its own dispositions. The parent's mask is restored at once; *old
+ * is the mask for the child to restore. */
+static pid_t fork_quietly(sigset_t *old)
+{
+    sigset_t all;
+    sigfillset(&all);
+    sigprocmask(SIG_BLOCK, &all, old);
+    fflush(NULL); /* nothing buffered gets printed twice */
+    pid_t pid = fork();
+    if (pid != 0) {
+        int e = errno;
+        sigprocmask(SIG_SETMASK, old, NULL);
+        errno = e;
+    }
+    return pid;
+}
+
+static _Noreturn void worker_main(herd *h, int w)
+{
     atomic_store(&h->count->slot[w].pid, (int)getpid());
     if (h->mode->worker_init(h, w) == -1) {
         warn("[worker %d] %s: worker_init", (int)getpid(), h->mode->name);
@@ -192,17 +223,15 @@ static pid_t spawn_worker(sup_t *sup, int slot, void *slot_data, void **proc_dat
     herd *h = arg;
     if (h->mode->spawn_prepare != NULL && h->mode->spawn_prepare(h, slot) == -1)
         return -1;
-    fflush(NULL); /* nothing buffered gets printed twice */
-    pid_t pid = fork();
+    sigset_t mask;
+    pid_t pid = fork_quietly(&mask);
     if (pid == 0) {
         /* PR_SET_PDEATHSIG (Linux) plus the lifeline pipe: a worker must
          * not outlive its master (see supervisor.h). */
         h->lifeline = sup_child_init(sup, SIGTERM);
         if (h->lifeline == -1)
             _exit(1);
-        /* The master's loop is not ours: free our copy of it, which also
-         * puts back the signal dispositions it had taken over. */
-        loop_free(h->loop);
+        child_signals(h, &mask);
         if (h->client_fd != -1)
             close(h->client_fd);
         worker_main(h, slot);
@@ -331,9 +360,9 @@ static int start_client(herd *h, lg_result *res)
         return -1;
     fcntl(done[0], F_SETFD, FD_CLOEXEC);
     fcntl(done[1], F_SETFD, FD_CLOEXEC);
-    fflush(NULL);
     pid_t master = getpid();
-    pid_t pid = fork();
+    sigset_t mask;
+    pid_t pid = fork_quietly(&mask);
     if (pid == -1) {
         close(done[0]);
         close(done[1]);
@@ -343,9 +372,8 @@ static int start_client(herd *h, lg_result *res)
         close(done[0]);
         if (sup_child_guard(master, SIGTERM) == -1)
             _exit(1);
-        loop_free(h->loop);
-        h->mode->teardown(h);    /* the client holds no listener or channel */
-        signal(SIGINT, SIG_IGN); /* the master stops us with SIGTERM */
+        child_signals(h, &mask);
+        h->mode->teardown(h); /* the client holds no listener or channel */
         int r = lg_run(h->cfg->host, h->port, h->cfg->clients, h->cfg->connections,
                        h->cfg->timeout_ms, res);
         if (r == -1) {

@@ -1,0 +1,338 @@
+/*
+ * test_thundering_herd.c: black-box tests of ./thundering-herd.
+ *
+ * These run the real program, the way the README does, and check what the
+ * notes promise a reader will see: who wakes up for a connection, how the
+ * connections are spread, what a stalled worker does to each strategy,
+ * and that the program stops cleanly and leaves no process behind.
+ *
+ * The figures are read from the --csv lines (the same numbers as the
+ * table). Only counts are asserted, never speed: the machine that runs the
+ * tests may be busy. Tolerances are the issue's: 1 wakeup per connection
+ * means 1 +- 0.1; a herd means at least WORKERS/2.
+ *
+ *   make test        (or ./build/test_thundering_herd from this directory)
+ */
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "testkit.h"
+
+#define PROG "./thundering-herd"
+
+enum { WORKERS = 4, MAX_FIELDS = 32 };
+
+/* One csv line of the program's output, split into fields:
+ * csv,mode,workers,served,errors,woken_per_conn,wakeups_per_conn,eagain,
+ * jain,spread,conns_per_s,p50,p99,max,stall_share,accepts... */
+typedef struct row {
+    char buf[512];
+    char *f[MAX_FIELDS];
+    int n;
+} row;
+
+enum {
+    F_SERVED = 3,
+    F_ERRORS,
+    F_WOKEN,
+    F_RET,
+    F_EAGAIN,
+    F_JAIN,
+    F_SPREAD,
+    F_RATE,
+    F_P50,
+    F_P99,
+    F_MAX,
+    F_STALL_SHARE,
+    F_ACCEPTS
+};
+
+static void get_row(tk_proc *p, const char *mode, row *r)
+{
+    char needle[64];
+    snprintf(needle, sizeof needle, "\ncsv,%s,", mode);
+    const char *at = strstr(p->out, needle);
+    if (at == NULL)
+        fail_msg("no csv line for %s in:\n%s", mode, p->out);
+    at++;
+    size_t len = strcspn(at, "\n");
+    assert_true(len < sizeof r->buf);
+    memcpy(r->buf, at, len);
+    r->buf[len] = '\0';
+    r->n = 0;
+    for (char *s = strtok(r->buf, ","); s != NULL && r->n < MAX_FIELDS;
+         s = strtok(NULL, ","))
+        r->f[r->n++] = s;
+    if (r->n < F_ACCEPTS + WORKERS)
+        fail_msg("short csv line for %s (%d fields)", mode, r->n);
+}
+
+static double num(const row *r, int field)
+{
+    return strtod(r->f[field], NULL);
+}
+
+/* Run the program to completion and return it (for its output). */
+static tk_proc *run(const char *const argv[], int timeout_ms)
+{
+    tk_proc *p = tk_start(argv, NULL);
+    assert_non_null(p);
+    int status = tk_wait_exit(p, timeout_ms);
+    if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        fail_msg("%s exited with status %d; output:\n%s", argv[0], status, p->out);
+    return p;
+}
+
+static void test_help_lists_every_mode(void **state)
+{
+    (void)state;
+    tk_proc *p = run((const char *[]){PROG, "--help", NULL}, 5000);
+    assert_non_null(strstr(p->out, "usage:"));
+    const char *modes[] = {"accept",          "select",    "poll",         "epoll",
+                           "epoll-exclusive", "reuseport", "accept-mutex", "round-robin"};
+    for (size_t i = 0; i < sizeof modes / sizeof *modes; i++)
+        assert_non_null(strstr(p->out, modes[i]));
+    tk_free(p);
+}
+
+static void expect_usage_error(const char *const argv[])
+{
+    tk_proc *p = tk_start(argv, NULL);
+    assert_non_null(p);
+    int status = tk_wait_exit(p, 5000);
+    assert_true(status != -1 && WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 2);
+    assert_non_null(strstr(p->out, "usage:"));
+    tk_free(p);
+}
+
+static void test_bad_arguments_exit_2(void **state)
+{
+    (void)state;
+    expect_usage_error((const char *[]){PROG, "--mode", "fastest", NULL});
+    expect_usage_error((const char *[]){PROG, "--workers", "0", NULL});
+    expect_usage_error((const char *[]){PROG, "--connections", "ten", NULL});
+    expect_usage_error((const char *[]){PROG, "--frobnicate", NULL});
+    expect_usage_error((const char *[]){PROG, "--serve", NULL}); /* needs one mode */
+}
+
+/* The main promise, sequential load: who wakes up, and how it spreads. */
+static void test_sequential_all_modes(void **state)
+{
+    (void)state;
+    tk_proc *p = run(
+        (const char *[]){PROG, "--workers", "4", "--connections", "150", "--csv", NULL},
+        120000);
+    /* The table, with the system it ran on. */
+    assert_non_null(strstr(p->out, "CPUs online"));
+    assert_non_null(strstr(p->out, "woken/conn"));
+    assert_non_null(strstr(p->out, "what to notice"));
+#ifdef __linux__
+    assert_non_null(strstr(p->out, "system: Linux "));
+#endif
+    row r;
+    const char *all[] = {"accept",          "select",    "poll",         "epoll",
+                         "epoll-exclusive", "reuseport", "accept-mutex", "round-robin"};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++) {
+        get_row(p, all[i], &r);
+        assert_int_equal((int)num(&r, F_SERVED), 150);
+        assert_int_equal((int)num(&r, F_ERRORS), 0);
+    }
+
+    /* One return from the wait per connection: nobody woke for nothing. */
+    const char *one[] = {"accept", "epoll-exclusive", "reuseport", "accept-mutex",
+                         "round-robin"};
+    for (size_t i = 0; i < sizeof one / sizeof *one; i++) {
+        get_row(p, one[i], &r);
+        if (num(&r, F_RET) < 0.9 || num(&r, F_RET) > 1.1)
+            fail_msg("%s: %.3f returns from the wait per connection", one[i],
+                     num(&r, F_RET));
+        assert_int_equal((int)num(&r, F_EAGAIN), 0);
+    }
+#ifdef __linux__
+    /* And the kernel agrees that only one process woke up (its count of
+     * voluntary context switches) for the modes that wait exclusively. */
+    const char *kernel_one[] = {"accept", "epoll-exclusive", "reuseport"};
+    for (size_t i = 0; i < sizeof kernel_one / sizeof *kernel_one; i++) {
+        get_row(p, kernel_one[i], &r);
+        if (num(&r, F_WOKEN) < 0.9 || num(&r, F_WOKEN) > 1.1)
+            fail_msg("%s: %.3f processes woken per connection", kernel_one[i],
+                     num(&r, F_WOKEN));
+    }
+    /* The herd: select, poll and epoll wake (nearly) every worker. */
+    const char *herd[] = {"select", "poll", "epoll"};
+    for (size_t i = 0; i < sizeof herd / sizeof *herd; i++) {
+        get_row(p, herd[i], &r);
+        if (num(&r, F_WOKEN) < WORKERS / 2.0)
+            fail_msg("%s: only %.3f processes woken per connection", herd[i],
+                     num(&r, F_WOKEN));
+    }
+#endif
+    /* round-robin spreads evenly ... */
+    get_row(p, "round-robin", &r);
+    if (num(&r, F_JAIN) < 0.95)
+        fail_msg("round-robin: Jain %.3f", num(&r, F_JAIN));
+    /* ... and epoll-exclusive gives most connections to one worker. */
+    get_row(p, "epoll-exclusive", &r);
+    double max = 0;
+    for (int w = 0; w < WORKERS; w++)
+        if (num(&r, F_ACCEPTS + w) > max)
+            max = num(&r, F_ACCEPTS + w);
+    if (max < 75)
+        fail_msg("epoll-exclusive: its busiest worker took only %.0f of 150", max);
+    tk_free(p);
+}
+
+/* One worker sleeps 30 ms per connection; 8 clients at once. */
+static void run_stalled(const char *mode, row *r)
+{
+    tk_proc *p = run((const char *[]){PROG, "--mode", mode, "--workers", "4", "--clients",
+                                      "8", "--connections", "120", "--stall-worker", "30",
+                                      "--csv", NULL},
+                     120000);
+    get_row(p, mode, r);
+    assert_int_equal((int)num(r, F_SERVED), 120);
+    assert_int_equal((int)num(r, F_ERRORS), 0);
+    tk_free(p);
+}
+
+static void test_stalled_worker(void **state)
+{
+    (void)state;
+    row acc, rr, rp;
+    run_stalled("accept", &acc);
+    run_stalled("round-robin", &rr);
+    /* A stalled worker is not waiting, so it is passed over: it gets far
+     * less than a fair quarter. */
+    if (num(&acc, F_STALL_SHARE) >= 0.125)
+        fail_msg("accept: the stalled worker got %.3f of the connections",
+                 num(&acc, F_STALL_SHARE));
+    if (num(&rr, F_STALL_SHARE) >= 0.125)
+        fail_msg("round-robin: the stalled worker got %.3f of the connections",
+                 num(&rr, F_STALL_SHARE));
+#ifdef __linux__
+    run_stalled("reuseport", &rp);
+    /* reuseport keeps hashing connections to the stalled worker's queue... */
+    if (num(&rp, F_STALL_SHARE) < 0.125)
+        fail_msg("reuseport: the stalled worker got only %.3f", num(&rp, F_STALL_SHARE));
+    /* ... where they wait their turn: a tail of several stalls. */
+    if (num(&rp, F_P99) < 60)
+        fail_msg("reuseport: p99 %.1f ms, expected queueing behind 30 ms stalls",
+                 num(&rp, F_P99));
+    assert_true(num(&rp, F_P99) > num(&rr, F_P99));
+    assert_true(num(&rp, F_P99) > num(&acc, F_P99));
+#else
+    (void)rp;
+#endif
+}
+
+/* --serve: a reader's nc gets a line naming a worker; SIGTERM stops it
+ * all with status 0 and the counts. */
+static void test_serve_names_a_worker_and_stops_cleanly(void **state)
+{
+    (void)state;
+    tk_proc *p = tk_start((const char *[]){PROG, "--mode", "round-robin", "--serve",
+                                           "--workers", "2", NULL},
+                          NULL);
+    assert_non_null(p);
+    int port = tk_wait_listening(p, 10000);
+    assert_true(port > 0);
+    pid_t kids[8];
+    int nkids = tk_list_children(p->pid, kids, 8);
+    assert_int_equal(nkids, 2);
+    for (int i = 0; i < 3; i++) {
+        int fd = tk_connect("127.0.0.1", port, 5000);
+        assert_true(fd != -1);
+        char line[128];
+        assert_true(tk_read_line(fd, line, sizeof line, 5000) > 0);
+        int pid = atoi(strrchr(line, ' ') + 1);
+        assert_non_null(strstr(line, "served by worker "));
+        assert_true(pid == kids[0] || pid == kids[1]);
+        close(fd);
+    }
+    int status = tk_stop(p, SIGTERM, 10000);
+    assert_true(status != -1 && WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    assert_non_null(strstr(p->out, "round-robin "));
+    for (int i = 0; i < nkids; i++)
+        assert_false(tk_alive(kids[i]));
+    tk_free(p);
+}
+
+/* SIGINT in the middle of a long run: stop, report what was measured,
+ * exit 0, nothing left running. */
+static void test_sigint_mid_run_is_graceful(void **state)
+{
+    (void)state;
+    tk_proc *p =
+        tk_start((const char *[]){PROG, "--mode", "poll", "--workers", "3",
+                                  "--connections", "1000000", "--clients", "2", NULL},
+                 NULL);
+    assert_non_null(p);
+    assert_true(tk_wait_listening(p, 10000) > 0);
+    pid_t kids[8];
+    int nkids = tk_list_children(p->pid, kids, 8);
+    assert_true(nkids >= 3); /* 3 workers, and the client */
+    int status = tk_stop(p, SIGINT, 10000);
+    assert_true(status != -1 && WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    assert_non_null(strstr(p->out, "stopping"));
+    assert_non_null(strstr(p->out, "woken/conn"));
+    for (int i = 0; i < nkids; i++)
+        assert_false(tk_alive(kids[i]));
+    tk_free(p);
+}
+
+static int all_gone(void *arg)
+{
+    pid_t *kids = arg;
+    for (int i = 0; kids[i] != 0; i++)
+        if (tk_alive(kids[i]))
+            return 0;
+    return 1;
+}
+
+/* A master killed with SIGKILL cannot stop anybody: its workers must
+ * notice by themselves (PR_SET_PDEATHSIG, the lifeline) and exit. */
+static void test_workers_die_with_the_master(void **state)
+{
+    (void)state;
+    const char *modes[] = {"accept", "select", "round-robin"};
+    for (size_t m = 0; m < sizeof modes / sizeof *modes; m++) {
+        tk_proc *p = tk_start(
+            (const char *[]){PROG, "--mode", modes[m], "--serve", "--workers", "3", NULL},
+            NULL);
+        assert_non_null(p);
+        assert_true(tk_wait_listening(p, 10000) > 0);
+        pid_t kids[9] = {0};
+        assert_int_equal(tk_list_children(p->pid, kids, 8), 3);
+        kill(p->pid, SIGKILL);
+        if (!tk_until(all_gone, kids, 10000))
+            fail_msg("%s: workers outlived their master", modes[m]);
+        tk_free(p);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_help_lists_every_mode),
+        cmocka_unit_test(test_bad_arguments_exit_2),
+        cmocka_unit_test(test_sequential_all_modes),
+        cmocka_unit_test(test_stalled_worker),
+        cmocka_unit_test(test_serve_names_a_worker_and_stops_cleanly),
+        cmocka_unit_test(test_sigint_mid_run_is_graceful),
+        cmocka_unit_test(test_workers_die_with_the_master),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
