@@ -21,8 +21,8 @@
  * exiting
  *
  * A line that is not JSON is reported (with its offset and the reason) and
- * skipped; the conversation goes on. A line over 1 MiB ends the channel,
- * and the worker exits 1.
+ * skipped; the conversation goes on. A line over 1 MiB (or IPC_MAX_MESSAGE
+ * bytes) ends the channel, and the worker exits 1.
  */
 #include <errno.h>
 #include <err.h>
@@ -162,6 +162,16 @@ int main(int argc, char *argv[])
     if (w.ch == NULL)
         err(1, "chan_open");
     chan_set_name(w.ch, "master");
+    /* IPC_MAX_MESSAGE lowers (or raises) the 1 MiB limit, so the demo can
+     * show an oversized message without sending a megabyte. */
+    const char *max = getenv("IPC_MAX_MESSAGE");
+    if (max != NULL) {
+        char *end;
+        unsigned long long v = strtoull(max, &end, 10);
+        if (*end != '\0' || end == max || v == 0)
+            errx(2, "IPC_MAX_MESSAGE must be a positive number of bytes");
+        chan_set_max_message(w.ch, (size_t)v);
+    }
 
     if (loop_run(w.loop) == -1)
         err(1, "loop_run");

@@ -63,16 +63,17 @@ extern char **environ; /* POSIX: the program declares it itself */
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: ipc [-t MS] [WORKER [ARG...]]\n"
+    fprintf(f, "usage: ipc [-t MS] [-r LINE] [WORKER [ARG...]]\n"
                "\n"
                "Start WORKER with an IPC channel on fd 3 (NODE_CHANNEL_FD=3), send it a\n"
                "string and an object as JSON lines, print its replies, disconnect, and\n"
                "wait for it to exit. WORKER defaults to ipc-worker beside this program;\n"
                "a Node.js script works too:  ipc node node-worker.js\n"
                "\n"
-               "  -t, --timeout MS   give up (and kill the worker) after MS ms "
-               "(default 10000;\n"
-               "                     env IPC_TIMEOUT)\n"
+               "  -t, --timeout MS   give up (and kill the worker) after MS ms\n"
+               "                     (default 10000; env IPC_TIMEOUT)\n"
+               "  -r, --raw LINE     first send LINE as it is, unchecked: a way to show\n"
+               "                     what the worker does with a line that is not JSON\n"
                "  -h, --help         this text\n");
 }
 
@@ -242,12 +243,14 @@ int main(int argc, char *argv[])
     const char *env_timeout = getenv("IPC_TIMEOUT");
     if (env_timeout != NULL)
         timeout_ms = strtol(env_timeout, NULL, 10);
+    const char *raw = NULL;
     static const struct option longopts[] = {{"timeout", required_argument, NULL, 't'},
+                                             {"raw", required_argument, NULL, 'r'},
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
     int c;
     /* "+": stop at the first non-option, so `ipc node -e ...` passes -e to node. */
-    while ((c = getopt_long(argc, argv, "+t:h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+t:r:h", longopts, NULL)) != -1) {
         switch (c) {
         case 't': {
             char *end;
@@ -258,6 +261,9 @@ int main(int argc, char *argv[])
             }
             break;
         }
+        case 'r':
+            raw = optarg;
+            break;
         case 'h':
             usage(stdout);
             return 0;
@@ -328,6 +334,13 @@ int main(int argc, char *argv[])
     /* master.js: work.send('some msg'), and an object, as the issue asks.
      * Neither waits for the worker to be ready: the bytes sit in the socket
      * buffer until the worker reads them. */
+    if (raw != NULL) {
+        /* chan_send_text trusts its caller to pass JSON; here we break that
+         * promise on purpose. No reply is expected for this line. */
+        printf("[master %d] send raw: %s\n", (int)getpid(), raw);
+        if (chan_send_text(m.ch, raw, strlen(raw), -1) == -1)
+            warn("chan_send_text");
+    }
     send_and_log(&m, json_new_string("some msg"));
     json_value *obj = json_new_object();
     json_value *list = json_new_array();

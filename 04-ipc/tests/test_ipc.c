@@ -84,6 +84,36 @@ static void test_ipc_conversation(void **state)
     tk_free(p);
 }
 
+static void test_ipc_raw_line_is_reported_and_skipped(void **state)
+{
+    (void)state;
+    tk_proc *p = tk_start((const char *[]){"./ipc", "--raw", "{\"a\":1,}", NULL}, NULL);
+    assert_true(exited_with(tk_wait_exit(p, 10000), 0));
+    tk_drain(p);
+    assert_non_null(strstr(p->out,
+                           "malformed message at byte 7 of the line at stream byte "
+                           "0: expected a string key in object"));
+    assert_int_equal(tk_count_output(p, "] got message: {\"name\":\"Bruce\""), 2);
+    tk_free(p);
+}
+
+static void test_ipc_worker_message_limit(void **state)
+{
+    (void)state;
+    tk_proc *p =
+        tk_start((const char *[]){"./ipc", "--raw",
+                                  "\"this line is longer than thirty-two bytes\"", NULL},
+                 (const char *[]){"IPC_MAX_MESSAGE=32", NULL});
+    assert_true(exited_with(tk_wait_exit(p, 10000), 1));
+    tk_drain(p);
+    assert_non_null(strstr(p->out, "is larger than the maximum of 32 bytes"));
+    assert_non_null(strstr(p->out, "channel closed after an error: exiting"));
+    assert_non_null(strstr(p->out, "the worker went away after 0 of 2 replies"));
+    assert_non_null(strstr(p->out, "exited with code 1"));
+    assert_int_equal(tk_count_group(p->pid), 0);
+    tk_free(p);
+}
+
 static void test_ipc_help_and_bad_args(void **state)
 {
     (void)state;
@@ -269,6 +299,8 @@ int main(void)
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ipc_conversation),
+        cmocka_unit_test(test_ipc_raw_line_is_reported_and_skipped),
+        cmocka_unit_test(test_ipc_worker_message_limit),
         cmocka_unit_test(test_ipc_help_and_bad_args),
         cmocka_unit_test(test_ipc_reports_a_worker_that_cannot_start),
         cmocka_unit_test(test_ipc_timeout_with_a_silent_worker),
