@@ -102,20 +102,28 @@ int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
 
-    const char *env;
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    /* Environment first, flags override. */
     herd_config cfg = {
-        .host = (env = getenv("HOST")) != NULL && *env ? env : "127.0.0.1",
-        .port =
-            (env = getenv("PORT")) != NULL && *env ? parse_int("PORT", env, 0, 65535) : 0,
-        .workers = (env = getenv("WORKERS")) != NULL && *env
-                       ? parse_int("WORKERS", env, 1, 1024)
-                       : (cpus > 0 ? (int)cpus : 1),
+        .host = "127.0.0.1",
+        .port = 0,
+        .workers = 1,
         .stall_worker = -1,
         .connections = 200,
         .clients = 1,
         .timeout_ms = 10000,
     };
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    if (cpus > 0)
+        cfg.workers = cpus > 1024 ? 1024 : (int)cpus;
+    const char *env = getenv("HOST");
+    if (env != NULL && *env != '\0')
+        cfg.host = env;
+    env = getenv("PORT");
+    if (env != NULL && *env != '\0')
+        cfg.port = parse_int("PORT", env, 0, 65535);
+    env = getenv("WORKERS");
+    if (env != NULL && *env != '\0')
+        cfg.workers = parse_int("WORKERS", env, 1, 1024);
     const char *mode_name = "all";
     int serve = 0, csv = 0;
 

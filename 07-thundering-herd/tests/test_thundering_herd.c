@@ -157,7 +157,12 @@ static void test_sequential_all_modes(void **state)
         if (num(&r, F_RET) < 0.9 || num(&r, F_RET) > 1.1)
             fail_msg("%s: %.3f returns from the wait per connection", one[i],
                      num(&r, F_RET));
-        assert_int_equal((int)num(&r, F_EAGAIN), 0);
+        /* A blocking accept() is never woken for nothing. (epoll-exclusive
+         * may be, now and then: the kernel also queues the event on idle
+         * instances it does not wake, and one of them may find it still
+         * ready when it next calls epoll_wait(); hence only the ratio.) */
+        if (strcmp(one[i], "epoll-exclusive") != 0 && num(&r, F_EAGAIN) != 0)
+            fail_msg("%s: %.0f failed accepts", one[i], num(&r, F_EAGAIN));
     }
 #ifdef __linux__
     /* And the kernel agrees that only one process woke up (its count of
