@@ -1,0 +1,319 @@
+/*
+ * test_handle_passing.c: black-box tests of ./handle-passing and its worker.
+ *
+ * Each test runs the real programs, as a reader would, and checks what the
+ * chapter promises:
+ *   - the workers hold the master's socket under other fd numbers, and it is
+ *     the same socket (the same socket:[inode] in /proc/PID/fd);
+ *   - after the handoff the master holds no fd for it, yet a second bind on
+ *     the port still fails: the socket lives on in the workers;
+ *   - several pids answer on one port, and the built-in client says so;
+ *   - a worker killed with SIGKILL does not stop the others serving;
+ *   - SIGTERM stops everything with status 0 and leaves no process behind.
+ *
+ *   make test        (or: build/test_handle_passing, from the chapter dir)
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "testkit.h"
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define WAIT_MS 10000 /* generous: a loaded 2-core machine */
+
+typedef struct {
+    tk_proc *p;
+    int port;
+    int master_fd;
+    char socket_id[64]; /* "socket:[16054]" */
+    int nworkers;
+    int pids[8];
+    int fds[8];
+} run_t;
+
+/* Wait until needle has appeared n times in everything p printed. */
+static int wait_count(tk_proc *p, const char *needle, int n)
+{
+    long long deadline = tk_now_ms() + WAIT_MS;
+    while (tk_count_output(p, needle) < n && tk_now_ms() < deadline)
+        tk_wait_output(p, "\n", 20); /* read whatever comes, briefly */
+    return tk_count_output(p, needle);
+}
+
+/* Start the master with n workers and wait until the handoff is complete;
+ * collect what it and its workers printed about the server. */
+static void start(run_t *r, int n)
+{
+    char nbuf[8];
+    snprintf(nbuf, sizeof nbuf, "%d", n);
+    memset(r, 0, sizeof *r);
+    r->p = tk_start((const char *[]){"./handle-passing", "-p", "0", "-w", nbuf, NULL},
+                    (const char *[]){"NODE_CHANNEL_FD", "PORT", "HOST", NULL});
+    assert_non_null(r->p);
+    r->port = tk_wait_listening(r->p, WAIT_MS);
+    assert_true(r->port > 0);
+    const char *line = tk_wait_output(r->p, "the server is fd ", WAIT_MS);
+    assert_non_null(line);
+    assert_int_equal(
+        sscanf(line, "the server is fd %d -> %63s", &r->master_fd, r->socket_id), 2);
+    assert_non_null(tk_wait_output(r->p, "handoff complete", WAIT_MS));
+    /* The worker lines may come before or after the master's; wait until
+     * every worker has spoken. */
+    assert_int_equal(wait_count(r->p, "got the server as fd", n), n);
+    const char *s = r->p->out;
+    while ((s = strstr(s, "[worker ")) != NULL && r->nworkers < n) {
+        int pid, fd;
+        char id[64];
+        if (sscanf(s, "[worker %d] got the server as fd %d -> %63s", &pid, &fd, id) ==
+            3) {
+            assert_string_equal(id, r->socket_id);
+            r->pids[r->nworkers] = pid;
+            r->fds[r->nworkers] = fd;
+            r->nworkers++;
+        }
+        s++;
+    }
+    assert_int_equal(r->nworkers, n);
+}
+
+static void stop(run_t *r)
+{
+    int status = tk_stop(r->p, SIGTERM, WAIT_MS);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    tk_free(r->p);
+}
+
+/* The fd numbers in process pid whose /proc link reads `id`. Returns how
+ * many, and stores the first in *first. */
+static int fds_in_proc(int pid, const char *id, int *first)
+{
+    char dir[64];
+    snprintf(dir, sizeof dir, "/proc/%d/fd", pid);
+    DIR *d = opendir(dir);
+    if (d == NULL)
+        return -1;
+    int count = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        char path[320], link[128];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        ssize_t n = readlink(path, link, sizeof link - 1);
+        if (n < 0)
+            continue;
+        link[n] = '\0';
+        if (strcmp(link, id) == 0) {
+            if (count++ == 0 && first != NULL)
+                *first = atoi(e->d_name);
+        }
+    }
+    closedir(d);
+    return count;
+}
+
+/* Connect once and return the pid in "child data, pid N", or -1. */
+static int ask_pid(int port)
+{
+    int fd = tk_connect("127.0.0.1", port, WAIT_MS);
+    if (fd == -1)
+        return -1;
+    char buf[128];
+    ssize_t n = tk_read_all(fd, buf, sizeof buf, WAIT_MS);
+    close(fd);
+    int pid;
+    if (n <= 0 || sscanf(buf, "child data, pid %d\n", &pid) != 1)
+        return -1;
+    return pid;
+}
+
+static int is_worker(const run_t *r, int pid)
+{
+    for (int i = 0; i < r->nworkers; i++)
+        if (r->pids[i] == pid)
+            return 1;
+    return 0;
+}
+
+/* FACTS 15-16: other fd numbers, the same socket. Checked from outside, in
+ * /proc, not only from what the programs print. */
+static void test_fd_numbers_differ_socket_is_same(void **state)
+{
+    (void)state;
+    run_t r;
+    start(&r, 3);
+    for (int i = 0; i < r.nworkers; i++) {
+        int fd = -1;
+        assert_int_equal(fds_in_proc(r.pids[i], r.socket_id, &fd), 1);
+        assert_int_equal(fd, r.fds[i]);
+        assert_int_not_equal(fd, r.master_fd);
+        /* and the worker is a child of the master */
+        pid_t kids[8];
+        int nk = tk_list_children(r.p->pid, kids, 8);
+        int found = 0;
+        for (int k = 0; k < nk; k++)
+            found |= kids[k] == r.pids[i];
+        assert_true(found);
+    }
+    assert_int_equal(wait_count(r.p, "another fd number, the same socket", 3), 3);
+    stop(&r);
+}
+
+/* The post's server.close(): once every worker has acknowledged, the master
+ * holds no fd for the socket. The socket is alive all the same: a second
+ * socket still cannot bind the port (EADDRINUSE), and clients are served. */
+static void test_master_keeps_no_copy(void **state)
+{
+    (void)state;
+    run_t r;
+    start(&r, 2);
+    assert_non_null(strstr(r.p->out, "the master holds 0 fds for it"));
+    assert_int_equal(fds_in_proc(r.p->pid, r.socket_id, NULL), 0);
+
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)r.port)};
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    errno = 0;
+    assert_int_equal(bind(s, (struct sockaddr *)&sa, sizeof sa), -1);
+    assert_int_equal(errno, EADDRINUSE);
+    close(s);
+
+    assert_true(is_worker(&r, ask_pid(r.port)));
+    stop(&r);
+}
+
+/* Several processes answer on one port. Which worker wins a given accept
+ * is the scheduler's choice (chapter 07 measures it), and on an idle machine
+ * one worker may well win every time. So make it certain: freeze all the
+ * workers but one with SIGSTOP; a frozen process cannot accept, so the one
+ * left must answer, on the same port. Do that for each worker in turn. */
+static void freeze_all_but(const run_t *r, int keep, int sig)
+{
+    for (int i = 0; i < r->nworkers; i++)
+        if (i != keep)
+            assert_int_equal(kill(r->pids[i], sig), 0);
+}
+
+static void test_several_pids_one_port(void **state)
+{
+    (void)state;
+    run_t r;
+    start(&r, 3);
+    for (int i = 0; i < r.nworkers; i++) {
+        freeze_all_but(&r, i, SIGSTOP);
+        int pid = ask_pid(r.port);
+        freeze_all_but(&r, i, SIGCONT);
+        assert_int_equal(pid, r.pids[i]);
+    }
+
+    /* The built-in client: 10 connections, each answered. */
+    char port[16];
+    snprintf(port, sizeof port, "%d", r.port);
+    tk_proc *c =
+        tk_start((const char *[]){"./handle-passing", "client", "-p", port, NULL}, NULL);
+    assert_non_null(c);
+    int status = tk_wait_exit(c, WAIT_MS);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    assert_int_equal(tk_count_output(c, "child data, pid "), 10);
+    assert_non_null(strstr(c->out, "10 connections served by "));
+    tk_free(c);
+    stop(&r);
+}
+
+/* One worker killed outright: the master reaps it and reports it; the
+ * others go on serving the port, and no connection reaches the dead one. */
+static void test_killed_worker_others_serve(void **state)
+{
+    (void)state;
+    run_t r;
+    start(&r, 3);
+    int victim = r.pids[0];
+    assert_int_equal(kill(victim, SIGKILL), 0);
+    char needle[64];
+    snprintf(needle, sizeof needle, "worker %d killed by signal", victim);
+    assert_non_null(tk_wait_output(r.p, needle, WAIT_MS));
+    assert_non_null(tk_wait_output(r.p, "2 workers still serve the port", WAIT_MS));
+    assert_int_equal(tk_count_zombies(r.p->pid), 0);
+    for (int i = 0; i < 10; i++) {
+        int pid = ask_pid(r.port);
+        assert_true(is_worker(&r, pid));
+        assert_int_not_equal(pid, victim);
+    }
+    stop(&r);
+}
+
+/* SIGTERM: the master disconnects, the workers exit on EOF, the master
+ * reaps them and exits 0. Nothing of the group is left. */
+static void test_sigterm_stops_everything(void **state)
+{
+    (void)state;
+    run_t r;
+    start(&r, 2);
+    pid_t pgid = r.p->pid;
+    int status = tk_stop(r.p, SIGTERM, WAIT_MS);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    assert_int_equal(tk_count_output(r.p, "the master closed the channel; exiting"), 2);
+    assert_non_null(strstr(r.p->out, "all 2 workers have exited; bye"));
+    assert_int_equal(tk_count_group(pgid), 0);
+    tk_free(r.p);
+}
+
+static void test_usage(void **state)
+{
+    (void)state;
+    tk_proc *p = tk_start((const char *[]){"./handle-passing", "--help", NULL}, NULL);
+    assert_non_null(p);
+    int status = tk_wait_exit(p, WAIT_MS);
+    assert_int_equal(WEXITSTATUS(status), 0);
+    assert_non_null(strstr(p->out, "usage: handle-passing"));
+    tk_free(p);
+
+    p = tk_start((const char *[]){"./handle-passing", "--bogus", "1", NULL}, NULL);
+    status = tk_wait_exit(p, WAIT_MS);
+    assert_int_equal(WEXITSTATUS(status), 2);
+    tk_free(p);
+
+    p = tk_start((const char *[]){"./handle-passing", "client", NULL},
+                 (const char *[]){"PORT", NULL});
+    status = tk_wait_exit(p, WAIT_MS);
+    assert_int_equal(WEXITSTATUS(status), 2);
+    tk_free(p);
+
+    /* The worker, run by hand without a channel, says why it cannot run. */
+    p = tk_start((const char *[]){"./handle-passing-worker", NULL},
+                 (const char *[]){"NODE_CHANNEL_FD", NULL});
+    status = tk_wait_exit(p, WAIT_MS);
+    assert_int_equal(WEXITSTATUS(status), 1);
+    assert_non_null(strstr(p->out, "NODE_CHANNEL_FD"));
+    tk_free(p);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_fd_numbers_differ_socket_is_same),
+        cmocka_unit_test(test_master_keeps_no_copy),
+        cmocka_unit_test(test_several_pids_one_port),
+        cmocka_unit_test(test_killed_worker_others_serve),
+        cmocka_unit_test(test_sigterm_stops_everything),
+        cmocka_unit_test(test_usage),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

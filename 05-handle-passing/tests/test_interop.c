@@ -1,0 +1,216 @@
+/*
+ * test_interop.c: handle passing between C and a real Node.js, both ways.
+ *
+ *   - Node master, C workers: node/main.js listens, spawns
+ *     ./handle-passing-worker with an 'ipc' channel on fd 3 and sends it the
+ *     net.Server. The C workers must acknowledge it and serve the port.
+ *   - C master, Node workers: ./handle-passing -- node node/sub.js. The Node
+ *     children must get a net.Server for the master's socket and serve it.
+ *
+ * Both check from outside, in /proc, that the answering processes hold the
+ * very socket the master bound. Skipped, with a message, when `node` is not
+ * on PATH.
+ *
+ *   make test        (or: build/test_interop, from the chapter dir)
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "testkit.h"
+
+#include <dirent.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define WAIT_MS 15000 /* Node takes a while to start on a loaded machine */
+
+static char node_path[4096];
+
+/* Find `node` in PATH, as a shell would; 0 if it is not there. */
+static int find_node(void)
+{
+    const char *path = getenv("PATH");
+    if (path == NULL)
+        return 0;
+    while (*path) {
+        size_t n = strcspn(path, ":");
+        snprintf(node_path, sizeof node_path, "%.*s/node", (int)n, path);
+        if (n > 0 && access(node_path, X_OK) == 0)
+            return 1;
+        path += n;
+        if (*path == ':')
+            path++;
+    }
+    return 0;
+}
+
+static int skip_without_node(void)
+{
+    if (find_node())
+        return 0;
+    print_message("node is not on PATH: skipping the Node interop test\n");
+    return 1;
+}
+
+static int holds_socket(int pid, const char *id)
+{
+    char dir[64];
+    snprintf(dir, sizeof dir, "/proc/%d/fd", pid);
+    DIR *d = opendir(dir);
+    if (d == NULL)
+        return 0;
+    int found = 0;
+    struct dirent *e;
+    while (!found && (e = readdir(d)) != NULL) {
+        char path[320], link[128];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        ssize_t n = readlink(path, link, sizeof link - 1);
+        if (n > 0) {
+            link[n] = '\0';
+            found = strcmp(link, id) == 0;
+        }
+    }
+    closedir(d);
+    return found;
+}
+
+static int ask_pid(int port)
+{
+    int fd = tk_connect("127.0.0.1", port, WAIT_MS);
+    if (fd == -1)
+        return -1;
+    char buf[128];
+    ssize_t n = tk_read_all(fd, buf, sizeof buf, WAIT_MS);
+    close(fd);
+    int pid;
+    if (n <= 0 || sscanf(buf, "child data, pid %d\n", &pid) != 1)
+        return -1;
+    return pid;
+}
+
+static int wait_count(tk_proc *p, const char *needle, int n)
+{
+    long long deadline = tk_now_ms() + WAIT_MS;
+    while (tk_count_output(p, needle) < n && tk_now_ms() < deadline)
+        tk_wait_output(p, "\n", 20);
+    return tk_count_output(p, needle);
+}
+
+/* The pids in lines "<tag> <pid>] got the server as fd N -> ID"; checks
+ * that each ID is `id`. Returns how many. */
+static int worker_pids(tk_proc *p, const char *tag, const char *id, int *pids, int max)
+{
+    int n = 0;
+    const char *s = p->out;
+    size_t tl = strlen(tag);
+    while ((s = strstr(s, tag)) != NULL && n < max) {
+        int pid, fd;
+        char got[64];
+        if (sscanf(s + tl, "%d] got the server as fd %d -> %63s", &pid, &fd, got) == 3) {
+            assert_string_equal(got, id);
+            pids[n++] = pid;
+        }
+        s += tl;
+    }
+    return n;
+}
+
+static void expect_served_by(int port, const int *pids, int n, const char *id)
+{
+    for (int i = 0; i < 6; i++) {
+        int pid = ask_pid(port);
+        int ok = 0;
+        for (int k = 0; k < n; k++)
+            ok |= pid == pids[k];
+        assert_true(ok);
+        assert_true(holds_socket(pid, id));
+    }
+}
+
+/* A Node master sends its net.Server to C workers. */
+static void test_node_master_c_workers(void **state)
+{
+    (void)state;
+    if (skip_without_node()) {
+        skip();
+        return;
+    }
+    tk_proc *p = tk_start(
+        (const char *[]){node_path, "node/main.js", "./handle-passing-worker", "2", NULL},
+        (const char *[]){"PORT=0", "HOST=127.0.0.1", NULL});
+    assert_non_null(p);
+    int port = tk_wait_listening(p, WAIT_MS);
+    assert_true(port > 0);
+    const char *line = tk_wait_output(p, "the server is fd ", WAIT_MS);
+    assert_non_null(line);
+    int master_fd;
+    char id[64];
+    assert_int_equal(sscanf(line, "the server is fd %d -> %63s", &master_fd, id), 2);
+    assert_int_equal(wait_count(p, "got the server as fd", 2), 2);
+    /* The master's copy goes once both envelopes are written. */
+    assert_int_equal(wait_count(p, "closed its own copy", 1), 1);
+
+    int pids[2];
+    assert_int_equal(worker_pids(p, "[worker ", id, pids, 2), 2);
+    /* The C workers reported back over the channel, in JSON, to Node. */
+    assert_int_equal(wait_count(p, "says {\"pid\":", 2), 2);
+    expect_served_by(port, pids, 2, id);
+
+    int status = tk_stop(p, SIGTERM, WAIT_MS);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    assert_int_equal(tk_count_output(p, "the master closed the channel; exiting"), 2);
+    tk_free(p);
+}
+
+/* The C master sends the server to Node children. */
+static void test_c_master_node_workers(void **state)
+{
+    (void)state;
+    if (skip_without_node()) {
+        skip();
+        return;
+    }
+    tk_proc *p = tk_start((const char *[]){"./handle-passing", "-p", "0", "-w", "2", "--",
+                                           node_path, "node/sub.js", NULL},
+                          (const char *[]){"PORT", "HOST", NULL});
+    assert_non_null(p);
+    int port = tk_wait_listening(p, WAIT_MS);
+    assert_true(port > 0);
+    const char *line = tk_wait_output(p, "the server is fd ", WAIT_MS);
+    assert_non_null(line);
+    int master_fd;
+    char id[64];
+    assert_int_equal(sscanf(line, "the server is fd %d -> %63s", &master_fd, id), 2);
+    /* Node answered NODE_HANDLE_ACK to the C master, twice. */
+    assert_non_null(tk_wait_output(p, "handoff complete: 2 workers", WAIT_MS));
+    assert_non_null(strstr(p->out, "the master holds 0 fds for it"));
+    assert_int_equal(wait_count(p, "got the server as fd", 2), 2);
+
+    int pids[2];
+    assert_int_equal(worker_pids(p, "[node-worker ", id, pids, 2), 2);
+    assert_int_equal(wait_count(p, "the same socket", 2), 2);
+    expect_served_by(port, pids, 2, id);
+
+    int status = tk_stop(p, SIGTERM, WAIT_MS);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    assert_non_null(strstr(p->out, "all 2 workers have exited; bye"));
+    tk_free(p);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_node_master_c_workers),
+        cmocka_unit_test(test_c_master_node_workers),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
