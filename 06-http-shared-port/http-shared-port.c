@@ -94,7 +94,7 @@ typedef struct master {
     int nworkers, cap_workers;
     int announced; /* printed "listening on" */
     int open_chans;
-    int stopped;   /* SUP_EV_STOPPED seen */
+    int stopped; /* SUP_EV_STOPPED seen */
     int crashed;
     int report_waiting;
     loop_timer_t *report_timer;
@@ -215,7 +215,8 @@ static void on_worker_message(chan_t *ch, const json_value *msg, int fd, void *a
     if (strcmp(cmd, "ready") == 0 && !w->ready) {
         w->ready = 1;
         sup_ready(m->sup, w->pid);
-        printf("[master %d] worker %d serving (slot %d)\n", (int)me, (int)w->pid, w->slot);
+        printf("[master %d] worker %d serving (slot %d)\n", (int)me, (int)w->pid,
+               w->slot);
         int ready = 0;
         for (int i = 0; i < m->nworkers; i++)
             ready += m->workers[i]->ready && !m->workers[i]->exited;
@@ -705,8 +706,9 @@ int main(int argc, char *argv[])
     free(m.worker_env);
     loop_free(m.loop);
     if (m.crashed) {
-        printf("[master %d] exiting with status 1: the workers could not be kept running\n",
-               (int)me);
+        printf(
+            "[master %d] exiting with status 1: the workers could not be kept running\n",
+            (int)me);
         return 1;
     }
     printf("[master %d] bye\n", (int)me);

@@ -34,12 +34,12 @@
 
 #include "http.h"
 
-#define READ_BUF 16384          /* one read(2), shared by all connections */
-#define OUT_BUF 65536           /* responses formatted before one write */
-#define RESPONSE_MAX 512        /* the largest response this server formats */
-#define PEND_PAUSE (64 * 1024)  /* stop reading a client this far behind */
-#define LINGER_MS 1000          /* how long a lingering close waits for EOF */
-#define EMFILE_PAUSE_MS 100     /* how long the listener rests when out of fds */
+#define READ_BUF 16384         /* one read(2), shared by all connections */
+#define OUT_BUF 65536          /* responses formatted before one write */
+#define RESPONSE_MAX 512       /* the largest response this server formats */
+#define PEND_PAUSE (64 * 1024) /* stop reading a client this far behind */
+#define LINGER_MS 1000         /* how long a lingering close waits for EOF */
+#define EMFILE_PAUSE_MS 100    /* how long the listener rests when out of fds */
 
 enum { C_FREE, C_READING, C_IDLE, C_LINGER };
 
@@ -57,13 +57,14 @@ typedef struct conn {
 struct httpd {
     loop_t *loop;
     httpd_config_t cfg;
-    int lfd; /* the listener, -1 once we stop accepting */
-    loop_timer_t *resume;  /* EMFILE pause */
+    int lfd;              /* the listener, -1 once we stop accepting */
+    loop_timer_t *resume; /* EMFILE pause */
     loop_timer_t *sweep;
     loop_timer_t *done_timer;
     void (*done)(httpd_t *h, void *arg);
     void *done_arg;
     int draining;
+    int emfile_logged;
     conn_t *conns; /* indexed by fd */
     int conns_cap;
     int open;
@@ -200,9 +201,8 @@ static int flush(httpd_t *h, int fd, conn_t *c)
     } else if (h->out_len > 0) {
         /* The common case: one write(2) for every response of this read. */
         ssize_t n = write_some(fd, h->out, h->out_len);
-        if (n == -1 ||
-            ((size_t)n < h->out_len &&
-             pend_append(c, h->out + n, h->out_len - (size_t)n) == -1)) {
+        if (n == -1 || ((size_t)n < h->out_len &&
+                        pend_append(c, h->out + n, h->out_len - (size_t)n) == -1)) {
             h->out_len = 0;
             conn_close(h, fd);
             return -1;
@@ -447,8 +447,11 @@ static void on_listener(loop_t *loop, int lfd, int events, void *arg)
                 /* Retrying now would fail again, as fast as the loop can
                  * spin. Rest the listener instead; connections wait in the
                  * backlog (or go to another worker). */
-                printf("[worker %d] accept: %s; pausing accepts for %d ms\n",
-                       (int)getpid(), strerror(errno), EMFILE_PAUSE_MS);
+                if (!h->emfile_logged) /* once per episode, not 10 times a second */
+                    printf(
+                        "[worker %d] accept: %s; pausing accepts for %d ms at a time\n",
+                        (int)getpid(), strerror(errno), EMFILE_PAUSE_MS);
+                h->emfile_logged = 1;
                 loop_modify(loop, lfd, 0);
                 if (h->resume == NULL)
                     h->resume =
@@ -458,6 +461,7 @@ static void on_listener(loop_t *loop, int lfd, int events, void *arg)
             printf("[worker %d] accept: %s\n", (int)getpid(), strerror(errno));
             return;
         }
+        h->emfile_logged = 0;
         if (conn_add(h, fd) == -1)
             close(fd);
     }
@@ -509,7 +513,8 @@ httpd_t *httpd_new(loop_t *loop, int listen_fd, const httpd_config_t *cfg)
     if (period < 10)
         period = 10;
     h->sweep = loop_timer_add(loop, period, period, on_sweep, h);
-    if (h->sweep == NULL || loop_watch(loop, listen_fd, LOOP_READ, on_listener, h) == -1) {
+    if (h->sweep == NULL ||
+        loop_watch(loop, listen_fd, LOOP_READ, on_listener, h) == -1) {
         int e = errno;
         if (h->sweep)
             loop_timer_cancel(loop, h->sweep);
@@ -544,14 +549,23 @@ void httpd_drain(httpd_t *h, void (*done)(httpd_t *h, void *arg), void *arg)
     h->now = loop_now_ms();
     for (int fd = 0; fd < h->conns_cap; fd++) {
         conn_t *c = &h->conns[fd];
-        if (c->state == C_FREE)
+        if (c->state == C_FREE || c->state == C_LINGER)
             continue;
-        int idle = c->state == C_IDLE ||
-                   (c->state == C_READING && !http_parser_started(&c->parser));
-        if (idle && c->pend_len == c->pend_off)
-            conn_close(h, fd); /* nothing in flight: close now */
-        else if (idle)
-            c->want_close = 1; /* finish writing the last response first */
+        if (c->state == C_IDLE ||
+            (c->state == C_READING && !http_parser_started(&c->parser))) {
+            /* Idle as far as we know. But the client may have sent its next
+             * request a moment ago: read once before closing, or that
+             * request would be lost to the close (and the unread bytes
+             * would turn the close into a reset). A request found this way
+             * is answered with "Connection: close". */
+            on_readable(h, fd, c);
+            if (c->state == C_FREE)
+                continue;
+            if (c->pend_len == c->pend_off && !http_parser_started(&c->parser))
+                conn_close(h, fd); /* nothing in flight: close now */
+            else if (!http_parser_started(&c->parser))
+                c->want_close = 1; /* finish writing the last response first */
+        }
         /* A request in flight is answered with "Connection: close" (see
          * respond()), and then the connection closes. */
     }

@@ -1,0 +1,233 @@
+#!/bin/sh
+# bench.sh: http-shared-port side by side with nginx and with the post's
+# design in Node, under the same wrk load, in one run.
+#
+#   make bench                     (or: sh ./bench.sh)
+#   BENCH_SECONDS=5 WORKERS=2 sh ./bench.sh
+#
+# Every server gets WORKERS worker processes (default: the online CPUs) and
+# answers GET / with {"msg":"Hello World","pid":N} as application/json:
+#   ours    ./http-shared-port
+#   nginx   a config generated here: `return 200` with the same body ($pid),
+#           access_log off, keepalive_requests raised so that, like ours, it
+#           never closes a busy keep-alive connection; it runs in the
+#           foreground (daemon off) from a temporary directory
+#   node    bench-node.js: the post's master/worker design with its bugs fixed
+# Two loads, wrk -t1 (one client thread, so the client uses one core and the
+# servers share the rest):
+#   keep-alive         64 connections
+#   Connection: close  32 connections (a TCP connection per request)
+# It prints req/s, each peer's ratio to ours, the RSS of one worker after
+# the runs, the CPU count and the tool versions. These are figures, not a
+# test: the machine may be busy, so compare within one run. A missing peer
+# (wrk, nginx, node) is skipped with a message.
+set -u
+cd "$(dirname "$0")"
+
+SECONDS_EACH=${BENCH_SECONDS:-10}
+NPROC=$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1)
+WORKERS=${WORKERS:-$NPROC}
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/bench-06.XXXXXX") || exit 1
+PIDS=""
+
+cleanup() {
+    for p in $PIDS; do
+        kill -TERM "$p" 2>/dev/null
+    done
+    for p in $PIDS; do
+        # wait for each to go (at most ~5 s), then make sure
+        i=0
+        while kill -0 "$p" 2>/dev/null && [ $i -lt 50 ]; do
+            sleep 0.1
+            i=$((i + 1))
+        done
+        kill -KILL "$p" 2>/dev/null
+    done
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+if ! command -v wrk >/dev/null 2>&1; then
+    echo "wrk is not installed: nothing to measure (apt-get install wrk)"
+    exit 0
+fi
+
+# Wait until file $1 has a "listening on HOST:PORT" line; print PORT.
+wait_port() {
+    i=0
+    while [ $i -lt 100 ]; do
+        port=$(sed -n 's/^listening on .*:\([0-9][0-9]*\) (pid.*/\1/p' "$1" 2>/dev/null | head -1)
+        if [ -n "$port" ]; then
+            echo "$port"
+            return 0
+        fi
+        sleep 0.1
+        i=$((i + 1))
+    done
+    return 1
+}
+
+# A free loopback port for nginx (it cannot take port 0 and report it).
+free_port() {
+    p=$((20000 + $$ % 20000))
+    end=$((p + 50))
+    while [ $p -lt $end ]; do
+        # curl exits 7 when the connection is refused: nobody listens there.
+        curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$p/"
+        if [ $? -eq 7 ]; then
+            echo "$p"
+            return 0
+        fi
+        p=$((p + 1))
+    done
+    return 1
+}
+
+# req/s of one wrk run: url connections [header]
+run_wrk() {
+    if [ $# -ge 3 ]; then
+        wrk -t1 -c"$2" -d"${SECONDS_EACH}s" -H "$3" "$1" >"$TMP/wrk.out" 2>&1
+    else
+        wrk -t1 -c"$2" -d"${SECONDS_EACH}s" "$1" >"$TMP/wrk.out" 2>&1
+    fi
+    rps=$(sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p' "$TMP/wrk.out")
+    errs=$(sed -n 's/^ *Socket errors: \(.*\)/\1/p; s/^ *Non-2xx or 3xx responses: \(.*\)/non-2xx \1/p' "$TMP/wrk.out" | tr '\n' ' ')
+    [ -n "$errs" ] && echo "    ($1 with $2 connections: $errs)" >&2
+    echo "${rps:-0}"
+}
+
+first_child() {
+    for c in /proc/[0-9]*; do
+        pid=${c#/proc/}
+        if [ "$(awk '/^PPid:/ {print $2}' "$c/status" 2>/dev/null)" = "$1" ]; then
+            echo "$pid"
+            return 0
+        fi
+    done
+    return 1
+}
+
+rss_kb() {
+    awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null
+}
+
+echo "=== machine: $NPROC CPUs, $(uname -sr); load: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null)"
+echo "=== tools: $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2)" \
+    "| nginx: $(nginx -v 2>&1 | sed 's/.*nginx\///' || true)" \
+    "| node: $(node --version 2>/dev/null || echo none)"
+echo "=== $WORKERS workers each; wrk -t1 for ${SECONDS_EACH}s per run"
+
+# --- start the servers ------------------------------------------------------
+NAMES=""
+./http-shared-port -p 0 -w "$WORKERS" >"$TMP/ours.log" 2>&1 &
+OURS=$!
+PIDS="$PIDS $OURS"
+PORT_ours=$(wait_port "$TMP/ours.log") || { echo "ours did not start:"; cat "$TMP/ours.log"; exit 1; }
+NAMES="ours"
+
+if command -v nginx >/dev/null 2>&1; then
+    port=$(free_port)
+    mkdir -p "$TMP/nginx"
+    cat >"$TMP/nginx/nginx.conf" <<EOF
+worker_processes $WORKERS;
+daemon off;
+pid $TMP/nginx/nginx.pid;
+error_log $TMP/nginx/error.log;
+events { worker_connections 8192; }
+http {
+    access_log off;
+    keepalive_requests 100000000;
+    client_body_temp_path $TMP/nginx/body;
+    proxy_temp_path $TMP/nginx/proxy;
+    fastcgi_temp_path $TMP/nginx/fastcgi;
+    uwsgi_temp_path $TMP/nginx/uwsgi;
+    scgi_temp_path $TMP/nginx/scgi;
+    server {
+        listen 127.0.0.1:$port;
+        location / {
+            default_type application/json;
+            return 200 '{"msg":"Hello World","pid":\$pid}';
+        }
+    }
+}
+EOF
+    nginx -p "$TMP/nginx" -c "$TMP/nginx/nginx.conf" >"$TMP/nginx.log" 2>&1 &
+    NGINX=$!
+    PIDS="$PIDS $NGINX"
+    i=0
+    while [ $i -lt 50 ] && ! curl -s -o /dev/null "http://127.0.0.1:$port/"; do
+        sleep 0.1
+        i=$((i + 1))
+    done
+    if curl -s -o /dev/null "http://127.0.0.1:$port/"; then
+        PORT_nginx=$port
+        NAMES="$NAMES nginx"
+    else
+        echo "nginx did not start, skipping it:"
+        cat "$TMP/nginx.log" "$TMP/nginx/error.log" 2>/dev/null
+    fi
+else
+    echo "nginx is not installed: skipping it"
+fi
+
+if command -v node >/dev/null 2>&1; then
+    PORT=0 WORKERS=$WORKERS node bench-node.js >"$TMP/node.log" 2>&1 &
+    NODE=$!
+    PIDS="$PIDS $NODE"
+    if PORT_node=$(wait_port "$TMP/node.log"); then
+        NAMES="$NAMES node"
+    else
+        echo "node did not start, skipping it:"
+        cat "$TMP/node.log"
+    fi
+else
+    echo "node is not installed: skipping it"
+fi
+
+# --- measure ----------------------------------------------------------------
+for n in $NAMES; do
+    eval "port=\$PORT_$n"
+    curl -s -o /dev/null "http://127.0.0.1:$port/" # warm up
+done
+
+printf '\n%-22s %-8s %12s %14s\n' "load" "server" "req/s" "ours / server"
+for mode in keepalive close; do
+    for n in $NAMES; do
+        eval "port=\$PORT_$n"
+        if [ $mode = keepalive ]; then
+            r=$(run_wrk "http://127.0.0.1:$port/" 64)
+        else
+            r=$(run_wrk "http://127.0.0.1:$port/" 32 "Connection: close")
+        fi
+        eval "RPS_${mode}_$n=$r"
+    done
+    eval "ours=\$RPS_${mode}_ours"
+    for n in $NAMES; do
+        eval "r=\$RPS_${mode}_$n"
+        label="keep-alive, 64 conns"
+        [ $mode = close ] && label="Connection: close, 32"
+        ratio=$(awk -v a="$ours" -v b="$r" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "-" }')
+        printf '%-22s %-8s %12.0f %14s\n' "$label" "$n" "$r" "$ratio"
+    done
+done
+
+echo
+for n in $NAMES; do
+    case $n in
+    ours) master=$OURS ;;
+    nginx) master=$(cat "$TMP/nginx/nginx.pid" 2>/dev/null) ;;
+    node) master=$NODE ;;
+    esac
+    w=$(first_child "$master")
+    if [ -n "$w" ]; then
+        printf 'RSS of one %-6s worker after the runs: %6s kB (pid %s)\n' "$n" "$(rss_kb "$w")" "$w"
+    fi
+done
+
+# Our own per-worker table: how the kernel spread the connections.
+kill -TERM "$OURS"
+wait "$OURS" 2>/dev/null
+echo
+echo "ours, at exit (requests per worker over all the runs):"
+awk '/requests per worker \(at exit\)/ {on = 1; next} on {sub(/^\[master [0-9]+\] /, "  "); print} /total/ {on = 0}' "$TMP/ours.log"

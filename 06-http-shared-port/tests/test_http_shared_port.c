@@ -1,0 +1,842 @@
+/*
+ * test_http_shared_port.c: black-box tests of the real http-shared-port.
+ *
+ *   make test        (from 06-http-shared-port/)
+ *
+ * Each test starts ./http-shared-port on an ephemeral port (usually with
+ * short timeouts through its flags, so that slowloris and idle tests take
+ * a second, not ten), waits for its `listening on` line, and talks HTTP to
+ * it over TCP. What the chapter promises, and what is checked here:
+ *   - GET / answers {"msg":"Hello World","pid":N} from a worker, as
+ *     application/json with Content-Length and Date; 404 elsewhere;
+ *   - HTTP/1.1 keeps alive, HTTP/1.0 only when asked; HEAD has no body;
+ *     pipelined requests are answered in order; a request sent one byte at
+ *     a time is answered;
+ *   - every refusal gets its status and a close, and the worker goes on
+ *     serving others; slowloris and idle connections are closed on time;
+ *   - supervision: a killed worker is replaced with the port answering
+ *     throughout; SIGHUP replaces every worker without a refused
+ *     connection; SIGTERM under load exits 0 within 5 s with no zombie and
+ *     no orphan; a worker that cannot start trips the crash-loop guard; the
+ *     workers exit when the master is SIGKILLed;
+ *   - the per-worker table adds up to the requests really sent;
+ *   - 5,000 keep-alive connections at once are held and served;
+ *   - running out of fds does not make a worker spin;
+ *   - curl, ab and wrk work against it (each skipped if not installed).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "testkit.h"
+
+#define HOST "127.0.0.1"
+
+/* ---- helpers -------------------------------------------------------------- */
+
+typedef struct {
+    tk_proc *p;
+    int port;
+} server_t;
+
+/* Start the server with 2 workers plus the given extra arguments. */
+static server_t start(const char *extra1, const char *extra2)
+{
+    const char *argv[12] = {"./http-shared-port", "-p", "0", "-w", "2"};
+    int n = 5;
+    if (extra1)
+        argv[n++] = extra1;
+    if (extra2)
+        argv[n++] = extra2;
+    argv[n] = NULL;
+    server_t s = {tk_start(argv, NULL), -1};
+    assert_non_null(s.p);
+    s.port = tk_wait_listening(s.p, 10000);
+    if (s.port <= 0) {
+        tk_drain(s.p);
+        fail_msg("no listening line; output:\n%s", s.p->out);
+    }
+    return s;
+}
+
+static void finish(server_t *s)
+{
+    int st = tk_stop(s->p, SIGTERM, 8000);
+    if (!(WIFEXITED(st) && WEXITSTATUS(st) == 0)) {
+        tk_drain(s->p);
+        fail_msg("master did not exit 0 (status %d); output:\n%s", st, s->p->out);
+    }
+    tk_free(s->p);
+}
+
+typedef struct {
+    int status;
+    long content_length;
+    int conn_close;      /* "Connection: close" */
+    int conn_keep_alive; /* "Connection: keep-alive" */
+    int has_date;
+    char content_type[64];
+    char body[256];
+} response_t;
+
+/* Read one response; head_only: do not expect a body. Returns the status,
+ * or -1 on EOF/timeout before a status line. */
+static int read_response(int fd, response_t *r, int head_only, int timeout_ms)
+{
+    char line[1024];
+    memset(r, 0, sizeof *r);
+    r->content_length = -1;
+    if (tk_read_line(fd, line, sizeof line, timeout_ms) < 0)
+        return -1;
+    if (sscanf(line, "HTTP/1.1 %d", &r->status) != 1)
+        return -1;
+    for (;;) {
+        int n = tk_read_line(fd, line, sizeof line, timeout_ms);
+        if (n < 0)
+            return -1;
+        if (n == 0)
+            break;
+        if (strncmp(line, "Content-Length: ", 16) == 0)
+            r->content_length = atol(line + 16);
+        else if (strcmp(line, "Connection: close") == 0)
+            r->conn_close = 1;
+        else if (strcmp(line, "Connection: keep-alive") == 0)
+            r->conn_keep_alive = 1;
+        else if (strncmp(line, "Date: ", 6) == 0)
+            r->has_date = strlen(line) == 6 + 29;
+        else if (strncmp(line, "Content-Type: ", 14) == 0)
+            snprintf(r->content_type, sizeof r->content_type, "%.63s", line + 14);
+    }
+    if (!head_only && r->content_length > 0) {
+        if (r->content_length >= (long)sizeof r->body)
+            return -1;
+        if (tk_read_n(fd, r->body, (size_t)r->content_length, timeout_ms) < 0)
+            return -1;
+    }
+    return r->status;
+}
+
+/* 1 if the peer closed the connection (EOF or reset) within timeout_ms. */
+static int closed_within(int fd, int timeout_ms)
+{
+    char buf[4096];
+    long long deadline = tk_now_ms() + timeout_ms;
+    for (;;) {
+        long long left = deadline - tk_now_ms();
+        if (left <= 0)
+            return 0;
+        struct pollfd pf = {.fd = fd, .events = POLLIN};
+        if (poll(&pf, 1, (int)left) != 1)
+            return 0;
+        ssize_t n = read(fd, buf, sizeof buf);
+        if (n == 0 || (n == -1 && errno == ECONNRESET))
+            return 1;
+        if (n == -1 && errno != EINTR)
+            return 1;
+    }
+}
+
+static int get_ok(int port)
+{
+    int fd = tk_connect(HOST, port, 2000);
+    if (fd == -1)
+        return 0;
+    response_t r;
+    tk_send_str(fd, "GET / HTTP/1.1\r\nHost: t\r\n\r\n");
+    int st = read_response(fd, &r, 0, 3000);
+    close(fd);
+    return st == 200;
+}
+
+static int workers_of(server_t *s, pid_t *pids, int max)
+{
+    return tk_list_children(s->p->pid, pids, max);
+}
+
+/* ---- a small load client ---------------------------------------------------
+ * `conns` keep-alive connections, each sending GET / and waiting for the
+ * answer, again and again, for `ms` milliseconds. At `at_ms` it calls
+ * at(arg) once (kill a worker, send SIGHUP...). A request that was sent and
+ * got no answer is an error; a connect that is refused is counted apart; a
+ * connection the server closed while idle is simply reopened (that is how
+ * keep-alive works). */
+typedef struct {
+    long ok, lost, refused, reopened, bad;
+} load_t;
+
+typedef struct {
+    int fd;
+    int waiting; /* a request is outstanding */
+    size_t got;
+    char buf[512];
+} lconn_t;
+
+static int lconn_open(lconn_t *c, int port, load_t *st)
+{
+    c->fd = tk_connect(HOST, port, 2000);
+    c->waiting = 0;
+    c->got = 0;
+    if (c->fd == -1) {
+        if (errno == ECONNREFUSED)
+            st->refused++;
+        else
+            st->lost++;
+        return -1;
+    }
+    fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) | O_NONBLOCK);
+    return 0;
+}
+
+static void lconn_send(lconn_t *c, load_t *st)
+{
+    static const char req[] = "GET / HTTP/1.1\r\nHost: load\r\n\r\n";
+    if (send(c->fd, req, sizeof req - 1, MSG_NOSIGNAL) != (ssize_t)(sizeof req - 1)) {
+        close(c->fd);
+        c->fd = -1;
+        st->reopened++;
+        return;
+    }
+    c->waiting = 1;
+    c->got = 0;
+}
+
+static void run_load(int port, int conns, int ms, int at_ms, void (*at)(void *),
+                     void *arg, load_t *st)
+{
+    lconn_t *c = calloc((size_t)conns, sizeof *c);
+    struct pollfd *pf = calloc((size_t)conns, sizeof *pf);
+    assert_non_null(c);
+    assert_non_null(pf);
+    memset(st, 0, sizeof *st);
+    long long start = tk_now_ms(), end = start + ms;
+    int fired = at == NULL;
+    for (int i = 0; i < conns; i++)
+        c[i].fd = -1;
+    while (tk_now_ms() < end) {
+        if (!fired && tk_now_ms() - start >= at_ms) {
+            fired = 1;
+            at(arg);
+        }
+        for (int i = 0; i < conns; i++) {
+            if (c[i].fd == -1 && lconn_open(&c[i], port, st) == -1)
+                continue;
+            if (!c[i].waiting)
+                lconn_send(&c[i], st);
+            pf[i].fd = c[i].fd;
+            pf[i].events = POLLIN;
+            pf[i].revents = 0;
+        }
+        if (poll(pf, (nfds_t)conns, 50) <= 0)
+            continue;
+        for (int i = 0; i < conns; i++) {
+            if (c[i].fd == -1 || pf[i].revents == 0)
+                continue;
+            ssize_t n =
+                read(c[i].fd, c[i].buf + c[i].got, sizeof c[i].buf - 1 - c[i].got);
+            if (n == -1 && (errno == EAGAIN || errno == EINTR))
+                continue;
+            if (n <= 0) {
+                if (c[i].waiting)
+                    st->lost++; /* closed under an outstanding request */
+                else
+                    st->reopened++;
+                close(c[i].fd);
+                c[i].fd = -1;
+                continue;
+            }
+            c[i].got += (size_t)n;
+            c[i].buf[c[i].got] = '\0';
+            char *end_head = strstr(c[i].buf, "\r\n\r\n");
+            char *cl = strstr(c[i].buf, "Content-Length: ");
+            if (end_head == NULL || cl == NULL)
+                continue;
+            size_t total = (size_t)(end_head + 4 - c[i].buf) + (size_t)atol(cl + 16);
+            if (c[i].got < total)
+                continue;
+            if (strncmp(c[i].buf, "HTTP/1.1 200 ", 13) == 0)
+                st->ok++;
+            else
+                st->bad++;
+            c[i].waiting = 0;
+            if (strstr(c[i].buf, "Connection: close")) {
+                close(c[i].fd);
+                c[i].fd = -1;
+                st->reopened++;
+            }
+        }
+    }
+    for (int i = 0; i < conns; i++)
+        if (c[i].fd != -1)
+            close(c[i].fd);
+    free(c);
+    free(pf);
+}
+
+/* ---- what a reader is promised -------------------------------------------- */
+
+static void test_hello_json_from_a_worker(void **state)
+{
+    (void)state;
+    server_t s = start(NULL, NULL);
+    pid_t pids[8];
+    assert_int_equal(workers_of(&s, pids, 8), 2);
+
+    int fd = tk_connect(HOST, s.port, 2000);
+    assert_true(fd >= 0);
+    tk_send_str(fd, "GET / HTTP/1.1\r\nHost: t\r\n\r\n");
+    response_t r;
+    assert_int_equal(read_response(fd, &r, 0, 3000), 200);
+    assert_string_equal(r.content_type, "application/json");
+    assert_true(r.has_date);
+    assert_int_equal(r.content_length, (long)strlen(r.body));
+    int pid = -1;
+    assert_int_equal(sscanf(r.body, "{\"msg\":\"Hello World\",\"pid\":%d}", &pid), 1);
+    assert_true(pid == pids[0] || pid == pids[1]); /* a worker, not the master */
+
+    /* Same connection: HTTP/1.1 keeps alive. Unknown path: 404. */
+    tk_send_str(fd, "GET /nope HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_int_equal(read_response(fd, &r, 0, 3000), 404);
+    assert_false(r.conn_close);
+    close(fd);
+    finish(&s);
+}
+
+static void test_http10_and_head(void **state)
+{
+    (void)state;
+    server_t s = start(NULL, NULL);
+    response_t r;
+
+    /* 1.0 without keep-alive: answered, then closed. */
+    int fd = tk_connect(HOST, s.port, 2000);
+    tk_send_str(fd, "GET / HTTP/1.0\r\n\r\n");
+    assert_int_equal(read_response(fd, &r, 0, 3000), 200);
+    assert_true(r.conn_close);
+    assert_true(closed_within(fd, 3000));
+    close(fd);
+
+    /* 1.0 with keep-alive: told so, and served twice on one connection. */
+    fd = tk_connect(HOST, s.port, 2000);
+    tk_send_str(fd, "GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+    assert_int_equal(read_response(fd, &r, 0, 3000), 200);
+    assert_true(r.conn_keep_alive);
+    /* HEAD: the Content-Length of the body, and no body: the next response
+     * on the connection starts right after the head. */
+    tk_send_str(fd, "HEAD / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+    assert_int_equal(read_response(fd, &r, 1, 3000), 200);
+    assert_true(r.content_length > 20);
+    tk_send_str(fd, "GET /x HTTP/1.0\r\n\r\n");
+    assert_int_equal(read_response(fd, &r, 0, 3000), 404);
+    close(fd);
+    finish(&s);
+}
+
+static void test_pipelining_and_byte_by_byte(void **state)
+{
+    (void)state;
+    server_t s = start(NULL, NULL);
+    response_t r;
+    int fd = tk_connect(HOST, s.port, 2000);
+    /* Three requests in one send, one with a body to discard. */
+    tk_send_str(fd, "GET / HTTP/1.1\r\nHost: t\r\n\r\n"
+                    "GET /missing HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello"
+                    "HEAD / HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_int_equal(read_response(fd, &r, 0, 3000), 200);
+    assert_int_equal(read_response(fd, &r, 0, 3000), 404);
+    assert_int_equal(read_response(fd, &r, 1, 3000), 200);
+
+    /* One byte per send, Nagle off so each goes out as its own segment. */
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    const char *req = "GET / HTTP/1.1\r\nHost: bytes\r\nX-Long: abcdefghij\r\n\r\n";
+    for (const char *p = req; *p; p++)
+        assert_int_equal(tk_send(fd, p, 1), 0);
+    assert_int_equal(read_response(fd, &r, 0, 3000), 200);
+    close(fd);
+    finish(&s);
+}
+
+/* Send raw bytes; expect `status` (0: no response at all) and a close. */
+static void expect_refusal(int port, const char *req, size_t len, int status)
+{
+    int fd = tk_connect(HOST, port, 2000);
+    assert_true(fd >= 0);
+    assert_int_equal(tk_send(fd, req, len), 0);
+    response_t r;
+    int got = read_response(fd, &r, 0, 3000);
+    if (status == 0) {
+        if (got != -1)
+            fail_msg("expected no response, got %d for %.40s", got, req);
+    } else {
+        if (got != status)
+            fail_msg("expected %d, got %d for %.40s", status, got, req);
+        assert_true(r.conn_close);
+        assert_true(closed_within(fd, 3000));
+    }
+    close(fd);
+}
+
+static void test_battery_of_bad_requests(void **state)
+{
+    (void)state;
+    server_t s = start("--header-timeout=600", NULL);
+    /* A good client holds a keep-alive connection throughout. */
+    int good = tk_connect(HOST, s.port, 2000);
+    response_t r;
+
+    static const struct {
+        const char *req;
+        size_t len;
+        int status;
+    } cases[] = {
+#define CASE(s, st) {s, sizeof s - 1, st}
+        CASE("GARBAGE\r\n\r\n", 400),
+        CASE("GET / HTTP/1.1\r\nHost: a\0b\r\n\r\n", 400),
+        CASE("GET /\0 HTTP/1.1\r\nHost: t\r\n\r\n", 400),
+        CASE("GET / HTTP/1.1\r\n\r\n", 400), /* no Host */
+        CASE("GET / HTTP/1.1\r\nHost : t\r\n\r\n", 400),
+        CASE("POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n"
+             "Transfer-Encoding: chunked\r\n\r\n",
+             400),
+        CASE("GET / HTTP/1.1\r\nHost: t\r\nContent-Length: -1\r\n\r\n", 400),
+        CASE("GET / HTTP/1.1\r\nHost: t\r\nContent-Length: ten\r\n\r\n", 400),
+        CASE("GET / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n", 501),
+        CASE("DELETE / HTTP/1.1\r\nHost: t\r\n\r\n", 405),
+        CASE("GET / HTTP/1.1\r\nHost: t\r\nContent-Length: 9999999999\r\n\r\nshort", 413),
+        CASE("GET / HTTP/3.0\r\nHost: t\r\n\r\n", 505),
+#undef CASE
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        expect_refusal(s.port, cases[i].req, cases[i].len, cases[i].status);
+        tk_send_str(good, "GET / HTTP/1.1\r\nHost: t\r\n\r\n");
+        assert_int_equal(read_response(good, &r, 0, 3000), 200);
+    }
+
+    /* 405 names what is allowed. */
+    int fd = tk_connect(HOST, s.port, 2000);
+    char all[2048];
+    tk_send_str(fd, "PUT / HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_true(tk_read_all(fd, all, sizeof all, 3000) > 0);
+    assert_non_null(strstr(all, "\r\nAllow: GET, HEAD\r\n"));
+    close(fd);
+
+    /* 414: a request line over 8 KiB. 431: too many headers, too big. */
+    char *big = malloc(40000);
+    assert_non_null(big);
+    memcpy(big, "GET /", 5);
+    memset(big + 5, 'a', 9000);
+    strcpy(big + 9005, " HTTP/1.1\r\nHost: t\r\n\r\n");
+    expect_refusal(s.port, big, strlen(big), 414);
+    size_t n = (size_t)sprintf(big, "GET / HTTP/1.1\r\nHost: t\r\n");
+    for (int i = 0; i < 101; i++)
+        n += (size_t)sprintf(big + n, "X-%d: y\r\n", i);
+    strcpy(big + n, "\r\n");
+    expect_refusal(s.port, big, strlen(big), 431);
+    n = (size_t)sprintf(big, "GET / HTTP/1.1\r\nHost: t\r\nX-Big: ");
+    memset(big + n, 'b', 17000);
+    strcpy(big + n + 17000, "\r\n\r\n");
+    expect_refusal(s.port, big, strlen(big), 431);
+    free(big);
+
+    /* A Content-Length within the limit but a short body: the request never
+     * completes, so no answer; the header timeout closes it. */
+    fd = tk_connect(HOST, s.port, 2000);
+    long long t0 = tk_now_ms();
+    tk_send_str(fd, "GET / HTTP/1.1\r\nHost: t\r\nContent-Length: 100000\r\n\r\nshort");
+    assert_true(closed_within(fd, 5000));
+    assert_true(tk_now_ms() - t0 >= 500);
+    close(fd);
+
+    tk_send_str(good, "GET / HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_int_equal(read_response(good, &r, 0, 3000), 200);
+    close(good);
+    finish(&s);
+}
+
+static void test_slowloris_and_idle_timeouts(void **state)
+{
+    (void)state;
+    server_t s = start("--header-timeout=700", "--idle-timeout=400");
+
+    /* Slowloris: a header byte every 100 ms never completes the head. The
+     * server closes it once 700 ms passed since its first byte, while a
+     * normal client is served meanwhile. */
+    int slow = tk_connect(HOST, s.port, 2000);
+    tk_send_str(slow, "GET / HTTP/1.1\r\nHost: t\r\n");
+    long long t0 = tk_now_ms();
+    int closed = 0;
+    for (int i = 0; i < 40 && !closed; i++) {
+        if (send(slow, "X", 1, MSG_NOSIGNAL) != 1)
+            closed = 1;
+        else
+            closed = closed_within(slow, 100);
+        if (i == 2)
+            assert_true(get_ok(s.port));
+    }
+    long long took = tk_now_ms() - t0;
+    assert_true(closed);
+    assert_true(took >= 600 && took < 3000);
+    close(slow);
+
+    /* Keep-alive idle: served once, then closed after ~400 ms of silence. */
+    int fd = tk_connect(HOST, s.port, 2000);
+    response_t r;
+    tk_send_str(fd, "GET / HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_int_equal(read_response(fd, &r, 0, 3000), 200);
+    t0 = tk_now_ms();
+    assert_true(closed_within(fd, 3000));
+    took = tk_now_ms() - t0;
+    assert_true(took >= 300 && took < 2500);
+    close(fd);
+    finish(&s);
+}
+
+/* ---- the per-worker table ------------------------------------------------- */
+
+static void test_usr1_table_counts_every_request(void **state)
+{
+    (void)state;
+    server_t s = start(NULL, NULL);
+    for (int i = 0; i < 30; i++)
+        assert_true(get_ok(s.port));
+    kill(s.p->pid, SIGUSR1);
+    assert_non_null(tk_wait_output(s.p, "requests per worker (SIGUSR1)", 3000));
+    const char *total = tk_wait_output(s.p, "   total ", 3000);
+    assert_non_null(total);
+    assert_int_equal(atol(total + strlen("   total ")), 30);
+    pid_t pids[4];
+    assert_int_equal(workers_of(&s, pids, 4), 2);
+    char row[32];
+    snprintf(row, sizeof row, " %d ", (int)pids[0]);
+    assert_true(tk_count_output(s.p, row) >= 1); /* a row per worker pid */
+    int st = tk_stop(s.p, SIGTERM, 8000);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    assert_int_equal(tk_count_output(s.p, "requests per worker (at exit)"), 1);
+    tk_free(s.p);
+}
+
+/* ---- supervision ---------------------------------------------------------- */
+
+typedef struct {
+    server_t *s;
+    pid_t victim;
+} kill_arg_t;
+
+static void kill_one_worker(void *arg)
+{
+    kill_arg_t *k = arg;
+    pid_t pids[4];
+    assert_true(workers_of(k->s, pids, 4) >= 1);
+    k->victim = pids[0];
+    kill(k->victim, SIGKILL);
+}
+
+static void test_kill_a_worker_under_load(void **state)
+{
+    (void)state;
+    server_t s = start(NULL, NULL);
+    kill_arg_t k = {&s, 0};
+    load_t st;
+    const int conns = 16;
+    run_load(s.port, conns, 2500, 800, kill_one_worker, &k, &st);
+    printf("# load: ok %ld lost %ld refused %ld reopened %ld bad %ld\n", st.ok, st.lost,
+           st.refused, st.reopened, st.bad);
+    assert_true(st.ok > 100);
+    assert_int_equal(st.refused, 0); /* the port never refused */
+    assert_int_equal(st.bad, 0);
+    /* Only requests in flight on the killed worker's connections are lost. */
+    assert_true(st.lost <= conns);
+    assert_non_null(tk_wait_output(s.p, "respawning", 3000));
+    pid_t pids[4];
+    assert_int_equal(workers_of(&s, pids, 4), 2);
+    assert_true(pids[0] != k.victim && pids[1] != k.victim);
+    assert_true(get_ok(s.port));
+    finish(&s);
+}
+
+static void send_hup(void *arg)
+{
+    kill(((server_t *)arg)->p->pid, SIGHUP);
+}
+
+static void test_sighup_rolls_without_refusing(void **state)
+{
+    (void)state;
+    server_t s = start(NULL, NULL);
+    pid_t before[4], after[4];
+    assert_int_equal(workers_of(&s, before, 4), 2);
+    load_t st;
+    run_load(s.port, 8, 2500, 300, send_hup, &s, &st);
+    printf("# load: ok %ld lost %ld refused %ld reopened %ld bad %ld\n", st.ok, st.lost,
+           st.refused, st.reopened, st.bad);
+    assert_non_null(tk_wait_output(s.p, "rolling restart done", 5000));
+    assert_int_equal(st.refused, 0);
+    assert_int_equal(st.bad, 0);
+    assert_true(st.ok > 100);
+    /* A keep-alive request can cross the old worker's close of an idle
+     * connection; that is all that may be lost, one per connection. */
+    assert_true(st.lost <= 8);
+    assert_int_equal(workers_of(&s, after, 4), 2);
+    for (int i = 0; i < 2; i++)
+        assert_true(after[i] != before[0] && after[i] != before[1]);
+    finish(&s);
+}
+
+typedef struct {
+    server_t *s;
+    long long sent_at;
+} term_arg_t;
+
+static void send_term(void *arg)
+{
+    term_arg_t *t = arg;
+    t->sent_at = tk_now_ms();
+    kill(t->s->p->pid, SIGTERM);
+}
+
+static void test_sigterm_under_load_exits_0_no_orphans(void **state)
+{
+    (void)state;
+    server_t s = start(NULL, NULL);
+    pid_t pids[4];
+    assert_int_equal(workers_of(&s, pids, 4), 2);
+
+    /* A request in flight: its head is half sent when SIGTERM comes. */
+    int inflight = tk_connect(HOST, s.port, 2000);
+    tk_send_str(inflight, "GET / HTTP/1.1\r\nHost: t\r\n");
+
+    term_arg_t t = {&s, 0};
+    load_t st;
+    run_load(s.port, 8, 1200, 500, send_term, &t, &st);
+    assert_true(st.ok > 50);
+
+    /* The in-flight request is finished, with "Connection: close". */
+    tk_send_str(inflight, "\r\n");
+    response_t r;
+    assert_int_equal(read_response(inflight, &r, 0, 3000), 200);
+    assert_true(r.conn_close);
+    close(inflight);
+
+    int status = tk_wait_exit(s.p, 5000);
+    assert_true(tk_now_ms() - t.sent_at < 5500);
+    assert_true(status != -1 && WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    assert_false(tk_alive(pids[0]));
+    assert_false(tk_alive(pids[1]));
+    assert_int_equal(tk_count_group(s.p->pid), 0); /* no orphan left */
+    tk_free(s.p);
+}
+
+static void test_crash_loop_guard(void **state)
+{
+    (void)state;
+    /* A "worker" that exits at once: respawned until the guard trips. */
+    const char *argv[] = {"./http-shared-port", "-p",         "0", "-w", "1",
+                          "--worker",           "/bin/false", NULL};
+    tk_proc *p = tk_start(argv, NULL);
+    assert_non_null(p);
+    int status = tk_wait_exit(p, 15000);
+    tk_drain(p);
+    assert_true(status != -1);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 1);
+    assert_non_null(strstr(p->out, "crash loop"));
+    assert_int_equal(tk_count_zombies(p->pid), 0);
+    tk_free(p);
+}
+
+static int workers_gone(void *arg)
+{
+    pid_t *pids = arg;
+    return !tk_alive(pids[0]) && !tk_alive(pids[1]);
+}
+
+static void test_master_killed_leaves_no_orphans(void **state)
+{
+    (void)state;
+    server_t s = start(NULL, NULL);
+    pid_t pids[4];
+    assert_int_equal(workers_of(&s, pids, 4), 2);
+    kill(s.p->pid, SIGKILL);
+    assert_true(tk_wait_exit(s.p, 3000) != -1);
+    assert_true(tk_until(workers_gone, pids, 5000));
+    tk_free(s.p);
+}
+
+/* ---- many connections, few fds -------------------------------------------- */
+
+static void test_5000_keep_alive_connections(void **state)
+{
+    (void)state;
+    enum { N = 5000 };
+    struct rlimit rl;
+    assert_int_equal(getrlimit(RLIMIT_NOFILE, &rl), 0);
+    if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < 2 * N + 100)
+        skip();                /* the hard limit is too low on this machine */
+    rl.rlim_cur = rl.rlim_max; /* the server started below inherits it */
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
+
+    server_t s = start("--idle-timeout=30000", NULL);
+    int *fd = malloc(N * sizeof *fd);
+    assert_non_null(fd);
+    static const char req[] = "GET / HTTP/1.1\r\nHost: t\r\n\r\n";
+    for (int i = 0; i < N; i++) {
+        fd[i] = tk_connect(HOST, s.port, 5000);
+        if (fd[i] == -1)
+            fail_msg("connection %d: %s", i, strerror(errno));
+        assert_int_equal(tk_send(fd[i], req, sizeof req - 1), 0);
+    }
+    /* Every one is answered, and still open: a second round on each. */
+    response_t r;
+    for (int round = 0; round < 2; round++) {
+        for (int i = 0; i < N; i++) {
+            if (read_response(fd[i], &r, 0, 5000) != 200)
+                fail_msg("round %d, connection %d: no 200", round, i);
+            if (round == 0)
+                assert_int_equal(tk_send(fd[i], req, sizeof req - 1), 0);
+        }
+    }
+    for (int i = 0; i < N; i++)
+        close(fd[i]);
+    free(fd);
+    finish(&s);
+}
+
+static void test_out_of_fds_does_not_spin(void **state)
+{
+    (void)state;
+    /* One worker with 32 fds: a dozen are its own, so about 20 clients fit. */
+    const char *argv[] = {"/bin/sh", "-c",
+                          "ulimit -n 32 && exec ./http-shared-port -p 0 -w 1", NULL};
+    server_t s = {tk_start(argv, NULL), -1};
+    assert_non_null(s.p);
+    s.port = tk_wait_listening(s.p, 10000);
+    assert_true(s.port > 0);
+    pid_t w;
+    assert_int_equal(workers_of(&s, &w, 1), 1);
+
+    int fd[40];
+    for (int i = 0; i < 40; i++)
+        fd[i] = tk_connect(HOST, s.port, 2000); /* the backlog takes the rest */
+    assert_non_null(tk_wait_output(s.p, "Too many open files", 3000));
+    long cpu0 = tk_cpu_ms(w);
+    long long t0 = tk_now_ms();
+    struct timespec ts = {1, 0};
+    nanosleep(&ts, NULL); /* measuring CPU over a second, not synchronising */
+    long cpu = tk_cpu_ms(w) - cpu0;
+    long wall = (long)(tk_now_ms() - t0);
+    printf("# worker CPU while out of fds: %ld ms in %ld ms\n", cpu, wall);
+    assert_true(cpu < wall / 4); /* a spinning worker would use ~all of it */
+
+    /* Once clients leave, the waiting ones are served. */
+    for (int i = 0; i < 40; i++)
+        if (fd[i] != -1)
+            close(fd[i]);
+    assert_true(get_ok(s.port));
+    finish(&s);
+}
+
+/* ---- real clients --------------------------------------------------------- */
+
+static int have(const char *tool)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "command -v %s >/dev/null 2>&1", tool);
+    return system(cmd) == 0;
+}
+
+static int run_cmd(const char *fmt, int port, char *out, size_t cap)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, fmt, port, port);
+    FILE *f = popen(cmd, "r");
+    assert_non_null(f);
+    size_t n = fread(out, 1, cap - 1, f);
+    out[n] = '\0';
+    return pclose(f);
+}
+
+static void test_real_clients(void **state)
+{
+    (void)state;
+    char out[8192];
+    if (!have("curl"))
+        skip();
+    server_t s = start(NULL, NULL);
+    assert_int_equal(run_cmd("curl -si http://127.0.0.1:%d/", s.port, out, sizeof out),
+                     0);
+    assert_non_null(strstr(out, "HTTP/1.1 200 OK"));
+    assert_non_null(strstr(out, "{\"msg\":\"Hello World\",\"pid\":"));
+    assert_int_equal(
+        run_cmd("curl -si --http1.0 http://127.0.0.1:%d/", s.port, out, sizeof out), 0);
+    assert_non_null(strstr(out, "Connection: close"));
+    /* curl reuses one connection for two URLs when the server keeps alive. */
+    assert_int_equal(run_cmd("curl -sv http://127.0.0.1:%d/ http://127.0.0.1:%d/ 2>&1",
+                             s.port, out, sizeof out),
+                     0);
+    assert_non_null(strstr(out, "Re-using existing connection"));
+    if (have("ab")) {
+        assert_int_equal(run_cmd("ab -q -n 400 -c 8 http://127.0.0.1:%d/ 2>&1", s.port,
+                                 out, sizeof out),
+                         0);
+        assert_non_null(strstr(out, "Complete requests:      400"));
+        assert_non_null(strstr(out, "Failed requests:        0"));
+        assert_int_equal(run_cmd("ab -q -k -n 400 -c 8 http://127.0.0.1:%d/ 2>&1", s.port,
+                                 out, sizeof out),
+                         0);
+        assert_non_null(strstr(out, "Failed requests:        0"));
+        assert_non_null(strstr(out, "Keep-Alive requests:    400"));
+    } else {
+        printf("# ab not installed: skipped\n");
+    }
+    if (have("wrk")) {
+        assert_int_equal(run_cmd("wrk -t1 -c8 -d1s http://127.0.0.1:%d/ 2>&1", s.port,
+                                 out, sizeof out),
+                         0);
+        assert_non_null(strstr(out, "Requests/sec:"));
+        assert_null(strstr(out, "Socket errors"));
+        assert_null(strstr(out, "Non-2xx"));
+    } else {
+        printf("# wrk not installed: skipped\n");
+    }
+    finish(&s);
+}
+
+int main(void)
+{
+    signal(SIGPIPE, SIG_IGN);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_hello_json_from_a_worker),
+        cmocka_unit_test(test_http10_and_head),
+        cmocka_unit_test(test_pipelining_and_byte_by_byte),
+        cmocka_unit_test(test_battery_of_bad_requests),
+        cmocka_unit_test(test_slowloris_and_idle_timeouts),
+        cmocka_unit_test(test_usr1_table_counts_every_request),
+        cmocka_unit_test(test_kill_a_worker_under_load),
+        cmocka_unit_test(test_sighup_rolls_without_refusing),
+        cmocka_unit_test(test_sigterm_under_load_exits_0_no_orphans),
+        cmocka_unit_test(test_crash_loop_guard),
+        cmocka_unit_test(test_master_killed_leaves_no_orphans),
+        cmocka_unit_test(test_5000_keep_alive_connections),
+        cmocka_unit_test(test_out_of_fds_does_not_spin),
+        cmocka_unit_test(test_real_clients),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
