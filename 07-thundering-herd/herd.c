@@ -194,6 +194,14 @@ static _Noreturn void worker_main(herd *h, int w)
     long base = counters_own_switches();
     if (base >= 0)
         counters_set(&h->count->slot[w].sleeps_base, (unsigned long)base);
+    /* Tell the master we are about to wait: the load starts only when
+     * every worker waits, or the first connections would find some of them
+     * not yet born. */
+    if (h->ready[1] != -1) {
+        while (write(h->ready[1], "w", 1) == -1 && errno == EINTR)
+            ;
+        close(h->ready[1]);
+    }
     if (h->cfg->verbose)
         printf("[worker %d] %s: waiting (%s)%s\n", (int)getpid(), h->mode->name,
                h->mode->how,
@@ -234,6 +242,8 @@ static pid_t spawn_worker(sup_t *sup, int slot, void *slot_data, void **proc_dat
         child_signals(h, &mask);
         if (h->client_fd != -1)
             close(h->client_fd);
+        if (h->ready[0] != -1)
+            close(h->ready[0]);
         worker_main(h, slot);
     }
     int e = errno;
@@ -388,6 +398,39 @@ static int start_client(herd *h, lg_result *res)
     return loop_watch(h->loop, done[0], LOOP_READ, on_client_done, h);
 }
 
+/* A worker is waiting. When all are, say we are listening and start the
+ * load. EOF before that means workers died before they got there. */
+static void on_worker_ready(loop_t *loop, int fd, int events, void *arg)
+{
+    (void)events;
+    herd *h = arg;
+    char buf[64];
+    ssize_t n = read(fd, buf, sizeof buf);
+    if (n == -1 && (errno == EINTR || errno == EAGAIN))
+        return;
+    if (n > 0)
+        h->nready += (int)n;
+    if (n > 0 && h->nready < h->cfg->workers)
+        return;
+    loop_unwatch(loop, fd);
+    close(fd);
+    h->ready[0] = -1;
+    if (h->nready < h->cfg->workers) {
+        fprintf(stderr, "[master %d] %s: only %d of %d workers started\n", (int)getpid(),
+                h->mode->name, h->nready, h->cfg->workers);
+        h->failed = 1;
+        sup_stop(h->sup);
+        return;
+    }
+    printf("[master %d] %s: listening on %s:%d (pid %d)\n", (int)getpid(), h->mode->name,
+           h->cfg->host, h->port, (int)getpid());
+    if (h->cfg->connections > 0 && start_client(h, h->res) == -1) {
+        warn("[master %d] starting the load client", (int)getpid());
+        h->failed = 1;
+        sup_stop(h->sup);
+    }
+}
+
 int herd_run(const herd_mode *mode, const herd_config *cfg, counters *count,
              lg_result *res)
 {
@@ -410,6 +453,8 @@ int herd_run(const herd_mode *mode, const herd_config *cfg, counters *count,
         .epfd = -1,
         .free_q = free_q,
         .client_fd = -1,
+        .ready = {-1, -1},
+        .res = res,
     };
     counters_reset(count);
     res->done = res->errors = 0;
@@ -445,7 +490,17 @@ int herd_run(const herd_mode *mode, const herd_config *cfg, counters *count,
         warn("[master %d] sup_new", (int)getpid());
         goto out_loop;
     }
-    if (sup_start(h.sup) == -1) {
+    if (pipe(h.ready) == -1) {
+        warn("[master %d] pipe", (int)getpid());
+        goto out_sup;
+    }
+    fcntl(h.ready[0], F_SETFD, FD_CLOEXEC);
+    fcntl(h.ready[1], F_SETFD, FD_CLOEXEC);
+    int started = sup_start(h.sup);
+    /* Only the first workers report; a replacement finds ready[1] closed. */
+    close(h.ready[1]);
+    h.ready[1] = -1;
+    if (started == -1) {
         warn("[master %d] %s: starting the workers", (int)getpid(), mode->name);
         h.failed = 1;
         sup_stop(h.sup);
@@ -454,20 +509,19 @@ int herd_run(const herd_mode *mode, const herd_config *cfg, counters *count,
             warn("[master %d] %s: master_start", (int)getpid(), mode->name);
             h.failed = 1;
             sup_stop(h.sup);
-        } else {
-            printf("[master %d] %s: listening on %s:%d (pid %d)\n", (int)getpid(),
-                   mode->name, cfg->host, h.port, (int)getpid());
-            if (cfg->connections > 0 && start_client(&h, res) == -1) {
-                warn("[master %d] starting the load client", (int)getpid());
-                h.failed = 1;
-                sup_stop(h.sup);
-            }
+        } else if (loop_watch(h.loop, h.ready[0], LOOP_READ, on_worker_ready, &h) == -1) {
+            warn("[master %d] loop_watch", (int)getpid());
+            h.failed = 1;
+            sup_stop(h.sup);
         }
     }
     if (loop_run(h.loop) == -1)
         warn("[master %d] loop_run", (int)getpid());
     status = h.failed ? -1 : h.interrupted ? 1 : 0;
+out_sup:
     sup_free(h.sup);
+    if (h.ready[0] != -1)
+        close(h.ready[0]);
 out_loop:
     if (h.client_fd != -1)
         close(h.client_fd);

@@ -81,6 +81,9 @@ typedef struct herd {
     int paused;      /* round-robin: listener unwatched, no worker free */
     pid_t client;    /* the load client, 0 when none runs */
     int client_fd;   /* EOF when the client has exited */
+    int ready[2];    /* each new worker writes one byte here once it waits */
+    int nready;      /* how many have */
+    lg_result *res;  /* where the client writes its samples */
     int interrupted; /* SIGINT or SIGTERM arrived */
     int failed;      /* a worker died unexpectedly */
 } herd;

@@ -1,0 +1,104 @@
+#!/bin/sh
+# demo.sh: the thundering herd, in three tables.
+#
+#   make demo        (or: sh ./demo.sh, from this directory)
+#
+# Every mode runs with the same 4 workers and the same load, three times:
+#   1. sequential: one connection at a time, so every extra wakeup is waste;
+#   2. concurrent: 8 clients at once;
+#   3. concurrent, with worker 0 sleeping 20 ms on every connection.
+# Each table is followed by the program's own "what to notice" (computed
+# from the figures it just measured) and a line in plain words. The demo
+# then checks that what it told you really happened, and exits 1 if not.
+# It takes a few seconds; every process it starts has exited when it ends.
+
+set -u
+cd "$(dirname "$0")" || exit 1
+PROG=./thundering-herd
+failures=0
+linux=0
+[ "$(uname -s)" = Linux ] && linux=1
+
+# Run the program, show its table (not its csv lines), keep the csv lines.
+show() {
+    out=$("$PROG" --workers 4 --csv "$@") || { echo "demo: $PROG $* failed"; exit 1; }
+    printf '%s\n' "$out" | grep -v '^csv,' | grep -v 'listening on'
+    csv=$(printf '%s\n' "$out" | grep '^csv,')
+}
+
+# field MODE N: field N of MODE's csv line (see report_csv in report.c):
+# 4 served, 5 errors, 6 woken/conn, 7 ret/conn, 8 EAGAIN, 9 Jain,
+# 13 p99, 15 stalled worker's share, 16.. accepts per worker.
+field() {
+    printf '%s\n' "$csv" | awk -F, -v m="$1" -v f="$2" '$2 == m { print $f }'
+}
+
+# check "what we claimed" AWK-CONDITION VALUE
+check() {
+    if awk -v x="$3" "BEGIN { exit !($2) }"; then
+        echo "  ok: $1 ($3)"
+    else
+        echo "  NOT SEEN: $1 ($3)"
+        failures=$((failures + 1))
+    fi
+}
+
+echo "=== 1. sequential: 200 connections, one at a time"
+show --connections 200
+echo "In plain words: for each connection select, poll and epoll woke every idle"
+echo "worker (woken/conn near 4, counted by the kernel), yet the program itself saw"
+echo "about one return per connection: the others went back to sleep inside the"
+echo "kernel. Blocking accept, EPOLLEXCLUSIVE and SO_REUSEPORT woke exactly one."
+echo "epoll-exclusive gave nearly everything to one worker; round-robin and accept"
+echo "took turns."
+echo
+echo "checking what the table showed:"
+if [ $linux = 1 ]; then
+    for m in select poll epoll; do
+        check "$m woke at least half of the 4 workers per connection" 'x >= 2' "$(field $m 6)"
+    done
+    for m in accept epoll-exclusive reuseport; do
+        check "$m woke one worker per connection" 'x >= 0.9 && x <= 1.1' "$(field $m 6)"
+    done
+    e=$(printf '%s\n' "$csv" | awk -F, '$2 == "epoll-exclusive" {
+        m = 0; for (i = 16; i <= NF; i++) if ($i > m) m = $i; print m / $4 }')
+    check "epoll-exclusive gave most connections to one worker" 'x >= 0.5' "$e"
+fi
+check "round-robin spread them evenly (Jain index)" 'x >= 0.95' "$(field round-robin 9)"
+echo
+
+echo "=== 2. concurrent: 400 connections, 8 clients at once"
+show --connections 400 --clients 8
+echo "In plain words: under load a worker often finds the next connection already"
+echo "queued and does not sleep at all, so every woken/conn figure drops; the herd"
+echo "modes still wake more workers than they need, and the spread evens out."
+echo
+echo "checking what the table showed:"
+for m in accept select poll round-robin accept-mutex; do
+    check "$m answered all 400 connections" 'x == 400' "$(field $m 4)"
+done
+echo
+
+echo "=== 3. concurrent, worker 0 stalls 20 ms on every connection"
+show --connections 200 --clients 8 --stall-worker 20
+echo "In plain words: a stalled worker is not waiting for connections, so every"
+echo "mode where workers come and ask (accept, select, epoll, the mutex, the"
+echo "master's free list in round-robin) passes it over. SO_REUSEPORT decides by a"
+echo "hash of the client's address and port, keeps queueing a quarter of the"
+echo "connections to the stalled worker, and those wait: look at its p99."
+echo
+echo "checking what the table showed:"
+for m in accept round-robin; do
+    check "$m sent the stalled worker less than half a fair share" 'x < 0.125' "$(field $m 15)"
+done
+if [ $linux = 1 ]; then
+    check "reuseport kept sending it connections" 'x >= 0.125' "$(field reuseport 15)"
+    check "reuseport's p99 latency is several stalls long (ms)" 'x >= 40' "$(field reuseport 13)"
+fi
+echo
+
+if [ "$failures" -gt 0 ]; then
+    echo "demo: $failures thing(s) the tables should have shown did not happen"
+    exit 1
+fi
+echo "demo: everything the tables showed was checked"
