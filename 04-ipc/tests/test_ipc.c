@@ -114,6 +114,28 @@ static void test_ipc_worker_message_limit(void **state)
     tk_free(p);
 }
 
+/* The worker inherits exactly 0, 1, 2 and the channel as 3: every other fd
+ * of the master (its end of the pair, the loop's pipes) is close-on-exec.
+ * A shell as the "worker" lists its own fds and shows the variables. */
+static void test_worker_gets_only_fds_0_to_3(void **state)
+{
+    (void)state;
+    if (access("/proc/self/fd", F_OK) != 0)
+        skip(); /* no /proc (not Linux) */
+    tk_proc *p = tk_start(
+        (const char *[]){"./ipc", "--timeout", "500", "sh", "-c",
+                         "ls /proc/$$/fd | tr '\\n' ' '; echo; readlink /proc/$$/fd/3; "
+                         "echo \"env $NODE_CHANNEL_FD $NODE_CHANNEL_SERIALIZATION_MODE\"",
+                         NULL},
+        NULL);
+    assert_true(exited_with(tk_wait_exit(p, 10000), 1)); /* no replies: timeout */
+    tk_drain(p);
+    assert_non_null(strstr(p->out, "\n0 1 2 3 \n"));
+    assert_non_null(strstr(p->out, "\nsocket:["));
+    assert_non_null(strstr(p->out, "\nenv 3 json\n"));
+    tk_free(p);
+}
+
 static void test_ipc_help_and_bad_args(void **state)
 {
     (void)state;
@@ -301,6 +323,7 @@ int main(void)
         cmocka_unit_test(test_ipc_conversation),
         cmocka_unit_test(test_ipc_raw_line_is_reported_and_skipped),
         cmocka_unit_test(test_ipc_worker_message_limit),
+        cmocka_unit_test(test_worker_gets_only_fds_0_to_3),
         cmocka_unit_test(test_ipc_help_and_bad_args),
         cmocka_unit_test(test_ipc_reports_a_worker_that_cannot_start),
         cmocka_unit_test(test_ipc_timeout_with_a_silent_worker),
