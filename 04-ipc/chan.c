@@ -396,6 +396,10 @@ static int flush(chan_t *ch)
             break;
         if (n == -1)
             return -1;
+        if (n == 0) { /* a hook broke its contract; never spin on it */
+            errno = EIO;
+            return -1;
+        }
         ch->out_head += (size_t)n;
         ch->out_written += (size_t)n;
     }
