@@ -5,13 +5,18 @@
  *   1. mode->setup        the listening socket(s) and whatever else is shared
  *   2. sup_start          fork the workers (chapter 02's supervisor reaps
  *                         them and makes sure none outlives the master)
- *   3. fork the client    the load (loadgen.h) in a process of its own, so
- *                         the master is free to dispatch in round-robin mode
- *   4. loop_run           chapter 01's loop waits for the client to finish,
- *                         or for SIGINT/SIGTERM, and round-robin's master
- *                         does its accepting there too
- *   5. sup_stop           SIGTERM to every worker, reap them all
- *   6. mode->teardown     close what setup made
+ *   3. on_worker_ready    wait until every worker writes "I am waiting" on
+ *                         the ready pipe, then print the listening line
+ *   4. start_client       fork the load (loadgen.h) into a process of its
+ *                         own, so the master is free to dispatch in
+ *                         round-robin mode
+ *   5. loop_run           chapter 01's loop waits for the client to finish,
+ *                         or for SIGINT/SIGTERM; round-robin's master does
+ *                         its accepting there too
+ *   6. on_client_done     let the counters settle, read each worker's
+ *                         context switches, then sup_stop: SIGTERM to every
+ *                         worker, reap them all
+ *   7. mode->teardown     close what setup made
  *
  * A worker's side is worker_main(): wait for a connection the mode's way,
  * write one line naming itself, close, repeat. Its SIGTERM is left at the
