@@ -122,15 +122,20 @@ static void test_worker_gets_only_fds_0_to_3(void **state)
     (void)state;
     if (access("/proc/self/fd", F_OK) != 0)
         skip(); /* no /proc (not Linux) */
-    tk_proc *p = tk_start(
-        (const char *[]){"./ipc", "--timeout", "500", "sh", "-c",
-                         "ls /proc/$$/fd | tr '\\n' ' '; echo; readlink /proc/$$/fd/3; "
-                         "echo \"env $NODE_CHANNEL_FD $NODE_CHANNEL_SERIALIZATION_MODE\"",
-                         NULL},
-        NULL);
-    assert_true(exited_with(tk_wait_exit(p, 10000), 1)); /* no replies: timeout */
+    /* ls writes its whole listing in one write(2), so the master's own lines
+     * cannot land in the middle of it. The shell exits at once, which closes
+     * fd 3: the master sees EOF, reaps it and exits 1 (no replies). */
+    tk_proc *p = tk_start((const char *[]){"./ipc", "--timeout", "5000", "sh", "-c",
+                                           "ls /proc/$$/fd; readlink /proc/$$/fd/3; "
+                                           "echo \"env $NODE_CHANNEL_FD "
+                                           "$NODE_CHANNEL_SERIALIZATION_MODE\"",
+                                           NULL},
+                          NULL);
+    assert_true(exited_with(tk_wait_exit(p, 10000), 1));
     tk_drain(p);
-    assert_non_null(strstr(p->out, "\n0 1 2 3 \n"));
+    const char *fds = strstr(p->out, "\n0\n1\n2\n3\n");
+    assert_non_null(fds);
+    assert_true(strncmp(fds + 9, "4\n", 2) != 0); /* and nothing after 3 */
     assert_non_null(strstr(p->out, "\nsocket:["));
     assert_non_null(strstr(p->out, "\nenv 3 json\n"));
     tk_free(p);
