@@ -78,7 +78,7 @@ static void on_message(chan_t *ch, const json_value *msg, int fd, void *user)
     printf("[worker %d] reply: %s\n", (int)getpid(), text ? text : "?");
     free(text);
     if (chan_send(ch, reply) == -1)
-        warn("chan_send");
+        fprintf(stderr, "[worker %d] chan_send: %s\n", (int)getpid(), strerror(errno));
     json_free(reply);
 }
 

@@ -111,7 +111,8 @@ static void on_message(chan_t *ch, const json_value *msg, int fd, void *user)
          * EOF and, having nothing else to do, exits. */
         printf("[master %d] both replies are in: disconnect\n", (int)getpid());
         if (chan_disconnect(ch) == -1)
-            warn("chan_disconnect");
+            fprintf(stderr, "[master %d] chan_disconnect: %s\n", (int)getpid(),
+                    strerror(errno));
     }
 }
 
@@ -229,7 +230,7 @@ static int send_and_log(struct master *m, json_value *msg)
     int r = chan_send(m->ch, msg);
     json_free(msg);
     if (r == -1)
-        warn("chan_send");
+        fprintf(stderr, "[master %d] chan_send: %s\n", (int)getpid(), strerror(errno));
     else
         m->sent++;
     return r;
@@ -339,7 +340,8 @@ int main(int argc, char *argv[])
          * promise on purpose. No reply is expected for this line. */
         printf("[master %d] send raw: %s\n", (int)getpid(), raw);
         if (chan_send_text(m.ch, raw, strlen(raw), -1) == -1)
-            warn("chan_send_text");
+            fprintf(stderr, "[master %d] chan_send_text: %s\n", (int)getpid(),
+                    strerror(errno));
     }
     send_and_log(&m, json_new_string("some msg"));
     json_value *obj = json_new_object();
