@@ -1,13 +1,16 @@
 /*
  * modes.c: the eight ways N workers can wait on one port (see herd.h).
  *
- * Read them in order; each is a few functions filling in a herd_mode. What
- * they count as a *wakeup* is the heart of the chapter: the moment a worker
- * comes back from its wait saying "a connection is there". For a blocking
+ * Read them in order; each is a few functions filling in a herd_mode.
+ * Each worker_wait counts its own *wakeups*: the moments the worker comes
+ * back from its wait saying "a connection is there". For a blocking
  * accept() that is accept() returning; for select(), poll() and
- * epoll_wait() it is the call returning with the listener ready, whether or
- * not the accept() that follows finds anything. A wakeup that ends in
- * EAGAIN is a worker that was woken for nothing: the thundering herd.
+ * epoll_wait() it is the call returning with the listener ready, whether
+ * or not the accept() that follows finds anything (EAGAIN: another worker
+ * was faster). That is what a program can see of the thundering herd. The
+ * kernel wakes more than that: a woken select() that finds the connection
+ * already taken goes back to sleep without returning. The driver counts
+ * those too, from the workers' context switches (counters.h).
  */
 #define _DEFAULT_SOURCE /* SOCK_CLOEXEC for socketpair() (Linux, BSD) */
 #include "herd.h"
@@ -132,8 +135,10 @@ static const herd_mode mode_accept = {
  * An event loop cannot block in accept(): it asks "which of my fds are
  * ready?" and accepts only when the listener is. select() and poll() put a
  * *non-exclusive* entry on the socket's wait queue, so a new connection
- * wakes every worker sleeping in them. All rush to accept(); one wins, the
- * others get EAGAIN. UNP ch. 30 calls this "select collision".
+ * wakes every worker sleeping in them. Each re-checks the listener; those
+ * that still find it ready return and rush to accept(): one wins, the
+ * others get EAGAIN. The rest, too late, sleep again inside the kernel.
+ * UNP ch. 30 calls this "select collision".
  *
  * Both also watch the lifeline (supervisor.h): EOF there means the master
  * is gone and the worker should exit.

@@ -18,12 +18,16 @@
  *   ./thundering-herd --mode accept --serve            serve until Ctrl-C;
  *       in a second terminal: nc 127.0.0.1 PORT   (the PORT it printed)
  *
- * What you should see: a table with one row per mode. select, poll and
- * epoll wake about every worker for each connection, and all but one get
- * EAGAIN; the others wake one. epoll-exclusive hands nearly everything to
- * one worker when connections come one at a time; round-robin and accept
- * spread them evenly. With a stalled worker, reuseport keeps queueing to it
- * and its p99 latency jumps, while round-robin and accept pass it over.
+ * What you should see: a table with one row per mode. "woken/conn" is how
+ * many workers the kernel woke per connection (their context switches):
+ * about all of them for select, poll and epoll, one for accept,
+ * epoll-exclusive and reuseport. "ret/conn" is how often a worker came back
+ * from its wait: about one everywhere, because most woken workers find the
+ * connection gone and go back to sleep inside the kernel. epoll-exclusive
+ * hands nearly everything to one worker when connections come one at a
+ * time; round-robin and accept spread them evenly. With a stalled worker,
+ * reuseport keeps queueing to it and its p99 latency jumps, while the
+ * others pass it over.
  *
  * The strategies are in modes.c behind the interface in herd.h; herd.c runs
  * one of them; counters.h, loadgen.h and report.h are the measuring.
