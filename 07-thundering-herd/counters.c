@@ -96,6 +96,29 @@ long counters_switches_of(pid_t pid)
 #endif
 }
 
+int counters_is_asleep(pid_t pid)
+{
+#ifdef __linux__
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return -1;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    /* "pid (comm) S ...": comm may contain anything, even ") ", so the
+     * state is the field after the *last* ')'. */
+    char *paren = strrchr(buf, ')');
+    if (paren == NULL || paren[1] != ' ')
+        return -1;
+    return paren[2] == 'S';
+#else
+    (void)pid;
+    return -1;
+#endif
+}
+
 unsigned long counters_sum(const counters *c, size_t which)
 {
     unsigned long sum = 0;

@@ -74,6 +74,9 @@ void counters_set(atomic_ulong *field, unsigned long value);
  * Both return -1 where that is not available. */
 long counters_own_switches(void);
 long counters_switches_of(pid_t pid);
+/* 1 if process pid is asleep (state S in /proc/PID/stat), 0 if not, -1 if
+ * the system does not tell (not Linux, or no such process). */
+int counters_is_asleep(pid_t pid);
 
 /* Sum of one field over all slots; `which` is offsetof(counter_slot, f). */
 unsigned long counters_sum(const counters *c, size_t which);

@@ -194,6 +194,10 @@ static _Noreturn void worker_main(herd *h, int w)
         warn("[worker %d] %s: worker_init", (int)getpid(), h->mode->name);
         _exit(1);
     }
+    if (h->cfg->verbose)
+        printf("[worker %d] %s: waiting (%s)%s\n", (int)getpid(), h->mode->name,
+               h->mode->how,
+               w == h->cfg->stall_worker ? ", stalls on every connection" : "");
     /* From here on every voluntary context switch is a sleep in the wait
      * (or a nap of the stalled worker, counted apart): see counters.h. */
     long base = counters_own_switches();
@@ -207,10 +211,6 @@ static _Noreturn void worker_main(herd *h, int w)
             ;
         close(h->ready[1]);
     }
-    if (h->cfg->verbose)
-        printf("[worker %d] %s: waiting (%s)%s\n", (int)getpid(), h->mode->name,
-               h->mode->how,
-               w == h->cfg->stall_worker ? ", stalls on every connection" : "");
     for (;;) {
         int conn = h->mode->worker_wait(h, w);
         if (conn == HERD_AGAIN)
@@ -366,6 +366,31 @@ static void on_stop_signal(loop_t *loop, int signo, void *arg)
     }
 }
 
+/* The sequential client's pacer: before each connection, wait until every
+ * worker is asleep again. Losers of the previous connection that are still
+ * on their way back to their wait would otherwise not be woken by the next
+ * one (they are awake already), and a busy machine would hide part of the
+ * herd. Bounded: after 100 ms the connection goes anyway. Where /proc does
+ * not tell, it does not wait. */
+static void wait_until_workers_sleep(void *arg)
+{
+    herd *h = arg;
+    for (int tries = 0; tries < 2000; tries++) {
+        int all = 1;
+        for (int w = 0; w < h->count->nslots && all; w++) {
+            int pid = atomic_load(&h->count->slot[w].pid);
+            int asleep = pid > 0 ? counters_is_asleep(pid) : -1;
+            if (asleep == -1)
+                return;
+            all = asleep;
+        }
+        if (all)
+            return;
+        struct timespec us50 = {0, 50000L};
+        nanosleep(&us50, NULL);
+    }
+}
+
 /* The load client: a child of the master that runs lg_run() and exits.
  * Its results are written straight into shared memory. */
 static int start_client(herd *h, lg_result *res)
@@ -389,8 +414,9 @@ static int start_client(herd *h, lg_result *res)
             _exit(1);
         child_signals(h, &mask);
         h->mode->teardown(h); /* the client holds no listener or channel */
-        int r = lg_run(h->cfg->host, h->port, h->cfg->clients, h->cfg->connections,
-                       h->cfg->timeout_ms, res);
+        int r = lg_run_paced(h->cfg->host, h->port, h->cfg->clients, h->cfg->connections,
+                             h->cfg->timeout_ms, res,
+                             h->cfg->clients == 1 ? wait_until_workers_sleep : NULL, h);
         if (r == -1) {
             warn("[client %d] lg_run", (int)getpid());
             _exit(1);

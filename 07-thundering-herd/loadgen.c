@@ -119,6 +119,12 @@ static int slot_read(slot *s, int *ok)
 int lg_run(const char *host, int port, int clients, int total, int timeout_ms,
            lg_result *r)
 {
+    return lg_run_paced(host, port, clients, total, timeout_ms, r, NULL, NULL);
+}
+
+int lg_run_paced(const char *host, int port, int clients, int total, int timeout_ms,
+                 lg_result *r, void (*pace)(void *arg), void *arg)
+{
     struct sockaddr_storage ss;
     socklen_t sslen;
     memset(&ss, 0, sizeof ss);
@@ -156,12 +162,17 @@ int lg_run(const char *host, int port, int clients, int total, int timeout_ms,
     r->done = 0;
     r->errors = 0;
     int started = 0, finished = 0, status = 0;
-    double t0 = now_ms(), last = t0;
+    double t0 = now_ms(), last = t0, paced = 0;
     while (finished < total) {
         /* Keep every free slot busy while connections remain to start. */
         for (int i = 0; i < clients && started < total; i++) {
             if (slots[i].fd != -1)
                 continue;
+            if (pace != NULL) {
+                double before = now_ms();
+                pace(arg);
+                paced += now_ms() - before;
+            }
             int s = slot_start(&slots[i], (struct sockaddr *)&ss, sslen);
             if (s == -2) {
                 status = -1;
@@ -221,7 +232,9 @@ out:
             close(slots[i].fd);
     free(slots);
     free(pfd);
-    r->elapsed_ms = last - t0;
+    r->elapsed_ms = last - t0 - paced;
+    if (r->elapsed_ms < 0)
+        r->elapsed_ms = 0;
     return status;
 }
 

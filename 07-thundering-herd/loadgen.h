@@ -53,6 +53,14 @@ void lg_result_free(lg_result *r);
 int lg_run(const char *host, int port, int clients, int total, int timeout_ms,
            lg_result *r);
 
+/* lg_run() with a pacer: pace(arg) is called before every connection is
+ * started, and may wait (the herd driver uses it in sequential runs to wait
+ * until every worker is asleep again, so each connection meets the whole
+ * herd idle). Time spent in pace() is left out of elapsed_ms. pace may be
+ * NULL. */
+int lg_run_paced(const char *host, int port, int clients, int total, int timeout_ms,
+                 lg_result *r, void (*pace)(void *arg), void *arg);
+
 /* The p-th percentile (0 < p <= 100) of the latencies, nearest rank:
  * the smallest latency that at least p% of the samples do not exceed.
  * 0 when there are no samples. */

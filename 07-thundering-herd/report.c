@@ -39,7 +39,7 @@ void report_header(FILE *out, const report_info *info)
             sysconf(_SC_NPROCESSORS_ONLN));
     fprintf(out, "load: %d workers, %d connections, ", info->workers, info->connections);
     if (info->clients <= 1)
-        fprintf(out, "sequential (one at a time)");
+        fprintf(out, "sequential (one at a time, each once every worker sleeps)");
     else
         fprintf(out, "concurrent (%d clients at once)", info->clients);
     if (info->stall_worker >= 0)

@@ -9,6 +9,7 @@
  *   make test        (or ./build/test_counters from this directory)
  */
 #include <poll.h>
+#include <signal.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,6 +20,7 @@
 #include <cmocka.h>
 
 #include "counters.h"
+#include "testkit.h"
 
 static void test_new_is_zeroed_and_reset_zeroes(void **state)
 {
@@ -109,6 +111,35 @@ static void test_switches_move_when_sleeping(void **state)
 #endif
 }
 
+#ifdef __linux__
+static int child_asleep(void *arg)
+{
+    return counters_is_asleep(*(pid_t *)arg) == 1;
+}
+#endif
+
+/* The sequential client waits for "every worker asleep": that must mean
+ * blocked in a wait, not running. */
+static void test_is_asleep(void **state)
+{
+    (void)state;
+#ifdef __linux__
+    assert_int_equal(counters_is_asleep(getpid()), 0); /* we are running */
+    pid_t child = fork();
+    assert_true(child != -1);
+    if (child == 0) {
+        poll(NULL, 0, 10000);
+        _exit(0);
+    }
+    assert_true(tk_until(child_asleep, &child, 5000));
+    kill(child, SIGKILL);
+    waitpid(child, NULL, 0);
+    assert_int_equal(counters_is_asleep(child), -1); /* gone */
+#else
+    assert_int_equal(counters_is_asleep(getpid()), -1);
+#endif
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -117,6 +148,7 @@ int main(void)
         cmocka_unit_test(test_jain),
         cmocka_unit_test(test_spread),
         cmocka_unit_test(test_switches_move_when_sleeping),
+        cmocka_unit_test(test_is_asleep),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

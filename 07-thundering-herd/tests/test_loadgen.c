@@ -123,6 +123,30 @@ static void test_bad_arguments(void **state)
     lg_result_free(r);
 }
 
+static void count_calls(void *arg)
+{
+    (*(int *)arg)++;
+}
+
+/* The pacer runs once before every connection. */
+static void test_pacer_runs_before_each_connection(void **state)
+{
+    (void)state;
+    int port;
+    int lfd = listen_any(&port);
+    pid_t server = start_server(lfd, 12);
+    close(lfd);
+    lg_result *r = lg_result_new(12);
+    assert_non_null(r);
+    int calls = 0;
+    assert_int_equal(lg_run_paced("127.0.0.1", port, 1, 12, 5000, r, count_calls, &calls),
+                     0);
+    assert_int_equal(r->done, 12);
+    assert_int_equal(calls, 12);
+    waitpid(server, NULL, 0);
+    lg_result_free(r);
+}
+
 static void test_parse_reply(void **state)
 {
     (void)state;
@@ -158,6 +182,7 @@ int main(void)
         cmocka_unit_test(test_concurrent),
         cmocka_unit_test(test_refused_counts_errors),
         cmocka_unit_test(test_bad_arguments),
+        cmocka_unit_test(test_pacer_runs_before_each_connection),
         cmocka_unit_test(test_parse_reply),
         cmocka_unit_test(test_percentile_nearest_rank),
     };
