@@ -40,6 +40,7 @@
 #define PEND_PAUSE (64 * 1024) /* stop reading a client this far behind */
 #define LINGER_MS 1000         /* how long a lingering close waits for EOF */
 #define EMFILE_PAUSE_MS 100    /* how long the listener rests when out of fds */
+#define DRAIN_GRACE_MS 300     /* idle connections live this long into a drain */
 
 enum { C_FREE, C_READING, C_IDLE, C_LINGER };
 
@@ -61,6 +62,7 @@ struct httpd {
     loop_timer_t *resume; /* EMFILE pause */
     loop_timer_t *sweep;
     loop_timer_t *done_timer;
+    loop_timer_t *grace; /* the drain's grace period */
     void (*done)(httpd_t *h, void *arg);
     void *done_arg;
     int draining;
@@ -538,6 +540,13 @@ static void stop_accepting(httpd_t *h)
     }
 }
 
+static void on_grace_over(loop_t *loop, loop_timer_t *t, void *arg)
+{
+    httpd_t *h = arg;
+    h->grace = NULL; /* fired: the handle is gone */
+    on_sweep(loop, t, h);
+}
+
 void httpd_drain(httpd_t *h, void (*done)(httpd_t *h, void *arg), void *arg)
 {
     if (h->draining)
@@ -553,22 +562,22 @@ void httpd_drain(httpd_t *h, void (*done)(httpd_t *h, void *arg), void *arg)
             continue;
         if (c->state == C_IDLE ||
             (c->state == C_READING && !http_parser_started(&c->parser))) {
-            /* Idle as far as we know. But the client may have sent its next
-             * request a moment ago: read once before closing, or that
-             * request would be lost to the close (and the unread bytes
-             * would turn the close into a reset). A request found this way
-             * is answered with "Connection: close". */
+            /* Idle as far as we know. But a busy keep-alive client sends
+             * its next request the moment it has read a response: closing
+             * now would lose a request that is already on its way (and
+             * turn the close into a reset). So read what is there, and
+             * give idle connections a short grace: a request in it is
+             * answered with "Connection: close" (the clean way to end a
+             * keep-alive connection), and the sweep closes the rest. */
             on_readable(h, fd, c);
-            if (c->state == C_FREE)
-                continue;
-            if (c->pend_len == c->pend_off && !http_parser_started(&c->parser))
-                conn_close(h, fd); /* nothing in flight: close now */
-            else if (!http_parser_started(&c->parser))
-                c->want_close = 1; /* finish writing the last response first */
+            if (c->state != C_FREE && c->state != C_LINGER &&
+                c->deadline > h->now + DRAIN_GRACE_MS)
+                c->deadline = h->now + DRAIN_GRACE_MS;
         }
         /* A request in flight is answered with "Connection: close" (see
          * respond()), and then the connection closes. */
     }
+    h->grace = loop_timer_add(h->loop, DRAIN_GRACE_MS, 0, on_grace_over, h);
     check_drained(h);
 }
 
@@ -594,6 +603,8 @@ void httpd_free(httpd_t *h)
         loop_timer_cancel(h->loop, h->sweep);
     if (h->done_timer)
         loop_timer_cancel(h->loop, h->done_timer);
+    if (h->grace)
+        loop_timer_cancel(h->loop, h->grace);
     free(h->conns);
     free(h);
 }

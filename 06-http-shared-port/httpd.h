@@ -59,10 +59,12 @@ typedef struct httpd_config {
  * failure (listen_fd is then still the caller's). */
 httpd_t *httpd_new(loop_t *loop, int listen_fd, const httpd_config_t *cfg);
 
-/* Graceful stop: stop accepting (close the listener), close idle keep-alive
- * connections, let the requests in flight finish (their responses say
- * "Connection: close"), and call done(h, arg) from the loop once no
- * connection is left. Calling it again does nothing. */
+/* Graceful stop: stop accepting (close the listener), let the requests in
+ * flight finish (their responses say "Connection: close"), close idle
+ * keep-alive connections after a grace of 300 ms (a request that comes in
+ * the grace is answered with "Connection: close" rather than lost to the
+ * close), and call done(h, arg) from the loop once no connection is left.
+ * Calling it again does nothing. */
 void httpd_drain(httpd_t *h, void (*done)(httpd_t *h, void *arg), void *arg);
 
 /* Responses written so far (every status counts), and connections open. */
