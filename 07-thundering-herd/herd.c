@@ -50,7 +50,8 @@ const herd_mode *herd_mode_find(const char *name)
 
 /* ---- sockets ------------------------------------------------------------ */
 
-int herd_listen(const char *host, int port, int reuseport, int *bound_port)
+int herd_listen(const char *host, int port, int reuseport, int *bound_port,
+                const char **call)
 {
     struct sockaddr_storage ss;
     socklen_t len;
@@ -66,33 +67,42 @@ int herd_listen(const char *host, int port, int reuseport, int *bound_port)
         sin6->sin6_port = htons((unsigned short)port);
         len = sizeof *sin6;
     } else {
+        *call = "inet_pton (HOST is not a numeric address)";
         errno = EINVAL;
         return -1;
     }
     int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd == -1)
+    if (fd == -1) {
+        *call = "socket";
         return -1;
+    }
     int one = 1;
     /* SO_REUSEADDR: a rerun may bind the port while old connections of the
      * previous run are still in TIME_WAIT. */
+    *call = "setsockopt(SO_REUSEADDR)";
     if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) == -1)
         goto fail;
 #ifdef SO_REUSEPORT
     /* SO_REUSEPORT: several sockets may bind the same address, and on Linux
      * the kernel spreads incoming connections over them (socket(7)). */
+    *call = "setsockopt(SO_REUSEPORT)";
     if (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) == -1)
         goto fail;
 #else
     if (reuseport) {
+        *call = "SO_REUSEPORT";
         errno = ENOPROTOOPT;
         goto fail;
     }
 #endif
+    *call = "bind";
     if (bind(fd, (struct sockaddr *)&ss, len) == -1)
         goto fail;
+    *call = "listen";
     if (listen(fd, SOMAXCONN) == -1)
         goto fail;
     len = sizeof ss;
+    *call = "getsockname";
     if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1)
         goto fail;
     *bound_port = ntohs(ss.ss_family == AF_INET ? sin->sin_port : sin6->sin6_port);
@@ -493,7 +503,8 @@ int herd_run(const herd_mode *mode, const herd_config *cfg, counters *count,
     int status = -1;
 
     if (mode->setup(&h) == -1) {
-        warn("[master %d] %s: setup", (int)getpid(), mode->name);
+        warn("[master %d] %s: %s", (int)getpid(), mode->name,
+             h.call != NULL ? h.call : "setup");
         goto out;
     }
     loop_backend_t backend;

@@ -78,14 +78,15 @@ typedef struct herd {
     int epfd;        /* in a worker: its own epoll instance */
     int *free_q;     /* round-robin: ring of idle workers, oldest first */
     int free_head, free_len;
-    int paused;      /* round-robin: listener unwatched, no worker free */
-    pid_t client;    /* the load client, 0 when none runs */
-    int client_fd;   /* EOF when the client has exited */
-    int ready[2];    /* each new worker writes one byte here once it waits */
-    int nready;      /* how many have */
-    lg_result *res;  /* where the client writes its samples */
-    int interrupted; /* SIGINT or SIGTERM arrived */
-    int failed;      /* a worker died unexpectedly */
+    int paused;       /* round-robin: listener unwatched, no worker free */
+    pid_t client;     /* the load client, 0 when none runs */
+    int client_fd;    /* EOF when the client has exited */
+    int ready[2];     /* each new worker writes one byte here once it waits */
+    int nready;       /* how many have */
+    lg_result *res;   /* where the client writes its samples */
+    int interrupted;  /* SIGINT or SIGTERM arrived */
+    int failed;       /* a worker died unexpectedly */
+    const char *call; /* setup: the call that failed, for the message */
 } herd;
 
 struct herd_mode {
@@ -134,8 +135,10 @@ int herd_run(const herd_mode *mode, const herd_config *cfg, counters *count,
 
 /* Used by the modes (modes.c), defined in herd.c: */
 /* A listening TCP socket on host:port, close-on-exec; SO_REUSEPORT too if
- * reuseport. Sets *bound_port to the real port. -1 with errno on failure. */
-int herd_listen(const char *host, int port, int reuseport, int *bound_port);
+ * reuseport. Sets *bound_port to the real port. -1 with errno on failure,
+ * and *call names the call that failed, for the message. */
+int herd_listen(const char *host, int port, int reuseport, int *bound_port,
+                const char **call);
 /* accept() that makes the new socket close-on-exec. */
 int herd_accept(int listen_fd);
 

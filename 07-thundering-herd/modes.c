@@ -41,11 +41,12 @@
  * once in the master sets it for every worker. */
 static int shared_listener(herd *h, int nonblocking)
 {
-    h->listen_fd = herd_listen(h->cfg->host, h->cfg->port, 0, &h->port);
+    h->listen_fd = herd_listen(h->cfg->host, h->cfg->port, 0, &h->port, &h->call);
     if (h->listen_fd == -1)
         return -1;
     if (nonblocking) {
         int fl = fcntl(h->listen_fd, F_GETFL);
+        h->call = "fcntl(O_NONBLOCK)";
         if (fl == -1 || fcntl(h->listen_fd, F_SETFL, fl | O_NONBLOCK) == -1)
             return -1;
     }
@@ -149,6 +150,7 @@ static int select_setup(herd *h)
     if (shared_listener(h, 1) == -1)
         return -1;
     if (h->listen_fd >= FD_SETSIZE) {
+        h->call = "select (listener fd >= FD_SETSIZE)";
         errno = EMFILE; /* FD_SET beyond FD_SETSIZE would write out of bounds */
         return -1;
     }
@@ -354,7 +356,7 @@ static int reuseport_setup(herd *h)
 {
     h->port = h->cfg->port;
     for (int i = 0; i < h->cfg->workers; i++) {
-        h->fds[i] = herd_listen(h->cfg->host, h->port, 1, &h->port);
+        h->fds[i] = herd_listen(h->cfg->host, h->port, 1, &h->port, &h->call);
         if (h->fds[i] == -1)
             return -1;
     }
@@ -418,10 +420,12 @@ static int mutex_setup(herd *h)
     char path[512];
     snprintf(path, sizeof path, "%s/thundering-herd.lock.XXXXXX",
              dir != NULL && *dir != '\0' ? dir : "/tmp");
+    h->call = "mkstemp";
     h->lock_fd = mkstemp(path);
     if (h->lock_fd == -1)
         return -1;
     unlink(path);
+    h->call = "fcntl(FD_CLOEXEC)";
     return fcntl(h->lock_fd, F_SETFD, FD_CLOEXEC);
 }
 
@@ -546,8 +550,10 @@ static int rr_spawn_prepare(herd *h, int w)
         free_remove(h, w);
     }
     int sv[2];
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1)
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1) {
+        h->call = "socketpair";
         return -1;
+    }
     h->fds[w] = sv[0];
     h->peer[w] = sv[1];
     return 0;

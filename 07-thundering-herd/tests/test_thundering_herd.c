@@ -13,6 +13,8 @@
  *
  *   make test        (or ./build/test_thundering_herd from this directory)
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -21,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -124,6 +127,32 @@ static void test_bad_arguments_exit_2(void **state)
     expect_usage_error((const char *[]){PROG, "--connections", "ten", NULL});
     expect_usage_error((const char *[]){PROG, "--frobnicate", NULL});
     expect_usage_error((const char *[]){PROG, "--serve", NULL}); /* needs one mode */
+}
+
+/* A port that is taken: exit 1, with a message that names the call. */
+static void test_port_in_use_exits_1_naming_bind(void **state)
+{
+    (void)state;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd != -1);
+    struct sockaddr_in sin = {.sin_family = AF_INET};
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof sin), 0);
+    assert_int_equal(listen(fd, 1), 0);
+    socklen_t len = sizeof sin;
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
+    char port[16];
+    snprintf(port, sizeof port, "%d", ntohs(sin.sin_port));
+    tk_proc *p = tk_start((const char *[]){PROG, "--mode", "accept", "--port", port,
+                                           "--connections", "5", NULL},
+                          NULL);
+    assert_non_null(p);
+    int status = tk_wait_exit(p, 10000);
+    assert_true(status != -1 && WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 1);
+    assert_non_null(strstr(p->out, "bind: "));
+    tk_free(p);
+    close(fd);
 }
 
 /* The main promise, sequential load: who wakes up, and how it spreads. */
@@ -333,6 +362,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_help_lists_every_mode),
         cmocka_unit_test(test_bad_arguments_exit_2),
+        cmocka_unit_test(test_port_in_use_exits_1_naming_bind),
         cmocka_unit_test(test_sequential_all_modes),
         cmocka_unit_test(test_stalled_worker),
         cmocka_unit_test(test_serve_names_a_worker_and_stops_cleanly),
