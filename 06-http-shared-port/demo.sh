@@ -1,0 +1,167 @@
+#!/bin/sh
+# demo.sh: a classroom tour of http-shared-port, about 20 seconds.
+#
+#   make demo                      (or: sh ./demo.sh)
+#
+# It starts the master with 2 workers on a free port, and then shows, step
+# by step, with a line saying what to notice:
+#   1. one listening socket, held by the master and by both workers;
+#   2. GET / answered by the workers (their pid is in the JSON), HTTP/1.0
+#      closing, a refused method;
+#   3. load (wrk, else ab, else curl), then SIGUSR1: requests per worker;
+#   4. kill -9 of a worker: the master replaces it, the port keeps answering;
+#   5. SIGHUP: every worker replaced, one at a time;
+#   6. SIGTERM: graceful stop, the final table, exit status 0, nothing left.
+# It exits non-zero if any of it does not happen.
+set -u
+cd "$(dirname "$0")"
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/demo-06.XXXXXX") || exit 1
+LOG=$TMP/server.log
+MASTER=
+cleanup() {
+    if [ -n "$MASTER" ] && kill -0 "$MASTER" 2>/dev/null; then
+        kill -TERM "$MASTER" 2>/dev/null
+        wait "$MASTER" 2>/dev/null
+    fi
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM HUP PIPE
+
+fail() {
+    echo "DEMO FAILED: $*"
+    echo "--- server output:"
+    cat "$LOG"
+    exit 1
+}
+
+# Wait (up to $2 tenths of a second) until the server printed $1 at least
+# $3 times (default once).
+wait_for() {
+    i=0
+    while [ $i -lt "$2" ]; do
+        [ "$(grep -c -- "$1" "$LOG")" -ge "${3:-1}" ] && return 0
+        sleep 0.1
+        i=$((i + 1))
+    done
+    fail "no line matching '$1' after $(($2 / 10)) s"
+}
+
+workers() {
+    for c in /proc/[0-9]*; do
+        if [ "$(awk '/^PPid:/ {print $2}' "$c/status" 2>/dev/null)" = "$MASTER" ]; then
+            echo "${c#/proc/}"
+        fi
+    done | sort -n | tr '\n' ' ' | sed 's/ $//'
+}
+
+step() {
+    echo
+    echo "=== $*"
+}
+
+command -v curl >/dev/null 2>&1 || { echo "this demo needs curl"; exit 1; }
+
+step "1. The master binds one socket, starts 2 workers and passes it to each"
+./http-shared-port -p 0 -w 2 >"$LOG" 2>&1 &
+MASTER=$!
+wait_for "^listening on" 100
+cat "$LOG"
+PORT=$(sed -n 's/^listening on .*:\([0-9]*\) (pid.*/\1/p' "$LOG")
+URL=http://127.0.0.1:$PORT/
+W=$(workers)
+echo
+echo "The listening socket in each process (ls -l /proc/PID/fd, Linux):"
+HEXPORT=$(printf '%04X' "$PORT")
+INODE=$(awk -v p=":$HEXPORT" '$2 ~ p"$" && $4 == "0A" {print $10}' /proc/net/tcp 2>/dev/null | head -1)
+for p in $MASTER $W; do
+    fd=$(ls -l "/proc/$p/fd" 2>/dev/null | awk -v s="socket:[$INODE]" '$NF == s {print $(NF-2)}' | head -1)
+    role=worker
+    [ "$p" = "$MASTER" ] && role=master
+    echo "  $role $p: fd ${fd:-?} -> socket:[${INODE:-?}]"
+done
+echo "Notice: the same socket:[inode] in all three. The workers never bound"
+echo "anything; the master keeps its reference (to hand to replacements) but"
+echo "never accepts on it, unlike the post's master."
+
+step "2. Requests: which process answers?"
+for i in 1 2 3; do
+    body=$(curl -s "$URL") || fail "curl $URL"
+    echo "  curl $URL -> $body"
+    echo "$body" | grep -q '"msg":"Hello World","pid":' || fail "unexpected body $body"
+done
+echo "Notice: the pid in the JSON is a worker's ($W), never the master's ($MASTER)."
+echo
+echo "  curl -si --http1.0 $URL"
+curl -si --http1.0 "$URL" | sed 's/^/    /'
+echo
+curl -si --http1.0 "$URL" | grep -q "Connection: close" || fail "HTTP/1.0 was not closed"
+echo "Notice: HTTP/1.0 without keep-alive gets 'Connection: close'; the JSON is"
+echo "real JSON, as application/json (the post sent text/json and not-JSON)."
+echo
+echo "  curl -si -X DELETE $URL"
+curl -si -X DELETE "$URL" | sed 's/^/    /'
+echo "Notice: a method other than GET or HEAD is refused with 405 and Allow."
+curl -si -X DELETE "$URL" | grep -q "^Allow: GET, HEAD" || fail "no 405 with Allow"
+
+step "3. Load, then SIGUSR1: how many requests did each worker serve?"
+if command -v wrk >/dev/null 2>&1; then
+    echo "  wrk -t1 -c32 -d2s $URL"
+    wrk -t1 -c32 -d2s "$URL" | grep -E "Requests/sec|requests in" | sed 's/^/    /'
+elif command -v ab >/dev/null 2>&1; then
+    echo "  ab -k -n 20000 -c 32 $URL"
+    ab -q -k -n 20000 -c 32 "$URL" | grep -E "Requests per second|Complete" | sed 's/^/    /'
+else
+    echo "  (no wrk or ab: 200 requests with curl)"
+    i=0
+    while [ $i -lt 200 ]; do
+        curl -s -o /dev/null "$URL"
+        i=$((i + 1))
+    done
+fi
+kill -USR1 "$MASTER"
+wait_for "requests per worker (SIGUSR1)" 50
+wait_for "   total " 50
+sed -n '/requests per worker (SIGUSR1)/,/ total /p' "$LOG"
+echo "Notice: the shares are rarely 50/50. Both workers wait on one socket and"
+echo "the kernel wakes whoever it wakes; chapter 07 measures why."
+
+step "4. kill -9 one worker: the master replaces it and passes it the socket"
+VICTIM=${W%% *}
+kill -KILL "$VICTIM"
+echo "  kill -9 $VICTIM"
+wait_for "worker $VICTIM killed by signal 9" 50
+wait_for " serving (slot" 100 3
+grep -E "worker $VICTIM killed|replacing $VICTIM" "$LOG"
+curl -s "$URL" | grep -q "Hello World" || fail "no answer after the kill"
+echo "  curl $URL -> $(curl -s "$URL")"
+echo "Notice: the port answered throughout; workers now: $(workers)"
+
+step "5. SIGHUP: rolling restart, one worker at a time"
+BEFORE=$(workers)
+kill -HUP "$MASTER"
+wait_for "rolling restart done" 150
+sed -n '/SIGHUP/,/rolling restart done/p' "$LOG" | grep -v "^\[worker"
+AFTER=$(workers)
+for p in $BEFORE; do
+    case " $AFTER " in *" $p "*) fail "worker $p was not replaced" ;; esac
+done
+echo "Notice: each old worker was asked to stop only after its replacement said"
+echo "it was serving. Workers before: $BEFORE; after: $AFTER"
+
+step "6. SIGTERM: graceful stop"
+kill -TERM "$MASTER"
+wait "$MASTER"
+status=$?
+MASTER_WAS=$MASTER
+MASTER=
+sed -n '/SIGTERM/,$p' "$LOG"
+[ "$status" -eq 0 ] || fail "the master exited with status $status"
+left=$(for p in $AFTER; do kill -0 "$p" 2>/dev/null && echo "$p"; done)
+[ -z "$left" ] || fail "workers still running: $left"
+echo "Notice: exit status $status; the workers got {\"cmd\":\"shutdown\"}, finished"
+echo "what was in flight, sent their last counts and exited; nothing of"
+echo "master $MASTER_WAS is left running."
+echo
+echo "demo done"
