@@ -1,0 +1,165 @@
+/*
+ * test_report.c: unit tests of the table (report.h).
+ *
+ * The table is what the reader looks at, so its figures must be the right
+ * ones: per-connection ratios, bars scaled to the busiest worker, "inf"
+ * when a worker got nothing, the stalled worker marked, skipped and failed
+ * rows said in words, and "what to notice" naming the right modes.
+ *
+ *   make test        (or ./build/test_report from this directory)
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "report.h"
+
+static const unsigned long even[4] = {50, 50, 50, 50};
+static const unsigned long one[4] = {200, 0, 0, 0};
+static const unsigned long stalled[4] = {2, 66, 66, 66};
+
+static report_row row(const char *mode, const unsigned long *acc, unsigned long wakeups,
+                      unsigned long sleeps)
+{
+    report_row r = {
+        .mode = mode,
+        .workers = 4,
+        .accepts = acc,
+        .wakeups = wakeups,
+        .served = 200,
+        .sleeps = sleeps,
+        .sleeps_known = 1,
+        .done = 200,
+        .elapsed_ms = 100,
+        .p50 = 0.05,
+        .p99 = 0.5,
+        .max = 1.0,
+    };
+    return r;
+}
+
+/* Run one of the printers into a string (through a temporary file). */
+static char *capture(void (*print)(FILE *, const report_info *, const report_row *, int),
+                     const report_info *info, const report_row *rows, int n)
+{
+    FILE *f = tmpfile();
+    assert_non_null(f);
+    print(f, info, rows, n);
+    long len = ftell(f);
+    assert_true(len >= 0);
+    rewind(f);
+    char *buf = malloc((size_t)len + 1);
+    assert_non_null(buf);
+    assert_int_equal(fread(buf, 1, (size_t)len, f), (size_t)len);
+    buf[len] = '\0';
+    fclose(f);
+    return buf;
+}
+
+static void test_ratios(void **state)
+{
+    (void)state;
+    report_row r = row("select", even, 220, 800);
+    assert_float_equal(report_wakeups_per_conn(&r), 1.1, 1e-9);
+    assert_float_equal(report_woken_per_conn(&r), 4.0, 1e-9);
+    r.sleeps_known = 0;
+    assert_float_equal(report_woken_per_conn(&r), -1.0, 1e-9);
+    r.served = 0;
+    assert_float_equal(report_wakeups_per_conn(&r), 0.0, 1e-9);
+    report_row s = row("accept", stalled, 200, 200);
+    assert_float_equal(report_share(&s, 0), 0.01, 1e-9);
+    assert_float_equal(report_share(&s, -1), 0.0, 1e-9); /* no stalled worker */
+}
+
+static void test_table(void **state)
+{
+    (void)state;
+    report_info info = {
+        .workers = 4, .connections = 200, .clients = 1, .stall_worker = -1};
+    report_row rows[4] = {row("accept", even, 200, 204),
+                          row("epoll-exclusive", one, 200, 204),
+                          row("reuseport", even, 0, 0), row("round-robin", even, 0, 0)};
+    rows[2].skipped = 1;
+    rows[3].failed = 1;
+    char *out = capture(report_table, &info, rows, 4);
+    const char *acc = strstr(out, "\naccept ");
+    assert_non_null(acc);
+    /* woken 1.02, returns 1.00, even bars, max/min 1.00, Jain 1.00, 2000 conns/s */
+    assert_non_null(strstr(acc, "1.02     1.00"));
+    assert_non_null(strstr(acc, "###### ###### ###### ######"));
+    assert_non_null(strstr(acc, " 2000 "));
+    const char *ex = strstr(out, "\nepoll-exclusive ");
+    assert_non_null(ex);
+    assert_non_null(strstr(ex, "###### ...... ...... ......"));
+    assert_non_null(strstr(ex, "inf"));
+    assert_non_null(strstr(ex, "0.25"));
+    assert_non_null(strstr(out, "reuseport        skipped: Linux-only"));
+    assert_non_null(strstr(out, "round-robin      failed"));
+    free(out);
+}
+
+static void test_stalled_worker_is_marked_and_named(void **state)
+{
+    (void)state;
+    report_info info = {.workers = 4,
+                        .connections = 200,
+                        .clients = 8,
+                        .stall_worker = 0,
+                        .stall_ms = 20};
+    static const unsigned long fed[4] = {50, 50, 50, 50};
+    report_row rows[2] = {row("accept", stalled, 200, 200),
+                          row("reuseport", fed, 200, 200)};
+    char *table = capture(report_table, &info, rows, 2);
+    assert_non_null(strstr(table, "    2*"));
+    free(table);
+    char *notice = capture(report_notice, &info, rows, 2);
+    assert_non_null(
+        strstr(notice, "at least half of a fair share (12.5%) from: reuseport;"));
+    assert_non_null(strstr(notice, "passed over by: accept."));
+    free(notice);
+}
+
+static void test_notice_names_the_herd(void **state)
+{
+    (void)state;
+    report_info info = {
+        .workers = 4, .connections = 200, .clients = 1, .stall_worker = -1};
+    report_row rows[3] = {row("accept", even, 200, 204), row("select", even, 200, 804),
+                          row("poll", even, 200, 790)};
+    char *notice = capture(report_notice, &info, rows, 3);
+    assert_non_null(strstr(notice, "woke one worker per connection: accept."));
+    assert_non_null(strstr(notice, "a herd): select (4.0) and poll (4.0)."));
+    free(notice);
+}
+
+static void test_csv(void **state)
+{
+    (void)state;
+    report_info info = {
+        .workers = 4, .connections = 200, .clients = 1, .stall_worker = -1};
+    report_row rows[2] = {row("accept", even, 200, 204), row("epoll", even, 0, 0)};
+    rows[1].skipped = 1;
+    char *out = capture(report_csv, &info, rows, 2);
+    assert_non_null(strstr(out, "\ncsv,accept,4,200,0,1.020,1.000,0,1.000,1.00,2000,"));
+    assert_non_null(strstr(out, ",50,50,50,50\n"));
+    assert_non_null(strstr(out, "\ncsv,epoll,skipped\n"));
+    free(out);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_ratios),
+        cmocka_unit_test(test_table),
+        cmocka_unit_test(test_stalled_worker_is_marked_and_named),
+        cmocka_unit_test(test_notice_names_the_herd),
+        cmocka_unit_test(test_csv),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
