@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -63,8 +64,12 @@ static pid_t spawn_child(sup_t *sup, int slot, void *slot_data, void **proc_data
     /* Per-process data: the test checks it comes back in events. */
     *proc_data = (void *)(intptr_t)(1000 + slot);
     fflush(stdout);
+    pid_t self = getpid();
     pid_t pid = fork();
     if (pid == 0) {
+        /* Die with the test process, whatever happens to it. */
+        if (sup_child_guard(self, SIGKILL) == -1)
+            _exit(1);
         switch (f->mode) {
         case CRASH:
             _exit(3);
@@ -470,6 +475,22 @@ static void test_bad_arguments(void **state)
     teardown(f);
 }
 
+/* waitpid with a deadline, so a broken supervisor fails a test instead of
+ * hanging it. Returns 1 and the status, or 0 on timeout. */
+static int wait_child(pid_t pid, int *status, int timeout_ms)
+{
+    long long deadline = tk_now_ms() + timeout_ms;
+    for (;;) {
+        pid_t r = waitpid(pid, status, WNOHANG);
+        if (r == pid)
+            return 1;
+        if (r == -1 || tk_now_ms() > deadline)
+            return 0;
+        struct timespec ts = {0, 5 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+}
+
 /* ---------------------------------------------------------------------- */
 /* The child side: no orphans                                              */
 
@@ -512,11 +533,17 @@ static void test_lifeline_eof(void **state)
      * each child closed its inherited copy. */
     sup_free(sup);
     loop_free(loop);
-    int status;
-    assert_int_equal(waitpid(a, &status, 0), a);
-    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 7);
-    assert_int_equal(waitpid(b, &status, 0), b);
-    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 7);
+    int sa = 0, sb = 0;
+    int got_a = wait_child(a, &sa, 5000), got_b = wait_child(b, &sb, 5000);
+    if (!got_a || !got_b) { /* leave nothing behind for the next tests */
+        kill(a, SIGKILL);
+        kill(b, SIGKILL);
+        wait_child(a, &sa, 5000);
+        wait_child(b, &sb, 5000);
+    }
+    assert_true(got_a && got_b);
+    assert_true(WIFEXITED(sa) && WEXITSTATUS(sa) == 7);
+    assert_true(WIFEXITED(sb) && WEXITSTATUS(sb) == 7);
 }
 
 static void test_guard_sees_dead_master(void **state)
@@ -531,7 +558,7 @@ static void test_guard_sees_dead_master(void **state)
         _exit(r1 == -1 && r2 == 0 ? 0 : 1);
     }
     int status;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(wait_child(pid, &status, 5000));
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
@@ -589,30 +616,49 @@ static void test_pdeathsig(void **state)
     assert_true(tk_alive(worker));
     assert_int_equal(kill(master, SIGKILL), 0);
     assert_int_equal(waitpid(master, NULL, 0), master);
-    assert_true(tk_until(gone, &worker, 2000));
+    int died = tk_until(gone, &worker, 2000);
+    if (!died)
+        kill(worker, SIGKILL);
+    assert_true(died);
 }
 #endif
+
+/* After every test, failed or not: no child of ours may survive into the
+ * next test (a failed assertion skips the test's own teardown). */
+static int kill_leftovers(void **state)
+{
+    (void)state;
+    pid_t kids[64];
+    int n = tk_list_children(getpid(), kids, 64);
+    for (int i = 0; i < n; i++)
+        kill(kids[i], SIGKILL);
+    while (waitpid(-1, NULL, WNOHANG) > 0)
+        ;
+    for (int i = 0; i < n; i++)
+        waitpid(kids[i], NULL, 0);
+    return 0;
+}
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_start_and_stop),
-        cmocka_unit_test(test_respawn_logs_both_pids),
-        cmocka_unit_test(test_crash_loop_guard_trips),
-        cmocka_unit_test(test_crash_guard_respects_window),
-        cmocka_unit_test(test_crash_guard_disabled),
-        cmocka_unit_test(test_stop_deadline_sigkills),
-        cmocka_unit_test(test_custom_stop_hook),
-        cmocka_unit_test(test_reaps_only_its_own),
-        cmocka_unit_test(test_spawn_failure_is_retried),
-        cmocka_unit_test(test_rolling_replace),
-        cmocka_unit_test(test_rolling_replace_without_ready),
-        cmocka_unit_test(test_ready_from_spawn_event),
-        cmocka_unit_test(test_bad_arguments),
-        cmocka_unit_test(test_lifeline_eof),
-        cmocka_unit_test(test_guard_sees_dead_master),
+        cmocka_unit_test_teardown(test_start_and_stop, kill_leftovers),
+        cmocka_unit_test_teardown(test_respawn_logs_both_pids, kill_leftovers),
+        cmocka_unit_test_teardown(test_crash_loop_guard_trips, kill_leftovers),
+        cmocka_unit_test_teardown(test_crash_guard_respects_window, kill_leftovers),
+        cmocka_unit_test_teardown(test_crash_guard_disabled, kill_leftovers),
+        cmocka_unit_test_teardown(test_stop_deadline_sigkills, kill_leftovers),
+        cmocka_unit_test_teardown(test_custom_stop_hook, kill_leftovers),
+        cmocka_unit_test_teardown(test_reaps_only_its_own, kill_leftovers),
+        cmocka_unit_test_teardown(test_spawn_failure_is_retried, kill_leftovers),
+        cmocka_unit_test_teardown(test_rolling_replace, kill_leftovers),
+        cmocka_unit_test_teardown(test_rolling_replace_without_ready, kill_leftovers),
+        cmocka_unit_test_teardown(test_ready_from_spawn_event, kill_leftovers),
+        cmocka_unit_test_teardown(test_bad_arguments, kill_leftovers),
+        cmocka_unit_test_teardown(test_lifeline_eof, kill_leftovers),
+        cmocka_unit_test_teardown(test_guard_sees_dead_master, kill_leftovers),
 #ifdef __linux__
-        cmocka_unit_test(test_pdeathsig),
+        cmocka_unit_test_teardown(test_pdeathsig, kill_leftovers),
 #endif
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

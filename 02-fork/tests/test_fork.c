@@ -1,0 +1,338 @@
+/*
+ * test_fork.c: black-box tests of the `fork` program.
+ *
+ * Each test runs ./fork the way a reader would (through testkit, in a
+ * process group of its own so nothing can outlive a failed test), waits for
+ * the lines it prints, and checks what the chapter promises:
+ *   - every worker answers `Hello World.` on the port it reported;
+ *   - a killed worker is replaced, and the master names both pids;
+ *   - a crash loop stops the master with exit status 1;
+ *   - SIGTERM or SIGINT: every worker reaped, none left, exit status 0;
+ *   - a SIGKILLed master leaves no orphan behind (within 2 s);
+ *   - `fork cost` prints every row, fork gets slower with the parent's
+ *     size, and copy-on-write shows in the child's Private_Dirty.
+ *
+ *   make test        (or ./build/test_fork from this directory)
+ */
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "testkit.h"
+
+enum { T_START = 10000 }; /* generous: the machine is small and shared */
+
+/* Wait for the next worker's `listening on HOST:PORT (pid N)` line. */
+static void wait_worker(tk_proc *p, int *port, pid_t *pid)
+{
+    *port = tk_wait_listening(p, T_START);
+    assert_true(*port > 0);
+    /* p->scan now points just past "listening on " of that line. */
+    int port2 = 0, pid2 = 0;
+    assert_int_equal(sscanf(p->out + p->scan, "%*[^:]:%d (pid %d)", &port2, &pid2), 2);
+    assert_int_equal(port2, *port);
+    *pid = (pid_t)pid2;
+}
+
+/* GET / and check the whole answer is the promised one. */
+static void expect_hello(int port)
+{
+    int fd = tk_connect("127.0.0.1", port, 5000);
+    assert_true(fd >= 0);
+    assert_int_equal(tk_send_str(fd, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"), 0);
+    char buf[1024];
+    assert_true(tk_read_all(fd, buf, sizeof buf, 5000) > 0);
+    close(fd);
+    assert_non_null(strstr(buf, "HTTP/1.1 200 OK\r\n"));
+    assert_non_null(strstr(buf, "Content-Type: text/plain\r\n"));
+    const char *body = strstr(buf, "\r\n\r\n");
+    assert_non_null(body);
+    assert_string_equal(body + 4, "Hello World.");
+}
+
+static tk_proc *start(const char *const argv[], const char *const env[])
+{
+    tk_proc *p = tk_start(argv, env);
+    assert_non_null(p);
+    return p;
+}
+
+static const char *const TWO[] = {"./fork", "--workers", "2", NULL};
+
+/* ---------------------------------------------------------------------- */
+
+static void test_usage(void **state)
+{
+    (void)state;
+    tk_proc *p = start((const char *[]){"./fork", "--help", NULL}, NULL);
+    int st = tk_wait_exit(p, T_START);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    assert_non_null(tk_wait_output(p, "usage: fork", 1000));
+    tk_free(p);
+
+    const char *const *bad[] = {
+        (const char *[]){"./fork", "--bogus", NULL},
+        (const char *[]){"./fork", "--workers", "zero", NULL},
+        (const char *[]){"./fork", "cost", "--sizes", "1,,2", NULL},
+        (const char *[]){"./fork", "cost", "--runs", NULL},
+        (const char *[]){"./fork", "get", NULL},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        p = start(bad[i], NULL);
+        st = tk_wait_exit(p, T_START);
+        assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 2);
+        assert_non_null(tk_wait_output(p, "usage:", 1000));
+        tk_free(p);
+    }
+}
+
+static void test_each_worker_answers_on_its_port(void **state)
+{
+    (void)state;
+    tk_proc *p = start(TWO, (const char *[]){"WORKERS", NULL});
+    int port[2];
+    pid_t pid[2];
+    wait_worker(p, &port[0], &pid[0]);
+    wait_worker(p, &port[1], &pid[1]);
+    assert_true(port[0] != port[1]);
+    assert_true(pid[0] != pid[1]);
+    for (int i = 0; i < 2; i++) {
+        assert_true(port[i] >= 1024); /* never a privileged port */
+        expect_hello(port[i]);
+        /* ... and it was that worker that answered. */
+        char line[64];
+        snprintf(line, sizeof line, "[worker %d] GET / HTTP/1.1 -> 200", (int)pid[i]);
+        assert_non_null(tk_wait_output(p, line, 5000));
+    }
+    int st = tk_stop(p, SIGTERM, T_START);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    tk_free(p);
+}
+
+static void test_workers_from_env(void **state)
+{
+    (void)state;
+    tk_proc *p =
+        start((const char *[]){"./fork", NULL}, (const char *[]){"WORKERS=3", NULL});
+    for (int i = 0; i < 3; i++) {
+        int port;
+        pid_t pid;
+        wait_worker(p, &port, &pid);
+    }
+    assert_int_equal(tk_count_output(p, "listening on "), 3);
+    assert_int_equal(tk_count_children(p->pid), 3);
+    int st = tk_stop(p, SIGTERM, T_START);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    tk_free(p);
+}
+
+static void test_killed_worker_is_replaced(void **state)
+{
+    (void)state;
+    tk_proc *p = start(TWO, NULL);
+    int port[2];
+    pid_t pid[2];
+    wait_worker(p, &port[0], &pid[0]);
+    wait_worker(p, &port[1], &pid[1]);
+
+    assert_int_equal(kill(pid[0], SIGKILL), 0);
+    char line[96];
+    snprintf(line, sizeof line, "(pid %d) died: killed by signal 9", (int)pid[0]);
+    assert_non_null(tk_wait_output(p, line, T_START));
+    snprintf(line, sizeof line, "replaced: pid %d -> pid ", (int)pid[0]);
+    const char *hit = tk_wait_output(p, line, T_START);
+    assert_non_null(hit);
+    int fresh = atoi(hit + strlen(line));
+    assert_true(fresh > 0 && fresh != pid[0] && fresh != pid[1]);
+
+    /* The replacement serves on a port of its own. */
+    int nport;
+    pid_t npid;
+    wait_worker(p, &nport, &npid);
+    assert_int_equal(npid, fresh);
+    expect_hello(nport);
+    expect_hello(port[1]); /* the other worker never noticed */
+    assert_int_equal(tk_count_children(p->pid), 2);
+    assert_int_equal(tk_count_zombies(p->pid), 0); /* the dead one was reaped */
+
+    int st = tk_stop(p, SIGTERM, T_START);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    tk_free(p);
+}
+
+static int group_empty(void *arg)
+{
+    return tk_count_group(*(pid_t *)arg) == 0;
+}
+
+static void test_crash_loop_guard(void **state)
+{
+    (void)state;
+    tk_proc *p =
+        start((const char *[]){"./fork", "--workers", "2", "--crash", NULL}, NULL);
+    int st = tk_wait_exit(p, 30000);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 1);
+    assert_non_null(tk_wait_output(p, "crash loop: 6 worker deaths within 10 s", 1000));
+    assert_non_null(tk_wait_output(p, "gave up", 1000));
+    /* It did try: the first deaths were answered with replacements. */
+    assert_true(tk_count_output(p, "replaced: pid ") >= 4);
+    pid_t pgid = p->pid;
+    assert_true(tk_until(group_empty, &pgid, 2000));
+    tk_free(p);
+}
+
+static void stop_cleanly(int signo)
+{
+    tk_proc *p = start(TWO, NULL);
+    int port[2];
+    pid_t pid[2];
+    wait_worker(p, &port[0], &pid[0]);
+    wait_worker(p, &port[1], &pid[1]);
+    int st = tk_stop(p, signo, T_START);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    /* The master reaped each worker itself: it logs an exit only after
+     * waitpid() returned it. */
+    for (int i = 0; i < 2; i++) {
+        char line[64];
+        snprintf(line, sizeof line, "(pid %d) stopped: exit status 0", (int)pid[i]);
+        assert_int_equal(tk_count_output(p, line), 1);
+        assert_false(tk_alive(pid[i]));
+    }
+    assert_int_equal(tk_count_output(p, "all workers stopped"), 1);
+    assert_int_equal(tk_count_output(p, "SIGKILL\n"), 0); /* nobody needed it */
+    pid_t pgid = p->pid;
+    assert_true(tk_until(group_empty, &pgid, 2000));
+    tk_free(p);
+}
+
+static void test_sigterm_leaves_nothing(void **state)
+{
+    (void)state;
+    stop_cleanly(SIGTERM);
+}
+
+static void test_sigint_leaves_nothing(void **state)
+{
+    (void)state;
+    stop_cleanly(SIGINT);
+}
+
+static void test_killed_master_leaves_no_orphan(void **state)
+{
+    (void)state;
+    tk_proc *p = start(TWO, NULL);
+    int port[2];
+    pid_t pid[2];
+    wait_worker(p, &port[0], &pid[0]);
+    wait_worker(p, &port[1], &pid[1]);
+    assert_int_equal(tk_count_group(p->pid), 3);
+    assert_int_equal(kill(p->pid, SIGKILL), 0);
+    int st = tk_wait_exit(p, T_START);
+    assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+    pid_t pgid = p->pid;
+    assert_true(tk_until(group_empty, &pgid, 2000));
+    tk_free(p);
+}
+
+/* ---------------------------------------------------------------------- */
+/* fork cost                                                               */
+
+struct row {
+    int found;
+    double rss, fork_ms, vfork_ms, spawn_ms, exec_ms;
+};
+
+static void parse_row(const char *out, unsigned mib, struct row *r)
+{
+    char key[32];
+    snprintf(key, sizeof key, "] %5u MiB ", mib);
+    const char *s = strstr(out, key);
+    memset(r, 0, sizeof *r);
+    if (s == NULL)
+        return;
+    unsigned m;
+    r->found = sscanf(s + 2, "%u MiB %lf MiB %lf ms %lf ms %lf ms %lf ms", &m, &r->rss,
+                      &r->fork_ms, &r->vfork_ms, &r->spawn_ms, &r->exec_ms) == 6;
+}
+
+/* Private_Dirty of the child (third figure) in the copy-on-write row. */
+static double cow_private(const char *out, const char *label)
+{
+    const char *s = strstr(out, label);
+    if (s == NULL)
+        return -1;
+    s += strlen(label);
+    double rss, shared, priv;
+    if (sscanf(s, "%lf MiB %lf MiB %lf MiB", &rss, &shared, &priv) != 3)
+        return -1;
+    return priv;
+}
+
+static void test_cost_table(void **state)
+{
+    (void)state;
+    /* Small sizes and few runs: this also runs under ASan, and on a loaded
+     * two-core machine. 64 MiB has 64 times the page tables of 1 MiB. */
+    tk_proc *p = start(
+        (const char *[]){"./fork", "cost", "--sizes", "1,64", "--runs", "7", NULL}, NULL);
+    int st = tk_wait_exit(p, 60000);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    tk_drain(p);
+    struct row small, big;
+    parse_row(p->out, 1, &small);
+    parse_row(p->out, 64, &big);
+    assert_true(small.found);
+    assert_true(big.found);
+    assert_true(small.fork_ms > 0 && small.vfork_ms > 0 && small.spawn_ms > 0 &&
+                small.exec_ms > 0);
+    assert_true(big.rss >= 64);
+    /* What the chapter teaches: fork's cost grows with the parent. */
+    assert_true(big.fork_ms > small.fork_ms);
+
+    /* Copy-on-write: nothing private right after fork, all of it after the
+     * child wrote everything. */
+    double forked = cow_private(p->out, "nothing (forked)");
+    double all = cow_private(p->out, "100% = 64 MiB");
+    assert_true(forked >= 0 && forked < 64 * 0.25);
+    assert_true(all > 64 * 0.9);
+    tk_free(p);
+}
+
+static void test_cost_missing_program(void **state)
+{
+    (void)state;
+    tk_proc *p = start((const char *[]){"./fork", "cost", "--sizes", "1", "--prog",
+                                        "/nonexistent/true", NULL},
+                       NULL);
+    int st = tk_wait_exit(p, T_START);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 1);
+    assert_non_null(tk_wait_output(p, "No such file or directory", 1000));
+    tk_free(p);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_usage),
+        cmocka_unit_test(test_each_worker_answers_on_its_port),
+        cmocka_unit_test(test_workers_from_env),
+        cmocka_unit_test(test_killed_worker_is_replaced),
+        cmocka_unit_test(test_crash_loop_guard),
+        cmocka_unit_test(test_sigterm_leaves_nothing),
+        cmocka_unit_test(test_sigint_leaves_nothing),
+        cmocka_unit_test(test_killed_master_leaves_no_orphan),
+        cmocka_unit_test(test_cost_table),
+        cmocka_unit_test(test_cost_missing_program),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
