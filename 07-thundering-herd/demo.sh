@@ -6,7 +6,7 @@
 # Every mode runs with the same 4 workers and the same load, three times:
 #   1. sequential: one connection at a time, so every extra wakeup is waste;
 #   2. concurrent: 8 clients at once;
-#   3. concurrent, with worker 0 sleeping 20 ms on every connection.
+#   3. concurrent, with worker 0 sleeping 50 ms on every connection.
 # Each table is followed by the program's own "what to notice" (computed
 # from the figures it just measured) and a line in plain words. The demo
 # then checks that what it told you really happened, and exits 1 if not.
@@ -79,8 +79,8 @@ for m in accept select poll round-robin accept-mutex; do
 done
 echo
 
-echo "=== 3. concurrent, worker 0 stalls 20 ms on every connection"
-show --connections 200 --clients 8 --stall-worker 20
+echo "=== 3. concurrent, worker 0 stalls 50 ms on every connection"
+show --connections 200 --clients 8 --stall-worker 50
 echo "In plain words: a stalled worker is not waiting for connections, so every"
 echo "mode where workers come and ask (accept, select, epoll, the mutex, the"
 echo "master's free list in round-robin) passes it over. SO_REUSEPORT decides by a"
@@ -93,7 +93,7 @@ for m in accept round-robin; do
 done
 if [ $linux = 1 ]; then
     check "reuseport kept sending it connections" 'x >= 0.125' "$(field reuseport 15)"
-    check "reuseport's p99 latency is several stalls long (ms)" 'x >= 40' "$(field reuseport 13)"
+    check "reuseport's p99 latency is several stalls long (ms)" 'x >= 100' "$(field reuseport 13)"
 fi
 echo
 
