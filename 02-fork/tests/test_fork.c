@@ -95,10 +95,9 @@ static void test_usage(void **state)
     }
 }
 
-static void test_each_worker_answers_on_its_port(void **state)
+static void each_worker_answers(const char *backend)
 {
-    (void)state;
-    tk_proc *p = start(TWO, (const char *[]){"WORKERS", NULL});
+    tk_proc *p = start(TWO, (const char *[]){"WORKERS", backend, NULL});
     int port[2];
     pid_t pid[2];
     wait_worker(p, &port[0], &pid[0]);
@@ -117,6 +116,22 @@ static void test_each_worker_answers_on_its_port(void **state)
     assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
     tk_free(p);
 }
+
+static void test_each_worker_answers_on_its_port(void **state)
+{
+    (void)state;
+    each_worker_answers("LOOP_BACKEND");
+}
+
+#ifdef __linux__
+/* The same with the workers' loops on epoll (chapter 01's Linux backend):
+ * each worker drops the master's epoll instance and makes its own. */
+static void test_each_worker_answers_epoll(void **state)
+{
+    (void)state;
+    each_worker_answers("LOOP_BACKEND=epoll");
+}
+#endif
 
 static void test_workers_from_env(void **state)
 {
@@ -325,6 +340,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_usage),
         cmocka_unit_test(test_each_worker_answers_on_its_port),
+#ifdef __linux__
+        cmocka_unit_test(test_each_worker_answers_epoll),
+#endif
         cmocka_unit_test(test_workers_from_env),
         cmocka_unit_test(test_killed_worker_is_replaced),
         cmocka_unit_test(test_crash_loop_guard),
