@@ -85,8 +85,8 @@ unsigned long counters_sum(const counters *c, size_t which);
  * are equal, 1/n when one value holds everything. 1.0 for all zeros
  * (nothing to be unfair about), and for n == 0. */
 double counters_jain(const unsigned long *x, int n);
-/* max/min of n values; returns -1.0 when the minimum is 0 (unbounded) and
- * 1.0 when n == 0. */
+/* max/min of n values; -1.0 when the minimum is 0 but the maximum is not
+ * (unbounded: the table prints "inf"), 1.0 when all are 0 or n == 0. */
 double counters_spread(const unsigned long *x, int n);
 
 #endif

@@ -22,6 +22,9 @@
  * write one line naming itself, close, repeat. Its SIGTERM is left at the
  * default action: a worker holds nothing that needs saving between
  * connections, so dying on SIGTERM *is* its graceful stop.
+ *
+ * ./thundering-herd drives it; tests/test_modes.c calls herd_run() directly
+ * for every mode and checks that nothing leaks.
  */
 #define _GNU_SOURCE /* accept4() and SOCK_CLOEXEC: Linux and BSD, not POSIX.1-2008 */
 #include "herd.h"

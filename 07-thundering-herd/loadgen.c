@@ -10,8 +10,11 @@
  * A connection counts as done at EOF, not at the reply line: the worker
  * bumps its `served` counter between writing the line and closing, so when
  * the client has seen every EOF, every counter is final.
+ *
+ * tests/test_loadgen.c runs it against a tiny forked server.
  */
-#define _DEFAULT_SOURCE /* MAP_ANONYMOUS */
+#define _DEFAULT_SOURCE /* MAP_ANONYMOUS, SOCK_NONBLOCK and SOCK_CLOEXEC (not            \
+                           POSIX.1-2008) */
 #include "loadgen.h"
 
 #include <arpa/inet.h>

@@ -11,6 +11,9 @@
  * kernel wakes more than that: a woken select() that finds the connection
  * already taken goes back to sleep without returning. The driver counts
  * those too, from the workers' context switches (counters.h).
+ *
+ * See one mode at work with ./thundering-herd --mode NAME --workers 4;
+ * tests/test_modes.c runs each through the driver.
  */
 #define _DEFAULT_SOURCE /* SOCK_CLOEXEC for socketpair() (Linux, BSD) */
 #include "herd.h"

@@ -1,5 +1,9 @@
 /*
- * report.c: the comparison table (see report.h).
+ * report.c: the comparison table (see report.h for what each column means).
+ *
+ * Printing only: every figure is computed from counts the workers and the
+ * client collected. Run ./thundering-herd to see the table, add --csv for
+ * the same figures as csv lines; tests/test_report.c checks both.
  */
 #include "report.h"
 
