@@ -47,8 +47,9 @@ echo "=== 1. sequential: 200 connections, one at a time"
 show --connections 200
 echo "In plain words: for each connection select, poll and epoll woke every idle"
 echo "worker (woken/conn near 4, counted by the kernel), yet the program itself saw"
-echo "about one return per connection: the others went back to sleep inside the"
-echo "kernel. Blocking accept, EPOLLEXCLUSIVE and SO_REUSEPORT woke exactly one."
+echo "far fewer returns (ret/conn near 1, a few EAGAIN): most of the woken workers"
+echo "found the connection gone and went back to sleep inside the kernel."
+echo "Blocking accept, EPOLLEXCLUSIVE and SO_REUSEPORT woke exactly one."
 echo "epoll-exclusive gave nearly everything to one worker; round-robin and accept"
 echo "took turns."
 echo
