@@ -1,0 +1,255 @@
+#!/bin/sh
+# demo.sh: the classroom tour of 05-handle-passing. Run it with `make demo`.
+#
+# It starts ./handle-passing with 3 workers, shows that the master and the
+# workers hold ONE socket under different fd numbers, that the master keeps
+# no copy after the handoff, that several pids answer on one port, that a
+# killed worker does not stop the others, why plain curl refuses the answer,
+# and, when node is installed, C and Node passing the server to each other.
+# It says what to notice before each step, checks afterwards that it really
+# happened, and exits non-zero if anything it shows did not happen. Every
+# process it starts is stopped and checked gone at the end. nc, curl, strace
+# and node are optional: without them those steps say so and are skipped.
+set -u
+cd "$(dirname "$0")" || exit 1
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/handle-demo.XXXXXX") || exit 1
+log=$tmp/master.log
+out=$tmp/out
+mpid=
+tpid=
+cleanup() {
+    [ -n "$mpid" ] && kill "$mpid" 2>/dev/null
+    [ -n "$tpid" ] && kill "$tpid" 2>/dev/null
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+fail=0
+
+note() { printf '\n>>> %s\n' "$*"; }
+bad() { echo "!! $*"; fail=1; }
+# wait_for FILE TEXT: until TEXT appears in FILE (at most 20 s). This waits
+# for a line the program prints when it is ready; it does not guess a delay.
+wait_for() {
+    i=0
+    while ! grep -F -q -- "$2" "$1"; do
+        i=$((i + 1))
+        if [ "$i" -gt 200 ]; then
+            bad "timed out waiting for: $2"
+            return 1
+        fi
+        sleep 0.1
+    done
+}
+# The lines of FILE that are new since the last call with the same MARK.
+show_new() {
+    seen=$tmp/${2##*/}.seen
+    n=$(cat "$seen" 2>/dev/null || echo 0)
+    tail -n +"$((n + 1))" "$1"
+    wc -l <"$1" >"$seen"
+}
+# start_server LOG CMD...: run a server in the background, wait for its
+# `listening on` line and set $port and $mpid.
+start_server() {
+    f=$1
+    shift
+    echo "\$ $* &"
+    "$@" >"$f" 2>&1 &
+    mpid=$!
+    wait_for "$f" "listening on " || return 1
+    port=$(sed -n 's/.*listening on [0-9.]*:\([0-9]*\) .*/\1/p' "$f" | head -n 1)
+}
+# stop_server LOG: SIGTERM, wait for it, require exit status 0.
+stop_server() {
+    echo "\$ kill -TERM $mpid"
+    kill -TERM "$mpid"
+    wait "$mpid"
+    rc=$?
+    mpid=
+    show_new "$1" "$1"
+    [ "$rc" -eq 0 ] || bad "exit status $rc, expected 0"
+}
+# client N: the built-in client, N connections; output in $out.
+client() {
+    echo "\$ ./handle-passing client -p $port -n $1"
+    ./handle-passing client -p "$port" -n "$1" >"$out" 2>&1 || bad "the client failed"
+    cat "$out"
+}
+# The pids that answered in $out, one per line.
+answered() { sed -n 's/.*child data, pid \([0-9]*\).*/\1/p' "$out"; }
+
+note "The post's main.js and sub.js, in C. The master binds ONE socket, starts" \
+     "3 workers with a channel on fd 3, sends each of them the server (a" \
+     "NODE_HANDLE message with the fd attached), then closes its own copy." \
+     "Notice the fd numbers: the master's is not the workers', yet every line" \
+     "names the same socket:[inode]."
+start_server "$log" ./handle-passing -p 0 -w 3 || exit 1
+wait_for "$log" "handoff complete" || exit 1
+i=0
+while [ "$(grep -c 'the same socket' "$log")" -lt 3 ] && [ "$i" -lt 200 ]; do
+    i=$((i + 1))
+    sleep 0.1
+done
+show_new "$log" "$log"
+id=$(sed -n 's/.*the server is fd [0-9]* -> \(.*\)$/\1/p' "$log")
+mfd=$(sed -n 's/.*the server is fd \([0-9]*\) .*/\1/p' "$log")
+workers=$(sed -n 's/^\[worker \([0-9]*\)\] got the server.*/\1/p' "$log")
+[ "$(echo "$workers" | wc -w)" -eq 3 ] || bad "expected 3 workers to get the server"
+[ "$(grep -c 'another fd number, the same socket' "$log")" -eq 3 ] ||
+    bad "expected 3 workers with another fd number and the same socket"
+
+if [ -d /proc/self/fd ]; then
+    note "The same, seen from outside in /proc (Linux): which fd of each process" \
+         "is $id? The master's fd $mfd is gone: it closed its copy after the" \
+         "handoff. The socket lives on in the workers: close(2) drops one" \
+         "reference, and the workers hold the others."
+    for p in "$mpid" $workers; do
+        hits=
+        for f in /proc/"$p"/fd/*; do
+            [ "$(readlink "$f" 2>/dev/null)" = "$id" ] && hits="$hits ${f##*/}"
+        done
+        if [ "$p" = "$mpid" ]; then
+            echo "  master $p: fds naming $id:${hits:- none}"
+            [ -z "$hits" ] || bad "the master still holds the socket"
+        else
+            echo "  worker $p: fds naming $id:${hits:- none}"
+            [ -n "$hits" ] || bad "worker $p does not hold the socket"
+        fi
+    done
+fi
+
+note "10 connections, one after the other, to the one port. Several worker pids" \
+     "answer. Which one wins each connection is the kernel's choice (chapter 07" \
+     "measures it): run it twice and the counts change."
+client 10
+[ "$(answered | wc -l)" -eq 10 ] || bad "expected 10 answers"
+for p in $(answered | sort -u); do
+    echo "$workers" | grep -q -x "$p" || bad "pid $p is not one of the workers"
+done
+first=$(answered | sort | uniq -c | sort -rn | awk 'NR == 1 { print $2 }')
+all_pids=$(answered | sort -u)
+
+note "Kill the worker that answered most ($first) with SIGKILL. The master reaps" \
+     "it and says so; the other two go on serving the same port, and no answer" \
+     "comes from the dead one."
+echo "\$ kill -KILL $first"
+kill -KILL "$first"
+wait_for "$log" "worker $first killed by signal"
+wait_for "$log" "2 workers still serve the port"
+show_new "$log" "$log"
+client 6
+[ "$(answered | wc -l)" -eq 6 ] || bad "expected 6 answers"
+answered | grep -q -x "$first" && bad "the killed worker answered"
+all_pids=$(printf '%s\n%s\n' "$all_pids" "$(answered)" | sort -u)
+[ "$(echo "$all_pids" | wc -w)" -ge 2 ] || bad "expected several pids to answer"
+echo "(pids that answered on port $port in this demo: $(echo $all_pids))"
+
+if command -v nc >/dev/null 2>&1; then
+    note "Any TCP client works, for example nc. The worker writes its line and" \
+         "closes the connection, so nc ends by itself."
+    echo "\$ nc 127.0.0.1 $port </dev/null"
+    nc 127.0.0.1 "$port" </dev/null >"$out" 2>&1
+    cat "$out"
+    grep -q "child data, pid " "$out" || bad "nc got no answer"
+else
+    note "(nc is not installed: skipping the nc step)"
+fi
+
+if command -v curl >/dev/null 2>&1; then
+    note "The post tests with curl. This is not an HTTP server: the answer has no" \
+         "status line, which modern curl refuses (it would be HTTP/0.9). It works" \
+         "only with --http0.9."
+    echo "\$ curl -sS http://127.0.0.1:$port/"
+    curl -sS "http://127.0.0.1:$port/" >"$out" 2>&1
+    rc=$?
+    cat "$out"
+    echo "(curl exit status $rc)"
+    [ "$rc" -ne 0 ] || bad "curl was expected to refuse the answer"
+    grep -q "HTTP/0.9" "$out" || bad "expected curl to complain about HTTP/0.9"
+    echo "\$ curl -sS --http0.9 http://127.0.0.1:$port/"
+    curl -sS --http0.9 "http://127.0.0.1:$port/" >"$out" 2>&1
+    cat "$out"
+    grep -q "child data, pid " "$out" || bad "curl --http0.9 got no answer"
+else
+    note "(curl is not installed: skipping the curl step)"
+fi
+
+note "SIGTERM stops it gracefully: the master disconnects, the workers exit on" \
+     "the channel's EOF, the master reaps them and exits 0."
+stop_server "$log"
+grep -q "all 3 workers have exited; bye" "$log" || bad "expected the master's goodbye"
+for p in $workers; do
+    if kill -0 "$p" 2>/dev/null; then bad "worker $p is still there"; fi
+done
+echo "(workers $(echo $workers) are gone)"
+
+if command -v strace >/dev/null 2>&1 &&
+    strace -o /dev/null true >/dev/null 2>&1; then
+    note "What really travels (strace, one worker). The fd is NOT written into" \
+         "the channel as a number: it rides as SCM_RIGHTS ancillary data on the" \
+         "sendmsg(2) of the NODE_HANDLE line (cmsg_data names the channel's own dup" \
+         "of the server, so the master may close fd 3 at once), and the worker's" \
+         "recvmsg(2) gets yet another number for it. Then the ACK comes back."
+    strace -f -qq -e trace=sendmsg,recvmsg -e signal=none -s 120 -o "$tmp/trace" \
+        ./handle-passing -p 0 -w 1 >"$tmp/s.log" 2>&1 &
+    spid=$!
+    wait_for "$tmp/s.log" "handoff complete"
+    # strace itself ignores SIGTERM; stop the traced master, and strace
+    # ends with it.
+    tpid=$(sed -n 's/^\[master \([0-9]*\)\] listening on.*/\1/p' "$tmp/s.log")
+    [ -n "$tpid" ] && kill -TERM "$tpid"
+    wait "$spid"
+    tpid=
+    grep -E 'NODE_HANDLE|SCM_RIGHTS' "$tmp/trace" | sed 's/^/  /' | cut -c1-260
+    grep -q 'sendmsg(.*NODE_HANDLE.*SCM_RIGHTS' "$tmp/trace" ||
+        bad "expected a sendmsg carrying NODE_HANDLE with SCM_RIGHTS"
+    grep -q 'NODE_HANDLE_ACK' "$tmp/trace" || bad "expected the NODE_HANDLE_ACK"
+else
+    note "(strace is not available: skipping the system-call view)"
+fi
+
+if command -v node >/dev/null 2>&1; then
+    note "Node and C speak the same protocol. First a Node master (node/main.js)" \
+         "that sends its net.Server to two C workers: the C workers answer" \
+         "NODE_HANDLE_ACK and serve Node's port."
+    start_server "$tmp/n1" node node/main.js ./handle-passing-worker 2 || exit 1
+    wait_for "$tmp/n1" "closed its own copy"
+    i=0
+    while [ "$(grep -c 'says {"pid"' "$tmp/n1")" -lt 2 ] && [ "$i" -lt 200 ]; do
+        i=$((i + 1))
+        sleep 0.1
+    done
+    show_new "$tmp/n1" n1
+    client 4
+    cw=$(sed -n 's/^\[worker \([0-9]*\)\] got the server.*/\1/p' "$tmp/n1")
+    for p in $(answered); do
+        echo "$cw" | grep -q -x "$p" || bad "pid $p is not one of the C workers"
+    done
+    stop_server "$tmp/n1"
+
+    note "Then the C master sending the server to two Node workers" \
+         "(node/sub.js): Node gets a net.Server for the C master's socket."
+    start_server "$tmp/n2" ./handle-passing -p 0 -w 2 -- node node/sub.js || exit 1
+    wait_for "$tmp/n2" "handoff complete"
+    i=0
+    while [ "$(grep -c 'the same socket' "$tmp/n2")" -lt 2 ] && [ "$i" -lt 200 ]; do
+        i=$((i + 1))
+        sleep 0.1
+    done
+    show_new "$tmp/n2" n2
+    client 4
+    nw=$(sed -n 's/^\[node-worker \([0-9]*\)\] got the server.*/\1/p' "$tmp/n2")
+    for p in $(answered); do
+        echo "$nw" | grep -q -x "$p" || bad "pid $p is not one of the Node workers"
+    done
+    stop_server "$tmp/n2"
+else
+    note "(node is not installed: skipping the Node interop steps)"
+fi
+
+echo
+if [ "$fail" -eq 0 ]; then
+    echo "demo: everything shown above happened as described"
+else
+    echo "demo: SOMETHING DID NOT HAPPEN AS DESCRIBED (see !! above)"
+fi
+exit "$fail"
