@@ -38,6 +38,41 @@ struct server {
     int port;
 };
 
+/* Every program a test starts is remembered here, so that the teardown
+ * kills it even when the test fails halfway (cmocka then jumps out of the
+ * test function, past its own cleanup). */
+static tk_proc *started[8];
+
+static tk_proc *track(tk_proc *p)
+{
+    assert_non_null(p);
+    for (size_t i = 0; i < sizeof started / sizeof started[0]; i++)
+        if (started[i] == NULL) {
+            started[i] = p;
+            return p;
+        }
+    fail_msg("too many programs started in one test");
+    return p;
+}
+
+static void release(tk_proc *p)
+{
+    for (size_t i = 0; i < sizeof started / sizeof started[0]; i++)
+        if (started[i] == p)
+            started[i] = NULL;
+    tk_free(p);
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof started / sizeof started[0]; i++) {
+        tk_free(started[i]);
+        started[i] = NULL;
+    }
+    return 0;
+}
+
 /* Start ./event-loop with extra arguments (NULL-terminated) and env. */
 static struct server start(const char *const *extra, const char *const *env)
 {
@@ -47,8 +82,7 @@ static struct server start(const char *const *extra, const char *const *env)
         argv[n++] = extra[i];
     argv[n] = NULL;
     struct server s;
-    s.p = tk_start(argv, env);
-    assert_non_null(s.p);
+    s.p = track(tk_start(argv, env));
     s.port = tk_wait_listening(s.p, 10000);
     if (s.port <= 0)
         fail_msg("no listening line; output:\n%s", s.p->out);
@@ -63,7 +97,7 @@ static void stop(struct server *s)
         fail_msg("server did not exit 0 on SIGTERM (status %d); output:\n%s", status,
                  s->p->out);
     assert_non_null(strstr(s->p->out, "stopping:"));
-    tk_free(s->p);
+    release(s->p);
     s->p = NULL;
 }
 
@@ -451,8 +485,7 @@ static void test_port_in_use(void **state)
     char port[16];
     snprintf(port, sizeof port, "%d", s.port);
     tk_proc *second =
-        tk_start((const char *[]){"./event-loop", "--port", port, NULL}, NULL);
-    assert_non_null(second);
+        track(tk_start((const char *[]){"./event-loop", "--port", port, NULL}, NULL));
     int status = tk_wait_exit(second, T);
     assert_true(WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 1);
@@ -460,29 +493,29 @@ static void test_port_in_use(void **state)
     snprintf(want, sizeof want, "port %s: Address already in use", port);
     if (strstr(second->out, want) == NULL)
         fail_msg("want \"%s\" in:\n%s", want, second->out);
-    tk_free(second);
+    release(second);
     stop(&s);
 }
 
 static void test_usage(void **state)
 {
     (void)state;
-    tk_proc *p = tk_start((const char *[]){"./event-loop", "--help", NULL}, NULL);
+    tk_proc *p = track(tk_start((const char *[]){"./event-loop", "--help", NULL}, NULL));
     int status = tk_wait_exit(p, T);
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     assert_non_null(strstr(p->out, "usage: event-loop"));
-    tk_free(p);
+    release(p);
     const char *bad[][4] = {{"./event-loop", "--bogus", NULL},
                             {"./event-loop", "--backend", "kqueue", NULL},
                             {"./event-loop", "--port", "70000", NULL},
                             {"./event-loop", "load", "--conns", NULL}};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        p = tk_start(bad[i], NULL);
+        p = track(tk_start(bad[i], NULL));
         status = tk_wait_exit(p, T);
         assert_true(WIFEXITED(status));
         assert_int_equal(WEXITSTATUS(status), 2);
         assert_non_null(strstr(p->out, "usage:"));
-        tk_free(p);
+        release(p);
     }
 }
 
@@ -495,10 +528,9 @@ static void test_load_and_client(void **state)
     struct server s = start(extra, NULL);
     char port[16];
     snprintf(port, sizeof port, "%d", s.port);
-    tk_proc *l = tk_start((const char *[]){"./event-loop", "load", "--port", port,
-                                           "--conns", "100", "--msgs", "5", NULL},
-                          NULL);
-    assert_non_null(l);
+    tk_proc *l = track(tk_start((const char *[]){"./event-loop", "load", "--port", port,
+                                                 "--conns", "100", "--msgs", "5", NULL},
+                                NULL));
     int status = tk_wait_exit(l, 30000);
     if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0))
         fail_msg("load failed:\n%s", l->out);
@@ -507,18 +539,18 @@ static void test_load_and_client(void **state)
     assert_non_null(strstr(l->out, "p99"));
     /* the stats were taken with all 100 connections open, plus its own */
     assert_non_null(strstr(l->out, "server: stats mode=loop backend=poll conns=101 "));
-    tk_free(l);
+    release(l);
 
-    tk_proc *c = tk_start((const char *[]){"./event-loop", "client", "--port", port,
-                                           "hello", "busy 10", NULL},
-                          NULL);
+    tk_proc *c = track(tk_start((const char *[]){"./event-loop", "client", "--port", port,
+                                                 "hello", "busy 10", NULL},
+                                NULL));
     status = tk_wait_exit(c, T);
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     char want[64];
     snprintf(want, sizeof want, " ms  pid %ld: hello\n", (long)s.p->pid);
     assert_non_null(strstr(c->out, want));
     assert_non_null(strstr(c->out, "busy 10 ms done"));
-    tk_free(c);
+    release(c);
     stop(&s);
 }
 
@@ -526,17 +558,17 @@ int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_echo_every_backend),
-        cmocka_unit_test(test_200_clients),
-        cmocka_unit_test(test_busy_blocks_the_loop),
-        cmocka_unit_test(test_threads_same_protocol),
-        cmocka_unit_test(test_fd_setsize_refusal),
-        cmocka_unit_test(test_no_emfile_spin),
-        cmocka_unit_test(test_too_long_line),
-        cmocka_unit_test(test_vanished_client),
-        cmocka_unit_test(test_port_in_use),
-        cmocka_unit_test(test_usage),
-        cmocka_unit_test(test_load_and_client),
+        cmocka_unit_test_teardown(test_echo_every_backend, teardown),
+        cmocka_unit_test_teardown(test_200_clients, teardown),
+        cmocka_unit_test_teardown(test_busy_blocks_the_loop, teardown),
+        cmocka_unit_test_teardown(test_threads_same_protocol, teardown),
+        cmocka_unit_test_teardown(test_fd_setsize_refusal, teardown),
+        cmocka_unit_test_teardown(test_no_emfile_spin, teardown),
+        cmocka_unit_test_teardown(test_too_long_line, teardown),
+        cmocka_unit_test_teardown(test_vanished_client, teardown),
+        cmocka_unit_test_teardown(test_port_in_use, teardown),
+        cmocka_unit_test_teardown(test_usage, teardown),
+        cmocka_unit_test_teardown(test_load_and_client, teardown),
     };
     return cmocka_run_group_tests_name("event-loop", tests, NULL, NULL);
 }
