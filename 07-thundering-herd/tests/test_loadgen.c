@@ -101,15 +101,22 @@ static void test_concurrent(void **state)
 static void test_refused_counts_errors(void **state)
 {
     (void)state;
-    int port;
-    int lfd = listen_any(&port);
-    close(lfd); /* the port is free again: connections get refused */
+    /* A socket that is bound but not listening: the port stays ours (no
+     * other program can take it meanwhile) and connections are refused. */
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd != -1);
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = 0};
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof sin), 0);
+    socklen_t len = sizeof sin;
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
     lg_result *r = lg_result_new(10);
     assert_non_null(r);
-    assert_int_equal(lg_run("127.0.0.1", port, 3, 10, 2000, r), 0);
+    assert_int_equal(lg_run("127.0.0.1", ntohs(sin.sin_port), 3, 10, 2000, r), 0);
     assert_int_equal(r->done, 0);
     assert_int_equal(r->errors, 10);
     lg_result_free(r);
+    close(fd);
 }
 
 static void test_bad_arguments(void **state)
