@@ -120,6 +120,9 @@ static void worker(struct master *m, const sigset_t *old_mask)
      * only then is it safe to unblock signals (see spawn_worker). */
     loop_backend_t backend = loop_backend(m->loop);
     loop_free(m->loop);
+    /* Ignore Ctrl-C before unblocking (hello_serve explains why): a SIGINT
+     * that arrived in between must not kill a worker the master will stop. */
+    signal(SIGINT, SIG_IGN);
     sigprocmask(SIG_SETMASK, old_mask, NULL);
 
     if (m->crash) {
