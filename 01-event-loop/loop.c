@@ -188,6 +188,7 @@ loop_t *loop_new(loop_backend_t backend)
 }
 
 static int sig_wfd = -1; /* the self-pipe's write end, for the handler */
+static pid_t sig_owner;  /* the process whose loop reads that pipe */
 
 void loop_free(loop_t *loop)
 {
@@ -546,10 +547,24 @@ static int next_timeout(loop_t *loop)
 
 /* The handler does the one thing that is safe in a handler: write(2) a
  * byte. The loop reads it later and calls the callback in normal context,
- * where it may allocate, print and take locks. */
+ * where it may allocate, print and take locks.
+ *
+ * A child forked from the loop's process inherits this handler and the
+ * pipe. Until it calls loop_free() or execs, a signal sent to the child
+ * (a master's SIGTERM that arrives just after fork) would write into the
+ * *parent's* pipe, and the parent would act on a signal it never got. So
+ * in any other process the handler behaves as if it were not installed:
+ * default action, re-raised. getpid(), signal() and raise() are all
+ * async-signal-safe. */
 static void on_signal(int signo)
 {
     int saved = errno;
+    if (getpid() != sig_owner) {
+        signal(signo, SIG_DFL);
+        raise(signo);
+        errno = saved;
+        return;
+    }
     unsigned char b = (unsigned char)signo;
     if (sig_wfd != -1 && write(sig_wfd, &b, 1) == -1) {
         /* The pipe is full: the loop has unread bytes and will wake up
@@ -617,6 +632,7 @@ int loop_on_signal(loop_t *loop, int signo, loop_signal_cb cb, void *arg)
         }
         loop->sig_rfd = p[0];
         sig_wfd = p[1];
+        sig_owner = getpid();
     }
     struct sig_handler *s = realloc(loop->sigs, (size_t)(loop->nsigs + 1) * sizeof *s);
     if (s == NULL)

@@ -23,6 +23,7 @@
 #include <sys/resource.h>
 #include <sys/select.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -696,6 +697,31 @@ static void test_signals_one_loop(void **state)
     loop_free(a);
 }
 
+/* A child forked from a loop's process, before it has a loop of its own,
+ * must not feed its signals into the parent's self-pipe: it takes the
+ * default action instead, and the parent hears nothing. */
+static void test_signals_after_fork(void **state)
+{
+    loop_t *loop = new_loop(state);
+    struct sig s = {0, 0};
+    assert_int_equal(loop_on_signal(loop, SIGUSR1, on_sig, &s), 0);
+    pid_t pid = fork();
+    assert_int_not_equal(pid, -1);
+    if (pid == 0) {
+        raise(SIGUSR1); /* default action: terminate */
+        _exit(0);       /* reached only if the signal was swallowed */
+    }
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFSIGNALED(status));
+    assert_int_equal(WTERMSIG(status), SIGUSR1);
+    /* Give a stray byte every chance to arrive, then check none did. */
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(loop_run_once(loop, 20), 0);
+    assert_int_equal(s.calls, 0);
+    loop_free(loop);
+}
+
 /* ---------------------------------------------------------------------- */
 
 #define SUITE(name, backend_ptr)                                                         \
@@ -718,6 +744,7 @@ static void test_signals_one_loop(void **state)
         cmocka_unit_test_prestate(test_stop, backend_ptr),                               \
         cmocka_unit_test_prestate(test_signals, backend_ptr),                            \
         cmocka_unit_test_prestate(test_signals_one_loop, backend_ptr),                   \
+        cmocka_unit_test_prestate(test_signals_after_fork, backend_ptr),                 \
     }
 
 int main(void)
