@@ -471,11 +471,14 @@ static void start_worker(master_t *m, worker_t *w, char **wargv, char **env,
     json_value *msg = json_new_string("server");
     if (msg == NULL)
         err(1, "json_new_string");
+    /* A worker that died at once (EPIPE) is not fatal for the others: it
+     * is reaped and reported like any worker that exits. */
     if (handle_send(w->ch, msg, HANDLE_NET_SERVER, listen_fd) == -1)
-        err(1, "handle_send to worker %d", (int)w->pid);
+        warn("handle_send to worker %d", (int)w->pid);
+    else
+        printf("[master %d] sent the server to worker %d (NODE_HANDLE)\n", m->pid,
+               (int)w->pid);
     json_free(msg);
-    printf("[master %d] sent the server to worker %d (NODE_HANDLE)\n", m->pid,
-           (int)w->pid);
 }
 
 /* The default worker lives beside this program. */
