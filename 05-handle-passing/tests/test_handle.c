@@ -415,6 +415,70 @@ static void test_ctrunc_answers_nack(void **state)
     loop_free(loop);
 }
 
+/* The envelope's fd arrives with its first bytes, and the rest of the line
+ * comes in a later read: the fd waits for its line and is then delivered
+ * with it. */
+static void test_fd_waits_for_the_rest_of_its_line(void **state)
+{
+    (void)state;
+    loop_t *loop = loop_new(LOOP_POLL);
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    seen_t b = {0};
+    chan_t *worker = open_chan(loop, sv[1], &b);
+    int lfd = make_listener();
+
+    const char *part1 = "{\"cmd\":\"NODE_HANDLE\",\"ty";
+    const char *part2 = "pe\":\"net.Server\",\"msg\":\"split\"}\n";
+    assert_int_equal(fdpass_send(sv[0], part1, strlen(part1), lfd),
+                     (ssize_t)strlen(part1));
+    settle(loop); /* the receiver reads the first part, and the fd, alone */
+    assert_int_equal(b.messages, 0);
+    raw_send(sv[0], part2, -1);
+    run_until(loop, &b.messages, 1);
+    settle(loop);
+    assert_string_equal(b.text[0], "\"split\"");
+    assert_int_equal(inode_of(b.fds[0]), inode_of(lfd));
+    assert_int_equal(b.warnings, 0);
+    char line[64];
+    assert_int_equal(raw_read_line(sv[0], line, sizeof line), -1);
+    assert_string_equal(line, "{\"cmd\":\"NODE_HANDLE_ACK\"}");
+    close(b.fds[0]);
+    close(lfd);
+    close(sv[0]);
+    chan_close(worker);
+    loop_free(loop);
+}
+
+/* A plain message and an envelope read in one go: the fd goes to the
+ * envelope, the line before it gets none. */
+static void test_fd_goes_to_its_envelope_not_the_line_before(void **state)
+{
+    (void)state;
+    loop_t *loop = loop_new(LOOP_POLL);
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    seen_t b = {0};
+    chan_t *worker = open_chan(loop, sv[1], &b);
+    int lfd = make_listener();
+
+    raw_send(sv[0], "{\"plain\":1}\n", -1);
+    raw_send(sv[0], "{\"cmd\":\"NODE_HANDLE\",\"type\":\"net.Socket\",\"msg\":2}\n", lfd);
+    run_until(loop, &b.messages, 2);
+    settle(loop);
+    assert_string_equal(b.text[0], "{\"plain\":1}");
+    assert_int_equal(b.fds[0], -1);
+    assert_string_equal(b.text[1], "2");
+    assert_string_equal(b.types[1], "net.Socket");
+    assert_int_equal(inode_of(b.fds[1]), inode_of(lfd));
+    assert_int_equal(b.warnings, 0);
+    close(b.fds[1]);
+    close(lfd);
+    close(sv[0]);
+    chan_close(worker);
+    loop_free(loop);
+}
+
 /* The sending side of a NACK: the same envelope goes out again with the fd,
  * up to HANDLE_MAX_RETRANSMISSIONS times; then the sender gives up and moves
  * on to what was queued. */
@@ -541,6 +605,8 @@ int main(void)
         cmocka_unit_test(test_two_handles_in_order),
         cmocka_unit_test(test_unexpected_fd_closed),
         cmocka_unit_test(test_ctrunc_answers_nack),
+        cmocka_unit_test(test_fd_waits_for_the_rest_of_its_line),
+        cmocka_unit_test(test_fd_goes_to_its_envelope_not_the_line_before),
         cmocka_unit_test(test_nack_retransmits),
         cmocka_unit_test(test_disconnect_waits_for_ack),
         cmocka_unit_test(test_close_releases_everything),
