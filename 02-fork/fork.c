@@ -107,23 +107,25 @@ struct master {
 };
 
 /* Runs in the child: become a worker. Never returns. */
-static void worker(struct master *m, const sigset_t *old_mask)
+static void worker(struct master *m)
 {
-    /* First the no-orphan setup: PR_SET_PDEATHSIG (Linux), the getppid()
-     * check for a master that died already, and the lifeline. */
+    /* Ctrl-C is for the master (hello_server.h explains why). Ignore it
+     * first thing, so a SIGINT that reaches this new process right now
+     * cannot kill a worker that the master is about to stop in order. */
+    signal(SIGINT, SIG_IGN);
+    /* The no-orphan setup: PR_SET_PDEATHSIG (Linux), the getppid() check
+     * for a master that died already, and the lifeline. */
     int lifeline = sup_child_init(m->sup, SIGTERM);
     if (lifeline == -1)
         _exit(1);
-    /* The master's loop came along with fork(): its signal handlers write
-     * into the master's self-pipe, which this child shares. loop_free()
-     * puts the default dispositions back and closes our copies of its fds;
-     * only then is it safe to unblock signals (see spawn_worker). */
+    /* The master's loop came along with fork(): its fds and its signal
+     * handlers. Chapter 01's handler takes the default action in any
+     * process but the one that installed it, so a SIGTERM that reaches us
+     * before this line ends us instead of landing in the master's
+     * self-pipe. loop_free() restores the dispositions and closes our
+     * copies of the loop's fds; then we make a loop of our own. */
     loop_backend_t backend = loop_backend(m->loop);
     loop_free(m->loop);
-    /* Ignore Ctrl-C before unblocking (hello_serve explains why): a SIGINT
-     * that arrived in between must not kill a worker the master will stop. */
-    signal(SIGINT, SIG_IGN);
-    sigprocmask(SIG_SETMASK, old_mask, NULL);
 
     if (m->crash) {
         printf("[worker %d] --crash: exiting with status 3 at once\n", (int)getpid());
@@ -152,22 +154,12 @@ static pid_t spawn_worker(sup_t *sup, int slot, void *slot_data, void **proc_dat
     (void)slot_data;
     (void)proc_data;
     struct master *m = arg;
-    /* Block every signal across fork(). Otherwise a SIGTERM that reaches
-     * the child before it has dropped the master's handlers would run the
-     * master's handler in the child, which writes "SIGTERM" into the
-     * master's own self-pipe: the master would think it was told to stop. */
-    sigset_t all, old;
-    sigfillset(&all);
-    sigprocmask(SIG_BLOCK, &all, &old);
     /* Anything still buffered would be printed twice, once by each copy. */
     fflush(stdout);
     fflush(stderr);
     pid_t pid = fork();
     if (pid == 0)
-        worker(m, &old);
-    int saved = errno;
-    sigprocmask(SIG_SETMASK, &old, NULL);
-    errno = saved;
+        worker(m);
     return pid; /* -1 with errno: the supervisor reports it and retries */
 }
 
@@ -368,8 +360,8 @@ static void parse_sizes(const char *list, cost_opts *o)
 
 static int run_cost(int argc, char *argv[])
 {
-    cost_opts o = {.sizes_mib = {1, 100, 1024}, .nsizes = 3, .runs = 15,
-                   .prog = "/bin/true"};
+    cost_opts o = {
+        .sizes_mib = {1, 100, 1024}, .nsizes = 3, .runs = 15, .prog = "/bin/true"};
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;

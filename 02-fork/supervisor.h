@@ -40,22 +40,15 @@
  *   static pid_t spawn(sup_t *sup, int slot, void *slot_data,
  *                      void **proc_data, void *arg)
  *   {
- *       sigset_t all, old;               // see "Signals across fork" below
- *       sigfillset(&all);
- *       sigprocmask(SIG_BLOCK, &all, &old);
  *       fflush(stdout);                  // nothing buffered gets printed twice
  *       pid_t pid = fork();
  *       if (pid == 0) {
  *           int lifeline = sup_child_init(sup, SIGTERM);
  *           if (lifeline == -1)
  *               _exit(1);                // the master is already gone
- *           loop_free(master_loop);      // its handlers are the master's
- *           sigprocmask(SIG_SETMASK, &old, NULL);
+ *           loop_free(master_loop);      // its fds and handlers are not ours
  *           worker_main(lifeline);       // never returns
  *       }
- *       int saved = errno;
- *       sigprocmask(SIG_SETMASK, &old, NULL);
- *       errno = saved;
  *       return pid;                      // -1 with errno on failure
  *   }
  *
@@ -71,15 +64,12 @@
  * hook, but between fork and exec it calls sup_child_guard() (async-signal-
  * safe) and hands the child sup_lifeline_fd() under a known number.
  *
- * Signals across fork. Until the child has dropped the master's loop, the
- * master's signal handlers run in the child too, and they write into the
- * master's self-pipe, which the child shares: a SIGTERM sent to a brand-new
- * worker would reach the master as if it were the master's own. So the spawn
- * hook blocks signals around fork(), and the child unblocks them only after
- * the master's handlers are gone: after loop_free() in a forked worker; in a
- * child that will exec, after setting each signal the master handles back
- * to SIG_DFL with sigaction() (the mask survives execve, so restore it before
- * exec).
+ * Signals across fork. Until a new child drops the master's loop, it has the
+ * master's signal handlers. Chapter 01's handler takes the default action in
+ * any process but the one that installed it, so a SIGTERM that reaches a
+ * brand-new worker ends that worker; it never lands in the master's
+ * self-pipe. A child that will exec needs nothing more: execve resets
+ * handled signals to their defaults.
  *
  * No orphans. When the master dies, even by SIGKILL, its workers must exit
  * too. Two mechanisms, because each has a gap:
