@@ -95,9 +95,12 @@ static void on_accept(loop_t *loop, int fd, int events, void *arg)
          * O_NONBLOCK from the listener, so clear it to be sure). The answer
          * is a few bytes into an empty send buffer: it cannot block. */
         int fl = fcntl(c, F_GETFL);
-        if (fl != -1)
-            fcntl(c, F_SETFL, fl & ~O_NONBLOCK);
-        fcntl(c, F_SETFD, FD_CLOEXEC);
+        if (fl == -1 || fcntl(c, F_SETFL, fl & ~O_NONBLOCK) == -1 ||
+            fcntl(c, F_SETFD, FD_CLOEXEC) == -1) {
+            warn("fcntl on a new connection");
+            close(c);
+            continue;
+        }
         char reply[64];
         int len = snprintf(reply, sizeof reply, "child data, pid %d\n", w->pid);
         if (send_all(c, reply, (size_t)len) == -1)
