@@ -109,10 +109,6 @@ struct master {
 /* Runs in the child: become a worker. Never returns. */
 static void worker(struct master *m)
 {
-    /* Ctrl-C is for the master (hello_server.h explains why). Ignore it
-     * first thing, so a SIGINT that reaches this new process right now
-     * cannot kill a worker that the master is about to stop in order. */
-    signal(SIGINT, SIG_IGN);
     /* The no-orphan setup: PR_SET_PDEATHSIG (Linux), the getppid() check
      * for a master that died already, and the lifeline. */
     int lifeline = sup_child_init(m->sup, SIGTERM);
