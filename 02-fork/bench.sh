@@ -30,13 +30,15 @@ trap 'rm -rf "$out" "$out.d"' EXIT
 echo
 echo "ratios to the first size (how each method scales with the parent's RSS):"
 awk '$4 == "MiB" && $NF == "ms" && $3 ~ /^[0-9]+$/ {
-        n++; size[n] = $3; f[n] = $7; v[n] = $9; s[n] = $11; e[n] = $13
+        n++; size[n] = $3; f[n] = $7; c[n] = $9; v[n] = $11; s[n] = $13; e[n] = $15
     }
     END {
-        printf "  %8s  %12s  %12s  %12s  %12s\n", "size", "fork", "vfork", "posix_spawn", "fork+exec"
+        printf "  %8s  %11s  %13s  %11s  %11s  %11s\n", "size", "fork+_exit",
+            "CPU in fork()", "vfork", "posix_spawn", "fork+exec"
         for (i = 1; i <= n; i++)
-            printf "  %4d MiB  %11.1fx  %11.1fx  %11.1fx  %11.1fx\n", size[i],
-                f[i] / f[1], (v[1] > 0 ? v[i] / v[1] : 0), s[i] / s[1], e[i] / e[1]
+            printf "  %4d MiB  %10.1fx  %12.1fx  %10.1fx  %10.1fx  %10.1fx\n", size[i],
+                f[i] / f[1], c[i] / c[1], (v[1] > 0 ? v[i] / v[1] : 0), s[i] / s[1],
+                e[i] / e[1]
     }' "$out"
 
 echo
