@@ -157,8 +157,8 @@ static void on_listen(loop_t *loop, int fd, int events, void *arg)
             fcntl(cfd, F_SETFD, FD_CLOEXEC) == -1 ||
             loop_watch(loop, cfd, LOOP_READ, on_conn, c) == -1) {
             /* ERANGE: the select backend cannot watch an fd this high. */
-            fprintf(stderr, "[worker %d] cannot serve a connection: %s\n",
-                    (int)getpid(), strerror(errno));
+            fprintf(stderr, "[worker %d] cannot serve a connection: %s\n", (int)getpid(),
+                    strerror(errno));
             free(c);
             close(cfd);
             continue;
@@ -203,7 +203,8 @@ int hello_serve(loop_t *loop, const char *host, int lifeline_fd)
         fprintf(stderr, "[worker %d] loop_on_signal: %s\n", me, strerror(errno));
         goto out;
     }
-    if (lifeline_fd != -1 && loop_watch(loop, lifeline_fd, LOOP_READ, on_lifeline, NULL) == -1) {
+    if (lifeline_fd != -1 &&
+        loop_watch(loop, lifeline_fd, LOOP_READ, on_lifeline, NULL) == -1) {
         fprintf(stderr, "[worker %d] loop_watch: %s\n", me, strerror(errno));
         goto out;
     }
