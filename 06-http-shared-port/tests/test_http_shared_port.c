@@ -56,6 +56,19 @@ typedef struct {
     int port;
 } server_t;
 
+/* The server of the running test. If an assertion fails halfway, the test
+ * returns early; teardown() then kills the whole process group, so that a
+ * failed test leaves no server behind. */
+static tk_proc *current;
+
+static int teardown(void **state)
+{
+    (void)state;
+    tk_free(current);
+    current = NULL;
+    return 0;
+}
+
 /* Start the server with 2 workers plus the given extra arguments. */
 static server_t start(const char *extra1, const char *extra2)
 {
@@ -68,6 +81,7 @@ static server_t start(const char *extra1, const char *extra2)
     argv[n] = NULL;
     server_t s = {tk_start(argv, NULL), -1};
     assert_non_null(s.p);
+    current = s.p;
     s.port = tk_wait_listening(s.p, 10000);
     if (s.port <= 0) {
         tk_drain(s.p);
@@ -84,6 +98,7 @@ static void finish(server_t *s)
         fail_msg("master did not exit 0 (status %d); output:\n%s", st, s->p->out);
     }
     tk_free(s->p);
+    current = NULL;
 }
 
 typedef struct {
@@ -530,6 +545,7 @@ static void test_usr1_table_counts_every_request(void **state)
     assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
     assert_int_equal(tk_count_output(s.p, "requests per worker (at exit)"), 1);
     tk_free(s.p);
+    current = NULL;
 }
 
 /* ---- supervision ---------------------------------------------------------- */
@@ -657,6 +673,7 @@ static void test_sigterm_under_load_exits_0_no_orphans(void **state)
     assert_false(tk_alive(pids[1]));
     assert_int_equal(tk_count_group(s.p->pid), 0); /* no orphan left */
     tk_free(s.p);
+    current = NULL;
 }
 
 static void test_crash_loop_guard(void **state)
@@ -667,6 +684,7 @@ static void test_crash_loop_guard(void **state)
                           "--worker",           "/bin/false", NULL};
     tk_proc *p = tk_start(argv, NULL);
     assert_non_null(p);
+    current = p;
     int status = tk_wait_exit(p, 15000);
     tk_drain(p);
     assert_true(status != -1);
@@ -675,6 +693,7 @@ static void test_crash_loop_guard(void **state)
     assert_non_null(strstr(p->out, "crash loop"));
     assert_int_equal(tk_count_zombies(p->pid), 0);
     tk_free(p);
+    current = NULL;
 }
 
 static int workers_gone(void *arg)
@@ -693,6 +712,7 @@ static void test_master_killed_leaves_no_orphans(void **state)
     assert_true(tk_wait_exit(s.p, 3000) != -1);
     assert_true(tk_until(workers_gone, pids, 5000));
     tk_free(s.p);
+    current = NULL;
 }
 
 /* ---- many connections, few fds -------------------------------------------- */
@@ -742,6 +762,7 @@ static void test_out_of_fds_does_not_spin(void **state)
                           "ulimit -n 32 && exec ./http-shared-port -p 0 -w 1", NULL};
     server_t s = {tk_start(argv, NULL), -1};
     assert_non_null(s.p);
+    current = s.p;
     s.port = tk_wait_listening(s.p, 10000);
     assert_true(s.port > 0);
     pid_t w;
@@ -838,20 +859,20 @@ int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_hello_json_from_a_worker),
-        cmocka_unit_test(test_http10_and_head),
-        cmocka_unit_test(test_pipelining_and_byte_by_byte),
-        cmocka_unit_test(test_battery_of_bad_requests),
-        cmocka_unit_test(test_slowloris_and_idle_timeouts),
-        cmocka_unit_test(test_usr1_table_counts_every_request),
-        cmocka_unit_test(test_kill_a_worker_under_load),
-        cmocka_unit_test(test_sighup_rolls_without_refusing),
-        cmocka_unit_test(test_sigterm_under_load_exits_0_no_orphans),
-        cmocka_unit_test(test_crash_loop_guard),
-        cmocka_unit_test(test_master_killed_leaves_no_orphans),
-        cmocka_unit_test(test_5000_keep_alive_connections),
-        cmocka_unit_test(test_out_of_fds_does_not_spin),
-        cmocka_unit_test(test_real_clients),
+        cmocka_unit_test_teardown(test_hello_json_from_a_worker, teardown),
+        cmocka_unit_test_teardown(test_http10_and_head, teardown),
+        cmocka_unit_test_teardown(test_pipelining_and_byte_by_byte, teardown),
+        cmocka_unit_test_teardown(test_battery_of_bad_requests, teardown),
+        cmocka_unit_test_teardown(test_slowloris_and_idle_timeouts, teardown),
+        cmocka_unit_test_teardown(test_usr1_table_counts_every_request, teardown),
+        cmocka_unit_test_teardown(test_kill_a_worker_under_load, teardown),
+        cmocka_unit_test_teardown(test_sighup_rolls_without_refusing, teardown),
+        cmocka_unit_test_teardown(test_sigterm_under_load_exits_0_no_orphans, teardown),
+        cmocka_unit_test_teardown(test_crash_loop_guard, teardown),
+        cmocka_unit_test_teardown(test_master_killed_leaves_no_orphans, teardown),
+        cmocka_unit_test_teardown(test_5000_keep_alive_connections, teardown),
+        cmocka_unit_test_teardown(test_out_of_fds_does_not_spin, teardown),
+        cmocka_unit_test_teardown(test_real_clients, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
