@@ -46,6 +46,7 @@ enum { C_FREE, C_READING, C_IDLE, C_LINGER };
 
 typedef struct conn {
     int state;
+    int watched;       /* registered with the loop yet */
     int events;        /* what the loop watches for: LOOP_READ / LOOP_WRITE */
     int want_close;    /* close once everything is written */
     int want_linger;   /* ... by a lingering close (after a refusal) */
@@ -104,7 +105,8 @@ static void check_drained(httpd_t *h)
 static void conn_close(httpd_t *h, int fd)
 {
     conn_t *c = &h->conns[fd];
-    loop_unwatch(h->loop, fd);
+    if (c->watched)
+        loop_unwatch(h->loop, fd);
     close(fd);
     free(c->pend);
     c->pend = NULL;
@@ -113,10 +115,20 @@ static void conn_close(httpd_t *h, int fd)
     check_drained(h);
 }
 
-static void set_events(httpd_t *h, int fd, conn_t *c, int events)
+/* Ask the loop to watch fd for `events`. A connection is watched only from
+ * the first time it has to wait (see on_listener). Returns -1 if the loop
+ * refuses it: the select backend cannot watch fd >= FD_SETSIZE (ERANGE),
+ * and such a connection must be closed rather than overflow an fd_set. */
+static int set_events(httpd_t *h, int fd, conn_t *c, int events)
 {
-    if (c->events != events && loop_modify(h->loop, fd, events) == 0)
-        c->events = events;
+    if (c->watched && c->events == events)
+        return 0;
+    if (c->watched ? loop_modify(h->loop, fd, events)
+                   : loop_watch(h->loop, fd, events, on_conn, h))
+        return -1;
+    c->watched = 1;
+    c->events = events;
+    return 0;
 }
 
 static int conn_add(httpd_t *h, int fd)
@@ -135,11 +147,6 @@ static int conn_add(httpd_t *h, int fd)
     conn_t *c = &h->conns[fd];
     memset(c, 0, offsetof(conn_t, parser));
     http_parser_init(&c->parser);
-    /* The select backend refuses fd >= FD_SETSIZE (ERANGE): that connection
-     * is closed at once rather than written past the end of an fd_set. */
-    if (loop_watch(h->loop, fd, LOOP_READ, on_conn, h) == -1)
-        return -1;
-    c->events = LOOP_READ;
     c->state = C_READING;
     c->deadline = h->now + h->cfg.header_timeout_ms;
     h->open++;
@@ -219,7 +226,10 @@ static int flush(httpd_t *h, int fd, conn_t *c)
         int ev = LOOP_WRITE;
         if (behind < PEND_PAUSE && !c->want_close && c->state != C_LINGER)
             ev |= LOOP_READ;
-        set_events(h, fd, c, ev);
+        if (set_events(h, fd, c, ev) == -1) {
+            conn_close(h, fd);
+            return -1;
+        }
         return 0;
     }
     if (c->pend != NULL) { /* caught up: give the memory back */
@@ -240,7 +250,10 @@ static int flush(httpd_t *h, int fd, conn_t *c)
         c->state = C_LINGER;
         c->deadline = h->now + LINGER_MS;
     }
-    set_events(h, fd, c, LOOP_READ);
+    if (set_events(h, fd, c, LOOP_READ) == -1) {
+        conn_close(h, fd);
+        return -1;
+    }
     return 0;
 }
 
@@ -464,8 +477,16 @@ static void on_listener(loop_t *loop, int lfd, int events, void *arg)
             return;
         }
         h->emfile_logged = 0;
-        if (conn_add(h, fd) == -1)
+        if (conn_add(h, fd) == -1) {
             close(fd);
+            continue;
+        }
+        /* Read at once, before asking the loop to watch it: under load the
+         * request is usually there already, and a connection that is
+         * answered and closed in this call (Connection: close) never costs
+         * an epoll_ctl or a wake-up. If nothing is there yet, read() says
+         * EAGAIN and flush() starts watching it. */
+        on_readable(h, fd, &h->conns[fd]);
     }
 }
 
