@@ -281,15 +281,15 @@ static void test_threads_same_protocol(void **state)
     assert_int_equal(threads, 3); /* main + one per client */
 #endif
 
-    assert_int_equal(tk_send_str(a, "busy 1500\n"), 0);
-    assert_non_null(tk_wait_output(s.p, "busy 1500: only this client's thread", T));
+    assert_int_equal(tk_send_str(a, "busy 2000\n"), 0);
+    assert_non_null(tk_wait_output(s.p, "busy 2000: only this client's thread", T));
     expect_echo(b, s.p->pid, "ping");
     /* B has its answer; A's busy request is still running. */
     struct pollfd pf = {.fd = a, .events = POLLIN};
     assert_int_equal(poll(&pf, 1, 0), 0);
     char got[128];
     assert_true(tk_read_line(a, got, sizeof got, T) > 0);
-    assert_non_null(strstr(got, "busy 1500 ms done"));
+    assert_non_null(strstr(got, "busy 2000 ms done"));
 
     /* Many clients at once, as with the loop. */
     enum { N = 50 };
