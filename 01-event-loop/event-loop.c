@@ -20,6 +20,7 @@
  * The protocol is in proto.h; the server is server.c (accepting), conn.c
  * (loop mode) and threads.c (--threads); the clients are in load.c.
  */
+#include <err.h>
 #include <errno.h>
 #include <netdb.h>
 #include <signal.h>
@@ -83,45 +84,30 @@ static int open_listener(const char *host, long port, int *bound_port)
     hints.ai_socktype = SOCK_STREAM;
     hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
     int e = getaddrinfo(host, service, &hints, &res);
-    if (e != 0) {
-        fprintf(stderr, "event-loop: getaddrinfo %s: %s\n", host, gai_strerror(e));
-        exit(1);
-    }
+    if (e != 0)
+        errx(1, "getaddrinfo %s: %s", host, gai_strerror(e));
     int fd = socket(res->ai_family, res->ai_socktype | SOCK_CLOEXEC, 0);
-    if (fd == -1) {
-        fprintf(stderr, "event-loop: socket: %s\n", strerror(errno));
-        exit(1);
-    }
+    if (fd == -1)
+        err(1, "socket");
     /* SO_REUSEADDR lets a restarted server bind while old connections sit
      * in TIME_WAIT. It does not let two servers listen on one port. */
     int one = 1;
-    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) == -1) {
-        fprintf(stderr, "event-loop: setsockopt SO_REUSEADDR: %s\n", strerror(errno));
-        exit(1);
-    }
-    if (bind(fd, res->ai_addr, res->ai_addrlen) == -1) {
-        fprintf(stderr, "event-loop: bind %s port %ld: %s\n", host, port,
-                strerror(errno));
-        exit(1);
-    }
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) == -1)
+        err(1, "setsockopt SO_REUSEADDR");
+    if (bind(fd, res->ai_addr, res->ai_addrlen) == -1)
+        err(1, "bind %s port %ld", host, port);
     freeaddrinfo(res);
-    if (listen(fd, SOMAXCONN) == -1) {
-        fprintf(stderr, "event-loop: listen port %ld: %s\n", port, strerror(errno));
-        exit(1);
-    }
+    if (listen(fd, SOMAXCONN) == -1)
+        err(1, "listen port %ld", port);
     struct sockaddr_storage sa;
     socklen_t len = sizeof sa;
-    if (getsockname(fd, (struct sockaddr *)&sa, &len) == -1) {
-        fprintf(stderr, "event-loop: getsockname: %s\n", strerror(errno));
-        exit(1);
-    }
+    if (getsockname(fd, (struct sockaddr *)&sa, &len) == -1)
+        err(1, "getsockname");
     char h[64], p[16];
     e = getnameinfo((struct sockaddr *)&sa, len, h, sizeof h, p, sizeof p,
                     NI_NUMERICHOST | NI_NUMERICSERV);
-    if (e != 0) {
-        fprintf(stderr, "event-loop: getnameinfo: %s\n", gai_strerror(e));
-        exit(1);
-    }
+    if (e != 0)
+        errx(1, "getnameinfo: %s", gai_strerror(e));
     *bound_port = atoi(p);
     return fd;
 }
@@ -131,10 +117,8 @@ static int open_listener(const char *host, long port, int *bound_port)
 static void set_max_fds(const char *arg)
 {
     struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == -1) {
-        fprintf(stderr, "event-loop: getrlimit RLIMIT_NOFILE: %s\n", strerror(errno));
-        exit(1);
-    }
+    if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+        err(1, "getrlimit RLIMIT_NOFILE");
     long n;
     if (strcmp(arg, "max") == 0) {
         rl.rlim_cur = rl.rlim_max;
@@ -144,11 +128,8 @@ static void set_max_fds(const char *arg)
         usage(stderr);
         exit(2);
     }
-    if (setrlimit(RLIMIT_NOFILE, &rl) == -1) {
-        fprintf(stderr, "event-loop: setrlimit RLIMIT_NOFILE %s: %s\n", arg,
-                strerror(errno));
-        exit(1);
-    }
+    if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+        err(1, "setrlimit RLIMIT_NOFILE %s", arg);
 }
 
 int main(int argc, char **argv)
