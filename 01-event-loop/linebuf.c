@@ -6,6 +6,8 @@
  * not fit, the unconsumed tail is first moved to the front. `scan` remembers
  * how far we already looked for '\n', so a long line that arrives in many
  * small reads is scanned once, not once per read.
+ *
+ * Run: make test (tests/test_linebuf.c), or make fuzz (fuzz/fuzz_linebuf.c).
  */
 #include "linebuf.h"
 

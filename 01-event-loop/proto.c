@@ -5,6 +5,9 @@
  * it does not recognise is echoed. Its replies are built with snprintf and
  * memcpy into a buffer the caller owns, because a server writes the reply
  * to a socket that may not take it all at once.
+ *
+ * Run: make test (tests/test_proto.c), or talk to ./event-loop with
+ * ./event-loop client LINE... and compare the replies with proto.h.
  */
 #include "proto.h"
 
