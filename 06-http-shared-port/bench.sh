@@ -3,7 +3,7 @@
 # design in Node, under the same wrk load, in one run.
 #
 #   make bench                     (or: sh ./bench.sh)
-#   BENCH_SECONDS=5 WORKERS=2 sh ./bench.sh
+#   BENCH_SECONDS=5 BENCH_ROUNDS=3 WORKERS=2 sh ./bench.sh   (the defaults)
 #
 # Every server gets WORKERS worker processes (default: the online CPUs) and
 # answers GET / with {"msg":"Hello World","pid":N} as application/json:
@@ -17,14 +17,17 @@
 # servers share the rest):
 #   keep-alive         64 connections
 #   Connection: close  32 connections (a TCP connection per request)
-# It prints req/s, each peer's ratio to ours, the RSS of one worker after
-# the runs, the CPU count and the tool versions. These are figures, not a
+# The servers take turns over BENCH_ROUNDS rounds; it prints each one's
+# median req/s with the range of its rounds, each peer's ratio to ours (of
+# the medians), the RSS of one worker after the runs, the CPU count and the
+# tool versions. These are figures, not a
 # test: the machine may be busy, so compare within one run. A missing peer
 # (wrk, nginx, node) is skipped with a message.
 set -u
 cd "$(dirname "$0")"
 
-SECONDS_EACH=${BENCH_SECONDS:-10}
+SECONDS_EACH=${BENCH_SECONDS:-5}
+ROUNDS=${BENCH_ROUNDS:-3}
 NPROC=$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1)
 WORKERS=${WORKERS:-$NPROC}
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/bench-06.XXXXXX") || exit 1
@@ -114,7 +117,7 @@ echo "=== machine: $NPROC CPUs, $(uname -sr); load: $(cut -d' ' -f1-3 /proc/load
 echo "=== tools: $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2)" \
     "| nginx: $(nginx -v 2>&1 | sed 's/.*nginx\///' || true)" \
     "| node: $(node --version 2>/dev/null || echo none)"
-echo "=== $WORKERS workers each; wrk -t1 for ${SECONDS_EACH}s per run"
+echo "=== $WORKERS workers each; wrk -t1, ${SECONDS_EACH}s per run, $ROUNDS rounds taking turns"
 
 # --- start the servers ------------------------------------------------------
 NAMES=""
@@ -202,24 +205,48 @@ for n in $NAMES; do
     curl -s -o /dev/null "http://127.0.0.1:$port/" # warm up
 done
 
-printf '\n%-22s %-8s %12s %14s\n' "load" "server" "req/s" "ours / server"
+# The servers take turns, round after round, so that a burst of other
+# activity on a shared machine hits all of them alike; each figure is the
+# median of its rounds, and the spread (lowest-highest) is printed beside it.
+median() {
+    tr ' ' '\n' | grep . | sort -n | awk '{v[NR] = $1} END {
+        if (NR == 0) { print 0; exit }
+        if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+spread() {
+    tr ' ' '\n' | grep . | sort -n | awk 'NR == 1 {lo = $1} {hi = $1} END {printf "%.0f-%.0f", lo, hi}'
+}
+
 for mode in keepalive close; do
     for n in $NAMES; do
-        eval "port=\$PORT_$n"
-        if [ $mode = keepalive ]; then
-            r=$(run_wrk "http://127.0.0.1:$port/" 64)
-        else
-            r=$(run_wrk "http://127.0.0.1:$port/" 32 "Connection: close")
-        fi
-        eval "RPS_${mode}_$n=$r"
+        eval "ALL_${mode}_$n=''"
     done
-    eval "ours=\$RPS_${mode}_ours"
+    round=1
+    while [ $round -le "$ROUNDS" ]; do
+        for n in $NAMES; do
+            eval "port=\$PORT_$n"
+            if [ $mode = keepalive ]; then
+                r=$(run_wrk "http://127.0.0.1:$port/" 64)
+            else
+                r=$(run_wrk "http://127.0.0.1:$port/" 32 "Connection: close")
+            fi
+            eval "ALL_${mode}_$n=\"\$ALL_${mode}_$n $r\""
+        done
+        round=$((round + 1))
+    done
+done
+
+printf '\n%-22s %-7s %10s %17s %14s\n' "load" "server" "req/s" "(rounds: range)" "ours / server"
+for mode in keepalive close; do
+    eval "ours=\$(echo \$ALL_${mode}_ours | median)"
     for n in $NAMES; do
-        eval "r=\$RPS_${mode}_$n"
+        eval "all=\$ALL_${mode}_$n"
+        r=$(echo "$all" | median)
+        range=$(echo "$all" | spread)
         label="keep-alive, 64 conns"
         [ $mode = close ] && label="Connection: close, 32"
         ratio=$(awk -v a="$ours" -v b="$r" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "-" }')
-        printf '%-22s %-8s %12.0f %14s\n' "$label" "$n" "$r" "$ratio"
+        printf '%-22s %-7s %10.0f %17s %14s\n' "$label" "$n" "$r" "$range" "$ratio"
     done
 done
 
