@@ -113,6 +113,12 @@ rss_kb() {
     awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null
 }
 
+# Pages this process alone has (smaps_rollup: Private_*); RSS also counts
+# the shared pages of libc and of the program file.
+private_kb() {
+    awk '/^Private_(Clean|Dirty):/ {s += $2} END {print s + 0}' "/proc/$1/smaps_rollup" 2>/dev/null
+}
+
 echo "=== machine: $NPROC CPUs, $(uname -sr); load: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null)"
 echo "=== tools: $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2)" \
     "| nginx: $(nginx -v 2>&1 | sed 's/.*nginx\///' || true)" \
@@ -259,7 +265,8 @@ for n in $NAMES; do
     esac
     w=$(first_child "$master")
     if [ -n "$w" ]; then
-        printf 'RSS of one %-6s worker after the runs: %6s kB (pid %s)\n' "$n" "$(rss_kb "$w")" "$w"
+        printf 'one %-6s worker after the runs: RSS %6s kB, of it private %6s kB (pid %s)\n' \
+            "$n" "$(rss_kb "$w")" "$(private_kb "$w")" "$w"
     fi
 done
 
