@@ -69,17 +69,30 @@ static long status_field(const char *text, const char *name)
     return v;
 }
 
+/* /proc/self/status, opened once by proto_init(): a server that has run
+ * out of fds could not open it when `stats` is asked, which is exactly
+ * when the numbers matter. pread() at offset 0 regenerates its text. */
+static int status_fd = -1;
+
+void proto_init(void)
+{
+    if (status_fd == -1)
+        status_fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+}
+
 int proto_read_stats(proto_stats *st)
 {
     st->threads = st->rss_kib = st->vsz_kib = -1;
     /* /proc/self/status is Linux's. Its voluntary_ctxt_switches lines are
      * for the main thread only, so the context switches come from
      * getrusage, which sums all threads of the process. */
-    int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+    int fd =
+        status_fd != -1 ? status_fd : open("/proc/self/status", O_RDONLY | O_CLOEXEC);
     if (fd != -1) {
         char text[4096];
-        ssize_t n = read(fd, text, sizeof text - 1);
-        close(fd);
+        ssize_t n = pread(fd, text, sizeof text - 1, 0);
+        if (fd != status_fd)
+            close(fd);
         text[n > 0 ? n : 0] = '\0';
         st->threads = status_field(text, "\nThreads:");
         st->rss_kib = status_field(text, "\nVmRSS:");

@@ -67,6 +67,11 @@ long proto_busy_ms(const char *line, size_t len);
  * let the loop run). */
 void proto_burn_cpu(long ms);
 
+/* Open what `stats` reads (/proc/self/status) while fds are plentiful,
+ * so stats still work after the server has run out of them. Optional:
+ * without it each stats call opens the file. Call before starting threads. */
+void proto_init(void);
+
 /* This process's numbers. Returns 0; fields it cannot read are -1. */
 int proto_read_stats(proto_stats *st);
 

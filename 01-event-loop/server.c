@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "conn.h"
+#include "proto.h"
 #include "threads.h"
 
 /* How long to wait before trying accept again when it failed for lack of
@@ -244,6 +245,7 @@ int server_run(int listen_fd, const char *host, int port, const server_opts *opt
     s->role = opts->threads ? "threads" : "loop";
     s->listen_fd = listen_fd;
     s->pause_logged_at = -1;
+    proto_init();
 
     s->loop = loop_new(opts->backend);
     if (s->loop == NULL) {
