@@ -481,6 +481,54 @@ static void test_vanished_client(void **state)
     stop(&s);
 }
 
+/* A client that sends and never reads: once 1 MiB of replies waits for it,
+ * the server stops reading from it (backpressure), so the client's sends
+ * block instead of growing the server's memory without end. */
+static void test_backpressure(void **state)
+{
+    (void)state;
+    struct server s = start(NULL, NULL);
+    int other = conn(&s);
+    int fd = conn(&s);
+    char line[100];
+    memset(line, 'b', sizeof line - 1);
+    line[sizeof line - 1] = '\n';
+    char chunk[100 * 100];
+    for (size_t i = 0; i < sizeof chunk; i += sizeof line)
+        memcpy(chunk + i, line, sizeof line);
+    long long sent = 0, limit = 64LL << 20;
+    int blocked = 0;
+    long long deadline = tk_now_ms() + 20000;
+    while (sent < limit && tk_now_ms() < deadline) {
+        ssize_t n = send(fd, chunk, sizeof chunk, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n > 0) {
+            sent += n;
+            continue;
+        }
+        assert_true(n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK));
+        /* Full for now. If the server still reads, room comes back soon. */
+        struct pollfd pf = {.fd = fd, .events = POLLOUT};
+        if (poll(&pf, 1, 1000) == 0) {
+            blocked = 1;
+            break;
+        }
+    }
+    print_message("the server stopped reading after %lld KiB\n", sent >> 10);
+    assert_true(blocked);
+    const char *st = ask(other, "stats");
+    long rss = -1;
+    const char *p = strstr(st, "rss_kib=");
+    assert_non_null(p);
+    rss = atol(p + 8);
+#ifdef __linux__
+    assert_true(rss > 0 && rss < 16 * 1024);
+#endif
+    expect_echo(other, s.p->pid, "unaffected");
+    close(fd);
+    close(other);
+    stop(&s);
+}
+
 /* A port in use: exit 1, naming the port. */
 static void test_port_in_use(void **state)
 {
@@ -570,6 +618,7 @@ int main(void)
         cmocka_unit_test_teardown(test_no_emfile_spin, teardown),
         cmocka_unit_test_teardown(test_too_long_line, teardown),
         cmocka_unit_test_teardown(test_vanished_client, teardown),
+        cmocka_unit_test_teardown(test_backpressure, teardown),
         cmocka_unit_test_teardown(test_port_in_use, teardown),
         cmocka_unit_test_teardown(test_usage, teardown),
         cmocka_unit_test_teardown(test_load_and_client, teardown),
