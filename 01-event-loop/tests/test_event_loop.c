@@ -521,7 +521,10 @@ static void test_backpressure(void **state)
     assert_non_null(p);
     rss = atol(p + 8);
 #ifdef __linux__
-    assert_true(rss > 0 && rss < 16 * 1024);
+    print_message("server RSS %ld KiB\n", rss);
+    /* Far below the 64 MiB of replies an unthrottled server would queue;
+     * generous, because a sanitizer build keeps freed memory for a while. */
+    assert_true(rss > 0 && rss < 48 * 1024);
 #endif
     expect_echo(other, s.p->pid, "unaffected");
     close(fd);
