@@ -124,8 +124,11 @@ kill -USR1 "$MASTER"
 wait_for "requests per worker (SIGUSR1)" 50
 wait_for "   total " 50
 sed -n '/requests per worker (SIGUSR1)/,/ total /p' "$LOG"
-echo "Notice: the shares are rarely 50/50. Both workers wait on one socket and"
-echo "the kernel wakes whoever it wakes; chapter 07 measures why."
+echo "Notice: the master decides nothing here. Both workers wait on one socket;"
+echo "a new connection wakes both and the first to run accepts. wrk and ab -k open"
+echo "their keep-alive connections in one burst, so one worker often takes most of"
+echo "them; one connection per request (curl) splits closer to even. Chapter 07"
+echo "measures every way of waiting on one socket."
 
 step "4. kill -9 one worker: the master replaces it and passes it the socket"
 VICTIM=${W%% *}
