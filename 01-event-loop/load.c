@@ -299,6 +299,7 @@ struct load {
     uint32_t *rtt; /* µs */
     long nrtt;
     int timed_out;
+    int opening; /* inside open_more() */
 };
 
 static void on_lconn(loop_t *loop, int fd, int events, void *arg);
@@ -345,7 +346,11 @@ static void fail(struct lconn *c, const char *why)
         note(ld->first_failure, sizeof ld->first_failure, why);
         if (st == L_CONNECTING) {
             ld->connecting--;
-            open_more(ld);
+            /* Open the next one, unless open_more() is the caller: it goes
+             * on by itself, and recursing once per failed connect could
+             * exhaust the stack when thousands fail at once. */
+            if (!ld->opening)
+                open_more(ld);
         }
         resolved_one(ld);
     } else {
@@ -409,6 +414,7 @@ static void start_pings(struct load *ld)
 
 static void open_more(struct load *ld)
 {
+    ld->opening = 1;
     while (ld->connecting < MAX_CONNECTING && ld->next < ld->conns) {
         struct lconn *c = &ld->c[ld->next++];
         c->st = L_CONNECTING;
@@ -431,6 +437,7 @@ static void open_more(struct load *ld)
             fail(c, why);
         }
     }
+    ld->opening = 0;
 }
 
 /* One reply line arrived on c. */
