@@ -26,14 +26,18 @@ cleanup() {
     rm -rf "$tmp"
 }
 trap cleanup EXIT
-trap 'exit 1' INT TERM
+trap 'exit 1' HUP INT PIPE TERM
 
 val() { printf '%s\n' "$2" | sed -n "s/.* $1=\([^ ]*\).*/\1/p"; }
 
 start_server() {
     rm -f "$tmp/fifo" "$tmp/server.log"
     mkfifo "$tmp/fifo" || exit 1
-    ./event-loop --port 0 --tick 0 "$@" >"$tmp/fifo" 2>&1 &
+    # $vlimit, when set, caps the server's address space (ulimit -v, KiB).
+    (
+        [ -n "${vlimit:-}" ] && ulimit -v "$vlimit"
+        exec ./event-loop --port 0 --tick 0 "$@"
+    ) >"$tmp/fifo" 2>&1 &
     spid=$!
     exec 3<"$tmp/fifo"
     port=
@@ -124,6 +128,24 @@ else
     echo "the max user processes limit (threads count as processes), kernel.threads-max, and the address space"
     echo "for the stacks: 5000 x $(ulimit -s) KiB reserved, of which only touched pages are resident."
 fi
+echo
+
+# Threads fail on address space long before memory: each reserves a whole
+# stack. Cap the address space at 4 GiB, as a 32-bit process would have.
+echo "--- where one thread per connection fails: a 4 GiB address space (ulimit -v 4194304)"
+vlimit=4194304
+for args in "--backend epoll" "--threads"; do
+    # shellcheck disable=SC2086
+    start_server $args
+    ./event-loop load --port "$port" --conns 1000 --msgs 1 >"$tmp/vm" 2>&1
+    printf '%-16s %s\n' "${args#--backend }" "$(sed -n 's/.*connections: //p' "$tmp/vm")"
+    sed -n 's/.*first refusal: /                 first refusal: /p' "$tmp/vm"
+    sed -n 's/.*server: stats.*\( threads=[0-9]*\) rss_kib=\([0-9]*\) vsz_kib=\([0-9]*\).*/                \1, RSS \2 KiB, address space \3 KiB/p' "$tmp/vm"
+    stop_server
+done
+vlimit=
+echo "The threads ran out of address space (8 MiB of stack each), not of memory: RSS"
+echo "stayed small. The loop served every client under the same limit."
 echo
 
 echo "--- targets"

@@ -24,7 +24,7 @@ cleanup() {
     rm -rf "$tmp"
 }
 trap cleanup EXIT
-trap 'exit 1' INT TERM
+trap 'exit 1' HUP INT PIPE TERM
 
 # A watchdog: if a line we wait for never comes, end the demo (failed)
 # after two minutes rather than hang a classroom or a CI run.
