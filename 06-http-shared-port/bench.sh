@@ -19,8 +19,8 @@
 #   Connection: close  32 connections (a TCP connection per request)
 # The servers take turns over BENCH_ROUNDS rounds; it prints each one's
 # median req/s with the range of its rounds, each peer's ratio to ours (of
-# the medians), the RSS of one worker after the runs, the CPU count and the
-# tool versions. These are figures, not a
+# the medians), the CPU time each server spent per 1000 requests, the RSS of
+# one worker after the runs, the CPU count and the tool versions. These are figures, not a
 # test: the machine may be busy, so compare within one run. A missing peer
 # (wrk, nginx, node) is skipped with a message.
 set -u
@@ -85,17 +85,36 @@ free_port() {
     return 1
 }
 
-# req/s of one wrk run: url connections [header]
+# CPU time (user + system, in clock ticks) used so far by a server: its
+# master and the master's children.
+tree_ticks() {
+    for c in /proc/[0-9]*; do
+        pid=${c#/proc/}
+        if [ "$pid" = "$1" ] ||
+            [ "$(awk '/^PPid:/ {print $2}' "$c/status" 2>/dev/null)" = "$1" ]; then
+            # utime and stime are fields 14 and 15; strip "pid (comm) " first
+            sed 's/^.*) //' "$c/stat" 2>/dev/null | awk '{print $12 + $13}'
+        fi
+    done | awk '{s += $1} END {print s + 0}'
+}
+TICK_MS=$(awk -v t="$(getconf CLK_TCK 2>/dev/null || echo 100)" 'BEGIN {print 1000 / t}')
+
+# One wrk run: url connections master-pid [header]. Prints "req/s cpu", cpu
+# being the server's CPU milliseconds per 1000 requests.
 run_wrk() {
-    if [ $# -ge 3 ]; then
-        wrk -t1 -c"$2" -d"${SECONDS_EACH}s" -H "$3" "$1" >"$TMP/wrk.out" 2>&1
+    before=$(tree_ticks "$3")
+    if [ $# -ge 4 ]; then
+        wrk -t1 -c"$2" -d"${SECONDS_EACH}s" -H "$4" "$1" >"$TMP/wrk.out" 2>&1
     else
         wrk -t1 -c"$2" -d"${SECONDS_EACH}s" "$1" >"$TMP/wrk.out" 2>&1
     fi
+    after=$(tree_ticks "$3")
     rps=$(sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p' "$TMP/wrk.out")
+    total=$(sed -n 's/^ *\([0-9][0-9]*\) requests in.*/\1/p' "$TMP/wrk.out")
     errs=$(sed -n 's/^ *Socket errors: \(.*\)/\1/p; s/^ *Non-2xx or 3xx responses: \(.*\)/non-2xx \1/p' "$TMP/wrk.out" | tr '\n' ' ')
     [ -n "$errs" ] && echo "    ($1 with $2 connections: $errs)" >&2
-    echo "${rps:-0}"
+    awk -v r="${rps:-0}" -v n="${total:-0}" -v t=$((after - before)) -v ms="$TICK_MS" \
+        'BEGIN { printf "%s %.2f\n", r, (n > 0 ? t * ms * 1000 / n : 0) }'
 }
 
 first_child() {
@@ -223,38 +242,49 @@ spread() {
     tr ' ' '\n' | grep . | sort -n | awk 'NR == 1 {lo = $1} {hi = $1} END {printf "%.0f-%.0f", lo, hi}'
 }
 
+MASTER_ours=$OURS
+MASTER_nginx=$(cat "$TMP/nginx/nginx.pid" 2>/dev/null)
+MASTER_node=${NODE:-}
 for mode in keepalive close; do
     for n in $NAMES; do
-        eval "ALL_${mode}_$n=''"
+        eval "ALL_${mode}_$n=''; CPU_${mode}_$n=''"
     done
     round=1
     while [ $round -le "$ROUNDS" ]; do
         for n in $NAMES; do
-            eval "port=\$PORT_$n"
+            eval "port=\$PORT_$n; master=\$MASTER_$n"
             if [ $mode = keepalive ]; then
-                r=$(run_wrk "http://127.0.0.1:$port/" 64)
+                out=$(run_wrk "http://127.0.0.1:$port/" 64 "$master")
             else
-                r=$(run_wrk "http://127.0.0.1:$port/" 32 "Connection: close")
+                out=$(run_wrk "http://127.0.0.1:$port/" 32 "$master" "Connection: close")
             fi
-            eval "ALL_${mode}_$n=\"\$ALL_${mode}_$n $r\""
+            r=${out% *}
+            c=${out#* }
+            eval "ALL_${mode}_$n=\"\$ALL_${mode}_$n $r\"; CPU_${mode}_$n=\"\$CPU_${mode}_$n $c\""
         done
         round=$((round + 1))
     done
 done
 
-printf '\n%-22s %-7s %10s %17s %14s\n' "load" "server" "req/s" "(rounds: range)" "ours / server"
+printf '\n%-22s %-7s %10s %17s %13s %13s\n' "load" "server" "req/s" "(rounds: range)" \
+    "ours/server" "CPU ms/1000"
 for mode in keepalive close; do
     eval "ours=\$(echo \$ALL_${mode}_ours | median)"
     for n in $NAMES; do
-        eval "all=\$ALL_${mode}_$n"
+        eval "all=\$ALL_${mode}_$n; cpu=\$CPU_${mode}_$n"
         r=$(echo "$all" | median)
         range=$(echo "$all" | spread)
+        c=$(echo "$cpu" | median)
         label="keep-alive, 64 conns"
         [ $mode = close ] && label="Connection: close, 32"
         ratio=$(awk -v a="$ours" -v b="$r" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "-" }')
-        printf '%-22s %-7s %10.0f %17s %14s\n' "$label" "$n" "$r" "$range" "$ratio"
+        printf '%-22s %-7s %10.0f %17s %13s %13.1f\n' "$label" "$n" "$r" "$range" "$ratio" "$c"
     done
 done
+echo "(CPU ms/1000: CPU time of all the server's processes per 1000 requests,"
+echo " median of the rounds; lower is better. When the one wrk thread is the"
+echo " bottleneck, as it tends to be with a connection per request, req/s are"
+echo " alike and this column is what still tells the servers apart.)"
 
 echo
 for n in $NAMES; do
