@@ -11,7 +11,7 @@
  * Linux. What it prints, each line starting with its role and pid:
  *
  *   [worker 4213] serving on the listener it was passed (fd 6)
- *   [worker 4213] shutdown asked: closing idle connections, finishing 2 in flight
+ *   [worker 4213] shutdown asked: stopped accepting, finishing 2 connection(s) in flight
  *   [worker 4213] done: 51234 requests
  *
  * Messages on the channel, one JSON object per line:

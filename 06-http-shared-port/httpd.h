@@ -20,7 +20,9 @@
  * How it behaves under load and abuse:
  *   - accept: each wake of the listener accepts until EAGAIN, but at most
  *     accepts_per_wake connections, so a flood of new connections cannot
- *     starve the ones already open;
+ *     starve the ones already open. A new connection is read at once, and
+ *     watched by the loop only if its request is not there yet: a
+ *     "Connection: close" request is then accept, read, send, close;
  *   - EMFILE/ENFILE (out of fds): the listener is paused for 100 ms instead of
  *     being retried at once, which would spin at 100% CPU (level-triggered
  *     readiness stays on while the connection waits in the backlog); the
