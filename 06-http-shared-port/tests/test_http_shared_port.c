@@ -20,6 +20,7 @@
  *     no orphan; a worker that cannot start trips the crash-loop guard; the
  *     workers exit when the master is SIGKILLed;
  *   - the per-worker table adds up to the requests really sent;
+ *   - no fd is leaked, by the workers or by the master across a respawn;
  *   - 5,000 keep-alive connections at once are held and served;
  *   - running out of fds does not make a worker spin;
  *   - curl, ab and wrk work against it (each skipped if not installed).
@@ -548,6 +549,62 @@ static void test_usr1_table_counts_every_request(void **state)
     current = NULL;
 }
 
+/* ---- no leaked fds -------------------------------------------------------- */
+
+typedef struct {
+    pid_t pid[3];
+    int want[3];
+    int n;
+} fds_arg_t;
+
+static int fds_back(void *arg)
+{
+    fds_arg_t *a = arg;
+    for (int i = 0; i < a->n; i++)
+        if (tk_count_fds(a->pid[i]) != a->want[i])
+            return 0;
+    return 1;
+}
+
+static void test_no_fd_leaks(void **state)
+{
+    (void)state;
+    server_t s = start("--header-timeout=500", NULL);
+    fds_arg_t a = {.n = 3};
+    a.pid[0] = s.p->pid;
+    assert_int_equal(workers_of(&s, a.pid + 1, 2), 2);
+    for (int i = 0; i < 3; i++)
+        a.want[i] = tk_count_fds(a.pid[i]);
+
+    /* Good, bad, half-sent and abandoned connections, 50 rounds. */
+    response_t r;
+    for (int i = 0; i < 50; i++) {
+        int fd = tk_connect(HOST, s.port, 2000);
+        tk_send_str(fd, "GET / HTTP/1.1\r\nHost: t\r\n\r\n");
+        assert_int_equal(read_response(fd, &r, 0, 3000), 200);
+        close(fd);
+        fd = tk_connect(HOST, s.port, 2000);
+        tk_send_str(fd, "BAD\r\n\r\n");
+        assert_int_equal(read_response(fd, &r, 0, 3000), 400);
+        close(fd);
+        fd = tk_connect(HOST, s.port, 2000);
+        tk_send_str(fd, "GET / HT");
+        close(fd); /* gone in the middle of a request */
+    }
+    /* Every connection's fd is closed again (the half-sent ones at the
+     * latest by the header timeout). */
+    assert_true(tk_until(fds_back, &a, 5000));
+
+    /* A respawn leaves the master with as many fds as before: the dead
+     * worker's channel is closed, the new one's opened. */
+    kill(a.pid[1], SIGKILL);
+    assert_non_null(tk_wait_output(s.p, "respawning", 3000));
+    assert_non_null(tk_wait_output(s.p, " serving (slot", 3000));
+    a.n = 1;
+    assert_true(tk_until(fds_back, &a, 3000));
+    finish(&s);
+}
+
 /* ---- supervision ---------------------------------------------------------- */
 
 typedef struct {
@@ -865,6 +922,7 @@ int main(void)
         cmocka_unit_test_teardown(test_battery_of_bad_requests, teardown),
         cmocka_unit_test_teardown(test_slowloris_and_idle_timeouts, teardown),
         cmocka_unit_test_teardown(test_usr1_table_counts_every_request, teardown),
+        cmocka_unit_test_teardown(test_no_fd_leaks, teardown),
         cmocka_unit_test_teardown(test_kill_a_worker_under_load, teardown),
         cmocka_unit_test_teardown(test_sighup_rolls_without_refusing, teardown),
         cmocka_unit_test_teardown(test_sigterm_under_load_exits_0_no_orphans, teardown),
