@@ -179,13 +179,16 @@ static int request_line_end(http_parser_t *p)
         return fail(p, 400); /* "GET /" (HTTP/0.9) or "HTTP/1." */
     if (p->version_major != 1)
         return fail(p, 505);
-    p->method[p->method_len < sizeof p->method ? p->method_len : 0] = '\0';
-    if (p->method_len < sizeof p->method && strcmp(p->method, "GET") == 0)
-        p->req.method = HTTP_GET;
-    else if (p->method_len < sizeof p->method && strcmp(p->method, "HEAD") == 0)
-        p->req.method = HTTP_HEAD;
-    else
-        p->req.method = HTTP_OTHER_METHOD;
+    /* Methods are case-sensitive (RFC 9110 9.1): "get" is not GET. A
+     * method too long for the buffer is none we serve. */
+    p->req.method = HTTP_OTHER_METHOD;
+    if (p->method_len < sizeof p->method) {
+        p->method[p->method_len] = '\0';
+        if (strcmp(p->method, "GET") == 0)
+            p->req.method = HTTP_GET;
+        else if (strcmp(p->method, "HEAD") == 0)
+            p->req.method = HTTP_HEAD;
+    }
     p->req.path[p->req.path_len] = '\0';
     p->state = S_HEADER_START;
     return HTTP_PARSE_MORE;
