@@ -14,11 +14,12 @@
  *   accept           blocking accept() on the shared socket
  *   select           select() on the shared socket, then a non-blocking accept()
  *   poll             poll(), then a non-blocking accept()
- *   epoll            its own level-triggered epoll instance (as libuv does), then
- * accept() epoll-exclusive  the same with EPOLLEXCLUSIVE (Linux 4.5+) reuseport blocking
- * accept() on its own SO_REUSEPORT socket (Linux 3.9+) accept-mutex     takes an fcntl()
- * lock, then a blocking accept(), then unlocks round-robin      receives a connection
- * from the master over SCM_RIGHTS
+ *   epoll            its own level-triggered epoll instance (as libuv does),
+ *                    then a non-blocking accept()
+ *   epoll-exclusive  the same with EPOLLEXCLUSIVE (Linux 4.5+)
+ *   reuseport        blocking accept() on its own SO_REUSEPORT socket (Linux 3.9+)
+ *   accept-mutex     takes an fcntl() lock, then a blocking accept(), then unlocks
+ *   round-robin      receives a connection from the master over SCM_RIGHTS
  *
  * epoll, epoll-exclusive and reuseport are Linux-only; elsewhere they are
  * listed but skipped (herd_mode.available is 0).

@@ -13,8 +13,8 @@
  *
  * tests/test_loadgen.c runs it against a tiny forked server.
  */
-#define _DEFAULT_SOURCE /* MAP_ANONYMOUS, SOCK_NONBLOCK and SOCK_CLOEXEC (not            \
-                           POSIX.1-2008) */
+/* MAP_ANONYMOUS, SOCK_NONBLOCK and SOCK_CLOEXEC are not POSIX.1-2008. */
+#define _DEFAULT_SOURCE
 #include "loadgen.h"
 
 #include <arpa/inet.h>
