@@ -49,7 +49,7 @@ echo "In plain words: for each connection select, poll and epoll woke every idle
 echo "worker (woken/conn near 4, counted by the kernel), yet the program itself saw"
 echo "far fewer returns (ret/conn near 1, a few EAGAIN): most of the woken workers"
 echo "found the connection gone and went back to sleep inside the kernel."
-echo "Blocking accept, EPOLLEXCLUSIVE and SO_REUSEPORT woke exactly one."
+echo "Blocking accept, EPOLLEXCLUSIVE, SO_REUSEPORT and round-robin woke exactly one."
 echo "epoll-exclusive gave nearly everything to one worker; round-robin and accept"
 echo "took turns."
 echo
@@ -58,7 +58,7 @@ if [ $linux = 1 ]; then
     for m in select poll epoll; do
         check "$m woke at least half of the 4 workers per connection" 'x >= 2' "$(field $m 6)"
     done
-    for m in accept epoll-exclusive reuseport; do
+    for m in accept epoll-exclusive reuseport round-robin; do
         check "$m woke one worker per connection" 'x >= 0.9 && x <= 1.1' "$(field $m 6)"
     done
     e=$(printf '%s\n' "$csv" | awk -F, '$2 == "epoll-exclusive" {

@@ -619,8 +619,23 @@ static int rr_worker_init(herd *h, int w)
     return 0;
 }
 
+/* The worker waits for its channel to become readable with poll(), and only
+ * then calls recvmsg(), as an event loop (libuv's, in a Node worker) does.
+ * A worker blocked in recvmsg() itself would be woken a second time per
+ * connection: when the master reads the worker's "free again" byte, the
+ * kernel frees that byte's buffer and wakes every sleeper on the worker's
+ * socket to say "you may write again". A sleeper in recvmsg() is woken
+ * whatever the reason; poll() (like epoll) hears only the events it asked
+ * for, POLLIN here, and stays asleep. */
 static int rr_wait(herd *h, int w)
 {
+    struct pollfd pfd = {.fd = h->peer[w], .events = POLLIN};
+    if (poll(&pfd, 1, -1) == -1) {
+        if (errno == EINTR)
+            return HERD_AGAIN;
+        fprintf(stderr, "[worker %d] poll: %s\n", (int)getpid(), strerror(errno));
+        return HERD_STOP;
+    }
     char byte;
     fdpass_in_t in;
     ssize_t n = fdpass_recv(h->peer[w], &byte, 1, 1, &in);
