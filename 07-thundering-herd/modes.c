@@ -103,9 +103,9 @@ static void close_everything(herd *h)
 /* ---- accept: block in accept() on the shared socket ------------------------ */
 /*
  * Every worker sleeps inside accept() on the same socket. Since Linux 2.4
- * (and in the BSDs long before) the kernel queues them as *exclusive*
- * waiters and wakes only one per connection, the one that has waited
- * longest: no herd, and a fair spread. This is the classic pre-forked
+ * the kernel queues them as *exclusive* waiters and wakes only one per
+ * connection, the one that has waited longest (the BSDs wake one too): no
+ * herd, and a fair spread. This is the classic pre-forked
  * server (Apache prefork, UNP ch. 30). Its limit: a worker blocked in
  * accept() can wait for nothing else, not a timer, not a second socket.
  */

@@ -3,9 +3,11 @@
  *
  * One row per mode, all from the same load:
  *
- *   woken/conn  processes woken per connection served, counted by the
- *               kernel (voluntary context switches of the workers, Linux):
- *               1.00 is ideal, N means every worker woke up
+ *   woken/conn  times a worker was woken, per connection served, counted
+ *               by the kernel (the workers' voluntary context switches,
+ *               Linux): 1.00 is ideal, N means every worker woke up. Where
+ *               no worker wakes twice for one connection, it is the number
+ *               of processes woken
  *   ret/conn    returns from the wait per connection: the wakeups the
  *               program itself saw (a woken select() that finds the
  *               listener drained goes back to sleep without returning)

@@ -19,9 +19,9 @@
  *       in a second terminal: nc 127.0.0.1 PORT   (the PORT it printed)
  *
  * What you should see: a table with one row per mode. "woken/conn" is how
- * many workers the kernel woke per connection (their context switches):
- * about all of them for select, poll and epoll, one for accept,
- * epoll-exclusive and reuseport. "ret/conn" is how often a worker came back
+ * many times the kernel woke a worker per connection (their context
+ * switches): about all of them for select, poll and epoll, one for accept,
+ * epoll-exclusive, reuseport and round-robin. "ret/conn" is how often a worker came back
  * from its wait: about one everywhere, because most woken workers find the
  * connection gone and go back to sleep inside the kernel. epoll-exclusive
  * hands nearly everything to one worker when connections come one at a
