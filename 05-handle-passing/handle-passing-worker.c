@@ -19,6 +19,10 @@
  *   [worker 4213] served connection 1
  *   [worker 4213] the master closed the channel; exiting after 5 connections
  *
+ * If accept() fails for want of fds (EMFILE), it says so once and pauses
+ * accepting instead of spinning on a listener that stays readable; the
+ * README shows it with `prlimit --nofile`.
+ *
  * It exits when the channel closes (its master is gone or disconnected), on
  * SIGINT/SIGTERM, and, on Linux, when its parent dies (PR_SET_PDEATHSIG).
  */
@@ -38,12 +42,18 @@
 #include <sys/prctl.h>
 #endif
 
+/* How long accepting stays paused after accept(2) failed for want of fds
+ * or memory, before the worker asks the kernel again. */
+#define RESUME_MS 250
+
 typedef struct {
     loop_t *loop;
     chan_t *ch;
     int listen_fd; /* -1 until the server arrives */
     long served;
     int pid;
+    loop_timer_t *resume; /* pending while accepting is paused */
+    long pause_logged_at; /* `served` when a pause was last reported */
 } worker_t;
 
 static void usage(FILE *to, int status)
@@ -74,6 +84,40 @@ static int send_all(int fd, const char *buf, size_t len)
     return 0;
 }
 
+static void on_resume(loop_t *loop, loop_timer_t *timer, void *arg)
+{
+    (void)timer;
+    worker_t *w = arg;
+    w->resume = NULL; /* a one-shot timer's handle is gone once it fires */
+    if (loop_modify(loop, w->listen_fd, LOOP_READ) == -1)
+        err(1, "loop_modify on the server");
+}
+
+/* accept(2) failed with the connection still waiting: out of fds (EMFILE,
+ * ENFILE) or memory. The listener stays readable, so a level-triggered loop
+ * would call on_accept again at once, fail again, and spin at 100% CPU.
+ * Instead stop asking for a while: the client waits in the backlog, and
+ * every RESUME_MS the worker tries again. This worker closes each
+ * connection at once, so no fd of its own will come free; the retry is for
+ * a limit that is raised, or a system-wide shortage that ends. Chapter 01's
+ * server pauses the same way. */
+static void pause_accept(worker_t *w, int error)
+{
+    if (loop_modify(w->loop, w->listen_fd, 0) == -1)
+        err(1, "loop_modify on the server");
+    w->resume = loop_timer_add(w->loop, RESUME_MS, 0, on_resume, w);
+    if (w->resume == NULL)
+        err(1, "loop_timer_add");
+    if (w->pause_logged_at != w->served) {
+        /* Once per episode, not once per retry. */
+        w->pause_logged_at = w->served;
+        fprintf(stderr,
+                "[worker %d] accept: %s; pausing accept, trying again every %d ms "
+                "(clients wait in the backlog)\n",
+                w->pid, strerror(error), RESUME_MS);
+    }
+}
+
 /* The shared listening socket is readable: a connection is waiting. Every
  * worker holding the socket may be woken for the same connection; one wins
  * the accept() and the others get EAGAIN (chapter 07 measures this). */
@@ -85,11 +129,14 @@ static void on_accept(loop_t *loop, int fd, int events, void *arg)
     for (;;) {
         int c = accept(fd, NULL, NULL);
         if (c == -1) {
-            if (errno == EINTR || errno == ECONNABORTED)
-                continue;
-            if (errno != EAGAIN && errno != EWOULDBLOCK)
-                warn("accept");
-            return; /* EAGAIN: another worker took it, or none is left */
+            if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO)
+                continue; /* that client gave up between SYN and accept */
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                return; /* another worker took it, or none is left */
+            /* EMFILE, ENFILE, ENOBUFS, ENOMEM: the connection is still
+             * there, and asking again at once would fail again. */
+            pause_accept(w, errno);
+            return;
         }
         /* accept(2) gives a blocking socket on Linux (a BSD kernel copies
          * O_NONBLOCK from the listener, so clear it to be sure). The answer
@@ -191,7 +238,7 @@ int main(int argc, char *argv[])
     if (argc > 1)
         usage(stderr, 2);
 
-    worker_t w = {.listen_fd = -1, .pid = (int)getpid()};
+    worker_t w = {.listen_fd = -1, .pid = (int)getpid(), .pause_logged_at = -1};
 #ifdef __linux__
     /* If the master dies without closing the channel (SIGKILL), the kernel
      * sends us SIGTERM: no orphan keeps serving the port. */
@@ -227,6 +274,8 @@ int main(int argc, char *argv[])
     if (loop_run(w.loop) == -1)
         err(1, "loop_run");
 
+    if (w.resume != NULL)
+        loop_timer_cancel(w.loop, w.resume);
     if (w.listen_fd != -1) {
         loop_unwatch(w.loop, w.listen_fd);
         close(w.listen_fd);

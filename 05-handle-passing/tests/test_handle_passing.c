@@ -9,10 +9,17 @@
  *     the port still fails: the socket lives on in the workers;
  *   - several pids answer on one port, and the built-in client says so;
  *   - a worker killed with SIGKILL does not stop the others serving;
+ *   - a worker out of fds pauses accepting instead of spinning, and serves
+ *     the waiting client once fds are available again;
  *   - SIGTERM stops everything with status 0 and leaves no process behind.
  *
  *   make test        (or: build/test_handle_passing, from the chapter dir)
  */
+/* prlimit(2), to lower a running worker's fd limit from outside, is a
+ * Linux call that glibc declares only under _GNU_SOURCE. */
+#ifdef __linux__
+#define _GNU_SOURCE
+#endif
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -29,6 +36,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -292,6 +300,57 @@ static void test_killed_worker_others_serve(void **state)
     stop(&r);
 }
 
+/* A worker that runs out of fds must not spin. The listener stays readable
+ * while a client waits in the backlog, so a worker that only returns from
+ * its accept callback on EMFILE is called again at once, for ever, at 100%
+ * CPU. Lower the worker's fd limit from outside (prlimit) so that its next
+ * accept() fails with EMFILE, connect a client, and check that the worker
+ * reports it once and then stays quiet and idle; raise the limit again and
+ * the waiting client gets its answer. */
+static void test_worker_out_of_fds_pauses_accept(void **state)
+{
+    (void)state;
+#ifdef __linux__
+    run_t r;
+    start(&r, 1);
+    pid_t wpid = r.pids[0];
+    /* The server is the worker's highest fd and 0..fd are all in use, so a
+     * soft limit of fd + 1 leaves no number for a new connection. */
+    assert_int_equal(tk_count_fds(wpid), r.fds[0] + 1);
+    struct rlimit old, low;
+    assert_int_equal(prlimit(wpid, RLIMIT_NOFILE, NULL, &old), 0);
+    low = old;
+    low.rlim_cur = (rlim_t)r.fds[0] + 1;
+    assert_int_equal(prlimit(wpid, RLIMIT_NOFILE, &low, NULL), 0);
+
+    int c = tk_connect("127.0.0.1", r.port, WAIT_MS); /* waits in the backlog */
+    assert_true(c >= 0);
+    assert_non_null(tk_wait_output(r.p, "accept: Too many open files", WAIT_MS));
+    /* For the next second: no second report (a spinning worker prints one
+     * per failed accept) and almost no CPU (a spinning one burns it all). */
+    long cpu0 = tk_cpu_ms(wpid);
+    assert_null(tk_wait_output(r.p, "Too many open files", 1000));
+    long cpu1 = tk_cpu_ms(wpid);
+    assert_true(cpu0 >= 0 && cpu1 >= 0);
+    if (cpu1 - cpu0 > 300)
+        fail_msg("worker %d used %ld ms of CPU in 1 s while paused", (int)wpid,
+                 cpu1 - cpu0);
+
+    /* fds available again: within a retry period the client is served. */
+    assert_int_equal(prlimit(wpid, RLIMIT_NOFILE, &old, NULL), 0);
+    char buf[128];
+    ssize_t n = tk_read_all(c, buf, sizeof buf, WAIT_MS);
+    close(c);
+    assert_true(n > 0);
+    int pid = 0;
+    assert_int_equal(sscanf(buf, "child data, pid %d", &pid), 1);
+    assert_int_equal(pid, wpid);
+    stop(&r);
+#else
+    skip(); /* prlimit(2) is Linux-only */
+#endif
+}
+
 /* SIGTERM: the master disconnects, the workers exit on EOF, the master
  * reaps them and exits 0. Nothing of the group is left. */
 static void test_sigterm_stops_everything(void **state)
@@ -347,6 +406,7 @@ int main(void)
         cmocka_unit_test_teardown(test_master_keeps_no_copy, free_tracked),
         cmocka_unit_test_teardown(test_several_pids_one_port, free_tracked),
         cmocka_unit_test_teardown(test_killed_worker_others_serve, free_tracked),
+        cmocka_unit_test_teardown(test_worker_out_of_fds_pauses_accept, free_tracked),
         cmocka_unit_test_teardown(test_sigterm_stops_everything, free_tracked),
         cmocka_unit_test_teardown(test_usage, free_tracked),
     };
