@@ -420,8 +420,10 @@ int main(int argc, char *argv[])
         } else if (strcmp(a, "--crash") == 0) {
             crash = 1;
         } else if (strcmp(a, "-w") == 0 || strcmp(a, "--workers") == 0) {
-            if (i + 1 == argc || (workers = parse_positive(argv[++i], 1024)) == 0)
-                bad_usage("bad worker count", i < argc ? argv[i] : NULL);
+            if (i + 1 == argc)
+                bad_usage("missing value for", a);
+            if ((workers = parse_positive(argv[++i], 1024)) == 0)
+                bad_usage("bad worker count", argv[i]);
         } else if (strcmp(a, "--host") == 0) {
             if (i + 1 == argc)
                 bad_usage("missing value for", a);

@@ -83,6 +83,7 @@ static void test_usage(void **state)
     const char *const *bad[] = {
         (const char *[]){"./fork", "--bogus", NULL},
         (const char *[]){"./fork", "--workers", "zero", NULL},
+        (const char *[]){"./fork", "--workers", NULL},
         (const char *[]){"./fork", "cost", "--sizes", "1,,2", NULL},
         (const char *[]){"./fork", "cost", "--runs", NULL},
         (const char *[]){"./fork", "get", NULL},
@@ -96,9 +97,12 @@ static void test_usage(void **state)
     }
 }
 
-static void each_worker_answers(const char *backend)
+/* backend_env is "LOOP_BACKEND=epoll" to pick a backend, or "LOOP_BACKEND"
+ * alone to remove the variable (the default, select). WORKERS is removed
+ * too, so that --workers 2 is the only setting. */
+static void each_worker_answers(const char *backend_env)
 {
-    tk_proc *p = start(TWO, (const char *[]){"WORKERS", backend, NULL});
+    tk_proc *p = start(TWO, (const char *[]){"WORKERS", backend_env, NULL});
     int port[2];
     pid_t pid[2];
     wait_worker(p, &port[0], &pid[0]);
