@@ -234,9 +234,15 @@ static void cow_view(size_t mib, int me)
 {
     static const unsigned char stages[] = {0, 25, 50, 100};
     char *buf = make_resident(mib);
+    /* Two pipes: "go" tells the child to write the next stage, "ack" says
+     * it has. Close-on-exec like every pipe here, though nobody execs. */
     int go[2], ack[2];
     if (pipe(go) == -1 || pipe(ack) == -1)
         err(1, "pipe");
+    for (int i = 0; i < 2; i++)
+        if (fcntl(go[i], F_SETFD, FD_CLOEXEC) == -1 ||
+            fcntl(ack[i], F_SETFD, FD_CLOEXEC) == -1)
+            err(1, "fcntl");
     struct rollup before;
     int have_rollup = read_rollup(getpid(), &before) == 0;
     fflush(stdout);

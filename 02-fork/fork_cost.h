@@ -34,8 +34,9 @@ typedef struct cost_opts {
     int no_vfork;     /* skip vfork (some sanitizer builds mishandle it) */
 } cost_opts;
 
-/* Measure and print. Returns 0, or 1 after a message naming the call that
- * failed (mmap of a size the machine cannot give, the program missing...). */
+/* Measure and print, then return 0. A failure (mmap of a size the machine
+ * cannot give, the program missing...) ends the process with exit status 1
+ * and a message naming the call and the errno text, through err(3). */
 int cost_run(const cost_opts *opts);
 
 #endif
