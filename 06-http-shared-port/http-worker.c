@@ -11,7 +11,7 @@
  * Linux. What it prints, each line starting with its role and pid:
  *
  *   [worker 4213] serving on the listener it was passed (fd 6)
- *   [worker 4213] shutdown asked: stopped accepting, finishing 2 connection(s) in flight
+ *   [worker 4213] shutdown asked: stopped accepting; 2 connection(s) to finish or close
  *   [worker 4213] done: 51234 requests
  *
  * Messages on the channel, one JSON object per line:
@@ -102,8 +102,9 @@ static void stop(worker_t *w, const char *why)
         loop_stop(w->loop);
         return;
     }
-    httpd_drain(w->httpd, on_drained, w); /* closes the idle ones at once */
-    printf("[worker %d] %s: stopped accepting, finishing %d connection(s) in flight\n",
+    /* Requests in flight finish; idle connections close after a short grace. */
+    httpd_drain(w->httpd, on_drained, w);
+    printf("[worker %d] %s: stopped accepting; %d connection(s) to finish or close\n",
            (int)getpid(), why, httpd_connections(w->httpd));
 }
 
