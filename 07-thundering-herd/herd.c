@@ -123,8 +123,12 @@ int herd_accept(int listen_fd)
     return accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
 #else
     int fd = accept(listen_fd, NULL, NULL);
-    if (fd != -1)
-        fcntl(fd, F_SETFD, FD_CLOEXEC);
+    if (fd != -1 && fcntl(fd, F_SETFD, FD_CLOEXEC) == -1) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
     return fd;
 #endif
 }
@@ -352,10 +356,14 @@ static void on_client_done(loop_t *loop, int fd, int events, void *arg)
     close(fd);
     h->client_fd = -1;
     int status;
-    while (waitpid(h->client, &status, 0) == -1 && errno == EINTR)
+    pid_t r;
+    while ((r = waitpid(h->client, &status, 0)) == -1 && errno == EINTR)
         ;
     h->client = 0;
-    if (!h->interrupted && !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
+    if (r == -1) {
+        warn("[master %d] waitpid (load client)", (int)getpid());
+        h->failed = 1;
+    } else if (!h->interrupted && !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
         fprintf(stderr, "[master %d] the load client failed (status %d)\n", (int)getpid(),
                 status);
         h->failed = 1;
@@ -405,16 +413,26 @@ static void wait_until_workers_sleep(void *arg)
 }
 
 /* The load client: a child of the master that runs lg_run() and exits.
- * Its results are written straight into shared memory. */
+ * Its results are written straight into shared memory. Returns 0, or -1
+ * with errno set and h->call naming the call that failed. */
 static int start_client(herd *h, lg_result *res)
 {
     int done[2];
+    h->call = "pipe";
     if (pipe(done) == -1)
         return -1;
-    fcntl(done[0], F_SETFD, FD_CLOEXEC);
-    fcntl(done[1], F_SETFD, FD_CLOEXEC);
+    h->call = "fcntl(FD_CLOEXEC)";
+    if (fcntl(done[0], F_SETFD, FD_CLOEXEC) == -1 ||
+        fcntl(done[1], F_SETFD, FD_CLOEXEC) == -1) {
+        int e = errno;
+        close(done[0]);
+        close(done[1]);
+        errno = e;
+        return -1;
+    }
     pid_t master = getpid();
     sigset_t mask;
+    h->call = "fork";
     pid_t pid = fork_quietly(&mask);
     if (pid == -1) {
         close(done[0]);
@@ -439,6 +457,7 @@ static int start_client(herd *h, lg_result *res)
     close(done[1]);
     h->client = pid;
     h->client_fd = done[0];
+    h->call = "loop_watch";
     return loop_watch(h->loop, done[0], LOOP_READ, on_client_done, h);
 }
 
@@ -469,7 +488,7 @@ static void on_worker_ready(loop_t *loop, int fd, int events, void *arg)
     printf("[master %d] %s: listening on %s:%d (pid %d)\n", (int)getpid(), h->mode->name,
            h->cfg->host, h->port, (int)getpid());
     if (h->cfg->connections > 0 && start_client(h, h->res) == -1) {
-        warn("[master %d] starting the load client", (int)getpid());
+        warn("[master %d] load client: %s", (int)getpid(), h->call);
         h->failed = 1;
         sup_stop(h->sup);
     }
@@ -539,8 +558,13 @@ int herd_run(const herd_mode *mode, const herd_config *cfg, counters *count,
         warn("[master %d] pipe", (int)getpid());
         goto out_sup;
     }
-    fcntl(h.ready[0], F_SETFD, FD_CLOEXEC);
-    fcntl(h.ready[1], F_SETFD, FD_CLOEXEC);
+    if (fcntl(h.ready[0], F_SETFD, FD_CLOEXEC) == -1 ||
+        fcntl(h.ready[1], F_SETFD, FD_CLOEXEC) == -1) {
+        warn("[master %d] fcntl(FD_CLOEXEC)", (int)getpid());
+        close(h.ready[1]);
+        h.ready[1] = -1;
+        goto out_sup;
+    }
     int started = sup_start(h.sup);
     /* Only the first workers report; a replacement finds ready[1] closed. */
     close(h.ready[1]);

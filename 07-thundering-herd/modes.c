@@ -201,7 +201,9 @@ static const herd_mode mode_select = {
     .teardown = close_everything,
 };
 
-static int poll_setup(herd *h)
+/* poll, epoll and epoll-exclusive: the shared socket, non-blocking, since a
+ * worker that loses the race must get EAGAIN, not hang in accept(). */
+static int nonblocking_setup(herd *h)
 {
     return shared_listener(h, 1);
 }
@@ -230,7 +232,7 @@ static const herd_mode mode_poll = {
     .name = "poll",
     .how = "poll() on the shared socket, then a non-blocking accept()",
     .available = 1,
-    .setup = poll_setup,
+    .setup = nonblocking_setup,
     .worker_init = nothing_to_init,
     .worker_wait = poll_wait,
     .teardown = close_everything,
@@ -298,7 +300,7 @@ static const herd_mode mode_epoll = {
     .name = "epoll",
     .how = "its own level-triggered epoll instance, then a non-blocking accept()",
     .available = 1,
-    .setup = poll_setup,
+    .setup = nonblocking_setup,
     .worker_init = epoll_init,
     .worker_wait = epoll_wait_conn,
     .teardown = close_everything,
@@ -320,7 +322,7 @@ static const herd_mode mode_epoll_exclusive = {
     .name = "epoll-exclusive",
     .how = "its own epoll instance with EPOLLEXCLUSIVE (Linux 4.5+), then accept()",
     .available = EPOLL_EXCLUSIVE_AVAILABLE,
-    .setup = poll_setup,
+    .setup = nonblocking_setup,
     .worker_init = epoll_exclusive_init,
     .worker_wait = epoll_wait_conn,
     .teardown = close_everything,
