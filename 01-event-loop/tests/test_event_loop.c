@@ -483,7 +483,8 @@ static void test_vanished_client(void **state)
 
 /* A client that sends and never reads: once 1 MiB of replies waits for it,
  * the server stops reading from it (backpressure), so the client's sends
- * block instead of growing the server's memory without end. */
+ * block instead of growing the server's memory without end. Then that
+ * client vanishes in the middle of the server's write. */
 static void test_backpressure(void **state)
 {
     (void)state;
@@ -527,9 +528,39 @@ static void test_backpressure(void **state)
     assert_true(rss > 0 && rss < 48 * 1024);
 #endif
     expect_echo(other, s.p->pid, "unaffected");
+
+    /* Now the client vanishes while the server still holds 1 MiB of its
+     * replies: the write fails, and that costs this connection only. */
+    struct linger lg = {1, 0}; /* close(2) now sends a reset */
+    assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg), 0);
     close(fd);
+    assert_non_null(tk_wait_output(s.p, "client vanished mid-write", T));
+    expect_echo(other, s.p->pid, "still unaffected");
     close(other);
     stop(&s);
+}
+
+/* Ctrl-C (SIGINT) stops the server as gracefully as SIGTERM: it closes the
+ * open connections (the client reads EOF), prints its summary and exits 0.
+ * Both modes. */
+static void test_sigint_stops_gracefully(void **state)
+{
+    (void)state;
+    const char *modes[][2] = {{NULL}, {"--threads", NULL}};
+    for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
+        struct server s = start(modes[i], NULL);
+        int fd = conn(&s);
+        expect_echo(fd, s.p->pid, "about to stop");
+        int status = tk_stop(s.p, SIGINT, 10000);
+        if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0))
+            fail_msg("server did not exit 0 on SIGINT (status %d); output:\n%s", status,
+                     s.p->out);
+        assert_non_null(strstr(s.p->out, "stopping: 1 connections open, 1 accepted"));
+        char rest[64];
+        assert_int_equal(tk_read_all(fd, rest, sizeof rest, T), 0); /* EOF */
+        close(fd);
+        release(s.p);
+    }
 }
 
 /* A port in use: exit 1, naming the port. */
@@ -622,6 +653,7 @@ int main(void)
         cmocka_unit_test_teardown(test_too_long_line, teardown),
         cmocka_unit_test_teardown(test_vanished_client, teardown),
         cmocka_unit_test_teardown(test_backpressure, teardown),
+        cmocka_unit_test_teardown(test_sigint_stops_gracefully, teardown),
         cmocka_unit_test_teardown(test_port_in_use, teardown),
         cmocka_unit_test_teardown(test_usage, teardown),
         cmocka_unit_test_teardown(test_load_and_client, teardown),
