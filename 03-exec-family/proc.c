@@ -553,9 +553,9 @@ void proc_reap(void)
             p->reaped = 1;
         } else if (r == -1 && errno == ECHILD) {
             /* Someone else reaped it (a waitpid(-1) elsewhere): the status
-             * is lost. Report exit code -1 rather than waiting forever. */
+             * is lost. Report exit code 255 rather than waiting forever. */
             p->reaped = 1;
-            p->wstatus = 0xff00; /* WEXITSTATUS 255 */
+            p->wstatus = 0xff00; /* WIFEXITED, WEXITSTATUS 255 */
         }
     }
     flush_finished();
