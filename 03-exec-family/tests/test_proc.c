@@ -610,7 +610,6 @@ static void test_socketpair_end_as_fd_3(void **state)
     o.stdio[0] = o.stdio[1] = o.stdio[2] = PROC_INHERIT;
 
     loop_t *l = new_loop();
-    int exited = 0;
     char *argv[] = {"sh", "-c",
                     "echo "
                     "\"{\\\"fd\\\":$NODE_CHANNEL_FD,\\\"mode\\\":\\\"$NODE_CHANNEL_"
@@ -624,7 +623,6 @@ static void test_socketpair_end_as_fd_3(void **state)
     assert_string_equal(line, "{\"fd\":3,\"mode\":\"json\"}");
     /* EOF once the child is gone: nobody else held its end. */
     assert_int_equal(tk_read_all(sv[0], line, sizeof line, 10000), 0);
-    (void)exited;
     while (proc_running() > 0)
         loop_run_once(l, 100);
     close(sv[0]);
