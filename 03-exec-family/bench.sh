@@ -1,10 +1,12 @@
 #!/bin/sh
 # bench.sh: what does the shell in exec cost? Run it with `make bench`.
 #
-# Times N starts of /bin/true, one after the other, each from start to the
-# exec callback: first with exec_file (fork + execve of /bin/true), then with
-# exec (fork + execve of /bin/sh, which then execs /bin/true). The ratio is
-# the figure to keep; absolute times drift with the machine and its load.
+# Times N starts of /bin/true, one at a time, each from the call to its
+# callback, with exec_file (fork + execve of /bin/true) and exec (fork +
+# execve of /bin/sh, which then execs /bin/true) taking turns, so that load
+# elsewhere on the machine hits both alike. It prints the median of each and
+# their ratio. The ratio is the figure to keep; absolute times drift with the
+# machine and its load. RUNS=N sets N (default 500).
 set -u
 cd "$(dirname "$0")" || exit 1
 runs=${RUNS:-500}

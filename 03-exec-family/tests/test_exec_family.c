@@ -180,6 +180,20 @@ static void test_all_cases(void **state)
     }
 }
 
+/* The cost case (bench.sh runs it with 500): both medians and their ratio.
+ * Only that they are printed; how fast is for the bench, not a test. */
+static void test_cost_prints_both_ways(void **state)
+{
+    (void)state;
+    tk_proc *p = run((const char *[]){"./exec-family", "-n", "5", "cost", NULL}, NULL);
+    expect(p, "cost: 5 runs each of /bin/true");
+    expect(p, "cost: exec_file /bin/true ");
+    expect(p, "cost: exec '/bin/true' (sh -c first) ");
+    expect(p, "cost: exec / exec_file = ");
+    assert_int_equal(tk_count_output(p, "ms per call (median)"), 2);
+    tk_free(p);
+}
+
 /* SIGTERM in the middle of the timeout case: it finishes, then exit 0. */
 static void test_sigterm_stops_gracefully(void **state)
 {
@@ -211,6 +225,7 @@ int main(void)
         cmocka_unit_test(test_timeout_and_max_buffer),
         cmocka_unit_test(test_exact_status),
         cmocka_unit_test(test_all_cases),
+        cmocka_unit_test(test_cost_prints_both_ways),
         cmocka_unit_test(test_sigterm_stops_gracefully),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
