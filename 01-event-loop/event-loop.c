@@ -113,23 +113,27 @@ static int open_listener(const char *host, long port, int *bound_port)
 }
 
 /* --max-fds: lower (or raise, up to the hard limit) how many fds this
- * process may open. The tests use it to run out of fds on purpose. */
-static void set_max_fds(const char *arg)
+ * process may open; n == -1 means the hard limit. The tests use it to run
+ * out of fds on purpose. */
+static void set_max_fds(long n)
 {
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
         err(1, "getrlimit RLIMIT_NOFILE");
-    long n;
-    if (strcmp(arg, "max") == 0) {
-        rl.rlim_cur = rl.rlim_max;
-    } else if (parse_long(arg, 8, 10000000, &n) == 0) {
-        rl.rlim_cur = (rlim_t)n;
-    } else {
-        usage(stderr);
-        exit(2);
-    }
+    rl.rlim_cur = n == -1 ? rl.rlim_max : (rlim_t)n;
     if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
-        err(1, "setrlimit RLIMIT_NOFILE %s", arg);
+        err(1, "setrlimit RLIMIT_NOFILE to %ld", n);
+}
+
+/* The flags that take a value, so that a bad one is named with its value. */
+static int takes_value(const char *flag)
+{
+    static const char *const with_value[] = {"--host", "--port", "--backend", "--tick",
+                                             "--max-fds"};
+    for (size_t i = 0; i < sizeof with_value / sizeof with_value[0]; i++)
+        if (strcmp(flag, with_value[i]) == 0)
+            return 1;
+    return 0;
 }
 
 int main(int argc, char **argv)
@@ -153,7 +157,7 @@ int main(int argc, char **argv)
                 getenv("LOOP_BACKEND"));
         return 2;
     }
-    const char *max_fds = NULL;
+    long max_fds = 0; /* 0: leave the limit alone; -1: the hard limit */
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -174,21 +178,28 @@ int main(int argc, char **argv)
         } else if (strcmp(a, "--tick") == 0 && v && parse_long(v, 0, 3600000, &n) == 0) {
             opts.tick_ms = (int)n;
             i++;
-        } else if (strcmp(a, "--max-fds") == 0 && v) {
-            max_fds = v;
+        } else if (strcmp(a, "--max-fds") == 0 && v &&
+                   (strcmp(v, "max") == 0 || parse_long(v, 8, 10000000, &n) == 0)) {
+            max_fds = strcmp(v, "max") == 0 ? -1 : n;
             i++;
         } else {
-            fprintf(stderr, "event-loop: bad argument: %s\n", a);
+            if (!takes_value(a))
+                fprintf(stderr, "event-loop: bad argument: %s\n", a);
+            else if (v == NULL)
+                fprintf(stderr, "event-loop: %s needs a value\n", a);
+            else
+                fprintf(stderr, "event-loop: bad value for %s: %s\n", a, v);
             usage(stderr);
             return 2;
         }
     }
-    if (max_fds != NULL)
+    if (max_fds != 0)
         set_max_fds(max_fds);
 
     /* A client that disconnects while we write to it must cost us an
      * EPIPE error, not the whole process. */
-    signal(SIGPIPE, SIG_IGN);
+    if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
+        err(1, "signal SIGPIPE");
 
     int bound_port;
     int lfd = open_listener(host, port, &bound_port);

@@ -253,11 +253,17 @@ int server_run(int listen_fd, const char *host, int port, const server_opts *opt
                 loop_backend_name(opts->backend), strerror(errno));
         return 1;
     }
-    if (set_fd_mode(listen_fd, 1) == -1 ||
-        loop_watch(s->loop, listen_fd, LOOP_READ, on_listen, s) == -1 ||
-        loop_stop_on_signal(s->loop, SIGINT) == -1 ||
-        loop_stop_on_signal(s->loop, SIGTERM) == -1) {
-        fprintf(stderr, "event-loop: setting up the loop: %s\n", strerror(errno));
+    const char *failed = NULL;
+    if (set_fd_mode(listen_fd, 1) == -1)
+        failed = "fcntl(listener)";
+    else if (loop_watch(s->loop, listen_fd, LOOP_READ, on_listen, s) == -1)
+        failed = "loop_watch(listener)";
+    else if (loop_stop_on_signal(s->loop, SIGINT) == -1)
+        failed = "loop_stop_on_signal(SIGINT)";
+    else if (loop_stop_on_signal(s->loop, SIGTERM) == -1)
+        failed = "loop_stop_on_signal(SIGTERM)";
+    if (failed != NULL) {
+        fprintf(stderr, "event-loop: %s: %s\n", failed, strerror(errno));
         loop_free(s->loop);
         return 1;
     }

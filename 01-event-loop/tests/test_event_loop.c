@@ -591,16 +591,23 @@ static void test_usage(void **state)
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     assert_non_null(strstr(p->out, "usage: event-loop"));
     release(p);
+    /* Each bad argument is named, with its value, above the usage. */
     const char *bad[][4] = {{"./event-loop", "--bogus", NULL},
                             {"./event-loop", "--backend", "kqueue", NULL},
                             {"./event-loop", "--port", "70000", NULL},
+                            {"./event-loop", "--max-fds", NULL},
                             {"./event-loop", "load", "--conns", NULL}};
+    const char *why[] = {"bad argument: --bogus", "bad value for --backend: kqueue",
+                         "bad value for --port: 70000", "--max-fds needs a value",
+                         "bad argument: --conns"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         p = track(tk_start(bad[i], NULL));
         status = tk_wait_exit(p, T);
         assert_true(WIFEXITED(status));
         assert_int_equal(WEXITSTATUS(status), 2);
         assert_non_null(strstr(p->out, "usage:"));
+        if (strstr(p->out, why[i]) == NULL)
+            fail_msg("want \"%s\" in:\n%s", why[i], p->out);
         release(p);
     }
 }
