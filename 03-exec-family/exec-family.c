@@ -456,8 +456,16 @@ int main(int argc, char *argv[])
     while ((c = getopt_long(argc, argv, "i:n:h", longopts, NULL)) != -1) {
         if (c == 'i') {
             input = optarg;
-        } else if (c == 'n' && atoi(optarg) > 0) {
-            cost_runs = atoi(optarg);
+        } else if (c == 'n') {
+            char *end;
+            errno = 0;
+            long n = strtol(optarg, &end, 10);
+            if (errno != 0 || end == optarg || *end != '\0' || n < 1 || n > 1000000) {
+                fprintf(stderr, "exec-family: bad --runs: %s\n", optarg);
+                usage(stderr);
+                return 2;
+            }
+            cost_runs = (int)n;
         } else if (c == 'h') {
             usage(stdout);
             return 0;

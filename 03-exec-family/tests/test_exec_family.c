@@ -59,6 +59,14 @@ static void test_help_and_bad_arguments(void **state)
     expect(p, "unknown case 'no-such-case'");
     expect(p, "usage: exec-family");
     tk_free(p);
+
+    p = tk_start((const char *[]){"./exec-family", "-n", "0", "cost", NULL}, NULL);
+    assert_non_null(p);
+    st = tk_wait_exit(p, 10000);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 2);
+    expect(p, "bad --runs: 0");
+    expect(p, "usage: exec-family");
+    tk_free(p);
 }
 
 static void test_spawn_streams_ls_lines(void **state)
