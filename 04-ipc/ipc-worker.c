@@ -12,13 +12,15 @@
  *
  * What it does, like work.js: for every message, print it and answer with an
  * object, {"name":NAME,"pid":...,"echo":<the message>}; NAME is the optional
- * argument, Bruce by default. Then, unlike work.js (which never exits because the channel
- * keeps Node's event loop alive), it exits as soon as the master disconnects:
+ * argument, Bruce by default. Then, unlike work.js (which never exits
+ * because the channel keeps Node's event loop alive), it exits as soon as
+ * the master disconnects:
  *
- *   [worker 4212] channel on fd 3; NODE_CHANNEL_FD and NODE_CHANNEL_SERIALIZATION_MODE
- * are now unset [worker 4212] got message: "some msg" [worker 4212] reply:
- * {"name":"Bruce","pid":4212,"echo":"some msg"} [worker 4212] the master disconnected:
- * exiting
+ *   [worker 4212] channel on fd 3; NODE_CHANNEL_FD and ... are now unset
+ *   [worker 4212] got message: "some msg"
+ *   [worker 4212] reply: {"name":"Bruce","pid":4212,"echo":"some msg"}
+ *   ...
+ *   [worker 4212] the master disconnected: exiting
  *
  * A line that is not JSON is reported (with its offset and the reason) and
  * skipped; the conversation goes on. A line over 1 MiB (or IPC_MAX_MESSAGE

@@ -6,12 +6,14 @@
  *   ./ipc -h                      usage
  *
  * Run it in one terminal; the worker inherits our stdout, so both speak in
- * the same window. What you should see, in this order:
+ * the same window. What you should see, in this order (lines of the two
+ * processes interleave differently from run to run):
  *
- *   [master 4211] socketpair(AF_UNIX, SOCK_STREAM): fd 5 is ours, fd 6 is the worker's
- *   [master 4211] started ./ipc-worker as pid 4212: its end became fd 3,
- * NODE_CHANNEL_FD=3, ... [master 4211] send: "some msg" [worker 4212] got message: "some
- * msg" [master 4211] got message: {"name":"Bruce","pid":4212,"echo":"some msg"}
+ *   [master 4211] socketpair(AF_UNIX, SOCK_STREAM): fd 5 is ours, fd 6 is ...
+ *   [master 4211] started ./ipc-worker as pid 4212: its end became fd 3, ...
+ *   [master 4211] send: "some msg"
+ *   [worker 4212] got message: "some msg"
+ *   [master 4211] got message: {"name":"Bruce","pid":4212,"echo":"some msg"}
  *   ...
  *   [master 4211] both replies are in: disconnect
  *   [worker 4212] the master disconnected: exiting
@@ -75,6 +77,17 @@ static void usage(FILE *f)
                "  -r, --raw LINE     first send LINE as it is, unchecked: a way to show\n"
                "                     what the worker does with a line that is not JSON\n"
                "  -h, --help         this text\n");
+}
+
+/* A whole, positive number of milliseconds (at most a day), or -1. */
+static long parse_ms(const char *s)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno != 0 || end == s || *end != '\0' || v <= 0 || v > 86400000L)
+        return -1;
+    return v;
 }
 
 struct master {
@@ -242,8 +255,11 @@ int main(int argc, char *argv[])
 
     long timeout_ms = 10000;
     const char *env_timeout = getenv("IPC_TIMEOUT");
-    if (env_timeout != NULL)
-        timeout_ms = strtol(env_timeout, NULL, 10);
+    if (env_timeout != NULL && (timeout_ms = parse_ms(env_timeout)) == -1) {
+        fprintf(stderr, "ipc: IPC_TIMEOUT must be a positive number of ms\n");
+        usage(stderr);
+        return 2;
+    }
     const char *raw = NULL;
     static const struct option longopts[] = {{"timeout", required_argument, NULL, 't'},
                                              {"raw", required_argument, NULL, 'r'},
@@ -253,15 +269,12 @@ int main(int argc, char *argv[])
     /* "+": stop at the first non-option, so `ipc node -e ...` passes -e to node. */
     while ((c = getopt_long(argc, argv, "+t:r:h", longopts, NULL)) != -1) {
         switch (c) {
-        case 't': {
-            char *end;
-            timeout_ms = strtol(optarg, &end, 10);
-            if (*end != '\0' || end == optarg) {
+        case 't':
+            if ((timeout_ms = parse_ms(optarg)) == -1) {
                 usage(stderr);
                 return 2;
             }
             break;
-        }
         case 'r':
             raw = optarg;
             break;
@@ -272,10 +285,6 @@ int main(int argc, char *argv[])
             usage(stderr);
             return 2;
         }
-    }
-    if (timeout_ms <= 0) {
-        usage(stderr);
-        return 2;
     }
 
     char *default_argv[2] = {NULL, NULL};
