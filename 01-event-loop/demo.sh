@@ -1,5 +1,5 @@
 #!/bin/sh
-# demo.sh: the classroom tour of chapter 01 (make demo). About 30 seconds.
+# demo.sh: the classroom tour of chapter 01 (make demo). A few seconds.
 #
 #   1. 1000 idle clients against the loop and against --threads: memory,
 #      threads and context switches of the server, side by side.
@@ -180,12 +180,19 @@ if [ "$hard" -lt $((conns + 200)) ]; then
     conns=$((hard - 200))
     say "(The hard fd limit is $hard: scaling 10,000 down to $conns connections.)"
 fi
-start_server --backend epoll --tick 0 ||
-    start_server --backend poll --tick 0
-say "Now epoll (Linux; its interest list lives in the kernel) with $conns clients, one echo each:"
+# epoll is Linux only; elsewhere poll(2) gets past the wall too.
+if [ "$(uname -s)" = Linux ]; then
+    big=epoll
+    why="Linux; its interest list lives in the kernel"
+else
+    big=poll
+    why="no FD_SETSIZE wall, but every fd crosses into the kernel on each call"
+fi
+start_server --backend $big --tick 0
+say "Now $big ($why) with $conns clients, one echo each:"
 ./event-loop load --port "$port" --conns "$conns" --msgs 1 --timeout 60 >"$tmp/load" || {
     cat "$tmp/load"
-    fail "$conns connections on epoll"
+    fail "$conns connections on $big"
 }
 sed 's/^/  /' "$tmp/load"
 stop_server
