@@ -155,6 +155,13 @@ static void test_ipc_help_and_bad_args(void **state)
     p = tk_start((const char *[]){"./ipc", "--timeout", "soon", NULL}, NULL);
     assert_true(exited_with(tk_wait_exit(p, 5000), 2));
     tk_free(p);
+    /* The environment default is checked like the flag: "5s" is not 5 ms. */
+    p = tk_start((const char *[]){"./ipc", NULL},
+                 (const char *[]){"IPC_TIMEOUT=5s", NULL});
+    assert_true(exited_with(tk_wait_exit(p, 5000), 2));
+    tk_drain(p);
+    assert_non_null(strstr(p->out, "IPC_TIMEOUT"));
+    tk_free(p);
     p = tk_start((const char *[]){"./ipc-worker", "-h", NULL}, NULL);
     assert_true(exited_with(tk_wait_exit(p, 5000), 0));
     tk_drain(p);
