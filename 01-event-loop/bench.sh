@@ -15,7 +15,8 @@
 #
 # Figures, not pass/fail: it always exits 0 unless it could not run. The
 # load client shares the machine's CPUs with the server, so absolute numbers
-# drift; compare the columns of one run. Takes one to two minutes.
+# drift; compare the columns of one run. Takes under a minute on a 2-core
+# machine.
 set -u
 cd "$(dirname "$0")" || exit 1
 [ -x ./event-loop ] || { echo "build first: make" >&2; exit 1; }

@@ -83,8 +83,11 @@ static int resolve(const char *host, long port, struct target *t)
     return 0;
 }
 
-/* A blocking connection with a bounded wait, for `client` and for the
- * load client's stats connection. */
+/* A blocking connection, for `client` and for the load client's stats
+ * connection. The waits for replies are bounded (read_line); connect(2)
+ * itself is not, but on a listening port it returns as soon as the kernel
+ * has queued the connection in the backlog, before the server accepts it
+ * (it waits only while the backlog is full). */
 static int connect_blocking(const struct target *t)
 {
     int fd = socket(t->family, SOCK_STREAM | SOCK_CLOEXEC, 0);

@@ -37,6 +37,10 @@
  *   - loop_stop() (from a callback, or from loop_stop_on_signal()) makes
  *     loop_run() return after the current iteration.
  *
+ * Run: make test. tests/test_loop.c runs the same suite on every backend,
+ * and cmocka prints one group per backend (loop/select, loop/poll,
+ * loop/epoll), each with the same test names passing.
+ *
  * After fork(): the child inherits the loop's fds. In particular an epoll
  * instance is shared with the parent, so the child must not change it. A
  * child that wants a loop of its own calls loop_free() on the inherited one
