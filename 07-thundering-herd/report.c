@@ -41,7 +41,9 @@ void report_header(FILE *out, const report_info *info)
         strcpy(u.sysname, "?"), strcpy(u.release, "?");
     fprintf(out, "system: %s %s, %ld CPUs online\n", u.sysname, u.release,
             sysconf(_SC_NPROCESSORS_ONLN));
-    fprintf(out, "load: %d workers, %d connections, ", info->workers, info->connections);
+    fprintf(out, "load: %d worker%s, %d connection%s, ", info->workers,
+            info->workers == 1 ? "" : "s", info->connections,
+            info->connections == 1 ? "" : "s");
     if (info->clients <= 1)
         fprintf(out, "sequential (one at a time, each once every worker sleeps)");
     else

@@ -2,9 +2,10 @@
  * test_report.c: unit tests of the table (report.h).
  *
  * The table is what the reader looks at, so its figures must be the right
- * ones: per-connection ratios, bars scaled to the busiest worker, "inf"
- * when a worker got nothing, the stalled worker marked, skipped and failed
- * rows said in words, and "what to notice" naming the right modes.
+ * ones: the load described in the header, per-connection ratios, bars
+ * scaled to the busiest worker, "inf" when a worker got nothing, the
+ * stalled worker marked, skipped and failed rows said in words, and "what
+ * to notice" naming the right modes.
  *
  *   make test        (or ./build/test_report from this directory)
  */
@@ -138,6 +139,37 @@ static void test_notice_names_the_herd(void **state)
     free(notice);
 }
 
+/* report_header in the shape capture() takes. */
+static void header(FILE *out, const report_info *info, const report_row *rows, int n)
+{
+    (void)rows;
+    (void)n;
+    report_header(out, info);
+}
+
+/* The header says what ran: the system, then the load in words. */
+static void test_header_describes_the_load(void **state)
+{
+    (void)state;
+    report_info single = {
+        .workers = 1, .connections = 200, .clients = 1, .stall_worker = -1};
+    char *out = capture(header, &single, NULL, 0);
+    assert_non_null(strstr(out, "system: "));
+    assert_non_null(strstr(out, " CPUs online\n"));
+    assert_non_null(strstr(out, "\nload: 1 worker, 200 connections, sequential ("));
+    free(out);
+    report_info stall = {.workers = 4,
+                         .connections = 400,
+                         .clients = 8,
+                         .stall_worker = 0,
+                         .stall_ms = 50};
+    out = capture(header, &stall, NULL, 0);
+    assert_non_null(strstr(out, "\nload: 4 workers, 400 connections, concurrent (8 "
+                                "clients at once), worker 0 sleeps 50 ms per "
+                                "connection (marked *)\n"));
+    free(out);
+}
+
 static void test_csv(void **state)
 {
     (void)state;
@@ -159,6 +191,7 @@ int main(void)
         cmocka_unit_test(test_table),
         cmocka_unit_test(test_stalled_worker_is_marked_and_named),
         cmocka_unit_test(test_notice_names_the_herd),
+        cmocka_unit_test(test_header_describes_the_load),
         cmocka_unit_test(test_csv),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
