@@ -91,7 +91,10 @@ static hstate *find(const chan_t *ch)
     return NULL;
 }
 
-static void warn(hstate *h, const char *fmt, ...)
+/* Report a problem with fds that the channel survives, through the user's
+ * on_warning or on stderr. (Not err.h's warn(): that one names errno and
+ * always writes to stderr.) */
+static void warning(hstate *h, const char *fmt, ...)
 {
     char text[256];
     va_list ap;
@@ -114,8 +117,8 @@ static void expire_arrived(hstate *h, uint64_t done)
     for (size_t i = 0; i < h->narrived; i++) {
         if (h->arrived[i].last < done) {
             close(h->arrived[i].fd);
-            warn(h, "an fd came with a message that was not a NODE_HANDLE envelope; "
-                    "closed it");
+            warning(h, "an fd came with a message that was not a NODE_HANDLE envelope; "
+                       "closed it");
         } else {
             h->arrived[keep++] = h->arrived[i];
         }
@@ -146,7 +149,7 @@ static ssize_t recv_hook(chan_t *ch, int sock, void *buf, size_t len, void *arg)
     ssize_t n = fdpass_recv(sock, buf, len, h->narrived < MAX_ARRIVED ? 1 : 0, &in);
     int saved = errno;
     if (in.status != FDPASS_OK)
-        warn(h, "%s", fdpass_status_str(in.status));
+        warning(h, "%s", fdpass_status_str(in.status));
     if (n <= 0) {
         fdpass_close_all(&in); /* nothing can claim an fd at EOF */
         errno = saved;
@@ -169,7 +172,7 @@ static ssize_t recv_hook(chan_t *ch, int sock, void *buf, size_t len, void *arg)
         if (starts == 0) {
             /* No line starts here: the fd came with the middle of a line. */
             close(in.fds[0]);
-            warn(h, "an fd came in the middle of a message; closed it");
+            warning(h, "an fd came in the middle of a message; closed it");
         } else {
             h->arrived[h->narrived++] =
                 (arrived_fd){.fd = in.fds[0], .first = first, .last = first + starts - 1};
@@ -204,7 +207,7 @@ static void send_internal(hstate *h, const char *text)
      * just left) is not worth more than the disconnect that follows, which
      * is what Node does too. */
     if (chan_send_text(h->ch, text, strlen(text), -1) == -1 && errno != EPIPE)
-        warn(h, "sending %s: %s", text, strerror(errno));
+        warning(h, "sending %s: %s", text, strerror(errno));
 }
 
 static void on_envelope(hstate *h, const json_value *env, uint64_t line)
@@ -213,7 +216,7 @@ static void on_envelope(hstate *h, const json_value *env, uint64_t line)
     if (fd == -1) {
         /* The envelope is here but its fd is not: lost to MSG_CTRUNC or
          * never sent. Ask for it again. */
-        warn(h, "a NODE_HANDLE envelope came without its fd; answering NACK");
+        warning(h, "a NODE_HANDLE envelope came without its fd; answering NACK");
         send_internal(h, "{\"cmd\":\"NODE_HANDLE_NACK\"}");
         return;
     }
@@ -239,21 +242,21 @@ static void send_next(hstate *h);
 static void on_ack(hstate *h, int nack)
 {
     if (!h->waiting_ack) {
-        warn(h, "a NODE_HANDLE_%s came, but no handle was waiting for one",
-             nack ? "NACK" : "ACK");
+        warning(h, "a NODE_HANDLE_%s came, but no handle was waiting for one",
+                nack ? "NACK" : "ACK");
         return;
     }
     if (nack) {
         if (h->retransmissions < HANDLE_MAX_RETRANSMISSIONS) {
             h->retransmissions++;
-            warn(h, "the peer did not get the fd (NACK); sending it again (%d of %d)",
-                 h->retransmissions, HANDLE_MAX_RETRANSMISSIONS);
+            warning(h, "the peer did not get the fd (NACK); sending it again (%d of %d)",
+                    h->retransmissions, HANDLE_MAX_RETRANSMISSIONS);
             if (chan_send_text(h->ch, h->inflight_text, h->inflight_len,
                                h->inflight_fd) == 0)
                 return; /* still waiting */
-            warn(h, "sending the handle again: %s", strerror(errno));
+            warning(h, "sending the handle again: %s", strerror(errno));
         } else {
-            warn(h, "the handle did not reach the receiving process; giving up");
+            warning(h, "the handle did not reach the receiving process; giving up");
         }
     }
     close(h->inflight_fd);
@@ -319,10 +322,10 @@ static void send_next(hstate *h)
         queued_msg m = h->queue[h->qhead++];
         if (m.fd != -1) {
             if (send_handle_now(h, m.text, m.len, m.fd) == -1)
-                warn(h, "sending a queued handle: %s", strerror(errno));
+                warning(h, "sending a queued handle: %s", strerror(errno));
         } else {
             if (chan_send_text(h->ch, m.text, m.len, -1) == -1)
-                warn(h, "sending a queued message: %s", strerror(errno));
+                warning(h, "sending a queued message: %s", strerror(errno));
             free(m.text);
         }
     }
