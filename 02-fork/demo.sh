@@ -116,10 +116,21 @@ say "Step 2. kill -9 worker $pid1. The master hears SIGCHLD through its event" \
     "loop, reaps the worker and forks a replacement, naming both pids."
 echo "  \$ kill -9 $pid1"
 kill -9 "$pid1" || fail "kill -9 $pid1"
-wait_for "replaced: pid $pid1 -> pid"
-wait_for 'listening on'
-port3=$(field PORT)
-pid3=$(field PID)
+# After the fork, the new worker's `listening on` line and the master's
+# `replaced` line race each other: wait for both, in whichever order.
+new=
+port3=
+while [ -z "$new" ] || [ -z "$port3" ]; do
+    wait_for "replaced: pid $pid1 -> pid|listening on"
+    case $line in
+    *"replaced: pid $pid1 -> pid"*)
+        new=$(printf '%s\n' "$line" | sed -n 's/.*-> pid \([0-9]*\).*/\1/p') ;;
+    *)
+        port3=$(field PORT)
+        pid3=$(field PID) ;;
+    esac
+done
+[ "$pid3" = "$new" ] || fail "the worker listening ($pid3) is not the replacement ($new)"
 say "The new worker $pid3 serves on its own new port:"
 request "$port3"
 wait_for "\\[worker $pid3\\] GET / "

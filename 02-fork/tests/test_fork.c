@@ -7,7 +7,8 @@
  *   - every worker answers `Hello World.` on the port it reported;
  *   - a killed worker is replaced, and the master names both pids;
  *   - a crash loop stops the master with exit status 1;
- *   - SIGTERM or SIGINT: every worker reaped, none left, exit status 0;
+ *   - SIGTERM or SIGINT: every worker reaped, none left, exit status 0,
+ *     also when SIGINT reaches the whole group as Ctrl-C sends it;
  *   - a SIGKILLed master leaves no orphan behind (within 2 s);
  *   - `fork cost` prints every row, fork at 1 GiB is slower than at 1 MiB
  *     (and takes more CPU), and copy-on-write shows in the child's
@@ -168,6 +169,11 @@ static void test_killed_worker_is_replaced(void **state)
     char line[96];
     snprintf(line, sizeof line, "(pid %d) died: killed by signal 9", (int)pid[0]);
     assert_non_null(tk_wait_output(p, line, T_START));
+    /* The master logs the death before it forks the replacement; after the
+     * fork, the new worker's `listening on` line and the master's
+     * `replaced` line race each other. Remember where the death was, so the
+     * new worker's line is found whichever of the two came first. */
+    size_t after_death = p->scan;
     snprintf(line, sizeof line, "replaced: pid %d -> pid ", (int)pid[0]);
     const char *hit = tk_wait_output(p, line, T_START);
     assert_non_null(hit);
@@ -177,6 +183,7 @@ static void test_killed_worker_is_replaced(void **state)
     /* The replacement serves on a port of its own. */
     int nport;
     pid_t npid;
+    p->scan = after_death;
     wait_worker(p, &nport, &npid);
     assert_int_equal(npid, fresh);
     expect_hello(nport);
@@ -275,6 +282,34 @@ static void test_sigint_leaves_nothing(void **state)
 {
     (void)state;
     stop_cleanly(SIGINT);
+}
+
+/* Ctrl-C in a terminal sends SIGINT to the whole foreground process group,
+ * workers included. The workers ignore it and wait for the master's
+ * SIGTERM, so every one stops cleanly (exit status 0), none dies of SIGINT,
+ * and none is respawned. */
+static void test_ctrl_c_reaches_the_group(void **state)
+{
+    (void)state;
+    tk_proc *p = start(TWO, NULL);
+    int port[2];
+    pid_t pid[2];
+    wait_worker(p, &port[0], &pid[0]);
+    wait_worker(p, &port[1], &pid[1]);
+    assert_int_equal(kill(-p->pid, SIGINT), 0); /* the group: what Ctrl-C does */
+    int st = tk_wait_exit(p, T_START);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    tk_drain(p);
+    for (int i = 0; i < 2; i++) {
+        char line[64];
+        snprintf(line, sizeof line, "(pid %d) stopped: exit status 0", (int)pid[i]);
+        assert_int_equal(tk_count_output(p, line), 1);
+    }
+    assert_int_equal(tk_count_output(p, "killed by signal 2"), 0);
+    assert_int_equal(tk_count_output(p, "replaced: pid"), 0);
+    pid_t pgid = p->pid;
+    assert_true(tk_until(group_empty, &pgid, 2000));
+    tk_free(p);
 }
 
 static void test_killed_master_leaves_no_orphan(void **state)
@@ -392,6 +427,7 @@ int main(void)
         cmocka_unit_test(test_crash_loop_guard),
         cmocka_unit_test(test_sigterm_leaves_nothing),
         cmocka_unit_test(test_sigint_leaves_nothing),
+        cmocka_unit_test(test_ctrl_c_reaches_the_group),
         cmocka_unit_test(test_killed_master_leaves_no_orphan),
         cmocka_unit_test(test_cost_table),
         cmocka_unit_test(test_cost_missing_program),
