@@ -8,7 +8,12 @@
  * Node's cluster module is built the same way: a SharedHandle (the workers
  * share the listening socket and race for connections) and a
  * RoundRobinHandle (the primary accepts and hands connections out) behind
- * one interface.
+ * one interface. In Node's terms: setup is the handle's constructor (it
+ * listens), spawn_prepare and spawn_done are add(worker), master_start and
+ * round-robin's callbacks in the master's loop are distribute() and
+ * handoff() (the next *free* worker gets the connection), worker_wait is
+ * the worker's side, and teardown is what remove(worker) does when the
+ * last worker has gone: close the listening handle.
  *
  *   mode             how a worker waits for a connection
  *   accept           blocking accept() on the shared socket
