@@ -233,10 +233,10 @@ static int run_client(const options_t *o)
             seen[nseen++].pid = pid;
         seen[k].n++;
     }
-    printf("[client %d] %ld connections served by %ld process%s:", me,
-           o->count - failures, nseen, nseen == 1 ? "" : "es");
+    printf("[client %d] %ld connections served by %ld process%s", me, o->count - failures,
+           nseen, nseen == 1 ? "" : "es");
     for (long k = 0; k < nseen; k++)
-        printf("%s pid %ld x%ld", k ? "," : "", seen[k].pid, seen[k].n);
+        printf("%s pid %ld x%ld", k ? "," : ":", seen[k].pid, seen[k].n);
     printf("\n");
     free(seen);
     return failures == 0 ? 0 : 1;
