@@ -684,6 +684,25 @@ void chan_set_close_hook(chan_t *ch, chan_close_hook hook, void *arg)
     ch->close_arg = arg;
 }
 
+char **chan_child_environ(void)
+{
+    extern char **environ;
+    size_t n = 0;
+    while (environ[n] != NULL)
+        n++;
+    char **env = calloc(n + 3, sizeof *env);
+    if (env == NULL)
+        return NULL;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (strncmp(environ[i], "NODE_CHANNEL_", 13) != 0)
+            env[k++] = environ[i];
+    env[k++] = "NODE_CHANNEL_FD=3";
+    env[k++] = "NODE_CHANNEL_SERIALIZATION_MODE=json";
+    env[k] = NULL;
+    return env;
+}
+
 int chan_fd_from_env(void)
 {
     const char *fd_str = getenv("NODE_CHANNEL_FD");

@@ -199,6 +199,16 @@ void chan_deliver(chan_t *ch, const json_value *msg, int fd);
  * starts with "NODE_". */
 int chan_is_internal(const json_value *msg);
 
+/* ---- the parent's side of the handoff ---- */
+
+/* The environment for a child that will open the channel on fd 3: a copy of
+ * ours without any NODE_CHANNEL_* variable we were given ourselves (that
+ * channel is ours, not the child's), plus NODE_CHANNEL_FD=3 and
+ * NODE_CHANNEL_SERIALIZATION_MODE=json, exactly what Node's fork() sets.
+ * The array is NULL-terminated; its strings point into environ or are
+ * constants, so free() only the array. NULL with errno on failure. */
+char **chan_child_environ(void);
+
 /* ---- the child's side of the handoff ---- */
 
 /* Read NODE_CHANNEL_FD (and NODE_CHANNEL_SERIALIZATION_MODE, which must be

@@ -61,8 +61,6 @@
 #include "loop.h"
 #include "proc.h"
 
-extern char **environ; /* POSIX: the program declares it itself */
-
 static void usage(FILE *f)
 {
     fprintf(f, "usage: ipc [-t MS] [-r LINE] [WORKER [ARG...]]\n"
@@ -200,26 +198,6 @@ static void on_stop_signal(loop_t *loop, int signo, void *arg)
     maybe_stop(m);
 }
 
-/* The worker's environment: ours, minus any channel variables we were given
- * ourselves, plus the two that announce the new channel. */
-static char **worker_env(void)
-{
-    size_t n = 0;
-    while (environ[n] != NULL)
-        n++;
-    char **env = calloc(n + 3, sizeof *env);
-    if (env == NULL)
-        err(1, "calloc");
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++)
-        if (strncmp(environ[i], "NODE_CHANNEL_", 13) != 0)
-            env[k++] = environ[i];
-    env[k++] = "NODE_CHANNEL_FD=3";
-    env[k++] = "NODE_CHANNEL_SERIALIZATION_MODE=json";
-    env[k] = NULL;
-    return env;
-}
-
 /* ipc-worker in the directory this program was started from, so that
  * `../04-ipc/ipc` still finds its worker; plain "ipc-worker" (a PATH
  * search) if we were started by a PATH search ourselves. */
@@ -314,7 +292,9 @@ int main(int argc, char *argv[])
            (int)getpid(), sv[0], sv[1]);
 
     /* Steps 2-4: fork, dup2(sv[1], 3), set the environment, execve. */
-    char **env = worker_env();
+    char **env = chan_child_environ();
+    if (env == NULL)
+        err(1, "chan_child_environ");
     proc_fd_t fd3 = {.parent_fd = sv[1], .child_fd = 3};
     proc_options_t opts = {.env = env,
                            .stdio = {PROC_INHERIT, PROC_INHERIT, PROC_INHERIT},

@@ -53,8 +53,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-extern char **environ; /* POSIX: the program declares it itself */
-
 #define STOP_GRACE_MS 5000 /* after this, workers that did not exit get SIGKILL */
 
 struct master;
@@ -409,26 +407,6 @@ static void on_stop_signal(loop_t *loop, int signo, void *arg)
     maybe_done(m);
 }
 
-/* The worker's environment: ours without any channel variables we were given
- * ourselves, plus the two Node reads at start-up. */
-static char **worker_env(void)
-{
-    size_t n = 0;
-    while (environ[n] != NULL)
-        n++;
-    char **env = calloc(n + 3, sizeof *env);
-    if (env == NULL)
-        err(1, "calloc");
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++)
-        if (strncmp(environ[i], "NODE_CHANNEL_", 13) != 0)
-            env[k++] = environ[i];
-    env[k++] = "NODE_CHANNEL_FD=3";
-    env[k++] = "NODE_CHANNEL_SERIALIZATION_MODE=json";
-    env[k] = NULL;
-    return env;
-}
-
 /* Start one worker with its end of a fresh socketpair as fd 3, open our end
  * as a channel, and send the server down it. */
 static void start_worker(master_t *m, worker_t *w, char **wargv, char **env,
@@ -539,7 +517,9 @@ int main(int argc, char *argv[])
     m.workers = calloc((size_t)m.nworkers, sizeof *m.workers);
     if (m.workers == NULL)
         err(1, "calloc");
-    char **env = worker_env();
+    char **env = chan_child_environ();
+    if (env == NULL)
+        err(1, "chan_child_environ");
     for (int i = 0; i < m.nworkers; i++)
         start_worker(&m, &m.workers[i], wargv, env, listen_fd);
 

@@ -64,8 +64,6 @@
 #include "loop.h"
 #include "supervisor.h"
 
-extern char **environ;
-
 #define CHILD_CHANNEL_FD 3  /* where Node puts the IPC channel */
 #define CHILD_LIFELINE_FD 4 /* where we put the supervisor's lifeline */
 #define REPORT_WAIT_MS 500  /* how long SIGUSR1 waits for fresh counts */
@@ -540,26 +538,6 @@ static int listen_on(master_t *m, const char *host, long port)
     return fd;
 }
 
-/* The worker's environment: ours, plus where Node's child finds its
- * channel (chapter 04). */
-static char **worker_environment(void)
-{
-    size_t n = 0;
-    while (environ[n])
-        n++;
-    char **env = calloc(n + 3, sizeof *env);
-    if (env == NULL)
-        errx(1, "out of memory");
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++)
-        if (strncmp(environ[i], "NODE_CHANNEL_", 13) != 0)
-            env[k++] = environ[i];
-    env[k++] = "NODE_CHANNEL_FD=3";
-    env[k++] = "NODE_CHANNEL_SERIALIZATION_MODE=json";
-    env[k] = NULL;
-    return env;
-}
-
 int main(int argc, char *argv[])
 {
     static master_t m;
@@ -653,7 +631,9 @@ int main(int argc, char *argv[])
         m.worker_argv[k++] = idle_arg;
     }
     m.worker_argv[k] = NULL;
-    m.worker_env = worker_environment();
+    m.worker_env = chan_child_environ();
+    if (m.worker_env == NULL)
+        err(1, "chan_child_environ");
 
     /* A worker that dies while we write to its channel is an EPIPE, not a
      * signal that kills the master. */

@@ -691,6 +691,31 @@ static void test_fd_from_env(void **state)
     assert_int_equal(errno, EBADF);
 }
 
+/* The parent's side: the child's environment announces fd 3 in json mode,
+ * and a channel we were given ourselves is not passed on. */
+static void test_child_environ(void **state)
+{
+    (void)state;
+    setenv("NODE_CHANNEL_FD", "7", 1); /* as if we were a Node child */
+    setenv("TEST_CHAN_KEEP", "yes", 1);
+    char **env = chan_child_environ();
+    assert_non_null(env);
+    int fd3 = 0, json = 0, keep = 0, other_fd = 0;
+    for (size_t i = 0; env[i] != NULL; i++) {
+        fd3 += strcmp(env[i], "NODE_CHANNEL_FD=3") == 0;
+        other_fd += strcmp(env[i], "NODE_CHANNEL_FD=7") == 0;
+        json += strcmp(env[i], "NODE_CHANNEL_SERIALIZATION_MODE=json") == 0;
+        keep += strcmp(env[i], "TEST_CHAN_KEEP=yes") == 0;
+    }
+    assert_int_equal(fd3, 1);
+    assert_int_equal(other_fd, 0);
+    assert_int_equal(json, 1);
+    assert_int_equal(keep, 1);
+    free(env);
+    unsetenv("NODE_CHANNEL_FD");
+    unsetenv("TEST_CHAN_KEEP");
+}
+
 /* The same conversation on the poll and epoll backends. */
 static void test_other_backends(void **state)
 {
@@ -745,6 +770,7 @@ int main(void)
         T(test_send_with_fd_needs_a_hook),
         T(test_hooks_carry_an_fd_with_its_line),
         T(test_fd_from_env),
+        cmocka_unit_test(test_child_environ),
         cmocka_unit_test(test_other_backends),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
