@@ -160,7 +160,7 @@ static int answer_lines(struct conn *c)
             proto_reply(line, len, &info, c->out + c->out_len, c->out_cap - c->out_len);
     }
     if (r == -1) {
-        static const char msg[] = "error: line longer than 65536 bytes, closing\n";
+        static const char msg[] = PROTO_TOO_LONG;
         server_log(c->srv, "fd %d: line longer than %d bytes, closing", c->fd,
                    LINEBUF_MAX);
         if (out_reserve(c, sizeof msg) == 0) {

@@ -9,6 +9,11 @@
  *   stats         ->  stats mode=loop backend=select conns=3 threads=1 rss_kib=1480
  *                     vsz_kib=2520 ctxsw_voluntary=12 ctxsw_involuntary=1
  *
+ * and one reply that ends the conversation, sent by the servers themselves
+ * (proto_reply never sees such a line, the framing rejects it first):
+ *
+ *   a line over LINEBUF_MAX bytes  ->  PROTO_TOO_LONG, then the server closes
+ *
  * `busy` burns CPU in whichever thread reads the line. In the loop server
  * that thread is the only one, so every other client waits: the weak point
  * of an event loop, made visible. In the --threads server only the busy
@@ -34,6 +39,9 @@
 #define PROTO_REPLY_MAX (LINEBUF_MAX + 64)
 /* The longest busy request served, in milliseconds. */
 #define PROTO_BUSY_MAX 60000
+/* The last line a client that sent a line over LINEBUF_MAX bytes gets. */
+#define PROTO_TOO_LONG "error: line longer than 65536 bytes, closing\n"
+_Static_assert(LINEBUF_MAX == 65536, "PROTO_TOO_LONG names the limit");
 
 /* What the server tells the protocol about itself, for `stats`. */
 typedef struct proto_info {

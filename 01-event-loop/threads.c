@@ -128,7 +128,7 @@ static void *serve(void *arg)
         if (!ok)
             break;
         if (r == -1) {
-            static const char msg[] = "error: line longer than 65536 bytes, closing\n";
+            static const char msg[] = PROTO_TOO_LONG;
             server_log(s, "fd %d: line longer than %d bytes, closing", fd, LINEBUF_MAX);
             if (write_all(fd, msg, sizeof msg - 1) == 0) {
                 /* As in conn.c: FIN after the error line, then discard
