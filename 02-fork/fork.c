@@ -159,17 +159,6 @@ static pid_t spawn_worker(sup_t *sup, int slot, void *slot_data, void **proc_dat
     return pid; /* -1 with errno: the supervisor reports it and retries */
 }
 
-static void describe(int status, char *buf, size_t cap)
-{
-    if (WIFEXITED(status))
-        snprintf(buf, cap, "exit status %d", WEXITSTATUS(status));
-    else if (WIFSIGNALED(status))
-        snprintf(buf, cap, "killed by signal %d (%s)", WTERMSIG(status),
-                 strsignal(WTERMSIG(status)));
-    else
-        snprintf(buf, cap, "wait status %#x", (unsigned)status);
-}
-
 static void on_event(sup_t *sup, const sup_event_t *ev, void *arg)
 {
     struct master *m = arg;
@@ -184,7 +173,7 @@ static void on_event(sup_t *sup, const sup_event_t *ev, void *arg)
                    ev->slot + 1, (int)ev->old_pid, (int)ev->pid);
         break;
     case SUP_EV_EXITED:
-        describe(ev->status, how, sizeof how);
+        sup_status_str(ev->status, how, sizeof how);
         printf("[master %d] worker %d (pid %d) %s: %s\n", m->me, ev->slot + 1,
                (int)ev->pid, ev->expected ? "stopped" : "died", how);
         break;

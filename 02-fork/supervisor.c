@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -450,6 +451,20 @@ static void handle_exit(sup_t *sup, struct proc *p, int status)
         report_stopped(sup);
 }
 
+const char *sup_status_str(int status, char *buf, size_t cap)
+{
+    if (status == SUP_STATUS_LOST)
+        snprintf(buf, cap, "status lost (reaped elsewhere)");
+    else if (WIFEXITED(status))
+        snprintf(buf, cap, "exit status %d", WEXITSTATUS(status));
+    else if (WIFSIGNALED(status))
+        snprintf(buf, cap, "killed by signal %d (%s)", WTERMSIG(status),
+                 strsignal(WTERMSIG(status)));
+    else
+        snprintf(buf, cap, "wait status %#x", (unsigned)status);
+    return buf;
+}
+
 void sup_reap(sup_t *sup)
 {
     /* One waitpid(pid, WNOHANG) per pid we started: never waitpid(-1),
@@ -469,8 +484,9 @@ void sup_reap(sup_t *sup)
                 break;
             }
             /* r == pid: it exited. r == -1 (ECHILD): someone else reaped
-             * it, so it is gone all the same; we cannot know its status. */
-            handle_exit(sup, p, r == p->pid ? status : 0);
+             * it, so it is gone all the same, but its status is lost; say
+             * so rather than report a clean exit. */
+            handle_exit(sup, p, r == p->pid ? status : SUP_STATUS_LOST);
             again = 1;
             break;
         }

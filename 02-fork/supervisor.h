@@ -116,9 +116,11 @@ typedef enum {
     /* `slot` has a new process `pid`; old_pid is the one it replaces (0 at
      * first start). */
     SUP_EV_SPAWNED,
-    /* The on-exit hook: `pid` was reaped; `status` is its wait(2) status;
-     * `expected` is 1 if it had been asked to stop. The process record goes
-     * away after this event: free proc_data here. */
+    /* The on-exit hook: `pid` was reaped; `status` is its wait(2) status,
+     * or SUP_STATUS_LOST if other code in this process reaped it first
+     * (ECHILD) and the status is gone; `expected` is 1 if it had been asked
+     * to stop. The process record goes away after this event: free
+     * proc_data here. */
     SUP_EV_EXITED,
     /* `pid` ignored the request to stop for stop_timeout_ms and was sent
      * SIGKILL. SUP_EV_EXITED follows when it is reaped. */
@@ -216,6 +218,15 @@ int sup_crashed(const sup_t *sup);                /* 1 once the guard tripped */
 int sup_stopping(const sup_t *sup);               /* 1 after sup_stop() */
 void sup_set_slot_data(sup_t *sup, int slot, void *data);
 void *sup_slot_data(const sup_t *sup, int slot);
+
+/* An EXITED event's status when the real one is lost: no wait(2) status
+ * is -1, so it cannot be mistaken for a clean exit. */
+#define SUP_STATUS_LOST (-1)
+
+/* Put a wait(2) status into words for a log line: "exit status 3",
+ * "killed by signal 9 (Killed)", or "status lost (reaped elsewhere)".
+ * Returns buf. */
+const char *sup_status_str(int status, char *buf, size_t cap);
 
 /* Free the supervisor. It does not stop or reap anything: call it after
  * SUP_EV_STOPPED. It closes the lifeline, which tells any process still

@@ -361,6 +361,29 @@ static void test_reaps_only_its_own(void **state)
     teardown(f);
 }
 
+/* The other way round: other code reaped one of ours first. The process
+ * is gone and is replaced, but its status is reported as lost, never as a
+ * clean exit. */
+static void test_status_lost_to_other_reaper(void **state)
+{
+    (void)state;
+    struct fixture *f = setup(WAIT_FOR_SIGNAL, (sup_config_t){.nslots = 1});
+    assert_int_equal(sup_start(f->sup), 0);
+    pid_t victim = sup_pid(f->sup, 0);
+    assert_int_equal(kill(victim, SIGKILL), 0);
+    int status;
+    assert_int_equal(waitpid(victim, &status, 0), victim); /* we steal it */
+    assert_true(run_until(f, SUP_EV_SPAWNED, 2, 5000));
+    const sup_event_t *ev = find_event(f, SUP_EV_EXITED, victim);
+    assert_non_null(ev);
+    assert_int_equal(ev->status, SUP_STATUS_LOST);
+    char how[64];
+    assert_string_equal(sup_status_str(ev->status, how, sizeof how),
+                        "status lost (reaped elsewhere)");
+    assert_string_equal(sup_status_str(0, how, sizeof how), "exit status 0");
+    teardown(f);
+}
+
 static void test_spawn_failure_is_retried(void **state)
 {
     (void)state;
@@ -650,6 +673,7 @@ int main(void)
         cmocka_unit_test_teardown(test_stop_deadline_sigkills, kill_leftovers),
         cmocka_unit_test_teardown(test_custom_stop_hook, kill_leftovers),
         cmocka_unit_test_teardown(test_reaps_only_its_own, kill_leftovers),
+        cmocka_unit_test_teardown(test_status_lost_to_other_reaper, kill_leftovers),
         cmocka_unit_test_teardown(test_spawn_failure_is_retried, kill_leftovers),
         cmocka_unit_test_teardown(test_rolling_replace, kill_leftovers),
         cmocka_unit_test_teardown(test_rolling_replace_without_ready, kill_leftovers),
