@@ -284,9 +284,10 @@ static void on_sup_event(sup_t *sup, const sup_event_t *ev, void *arg)
         if (!ev->expected) {
             /* A worker that dies mid-run falsifies the counts: say so. The
              * supervisor starts a new one in its slot. */
-            fprintf(stderr,
-                    "[master %d] worker %d (slot %d) died unexpectedly: status %d\n",
-                    (int)getpid(), (int)ev->pid, ev->slot, ev->status);
+            char how[96];
+            fprintf(stderr, "[master %d] worker %d (slot %d) died unexpectedly: %s\n",
+                    (int)getpid(), (int)ev->pid, ev->slot,
+                    sup_status_str(ev->status, how, sizeof how));
             h->failed = 1;
         }
         break;
