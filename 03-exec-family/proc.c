@@ -625,9 +625,6 @@ static proc_t *spawn(loop_t *loop, const char *file, char *const argv[],
         free(p);
         return NULL;
     }
-    p->next = children;
-    children = p;
-
     /* Both output pipes are watched at once, non-blocking: whichever the
      * child fills, we drain, so it never blocks on a full pipe. */
     for (int s = 1; s <= 2; s++) {
@@ -636,11 +633,29 @@ static proc_t *spawn(loop_t *loop, const char *file, char *const argv[],
         int fl = fcntl(p->out_fd[s], F_GETFL);
         if (fl == -1 || fcntl(p->out_fd[s], F_SETFL, fl | O_NONBLOCK) == -1 ||
             loop_watch(loop, p->out_fd[s], LOOP_READ, on_output, p) == -1) {
-            /* The child runs, so it will be reaped and reported; we just
-             * cannot read this stream (EBADF / ERANGE past FD_SETSIZE). */
-            close_fd(&p->out_fd[s]);
+            /* We cannot read this stream (ERANGE: the select backend and
+             * an fd past FD_SETSIZE). A child whose output nobody reads
+             * would block on a full pipe, and a caller who asked for the
+             * output would never get it, so this is a failed spawn: the
+             * child is killed and reaped here, before anyone knows it. */
+            fail->step = fl == -1 ? "fcntl" : "loop_watch";
+            fail->err = errno;
+            for (int t = 1; t <= 2; t++) {
+                if (t < s && p->out_fd[t] != -1)
+                    loop_unwatch(loop, p->out_fd[t]);
+                close_fd(&p->out_fd[t]);
+            }
+            close_fd(&p->stdin_fd);
+            kill(p->pid, SIGKILL);
+            while (waitpid(p->pid, NULL, 0) == -1 && errno == EINTR)
+                ;
+            free(p);
+            errno = fail->err;
+            return NULL;
         }
     }
+    p->next = children;
+    children = p;
     if (o->timeout_ms > 0)
         p->timer = loop_timer_add(loop, o->timeout_ms, 0, on_timeout, p);
     return p;

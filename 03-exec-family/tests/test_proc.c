@@ -25,6 +25,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -813,6 +815,58 @@ static void test_status_strings(void **state)
                         "stderr maxBuffer exceeded, killed by SIGTERM");
 }
 
+/* On the select backend an output pipe numbered FD_SETSIZE or more cannot
+ * be watched. spawn must fail with the reason (ERANGE from loop_watch), and
+ * leave no child, zombie or fd behind, instead of starting a child whose
+ * output nobody reads. */
+static void test_unwatchable_pipe_fails_cleanly(void **state)
+{
+    (void)state;
+    struct rlimit rl;
+    assert_int_equal(getrlimit(RLIMIT_NOFILE, &rl), 0);
+    struct rlimit saved = rl;
+    if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < FD_SETSIZE + 64)
+        skip(); /* cannot open fds past FD_SETSIZE here */
+    rl.rlim_cur = FD_SETSIZE + 64;
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
+    loop_t *l = loop_new(LOOP_SELECT);
+    assert_non_null(l);
+    /* One ordinary spawn first, so the loop's SIGCHLD self-pipe exists
+     * below FD_SETSIZE and only the output pipes land above it. */
+    char *true_argv[] = {"true", NULL};
+    assert_non_null(proc_spawn(l, "/bin/true", true_argv, NULL, NULL, NULL, NULL));
+    long long end = tk_now_ms() + 5000;
+    while (proc_running() > 0 && tk_now_ms() < end)
+        assert_int_not_equal(loop_run_once(l, 100), -1);
+    assert_int_equal(proc_running(), 0);
+    /* Fill every free fd below FD_SETSIZE, so the pipes land above it. */
+    int filler[FD_SETSIZE];
+    int nfill = 0;
+    for (;;) {
+        int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        assert_int_not_equal(fd, -1);
+        if (fd >= FD_SETSIZE) {
+            close(fd);
+            break;
+        }
+        filler[nfill++] = fd;
+    }
+    int before = tk_count_fds(getpid());
+    char *argv[] = {"echo", "hi", NULL};
+    errno = 0;
+    proc_t *p = proc_spawn(l, "/bin/echo", argv, NULL, NULL, NULL, NULL);
+    int e = errno;
+    assert_null(p);
+    assert_int_equal(e, ERANGE);
+    assert_int_equal(tk_count_fds(getpid()), before);
+    assert_int_equal(tk_count_children(getpid()), 0);
+    assert_int_equal(tk_count_zombies(getpid()), 0);
+    for (int i = 0; i < nfill; i++)
+        close(filler[i]);
+    loop_free(l);
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &saved), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -846,6 +900,7 @@ int main(void)
         cmocka_unit_test(test_bad_arguments),
         cmocka_unit_test(test_leaves_other_children_alone),
         cmocka_unit_test(test_status_strings),
+        cmocka_unit_test(test_unwatchable_pipe_fails_cleanly),
     };
     return cmocka_run_group_tests(tests, setup_files, teardown_files);
 }
