@@ -356,12 +356,13 @@ static void test_fd_setsize_refusal(void **state)
 }
 
 /* Out of fds: accept(2) fails with EMFILE while clients wait in the
- * backlog. The server must not spin, and must serve them once fds free up. */
-static void test_no_emfile_spin(void **state)
+ * backlog. The server must not spin, and must serve them once fds free up:
+ * the loop resumes when a connection closes, --threads when its retry
+ * timer fires. */
+static void no_emfile_spin(const char *mode)
 {
-    (void)state;
     enum { N = 60 };
-    const char *extra[] = {"--max-fds", "40", "--tick", "0", NULL};
+    const char *extra[] = {"--max-fds", "40", "--tick", "0", mode, NULL};
     struct server s = start(extra, NULL);
     int fds[N];
     for (int i = 0; i < N; i++) {
@@ -413,6 +414,13 @@ static void test_no_emfile_spin(void **state)
     for (int i = 10; i < N; i++)
         close(fds[i]);
     stop(&s);
+}
+
+static void test_no_emfile_spin(void **state)
+{
+    (void)state;
+    no_emfile_spin(NULL);
+    no_emfile_spin("--threads");
 }
 
 /* A line over 64 KiB: an error line, then the connection is closed; other
