@@ -32,6 +32,7 @@ struct conn {
     linebuf_t in;
     char *out; /* queued replies; NULL when empty */
     size_t out_off, out_len, out_cap;
+    int throttled; /* not reading: too much output waits for this client */
     struct conn *prev, *next;
 };
 
@@ -105,7 +106,7 @@ static int out_reserve(struct conn *c, size_t need)
 
 /* Write what is queued. Returns 0 if the connection lives on, -1 if it
  * was closed. Sets the loop interest to match: WRITE while output waits,
- * READ unless too much output waits. */
+ * READ unless too much output waits (and then says so in the log, once). */
 static int flush(struct conn *c)
 {
     while (c->out_off < c->out_len) {
@@ -129,12 +130,19 @@ static int flush(struct conn *c)
         c->out = NULL;
         c->out_off = c->out_len = c->out_cap = 0;
     }
-    int want = (queued > 0 ? LOOP_WRITE : 0) | (queued < OUT_HIGH_WATER ? LOOP_READ : 0);
+    int throttle = queued >= OUT_HIGH_WATER;
+    int want = (queued > 0 ? LOOP_WRITE : 0) | (throttle ? 0 : LOOP_READ);
     if (loop_modify(c->srv->loop, c->fd, want) == -1) {
         server_log(c->srv, "fd %d: loop_modify: %s, closing", c->fd, strerror(errno));
         conn_close(c);
         return -1;
     }
+    if (throttle && !c->throttled)
+        server_log(c->srv,
+                   "fd %d: %zu KiB of replies wait for this client: pausing its input "
+                   "until they drain below %d KiB",
+                   c->fd, queued / 1024, OUT_HIGH_WATER / 1024);
+    c->throttled = throttle;
     return 0;
 }
 

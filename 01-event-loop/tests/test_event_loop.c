@@ -506,21 +506,38 @@ static void test_backpressure(void **state)
     for (size_t i = 0; i < sizeof chunk; i += sizeof line)
         memcpy(chunk + i, line, sizeof line);
     long long sent = 0, limit = 64LL << 20;
-    int blocked = 0;
+    int paused = 0;
     long long deadline = tk_now_ms() + 20000;
-    while (sent < limit && tk_now_ms() < deadline) {
+    /* Send until the server says it holds 1 MiB of replies for this client
+     * and has stopped reading from it. */
+    while (!paused && sent < limit && tk_now_ms() < deadline) {
         ssize_t n = send(fd, chunk, sizeof chunk, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (n > 0) {
             sent += n;
             continue;
         }
         assert_true(n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK));
-        /* Full for now. If the server still reads, room comes back soon. */
+        /* Full for now: the server has paused us, or it will read soon. */
+        paused = tk_wait_output(s.p, "pausing its input until they drain", 100) != NULL;
         struct pollfd pf = {.fd = fd, .events = POLLOUT};
-        if (poll(&pf, 1, 1000) == 0) {
-            blocked = 1;
-            break;
+        poll(&pf, 1, 100);
+    }
+    print_message("the server paused this client after %lld KiB\n", sent >> 10);
+    assert_true(paused);
+    /* And it really stopped reading: once the kernel's buffers between us
+     * are full, no room comes back for a whole second (the kernel may still
+     * shuffle a little, so a few refills are allowed; a server that still
+     * read would take all 64 MiB). */
+    int blocked = 0;
+    while (!blocked && sent < limit && tk_now_ms() < deadline) {
+        ssize_t n = send(fd, chunk, sizeof chunk, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n > 0) {
+            sent += n;
+            continue;
         }
+        assert_true(n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK));
+        struct pollfd pf = {.fd = fd, .events = POLLOUT};
+        blocked = poll(&pf, 1, 1000) == 0;
     }
     print_message("the server stopped reading after %lld KiB\n", sent >> 10);
     assert_true(blocked);
