@@ -10,8 +10,10 @@
  *
  * Nothing blocks except a `busy` request, on purpose. The socket is
  * non-blocking: when the kernel will not take more output the connection
- * asks the loop for LOOP_WRITE and stops reading until the queue drains,
- * so a client that never reads cannot make the server buffer without end.
+ * keeps the rest queued and asks the loop for LOOP_WRITE. Once 1 MiB waits
+ * it also stops reading (and logs "pausing its input") until the queue
+ * drains below that, so a client that never reads cannot make the server
+ * buffer without end.
  *
  * Memory per idle connection is the struct conn alone: the line buffer and
  * the output queue are freed whenever they are empty.
