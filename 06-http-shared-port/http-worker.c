@@ -32,6 +32,7 @@
 #include <err.h>
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -188,6 +189,17 @@ static int parse_ms(const char *s, uint64_t *out)
     return 0;
 }
 
+static int parse_fd(const char *s, int *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno != 0 || end == s || *end != '\0' || v < 0 || v > INT_MAX)
+        return -1;
+    *out = (int)v;
+    return 0;
+}
+
 int main(int argc, char *argv[])
 {
     worker_t w = {.lifeline = -1};
@@ -202,7 +214,10 @@ int main(int argc, char *argv[])
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case 'l':
-            w.lifeline = atoi(optarg);
+            if (parse_fd(optarg, &w.lifeline) == -1) {
+                usage(stderr);
+                return 2;
+            }
             break;
         case 'T':
             if (parse_ms(optarg, &w.cfg.header_timeout_ms) == -1) {

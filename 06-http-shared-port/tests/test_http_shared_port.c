@@ -17,12 +17,17 @@
  *   - supervision: a killed worker is replaced with the port answering
  *     throughout; SIGHUP replaces every worker without a refused
  *     connection; SIGTERM under load exits 0 within 5 s with no zombie and
- *     no orphan; a worker that cannot start trips the crash-loop guard; the
- *     workers exit when the master is SIGKILLed;
+ *     no orphan; the workers are asked to stop over their channels, and one
+ *     still busy after --stop-timeout is SIGKILLed; a worker that cannot
+ *     start trips the crash-loop guard; the workers exit when the master is
+ *     SIGKILLed;
  *   - the per-worker table adds up to the requests really sent;
  *   - no fd is leaked, by the workers or by the master across a respawn;
  *   - 5,000 keep-alive connections at once are held and served;
  *   - running out of fds does not make a worker spin;
+ *   - --help exits 0, bad flags or environment exit 2 with the usage, a
+ *     taken port exits 1 naming bind and its errno; PORT and WORKERS from
+ *     the environment are the defaults;
  *   - curl, ab and wrk work against it (each skipped if not installed).
  */
 #include <setjmp.h>
@@ -733,6 +738,40 @@ static void test_sigterm_under_load_exits_0_no_orphans(void **state)
     current = NULL;
 }
 
+/* A worker that does not finish in time is killed: a request whose head
+ * never completes keeps its worker draining (the header timeout is 10 s),
+ * so the master must SIGKILL it after --stop-timeout and still exit 0. The
+ * workers are asked over their channels, so each says "shutdown asked";
+ * one stopped by a plain SIGTERM would say "SIGTERM" instead. */
+static void test_stop_timeout_kills_the_rest(void **state)
+{
+    (void)state;
+    server_t s = start("--stop-timeout=500", NULL);
+    pid_t pids[4];
+    assert_int_equal(workers_of(&s, pids, 4), 2);
+    int stuck = tk_connect(HOST, s.port, 2000);
+    assert_true(stuck >= 0);
+    tk_send_str(stuck, "GET / HTTP/1.1\r\nHost: t\r\n");
+    assert_true(get_ok(s.port)); /* the half request has surely been read */
+
+    long long t0 = tk_now_ms();
+    int status = tk_stop(s.p, SIGTERM, 5000);
+    long long took = tk_now_ms() - t0;
+    tk_drain(s.p);
+    assert_true(status != -1 && WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    assert_true(took >= 400 && took < 4000);
+    assert_int_equal(tk_count_output(s.p, "did not stop in time: SIGKILL"), 1);
+    assert_int_equal(tk_count_output(s.p, "shutdown asked: stopped accepting"), 2);
+    assert_int_equal(tk_count_output(s.p, "] SIGTERM: stopped accepting"), 0);
+    assert_false(tk_alive(pids[0]));
+    assert_false(tk_alive(pids[1]));
+    assert_int_equal(tk_count_group(s.p->pid), 0);
+    close(stuck);
+    tk_free(s.p);
+    current = NULL;
+}
+
 static void test_crash_loop_guard(void **state)
 {
     (void)state;
@@ -846,6 +885,88 @@ static void test_out_of_fds_does_not_spin(void **state)
     finish(&s);
 }
 
+/* ---- usage and exit codes ------------------------------------------------- */
+
+/* Run a program to its end; returns its exit status (or -1), with its
+ * output in *out for the caller to check. */
+static int run_to_end(const char *const argv[], const char *const env[], tk_proc **out)
+{
+    tk_proc *p = tk_start(argv, env);
+    assert_non_null(p);
+    current = p;
+    int st = tk_wait_exit(p, 10000);
+    tk_drain(p);
+    *out = p;
+    return st != -1 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void expect_exit(const char *const argv[], const char *const env[], int code,
+                        const char *needle)
+{
+    tk_proc *p;
+    int got = run_to_end(argv, env, &p);
+    if (got != code || (needle && strstr(p->out, needle) == NULL))
+        fail_msg("%s %s: exit %d (want %d), output:\n%s", argv[0], argv[1] ? argv[1] : "",
+                 got, code, p->out);
+    tk_free(p);
+    current = NULL;
+}
+
+static void test_usage_and_exit_codes(void **state)
+{
+    (void)state;
+    /* -h/--help: usage on stdout, exit 0. */
+    expect_exit((const char *[]){"./http-shared-port", "--help", NULL}, NULL, 0,
+                "usage: http-shared-port");
+    expect_exit((const char *[]){"./http-worker", "-h", NULL}, NULL, 0,
+                "usage: http-worker");
+    /* Bad arguments or environment: usage, exit 2. */
+    expect_exit((const char *[]){"./http-shared-port", "-p", "70000", NULL}, NULL, 2,
+                "usage:");
+    expect_exit((const char *[]){"./http-shared-port", "-w", "0", NULL}, NULL, 2,
+                "usage:");
+    expect_exit((const char *[]){"./http-shared-port", "--stop-timeout", "5s", NULL},
+                NULL, 2, "usage:");
+    expect_exit((const char *[]){"./http-shared-port", "stray", NULL}, NULL, 2, "usage:");
+    expect_exit((const char *[]){"./http-shared-port", NULL},
+                (const char *[]){"PORT=http", NULL}, 2, "PORT");
+    expect_exit((const char *[]){"./http-worker", "--lifeline-fd", "four", NULL}, NULL, 2,
+                "usage:");
+    expect_exit((const char *[]){"./http-worker", "--idle-timeout", "0", NULL}, NULL, 2,
+                "usage:");
+    /* A worker started by hand has no channel: exit 1, saying so. */
+    expect_exit((const char *[]){"./http-worker", NULL},
+                (const char *[]){"NODE_CHANNEL_FD", NULL}, 1, "NODE_CHANNEL_FD");
+
+    /* The environment sets the defaults: PORT=0 WORKERS=1, no flags. */
+    tk_proc *p = tk_start((const char *[]){"./http-shared-port", NULL},
+                          (const char *[]){"PORT=0", "WORKERS=1", NULL});
+    assert_non_null(p);
+    current = p;
+    int port = tk_wait_listening(p, 10000);
+    assert_true(port > 0);
+    pid_t pids[4];
+    assert_int_equal(tk_list_children(p->pid, pids, 4), 1);
+    assert_true(get_ok(port));
+
+    /* The port is taken now: a second server fails at bind, exit 1, and
+     * names the call and the errno text. */
+    char portstr[16];
+    snprintf(portstr, sizeof portstr, "%d", port);
+    tk_proc *q;
+    int got =
+        run_to_end((const char *[]){"./http-shared-port", "-p", portstr, NULL}, NULL, &q);
+    current = p;
+    if (got != 1 || strstr(q->out, "bind") == NULL ||
+        strstr(q->out, strerror(EADDRINUSE)) == NULL)
+        fail_msg("second server on port %d: exit %d, output:\n%s", port, got, q->out);
+    tk_free(q);
+    int st = tk_stop(p, SIGTERM, 8000);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    tk_free(p);
+    current = NULL;
+}
+
 /* ---- real clients --------------------------------------------------------- */
 
 static int have(const char *tool)
@@ -926,10 +1047,12 @@ int main(void)
         cmocka_unit_test_teardown(test_kill_a_worker_under_load, teardown),
         cmocka_unit_test_teardown(test_sighup_rolls_without_refusing, teardown),
         cmocka_unit_test_teardown(test_sigterm_under_load_exits_0_no_orphans, teardown),
+        cmocka_unit_test_teardown(test_stop_timeout_kills_the_rest, teardown),
         cmocka_unit_test_teardown(test_crash_loop_guard, teardown),
         cmocka_unit_test_teardown(test_master_killed_leaves_no_orphans, teardown),
         cmocka_unit_test_teardown(test_5000_keep_alive_connections, teardown),
         cmocka_unit_test_teardown(test_out_of_fds_does_not_spin, teardown),
+        cmocka_unit_test_teardown(test_usage_and_exit_codes, teardown),
         cmocka_unit_test_teardown(test_real_clients, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
