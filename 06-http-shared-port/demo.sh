@@ -1,5 +1,5 @@
 #!/bin/sh
-# demo.sh: a classroom tour of http-shared-port, about 20 seconds.
+# demo.sh: a classroom tour of http-shared-port, about 5 seconds.
 #
 #   make demo                      (or: sh ./demo.sh)
 #
@@ -8,10 +8,14 @@
 #   1. one listening socket, held by the master and by both workers;
 #   2. GET / answered by the workers (their pid is in the JSON), HTTP/1.0
 #      closing, a refused method;
-#   3. load (wrk, else ab, else curl), then SIGUSR1: requests per worker;
-#   4. kill -9 of a worker: the master replaces it, the port keeps answering;
-#   5. SIGHUP: every worker replaced, one at a time;
-#   6. SIGTERM: graceful stop, the final table, exit status 0, nothing left.
+#   3. bad requests refused with their status: the smuggling guard (400),
+#      chunked (501), a long request line (414), big headers (431);
+#   4. load (wrk, else ab, else curl), then SIGUSR1: requests per worker;
+#   5. kill -9 of a worker: the master replaces it and passes it the socket;
+#   6. SIGHUP: every worker replaced, one at a time;
+#   7. SIGTERM: graceful stop, the final table, exit status 0, nothing left;
+#   8. kill -9 of the master: its workers exit by themselves (no orphans);
+#   9. a worker that cannot run: the crash-loop guard gives up, exit 1.
 # It exits non-zero if any of it does not happen.
 set -u
 cd "$(dirname "$0")"
@@ -90,6 +94,8 @@ for i in 1 2 3; do
     body=$(curl -s "$URL") || fail "curl $URL"
     echo "  curl $URL -> $body"
     echo "$body" | grep -q '"msg":"Hello World","pid":' || fail "unexpected body $body"
+    pid=$(echo "$body" | sed 's/.*"pid":\([0-9]*\).*/\1/')
+    case " $W " in *" $pid "*) ;; *) fail "pid $pid is not a worker's ($W)" ;; esac
 done
 echo "Notice: the pid in the JSON is a worker's ($W), never the master's ($MASTER)."
 echo
@@ -105,7 +111,29 @@ curl -si -X DELETE "$URL" | sed 's/^/    /'
 echo "Notice: a method other than GET or HEAD is refused with 405 and Allow."
 curl -si -X DELETE "$URL" | grep -q "^Allow: GET, HEAD" || fail "no 405 with Allow"
 
-step "3. Load, then SIGUSR1: how many requests did each worker serve?"
+step "3. Bad requests: each refused with its status"
+# refuse STATUS WHAT CURL-ARGS...: the request curl makes must get STATUS.
+refuse() {
+    want=$1
+    what=$2
+    shift 2
+    got=$(curl -s -o /dev/null -w '%{http_code}' "$@")
+    echo "  $want <- $what"
+    [ "$got" = "$want" ] || fail "$what: got $got, expected $want"
+}
+LONG=$(printf '%9000s' '' | tr ' ' a)
+BIG=$(printf '%17000s' '' | tr ' ' b)
+refuse 400 "Content-Length and Transfer-Encoding together (smuggling guard)" \
+    -H 'Content-Length: 5' -H 'Transfer-Encoding: chunked' --data-binary hello "$URL"
+refuse 400 "Content-Length: -1" -H 'Content-Length: -1' "$URL"
+refuse 501 "a chunked body" -H 'Transfer-Encoding: chunked' --data-binary hello "$URL"
+refuse 414 "a request line of 9,000 bytes" "$URL$LONG"
+refuse 431 "a header of 17,000 bytes" -H "X-Big: $BIG" "$URL"
+curl -s "$URL" | grep -q "Hello World" || fail "no answer after the refusals"
+echo "Notice: the workers went on serving; tests/test_http_shared_port.c sends"
+echo "the rest of the battery (NUL bytes, no Host, 405, 413, 505, slowloris)."
+
+step "4. Load, then SIGUSR1: how many requests did each worker serve?"
 if command -v wrk >/dev/null 2>&1; then
     echo "  wrk -t1 -c32 -d2s $URL"
     wrk -t1 -c32 -d2s "$URL" | grep -E "Requests/sec|requests in" | sed 's/^/    /'
@@ -130,7 +158,7 @@ echo "their keep-alive connections in one burst, so one worker often takes most 
 echo "them; one connection per request (curl) splits closer to even. Chapter 07"
 echo "measures every way of waiting on one socket."
 
-step "4. kill -9 one worker: the master replaces it and passes it the socket"
+step "5. kill -9 one worker: the master replaces it and passes it the socket"
 VICTIM=${W%% *}
 kill -KILL "$VICTIM"
 echo "  kill -9 $VICTIM"
@@ -139,9 +167,11 @@ wait_for " serving (slot" 100 3
 grep -E "worker $VICTIM killed|replacing $VICTIM" "$LOG"
 curl -s "$URL" | grep -q "Hello World" || fail "no answer after the kill"
 echo "  curl $URL -> $(curl -s "$URL")"
-echo "Notice: the port answered throughout; workers now: $(workers)"
+echo "Notice: the master kept its reference to the socket, so the port stayed"
+echo "open; the new worker said 'serving' only once it had the socket from"
+echo "its channel. Workers now: $(workers)"
 
-step "5. SIGHUP: rolling restart, one worker at a time"
+step "6. SIGHUP: rolling restart, one worker at a time"
 BEFORE=$(workers)
 kill -HUP "$MASTER"
 wait_for "rolling restart done" 150
@@ -153,7 +183,7 @@ done
 echo "Notice: each old worker was asked to stop only after its replacement said"
 echo "it was serving. Workers before: $BEFORE; after: $AFTER"
 
-step "6. SIGTERM: graceful stop"
+step "7. SIGTERM: graceful stop"
 kill -TERM "$MASTER"
 wait "$MASTER"
 status=$?
@@ -166,5 +196,37 @@ left=$(for p in $AFTER; do kill -0 "$p" 2>/dev/null && echo "$p"; done)
 echo "Notice: exit status $status; the workers got {\"cmd\":\"shutdown\"}, finished"
 echo "what was in flight, sent their last counts and exited; nothing of"
 echo "master $MASTER_WAS is left running."
+
+step "8. kill -9 the master: the workers notice and exit (no orphans)"
+: >"$LOG"
+./http-shared-port -p 0 -w 2 >"$LOG" 2>&1 &
+MASTER=$!
+wait_for "^listening on" 100
+W=$(workers)
+kill -KILL "$MASTER"
+wait "$MASTER" 2>/dev/null
+echo "  kill -9 $MASTER (workers: $W)"
+MASTER=
+i=0
+left=$W
+while [ -n "$left" ] && [ $i -lt 50 ]; do
+    sleep 0.1
+    left=$(for p in $W; do kill -0 "$p" 2>/dev/null && echo "$p"; done)
+    i=$((i + 1))
+done
+grep "^\[worker" "$LOG" | grep -v "serving on" | sed 's/^/  /'
+[ -z "$left" ] || fail "workers still running after the master died: $left"
+echo "Notice: nobody sent the workers anything: the channel and the lifeline"
+echo "pipe reached EOF (and, on Linux, PR_SET_PDEATHSIG sent SIGTERM), so they"
+echo "drained and exited. None of $W is left."
+
+step "9. A worker that cannot run: the crash-loop guard"
+echo "  ./http-shared-port -p 0 -w 1 --worker /bin/false"
+./http-shared-port -p 0 -w 1 --worker /bin/false >"$LOG" 2>&1
+status=$?
+grep -E "crash loop|exiting with status" "$LOG"
+[ "$status" -eq 1 ] || fail "the crash loop exited with status $status, not 1"
+echo "Notice: each death was followed by a respawn until too many came within"
+echo "10 s; then the master gave up and exited 1 instead of forking forever."
 echo
 echo "demo done"
