@@ -32,7 +32,8 @@
  *
  * What the supervisor (chapter 02's supervisor.h) adds to the post:
  *   - a worker that dies is reaped and respawned, and gets the listener;
- *   - a crash loop (5 deaths within 10 s) makes the master give up, exit 1;
+ *   - a crash loop (more than 5 deaths within 10 s) makes the master give
+ *     up and exit 1;
  *   - SIGINT/SIGTERM: {"cmd":"shutdown"} to every worker, which finishes the
  *     responses in flight and exits; SIGKILL after --stop-timeout; exit 0;
  *   - SIGHUP: workers are replaced one at a time, each only after its
