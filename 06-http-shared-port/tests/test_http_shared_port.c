@@ -15,12 +15,13 @@
  *   - every refusal gets its status and a close, and the worker goes on
  *     serving others; slowloris and idle connections are closed on time;
  *   - supervision: a killed worker is replaced with the port answering
- *     throughout; SIGHUP replaces every worker without a refused
- *     connection; SIGTERM under load exits 0 within 5 s with no zombie and
- *     no orphan; the workers are asked to stop over their channels, and one
- *     still busy after --stop-timeout is SIGKILLed; a worker that cannot
- *     start trips the crash-loop guard; the workers exit when the master is
- *     SIGKILLed;
+ *     throughout; with every worker killed at once the port still takes
+ *     connections, and a replacement answers them; SIGHUP replaces every
+ *     worker without a refused connection; SIGTERM under load exits 0
+ *     within 5 s with no zombie and no orphan; the workers are asked to
+ *     stop over their channels, and one still busy after --stop-timeout is
+ *     SIGKILLed; a worker that cannot start trips the crash-loop guard; the
+ *     workers exit when the master is SIGKILLed;
  *   - the per-worker table adds up to the requests really sent;
  *   - no fd is leaked, by the workers or by the master across a respawn;
  *   - 5,000 keep-alive connections at once are held and served;
@@ -664,6 +665,38 @@ static void test_kill_a_worker_under_load(void **state)
     finish(&s);
 }
 
+static int workers_gone(void *arg)
+{
+    pid_t *pids = arg;
+    return !tk_alive(pids[0]) && !tk_alive(pids[1]);
+}
+
+/* The master keeps its reference to the listener (it never accepts on it),
+ * so even with every worker dead at once the port takes connections: they
+ * wait in the backlog and a replacement answers them. A master that closed
+ * its copy after passing it, as the post's fix does, would refuse here. */
+static void test_port_open_while_every_worker_is_dead(void **state)
+{
+    (void)state;
+    server_t s = start(NULL, NULL);
+    pid_t pids[4];
+    assert_int_equal(workers_of(&s, pids, 4), 2);
+    kill(pids[0], SIGKILL);
+    kill(pids[1], SIGKILL);
+    assert_true(tk_until(workers_gone, pids, 3000));
+    int fd = tk_connect(HOST, s.port, 2000);
+    if (fd == -1)
+        fail_msg("connect with every worker dead: %s", strerror(errno));
+    tk_send_str(fd, "GET / HTTP/1.1\r\nHost: t\r\n\r\n");
+    response_t r;
+    assert_int_equal(read_response(fd, &r, 0, 5000), 200);
+    int pid = -1;
+    assert_int_equal(sscanf(r.body, "{\"msg\":\"Hello World\",\"pid\":%d}", &pid), 1);
+    assert_true(pid != pids[0] && pid != pids[1] && pid != s.p->pid);
+    close(fd);
+    finish(&s);
+}
+
 static void send_hup(void *arg)
 {
     kill(((server_t *)arg)->p->pid, SIGHUP);
@@ -790,12 +823,6 @@ static void test_crash_loop_guard(void **state)
     assert_int_equal(tk_count_zombies(p->pid), 0);
     tk_free(p);
     current = NULL;
-}
-
-static int workers_gone(void *arg)
-{
-    pid_t *pids = arg;
-    return !tk_alive(pids[0]) && !tk_alive(pids[1]);
 }
 
 static void test_master_killed_leaves_no_orphans(void **state)
@@ -1045,6 +1072,7 @@ int main(void)
         cmocka_unit_test_teardown(test_usr1_table_counts_every_request, teardown),
         cmocka_unit_test_teardown(test_no_fd_leaks, teardown),
         cmocka_unit_test_teardown(test_kill_a_worker_under_load, teardown),
+        cmocka_unit_test_teardown(test_port_open_while_every_worker_is_dead, teardown),
         cmocka_unit_test_teardown(test_sighup_rolls_without_refusing, teardown),
         cmocka_unit_test_teardown(test_sigterm_under_load_exits_0_no_orphans, teardown),
         cmocka_unit_test_teardown(test_stop_timeout_kills_the_rest, teardown),
