@@ -358,9 +358,14 @@ static pid_t spawn_worker(sup_t *sup, int slot, void *slot_data, void **proc_dat
     /* The post: sub.send('server', server). The handle layer dup()s the fd,
      * so our reference stays for the next worker that needs it. */
     json_value *msg = json_new_string("server");
-    if (msg == NULL || handle_send(w->ch, msg, HANDLE_NET_SERVER, m->lfd) == -1)
-        printf("[master %d] passing the listener to %d: %s\n", (int)me, (int)pid,
-               strerror(errno));
+    if (msg == NULL || handle_send(w->ch, msg, HANDLE_NET_SERVER, m->lfd) == -1) {
+        /* A worker without the listener would wait for it forever and
+         * never say ready. Stop it: the supervisor sees a death, respawns
+         * the slot, and its crash-loop guard ends a failure that repeats. */
+        printf("[master %d] handle_send of the listener to worker %d: %s; stopping it\n",
+               (int)me, (int)pid, strerror(errno));
+        kill(pid, SIGTERM);
+    }
     json_free(msg);
     return pid;
 }
@@ -664,8 +669,8 @@ int main(int argc, char *argv[])
         loop_on_signal(m.loop, SIGHUP, on_sighup, &m) == -1 ||
         loop_on_signal(m.loop, SIGUSR1, on_sigusr1, &m) == -1)
         err(1, "loop_on_signal");
-    printf("[master %d] bound %s; starting %ld workers (%s)\n", (int)me, m.addr, workers,
-           m.worker_path);
+    printf("[master %d] bound %s; starting %ld worker%s (%s)\n", (int)me, m.addr, workers,
+           workers == 1 ? "" : "s", m.worker_path);
     if (sup_start(m.sup) == -1) {
         printf("[master %d] starting workers: %s: %s\n", (int)me, m.worker_path,
                strerror(errno));
