@@ -4,6 +4,11 @@
 //
 //   PORT=8081 WORKERS=2 node bench-node.js
 //
+// Once every worker has the server it prints `listening on 127.0.0.1:8081
+// (pid N)` (bench.sh waits for that line); then
+// `curl http://127.0.0.1:8081/` answers {"msg":"Hello World","pid":<a worker>}.
+// SIGINT or SIGTERM stops the master and its workers.
+//
 // The master listens, forks one worker per CPU (WORKERS), sends each the
 // server with sub.send('server', server), and then closes its own copy,
 // which the post forgets (FACTS 13: without server.close() the master keeps

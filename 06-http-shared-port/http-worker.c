@@ -10,7 +10,7 @@
  * on that socket (httpd.h) on chapter 01's loop, with the epoll backend on
  * Linux. What it prints, each line starting with its role and pid:
  *
- *   [worker 4213] serving on the listener it was passed (fd 6)
+ *   [worker 4213] serving on the listener it was passed (fd 8)
  *   [worker 4213] shutdown asked: stopped accepting; 2 connection(s) to finish or close
  *   [worker 4213] done: 51234 requests
  *
@@ -85,8 +85,8 @@ out:
 static void on_drained(httpd_t *h, void *arg)
 {
     worker_t *w = arg;
-    printf("[worker %d] done: %llu requests\n", (int)getpid(),
-           (unsigned long long)httpd_requests(h));
+    unsigned long long n = httpd_requests(h);
+    printf("[worker %d] done: %llu request%s\n", (int)getpid(), n, n == 1 ? "" : "s");
     send_cmd(w, "stats", 1);
     /* Flush the last message, then close; on_disconnect stops the loop. */
     if (w->ch == NULL || handle_disconnect(w->ch) == -1)
