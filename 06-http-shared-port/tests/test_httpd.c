@@ -14,7 +14,9 @@
  *     that arrived just before the drain is answered, not lost; done()
  *     comes last;
  *   - the lingering close: a refused client that keeps sending still reads
- *     its 400 instead of a connection reset.
+ *     its 400 instead of a connection reset;
+ *   - accepting: one wake of the listener accepts until EAGAIN, but at most
+ *     accepts_per_wake connections.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -44,7 +46,7 @@ typedef struct {
     int drained;
 } fixture_t;
 
-static int setup(void **state)
+static int setup_with(void **state, int accepts_per_wake)
 {
     fixture_t *f = calloc(1, sizeof *f);
     assert_non_null(f);
@@ -64,11 +66,23 @@ static int setup(void **state)
     f->port = ntohs(sa.sin_port);
     f->loop = loop_new(LOOP_POLL);
     assert_non_null(f->loop);
-    httpd_config_t cfg = {.header_timeout_ms = 5000, .idle_timeout_ms = 5000};
+    httpd_config_t cfg = {.header_timeout_ms = 5000,
+                          .idle_timeout_ms = 5000,
+                          .accepts_per_wake = accepts_per_wake};
     f->h = httpd_new(f->loop, lfd, &cfg);
     assert_non_null(f->h);
     *state = f;
     return 0;
+}
+
+static int setup(void **state)
+{
+    return setup_with(state, 0); /* the default: 64 accepts per wake */
+}
+
+static int setup_3_accepts(void **state)
+{
+    return setup_with(state, 3);
 }
 
 static int teardown(void **state)
@@ -241,6 +255,41 @@ static void test_drain(void **state)
     close(late);
 }
 
+/* One wake of the listener accepts until EAGAIN, but no more than
+ * accepts_per_wake connections: 10 clients waiting in the backlog are
+ * taken 3 at a time by a server configured for 3, and all at once by one
+ * with the default of 64. */
+static void accept_in_wakes(fixture_t *f, const int *after_each_wake, int wakes)
+{
+    enum { N = 10 };
+    int fd[N];
+    for (int i = 0; i < N; i++) {
+        /* On loopback the handshake is done when connect returns: the
+         * connection waits in the listener's backlog, not yet accepted. */
+        fd[i] = tk_connect("127.0.0.1", f->port, 2000);
+        assert_true(fd[i] >= 0);
+    }
+    assert_int_equal(httpd_connections(f->h), 0);
+    for (int w = 0; w < wakes; w++) {
+        assert_true(loop_run_once(f->loop, 1000) >= 0);
+        assert_int_equal(httpd_connections(f->h), after_each_wake[w]);
+    }
+    for (int i = 0; i < N; i++)
+        close(fd[i]);
+}
+
+static void test_accepts_are_bounded_per_wake(void **state)
+{
+    static const int three_at_a_time[] = {3, 6, 9, 10};
+    accept_in_wakes(*state, three_at_a_time, 4);
+}
+
+static void test_accepts_until_eagain(void **state)
+{
+    static const int all_at_once[] = {10};
+    accept_in_wakes(*state, all_at_once, 1);
+}
+
 static void test_refusal_is_read_despite_more_data(void **state)
 {
     fixture_t *f = *state;
@@ -272,6 +321,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_drain, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refusal_is_read_despite_more_data, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_accepts_are_bounded_per_wake,
+                                        setup_3_accepts, teardown),
+        cmocka_unit_test_setup_teardown(test_accepts_until_eagain, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
