@@ -27,8 +27,9 @@
  *   - 5,000 keep-alive connections at once are held and served;
  *   - running out of fds does not make a worker spin;
  *   - --help exits 0, bad flags or environment exit 2 with the usage, a
- *     taken port exits 1 naming bind and its errno; PORT and WORKERS from
- *     the environment are the defaults;
+ *     taken port exits 1 naming bind and its errno, a worker program that
+ *     cannot be executed exits 1 naming execve's errno; PORT and WORKERS
+ *     from the environment are the defaults;
  *   - curl, ab and wrk work against it (each skipped if not installed).
  */
 #include <setjmp.h>
@@ -964,6 +965,18 @@ static void test_usage_and_exit_codes(void **state)
     /* A worker started by hand has no channel: exit 1, saying so. */
     expect_exit((const char *[]){"./http-worker", NULL},
                 (const char *[]){"NODE_CHANNEL_FD", NULL}, 1, "NODE_CHANNEL_FD");
+
+    /* A worker program that cannot be executed: execve's errno comes back
+     * to the master (not a disguised exit 127), which names it, exit 1. */
+    tk_proc *e;
+    int got_e = run_to_end((const char *[]){"./http-shared-port", "-p", "0", "--worker",
+                                            "./no-such-worker", NULL},
+                           NULL, &e);
+    if (got_e != 1 || strstr(e->out, "./no-such-worker: ") == NULL ||
+        strstr(e->out, strerror(ENOENT)) == NULL || strstr(e->out, "crash loop") != NULL)
+        fail_msg("--worker ./no-such-worker: exit %d, output:\n%s", got_e, e->out);
+    tk_free(e);
+    current = NULL;
 
     /* The environment sets the defaults: PORT=0 WORKERS=1, no flags. */
     tk_proc *p = tk_start((const char *[]){"./http-shared-port", NULL},
