@@ -29,7 +29,8 @@
  *   - --help exits 0, bad flags or environment exit 2 with the usage, a
  *     taken port exits 1 naming bind and its errno, a worker program that
  *     cannot be executed exits 1 naming execve's errno; PORT and WORKERS
- *     from the environment are the defaults;
+ *     from the environment are the defaults; with no timeout flags an idle
+ *     keep-alive connection is closed after 5 s;
  *   - curl, ab and wrk work against it (each skipped if not installed).
  */
 #include <setjmp.h>
@@ -989,6 +990,16 @@ static void test_usage_and_exit_codes(void **state)
     assert_int_equal(tk_list_children(p->pid, pids, 4), 1);
     assert_true(get_ok(port));
 
+    /* No timeout flags either: a keep-alive connection is closed after the
+     * default 5 s of idleness (the sweep runs every second, hence the
+     * margin). It idles while the rest of this test runs. */
+    int idle = tk_connect(HOST, port, 2000);
+    assert_true(idle >= 0);
+    tk_send_str(idle, "GET / HTTP/1.1\r\nHost: t\r\n\r\n");
+    response_t r;
+    assert_int_equal(read_response(idle, &r, 0, 3000), 200);
+    long long idle_since = tk_now_ms();
+
     /* The port is taken now: a second server fails at bind, exit 1, and
      * names the call and the errno text. */
     char portstr[16];
@@ -1001,6 +1012,11 @@ static void test_usage_and_exit_codes(void **state)
         strstr(q->out, strerror(EADDRINUSE)) == NULL)
         fail_msg("second server on port %d: exit %d, output:\n%s", port, got, q->out);
     tk_free(q);
+    assert_true(closed_within(idle, 9000));
+    long long idle_ms = tk_now_ms() - idle_since;
+    printf("# default idle timeout: closed after %lld ms\n", idle_ms);
+    assert_true(idle_ms >= 4500 && idle_ms < 8000);
+    close(idle);
     int st = tk_stop(p, SIGTERM, 8000);
     assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
     tk_free(p);
