@@ -162,7 +162,7 @@ step "5. kill -9 one worker: the master replaces it and passes it the socket"
 VICTIM=${W%% *}
 kill -KILL "$VICTIM"
 echo "  kill -9 $VICTIM"
-wait_for "worker $VICTIM killed by signal 9" 50
+wait_for "worker $VICTIM ended: killed by signal 9" 50
 wait_for " serving (slot" 100 3
 grep -E "worker $VICTIM killed|replacing $VICTIM" "$LOG"
 curl -s "$URL" | grep -q "Hello World" || fail "no answer after the kill"

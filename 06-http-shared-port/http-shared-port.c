@@ -384,17 +384,6 @@ static void stop_worker(sup_t *sup, int slot, pid_t pid, void *slot_data, void *
     send_cmd(w, "shutdown");
 }
 
-static void describe_status(int status, char *buf, size_t len)
-{
-    if (WIFEXITED(status))
-        snprintf(buf, len, "exited with status %d", WEXITSTATUS(status));
-    else if (WIFSIGNALED(status))
-        snprintf(buf, len, "killed by signal %d (%s)", WTERMSIG(status),
-                 strsignal(WTERMSIG(status)));
-    else
-        snprintf(buf, len, "status 0x%x", (unsigned)status);
-}
-
 static void on_sup_event(sup_t *sup, const sup_event_t *ev, void *arg)
 {
     master_t *m = arg;
@@ -411,8 +400,8 @@ static void on_sup_event(sup_t *sup, const sup_event_t *ev, void *arg)
                    ev->slot);
         break;
     case SUP_EV_EXITED:
-        describe_status(ev->status, how, sizeof how);
-        printf("[master %d] worker %d %s%s\n", (int)me, (int)ev->pid, how,
+        printf("[master %d] worker %d ended: %s%s\n", (int)me, (int)ev->pid,
+               sup_status_str(ev->status, how, sizeof how),
                ev->expected ? "" : "; respawning");
         if (w)
             w->exited = 1;
