@@ -58,20 +58,8 @@ int herd_listen(const char *host, int port, int reuseport, int *bound_port,
 {
     struct sockaddr_storage ss;
     socklen_t len;
-    memset(&ss, 0, sizeof ss);
-    struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
-    struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
-    if (inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
-        sin->sin_family = AF_INET;
-        sin->sin_port = htons((unsigned short)port);
-        len = sizeof *sin;
-    } else if (inet_pton(AF_INET6, host, &sin6->sin6_addr) == 1) {
-        sin6->sin6_family = AF_INET6;
-        sin6->sin6_port = htons((unsigned short)port);
-        len = sizeof *sin6;
-    } else {
+    if (lg_sockaddr(host, port, &ss, &len) == -1) {
         *call = "inet_pton (HOST is not a numeric address)";
-        errno = EINVAL;
         return -1;
     }
     int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -108,7 +96,9 @@ int herd_listen(const char *host, int port, int reuseport, int *bound_port,
     *call = "getsockname";
     if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1)
         goto fail;
-    *bound_port = ntohs(ss.ss_family == AF_INET ? sin->sin_port : sin6->sin6_port);
+    *bound_port =
+        ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
+                                      : ((struct sockaddr_in6 *)&ss)->sin6_port);
     return fd;
 fail:;
     int e = errno;

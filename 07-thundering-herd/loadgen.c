@@ -125,26 +125,33 @@ int lg_run(const char *host, int port, int clients, int total, int timeout_ms,
     return lg_run_paced(host, port, clients, total, timeout_ms, r, NULL, NULL);
 }
 
+int lg_sockaddr(const char *host, int port, struct sockaddr_storage *ss, socklen_t *len)
+{
+    memset(ss, 0, sizeof *ss);
+    struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+    struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+    if (inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
+        sin->sin_family = AF_INET;
+        sin->sin_port = htons((unsigned short)port);
+        *len = sizeof *sin;
+    } else if (inet_pton(AF_INET6, host, &sin6->sin6_addr) == 1) {
+        sin6->sin6_family = AF_INET6;
+        sin6->sin6_port = htons((unsigned short)port);
+        *len = sizeof *sin6;
+    } else {
+        errno = EINVAL;
+        return -1;
+    }
+    return 0;
+}
+
 int lg_run_paced(const char *host, int port, int clients, int total, int timeout_ms,
                  lg_result *r, void (*pace)(void *arg), void *arg)
 {
     struct sockaddr_storage ss;
     socklen_t sslen;
-    memset(&ss, 0, sizeof ss);
-    struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
-    struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
-    if (inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
-        sin->sin_family = AF_INET;
-        sin->sin_port = htons((unsigned short)port);
-        sslen = sizeof *sin;
-    } else if (inet_pton(AF_INET6, host, &sin6->sin6_addr) == 1) {
-        sin6->sin6_family = AF_INET6;
-        sin6->sin6_port = htons((unsigned short)port);
-        sslen = sizeof *sin6;
-    } else {
-        errno = EINVAL;
+    if (lg_sockaddr(host, port, &ss, &sslen) == -1)
         return -1;
-    }
     if (clients < 1 || total < 0 || total > r->total) {
         errno = EINVAL;
         return -1;

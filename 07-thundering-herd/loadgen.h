@@ -25,6 +25,7 @@
 #ifndef LOADGEN_H
 #define LOADGEN_H
 
+#include <sys/socket.h>
 #include <sys/types.h>
 
 typedef struct lg_sample {
@@ -60,6 +61,11 @@ int lg_run(const char *host, int port, int clients, int total, int timeout_ms,
  * NULL. */
 int lg_run_paced(const char *host, int port, int clients, int total, int timeout_ms,
                  lg_result *r, void (*pace)(void *arg), void *arg);
+
+/* Fill *ss with the numeric IPv4 or IPv6 address `host` and `port`, and
+ * *len with its size. The workers' listener and the client both use it.
+ * Returns 0, or -1 with errno EINVAL if host is not a numeric address. */
+int lg_sockaddr(const char *host, int port, struct sockaddr_storage *ss, socklen_t *len);
 
 /* The p-th percentile (0 < p <= 100) of the latencies, nearest rank:
  * the smallest latency that at least p% of the samples do not exceed.
