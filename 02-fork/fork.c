@@ -248,7 +248,7 @@ static int run_master(int workers, const char *host, int crash)
            workers == 1 ? "" : "s", loop_backend_name(backend));
     int status = 0;
     if (sup_start(m.sup) == -1) {
-        warn("fork");
+        fprintf(stderr, "[master %d] fork: %s\n", m.me, strerror(errno));
         status = 1;
         sup_stop(m.sup); /* stop the workers that did start */
     }
