@@ -284,6 +284,40 @@ void tk_free(tk_proc *p)
     free(p);
 }
 
+static tk_proc *tracked[16];
+
+tk_proc *tk_track(tk_proc *p)
+{
+    if (p == NULL)
+        return NULL;
+    for (size_t i = 0; i < sizeof tracked / sizeof tracked[0]; i++)
+        if (tracked[i] == NULL) {
+            tracked[i] = p;
+            return p;
+        }
+    /* A test that starts this many programs at once is itself wrong. */
+    fprintf(stderr, "testkit: too many programs tracked in one test\n");
+    abort();
+}
+
+void tk_release(tk_proc *p)
+{
+    for (size_t i = 0; i < sizeof tracked / sizeof tracked[0]; i++)
+        if (tracked[i] == p)
+            tracked[i] = NULL;
+    tk_free(p);
+}
+
+int tk_teardown(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof tracked / sizeof tracked[0]; i++) {
+        tk_free(tracked[i]);
+        tracked[i] = NULL;
+    }
+    return 0;
+}
+
 int tk_connect(const char *host, int port, int timeout_ms)
 {
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};

@@ -71,6 +71,22 @@ int tk_wait_exit(tk_proc *p, int timeout_ms);
  * and free everything. Safe on NULL. */
 void tk_free(tk_proc *p);
 
+/* Cleanup that survives a failed assertion. cmocka leaves a failing test
+ * by jumping out of it, past the test's own tk_free() calls, and the
+ * program it started would keep running, orphaned. So a test hands each
+ * program it starts to tk_track(), frees it early with tk_release() if it
+ * likes, and names tk_teardown as the test's teardown, which frees whatever
+ * is left:
+ *
+ *   tk_proc *p = tk_track(tk_start(argv, NULL));
+ *   ...
+ *   cmocka_unit_test_teardown(test_echo, tk_teardown)
+ *
+ * tk_track returns p (NULL stays NULL) so it wraps tk_start directly. */
+tk_proc *tk_track(tk_proc *p);
+void tk_release(tk_proc *p);
+int tk_teardown(void **state);
+
 /* TCP client side. All return -1 on error or timeout. */
 int tk_connect(const char *host, int port, int timeout_ms);
 int tk_send(int fd, const void *buf, size_t len);

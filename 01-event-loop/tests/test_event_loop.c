@@ -38,39 +38,13 @@ struct server {
     int port;
 };
 
-/* Every program a test starts is remembered here, so that the teardown
- * kills it even when the test fails halfway (cmocka then jumps out of the
- * test function, past its own cleanup). */
-static tk_proc *started[8];
-
+/* Every program a test starts goes through track(), so that testkit's
+ * tk_teardown kills it even when the test fails halfway (cmocka then jumps
+ * out of the test function, past its own cleanup). */
 static tk_proc *track(tk_proc *p)
 {
     assert_non_null(p);
-    for (size_t i = 0; i < sizeof started / sizeof started[0]; i++)
-        if (started[i] == NULL) {
-            started[i] = p;
-            return p;
-        }
-    fail_msg("too many programs started in one test");
-    return p;
-}
-
-static void release(tk_proc *p)
-{
-    for (size_t i = 0; i < sizeof started / sizeof started[0]; i++)
-        if (started[i] == p)
-            started[i] = NULL;
-    tk_free(p);
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    for (size_t i = 0; i < sizeof started / sizeof started[0]; i++) {
-        tk_free(started[i]);
-        started[i] = NULL;
-    }
-    return 0;
+    return tk_track(p);
 }
 
 /* Start ./event-loop with extra arguments (NULL-terminated) and env. */
@@ -97,7 +71,7 @@ static void stop(struct server *s)
         fail_msg("server did not exit 0 on SIGTERM (status %d); output:\n%s", status,
                  s->p->out);
     assert_non_null(strstr(s->p->out, "stopping:"));
-    release(s->p);
+    tk_release(s->p);
     s->p = NULL;
 }
 
@@ -584,7 +558,7 @@ static void test_sigint_stops_gracefully(void **state)
         char rest[64];
         assert_int_equal(tk_read_all(fd, rest, sizeof rest, T), 0); /* EOF */
         close(fd);
-        release(s.p);
+        tk_release(s.p);
     }
 }
 
@@ -604,7 +578,7 @@ static void test_port_in_use(void **state)
     snprintf(want, sizeof want, "port %s: Address already in use", port);
     if (strstr(second->out, want) == NULL)
         fail_msg("want \"%s\" in:\n%s", want, second->out);
-    release(second);
+    tk_release(second);
     stop(&s);
 }
 
@@ -615,7 +589,7 @@ static void test_usage(void **state)
     int status = tk_wait_exit(p, T);
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     assert_non_null(strstr(p->out, "usage: event-loop"));
-    release(p);
+    tk_release(p);
     /* Each bad argument is named, with its value, above the usage. */
     const char *bad[][4] = {{"./event-loop", "--bogus", NULL},
                             {"./event-loop", "--backend", "kqueue", NULL},
@@ -633,7 +607,7 @@ static void test_usage(void **state)
         assert_non_null(strstr(p->out, "usage:"));
         if (strstr(p->out, why[i]) == NULL)
             fail_msg("want \"%s\" in:\n%s", why[i], p->out);
-        release(p);
+        tk_release(p);
     }
 }
 
@@ -657,7 +631,7 @@ static void test_load_and_client(void **state)
     assert_non_null(strstr(l->out, "p99"));
     /* the stats were taken with all 100 connections open, plus its own */
     assert_non_null(strstr(l->out, "server: stats mode=loop backend=poll conns=101 "));
-    release(l);
+    tk_release(l);
 
     tk_proc *c = track(tk_start((const char *[]){"./event-loop", "client", "--port", port,
                                                  "hello", "busy 10", NULL},
@@ -668,7 +642,7 @@ static void test_load_and_client(void **state)
     snprintf(want, sizeof want, " ms  pid %ld: hello\n", (long)s.p->pid);
     assert_non_null(strstr(c->out, want));
     assert_non_null(strstr(c->out, "busy 10 ms done"));
-    release(c);
+    tk_release(c);
     stop(&s);
 }
 
@@ -676,19 +650,19 @@ int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_teardown(test_echo_every_backend, teardown),
-        cmocka_unit_test_teardown(test_200_clients, teardown),
-        cmocka_unit_test_teardown(test_busy_blocks_the_loop, teardown),
-        cmocka_unit_test_teardown(test_threads_same_protocol, teardown),
-        cmocka_unit_test_teardown(test_fd_setsize_refusal, teardown),
-        cmocka_unit_test_teardown(test_no_emfile_spin, teardown),
-        cmocka_unit_test_teardown(test_too_long_line, teardown),
-        cmocka_unit_test_teardown(test_vanished_client, teardown),
-        cmocka_unit_test_teardown(test_backpressure, teardown),
-        cmocka_unit_test_teardown(test_sigint_stops_gracefully, teardown),
-        cmocka_unit_test_teardown(test_port_in_use, teardown),
-        cmocka_unit_test_teardown(test_usage, teardown),
-        cmocka_unit_test_teardown(test_load_and_client, teardown),
+        cmocka_unit_test_teardown(test_echo_every_backend, tk_teardown),
+        cmocka_unit_test_teardown(test_200_clients, tk_teardown),
+        cmocka_unit_test_teardown(test_busy_blocks_the_loop, tk_teardown),
+        cmocka_unit_test_teardown(test_threads_same_protocol, tk_teardown),
+        cmocka_unit_test_teardown(test_fd_setsize_refusal, tk_teardown),
+        cmocka_unit_test_teardown(test_no_emfile_spin, tk_teardown),
+        cmocka_unit_test_teardown(test_too_long_line, tk_teardown),
+        cmocka_unit_test_teardown(test_vanished_client, tk_teardown),
+        cmocka_unit_test_teardown(test_backpressure, tk_teardown),
+        cmocka_unit_test_teardown(test_sigint_stops_gracefully, tk_teardown),
+        cmocka_unit_test_teardown(test_port_in_use, tk_teardown),
+        cmocka_unit_test_teardown(test_usage, tk_teardown),
+        cmocka_unit_test_teardown(test_load_and_client, tk_teardown),
     };
     return cmocka_run_group_tests_name("event-loop", tests, NULL, NULL);
 }

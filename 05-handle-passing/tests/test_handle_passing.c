@@ -43,39 +43,6 @@
 
 #define WAIT_MS 10000 /* generous: a loaded 2-core machine */
 
-/* Every program a test starts is tracked, and the teardown frees what is
- * left: a failed assertion jumps out of the test, and without this the
- * master it started would keep running, orphaned. */
-static tk_proc *tracked[8];
-
-static tk_proc *track(tk_proc *p)
-{
-    for (int i = 0; i < 8; i++)
-        if (tracked[i] == NULL) {
-            tracked[i] = p;
-            break;
-        }
-    return p;
-}
-
-static void untrack_free(tk_proc *p)
-{
-    for (int i = 0; i < 8; i++)
-        if (tracked[i] == p)
-            tracked[i] = NULL;
-    tk_free(p);
-}
-
-static int free_tracked(void **state)
-{
-    (void)state;
-    for (int i = 0; i < 8; i++) {
-        tk_free(tracked[i]);
-        tracked[i] = NULL;
-    }
-    return 0;
-}
-
 typedef struct {
     tk_proc *p;
     int port;
@@ -102,9 +69,9 @@ static void start(run_t *r, int n)
     char nbuf[8];
     snprintf(nbuf, sizeof nbuf, "%d", n);
     memset(r, 0, sizeof *r);
-    r->p =
-        track(tk_start((const char *[]){"./handle-passing", "-p", "0", "-w", nbuf, NULL},
-                       (const char *[]){"NODE_CHANNEL_FD", "PORT", "HOST", NULL}));
+    r->p = tk_track(
+        tk_start((const char *[]){"./handle-passing", "-p", "0", "-w", nbuf, NULL},
+                 (const char *[]){"NODE_CHANNEL_FD", "PORT", "HOST", NULL}));
     assert_non_null(r->p);
     r->port = tk_wait_listening(r->p, WAIT_MS);
     assert_true(r->port > 0);
@@ -137,7 +104,7 @@ static void stop(run_t *r)
     int status = tk_stop(r->p, SIGTERM, WAIT_MS);
     assert_true(WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 0);
-    untrack_free(r->p);
+    tk_release(r->p);
 }
 
 /* The fd numbers in process pid whose /proc link reads `id`. Returns how
@@ -266,7 +233,7 @@ static void test_several_pids_one_port(void **state)
     /* The built-in client: 10 connections, each answered. */
     char port[16];
     snprintf(port, sizeof port, "%d", r.port);
-    tk_proc *c = track(
+    tk_proc *c = tk_track(
         tk_start((const char *[]){"./handle-passing", "client", "-p", port, NULL}, NULL));
     assert_non_null(c);
     int status = tk_wait_exit(c, WAIT_MS);
@@ -274,7 +241,7 @@ static void test_several_pids_one_port(void **state)
     assert_int_equal(WEXITSTATUS(status), 0);
     assert_int_equal(tk_count_output(c, "child data, pid "), 10);
     assert_non_null(strstr(c->out, "10 connections served by "));
-    untrack_free(c);
+    tk_release(c);
     stop(&r);
 }
 
@@ -365,50 +332,51 @@ static void test_sigterm_stops_everything(void **state)
     assert_int_equal(tk_count_output(r.p, "the master closed the channel; exiting"), 2);
     assert_non_null(strstr(r.p->out, "all 2 workers have exited; bye"));
     assert_int_equal(tk_count_group(pgid), 0);
-    untrack_free(r.p);
+    tk_release(r.p);
 }
 
 static void test_usage(void **state)
 {
     (void)state;
     tk_proc *p =
-        track(tk_start((const char *[]){"./handle-passing", "--help", NULL}, NULL));
+        tk_track(tk_start((const char *[]){"./handle-passing", "--help", NULL}, NULL));
     assert_non_null(p);
     int status = tk_wait_exit(p, WAIT_MS);
     assert_int_equal(WEXITSTATUS(status), 0);
     assert_non_null(strstr(p->out, "usage: handle-passing"));
-    untrack_free(p);
+    tk_release(p);
 
-    p = track(tk_start((const char *[]){"./handle-passing", "--bogus", "1", NULL}, NULL));
+    p = tk_track(
+        tk_start((const char *[]){"./handle-passing", "--bogus", "1", NULL}, NULL));
     status = tk_wait_exit(p, WAIT_MS);
     assert_int_equal(WEXITSTATUS(status), 2);
-    untrack_free(p);
+    tk_release(p);
 
-    p = track(tk_start((const char *[]){"./handle-passing", "client", NULL},
-                       (const char *[]){"PORT", NULL}));
+    p = tk_track(tk_start((const char *[]){"./handle-passing", "client", NULL},
+                          (const char *[]){"PORT", NULL}));
     status = tk_wait_exit(p, WAIT_MS);
     assert_int_equal(WEXITSTATUS(status), 2);
-    untrack_free(p);
+    tk_release(p);
 
     /* The worker, run by hand without a channel, says why it cannot run. */
-    p = track(tk_start((const char *[]){"./handle-passing-worker", NULL},
-                       (const char *[]){"NODE_CHANNEL_FD", NULL}));
+    p = tk_track(tk_start((const char *[]){"./handle-passing-worker", NULL},
+                          (const char *[]){"NODE_CHANNEL_FD", NULL}));
     status = tk_wait_exit(p, WAIT_MS);
     assert_int_equal(WEXITSTATUS(status), 1);
     assert_non_null(strstr(p->out, "NODE_CHANNEL_FD"));
-    untrack_free(p);
+    tk_release(p);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_teardown(test_fd_numbers_differ_socket_is_same, free_tracked),
-        cmocka_unit_test_teardown(test_master_keeps_no_copy, free_tracked),
-        cmocka_unit_test_teardown(test_several_pids_one_port, free_tracked),
-        cmocka_unit_test_teardown(test_killed_worker_others_serve, free_tracked),
-        cmocka_unit_test_teardown(test_worker_out_of_fds_pauses_accept, free_tracked),
-        cmocka_unit_test_teardown(test_sigterm_stops_everything, free_tracked),
-        cmocka_unit_test_teardown(test_usage, free_tracked),
+        cmocka_unit_test_teardown(test_fd_numbers_differ_socket_is_same, tk_teardown),
+        cmocka_unit_test_teardown(test_master_keeps_no_copy, tk_teardown),
+        cmocka_unit_test_teardown(test_several_pids_one_port, tk_teardown),
+        cmocka_unit_test_teardown(test_killed_worker_others_serve, tk_teardown),
+        cmocka_unit_test_teardown(test_worker_out_of_fds_pauses_accept, tk_teardown),
+        cmocka_unit_test_teardown(test_sigterm_stops_everything, tk_teardown),
+        cmocka_unit_test_teardown(test_usage, tk_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -31,39 +31,6 @@
 
 #define WAIT_MS 15000 /* Node takes a while to start on a loaded machine */
 
-/* Every program a test starts is tracked, and the teardown frees what is
- * left: a failed assertion jumps out of the test, and without this the
- * master it started would keep running, orphaned. */
-static tk_proc *tracked[8];
-
-static tk_proc *track(tk_proc *p)
-{
-    for (int i = 0; i < 8; i++)
-        if (tracked[i] == NULL) {
-            tracked[i] = p;
-            break;
-        }
-    return p;
-}
-
-static void untrack_free(tk_proc *p)
-{
-    for (int i = 0; i < 8; i++)
-        if (tracked[i] == p)
-            tracked[i] = NULL;
-    tk_free(p);
-}
-
-static int free_tracked(void **state)
-{
-    (void)state;
-    for (int i = 0; i < 8; i++) {
-        tk_free(tracked[i]);
-        tracked[i] = NULL;
-    }
-    return 0;
-}
-
 static char node_path[4096];
 
 /* Find `node` in PATH, as a shell would; 0 if it is not there. */
@@ -175,7 +142,7 @@ static void test_node_master_c_workers(void **state)
         skip();
         return;
     }
-    tk_proc *p = track(tk_start(
+    tk_proc *p = tk_track(tk_start(
         (const char *[]){node_path, "node/main.js", "./handle-passing-worker", "2", NULL},
         (const char *[]){"PORT=0", "HOST=127.0.0.1", NULL}));
     assert_non_null(p);
@@ -200,7 +167,7 @@ static void test_node_master_c_workers(void **state)
     assert_true(WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 0);
     assert_int_equal(tk_count_output(p, "the master closed the channel; exiting"), 2);
-    untrack_free(p);
+    tk_release(p);
 }
 
 /* The C master sends the server to Node children. */
@@ -211,9 +178,10 @@ static void test_c_master_node_workers(void **state)
         skip();
         return;
     }
-    tk_proc *p = track(tk_start((const char *[]){"./handle-passing", "-p", "0", "-w", "2",
-                                                 "--", node_path, "node/sub.js", NULL},
-                                (const char *[]){"PORT", "HOST", NULL}));
+    tk_proc *p =
+        tk_track(tk_start((const char *[]){"./handle-passing", "-p", "0", "-w", "2", "--",
+                                           node_path, "node/sub.js", NULL},
+                          (const char *[]){"PORT", "HOST", NULL}));
     assert_non_null(p);
     int port = tk_wait_listening(p, WAIT_MS);
     assert_true(port > 0);
@@ -236,14 +204,14 @@ static void test_c_master_node_workers(void **state)
     assert_true(WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 0);
     assert_non_null(strstr(p->out, "all 2 workers have exited; bye"));
-    untrack_free(p);
+    tk_release(p);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_teardown(test_node_master_c_workers, free_tracked),
-        cmocka_unit_test_teardown(test_c_master_node_workers, free_tracked),
+        cmocka_unit_test_teardown(test_node_master_c_workers, tk_teardown),
+        cmocka_unit_test_teardown(test_c_master_node_workers, tk_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
