@@ -368,7 +368,7 @@ static int process(httpd_t *h, int fd, conn_t *c, const char *buf, size_t n)
     return 0;
 }
 
-static void on_readable(httpd_t *h, int fd, conn_t *c)
+static void read_and_answer(httpd_t *h, int fd, conn_t *c)
 {
     /* A few reads per wake at most: one busy client must not starve the
      * others. Level-triggered readiness brings us back for the rest. */
@@ -402,6 +402,18 @@ static void on_readable(httpd_t *h, int fd, conn_t *c)
             break;
     }
     flush(h, fd, c);
+}
+
+/* h->out is shared by every connection, but what it holds belongs to one:
+ * the connection being read, and only until this call returns. By then the
+ * responses were written (flush), or the connection was closed on the way
+ * (a read that fails after requests were answered: the client reset), and
+ * they are thrown away here. Kept, they would go out in front of the next
+ * connection's own responses, to the wrong client. */
+static void on_readable(httpd_t *h, int fd, conn_t *c)
+{
+    read_and_answer(h, fd, c);
+    h->out_len = 0;
 }
 
 static void on_conn(loop_t *loop, int fd, int events, void *arg)

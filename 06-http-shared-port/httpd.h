@@ -29,9 +29,12 @@
  *     other workers, or this one 100 ms later, take the connection;
  *   - no allocation per request: a connection is a slot in an array indexed
  *     by its fd, reused; the parser needs no input buffer (http.h); reads
- *     and responses go through two buffers shared by every connection. Only
- *     a client that does not read its responses gets a buffer of its own,
- *     for what the socket would not take;
+ *     and responses go through two buffers shared by every connection,
+ *     which hold one connection's bytes for one callback only: responses
+ *     that could not be written because the client vanished are dropped
+ *     with it, never sent to the next client. Only a client that does not
+ *     read its responses gets a buffer of its own, for what the socket
+ *     would not take;
  *   - timeouts, checked by one sweep timer per worker: a request's headers
  *     (and body) must arrive within header_timeout_ms of its first byte, or
  *     of the accept (slowloris); a keep-alive connection idle for

@@ -532,6 +532,93 @@ static void test_slowloris_and_idle_timeouts(void **state)
     finish(&s);
 }
 
+/* ---- what a client sees when the connection goes wrong -------------------- */
+
+/* Read until EOF or timeout_ms; *reset is set if the connection ended in a
+ * reset (ECONNRESET) rather than a clean EOF. Returns the bytes read,
+ * NUL-terminated, or -1 on timeout. */
+static ssize_t read_to_end(int fd, char *buf, size_t cap, int timeout_ms, int *reset)
+{
+    long long deadline = tk_now_ms() + timeout_ms;
+    size_t got = 0;
+    *reset = 0;
+    while (got + 1 < cap) {
+        long long left = deadline - tk_now_ms();
+        struct pollfd pf = {.fd = fd, .events = POLLIN};
+        if (left <= 0 || poll(&pf, 1, (int)left) != 1)
+            return -1;
+        ssize_t n = read(fd, buf + got, cap - 1 - got);
+        if (n == -1 && errno == EINTR)
+            continue;
+        if (n == -1 && errno == ECONNRESET)
+            *reset = 1;
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+    }
+    buf[got] = '\0';
+    return (ssize_t)got;
+}
+
+static int count_in(const char *hay, size_t len, const char *needle)
+{
+    int n = 0;
+    size_t nl = strlen(needle);
+    for (size_t i = 0; i + nl <= len; i++)
+        if (memcmp(hay + i, needle, nl) == 0)
+            n++;
+    return n;
+}
+
+/* The worker is stopped while client A sends one request whose head and
+ * body fill exactly one of the worker's 16 KiB reads, and resets its
+ * connection; then client B connects. When the worker goes on, it answers
+ * A, fails its next read of A (ECONNRESET) before writing that answer, and
+ * serves B. B must get its own response and nothing else: an answer
+ * formatted for A must never reach anybody else. */
+static void test_a_dead_clients_response_never_reaches_the_next(void **state)
+{
+    (void)state;
+    server_t s = start("-w1", NULL); /* one worker: A and B meet in it */
+    pid_t w;
+    assert_int_equal(workers_of(&s, &w, 1), 1);
+
+    enum { READ_SIZE = 16384 };
+    static char req[READ_SIZE];
+    size_t body = READ_SIZE;
+    int head;
+    do { /* the body shrinks by the length of the head that announces it */
+        body--;
+        head =
+            snprintf(req, sizeof req,
+                     "GET /a HTTP/1.1\r\nHost: a\r\nContent-Length: %zu\r\n\r\n", body);
+    } while ((size_t)head + body > READ_SIZE);
+    memset(req + head, 'x', body);
+
+    assert_int_equal(kill(w, SIGSTOP), 0);
+    int a = tk_connect(HOST, s.port, 2000); /* the kernel completes it */
+    assert_true(a >= 0);
+    assert_int_equal(tk_send(a, req, READ_SIZE), 0);
+    struct linger rst = {.l_onoff = 1, .l_linger = 0};
+    assert_int_equal(setsockopt(a, SOL_SOCKET, SO_LINGER, &rst, sizeof rst), 0);
+    close(a); /* a reset, not a FIN */
+    int b = tk_connect(HOST, s.port, 2000);
+    assert_true(b >= 0);
+    tk_send_str(b, "GET / HTTP/1.1\r\nHost: b\r\nConnection: close\r\n\r\n");
+    assert_int_equal(kill(w, SIGCONT), 0);
+
+    char buf[4096];
+    int reset;
+    ssize_t n = read_to_end(b, buf, sizeof buf, 3000, &reset);
+    assert_true(n > 0);
+    if (count_in(buf, (size_t)n, "HTTP/1.1 ") != 1)
+        fail_msg("B got %d responses:\n%s", count_in(buf, (size_t)n, "HTTP/1.1 "), buf);
+    assert_non_null(strstr(buf, "HTTP/1.1 200 OK"));
+    assert_false(reset);
+    close(b);
+    finish(&s);
+}
+
 /* ---- the per-worker table ------------------------------------------------- */
 
 static void test_usr1_table_counts_every_request(void **state)
@@ -1098,6 +1185,8 @@ int main(void)
         cmocka_unit_test_teardown(test_pipelining_and_byte_by_byte, teardown),
         cmocka_unit_test_teardown(test_battery_of_bad_requests, teardown),
         cmocka_unit_test_teardown(test_slowloris_and_idle_timeouts, teardown),
+        cmocka_unit_test_teardown(test_a_dead_clients_response_never_reaches_the_next,
+                                  teardown),
         cmocka_unit_test_teardown(test_usr1_table_counts_every_request, teardown),
         cmocka_unit_test_teardown(test_no_fd_leaks, teardown),
         cmocka_unit_test_teardown(test_kill_a_worker_under_load, teardown),

@@ -312,6 +312,48 @@ static void test_refusal_is_read_despite_more_data(void **state)
     close(fd);
 }
 
+/* Client A sends exactly one read's worth (16 KiB: a request whose head and
+ * body fill it) and resets the connection. The server answers the request,
+ * and its next read fails with ECONNRESET before that answer is written.
+ * The answer must die with A's connection: client B, served next, gets its
+ * own response and nothing else. */
+static void test_dead_clients_answer_goes_nowhere(void **state)
+{
+    fixture_t *f = *state;
+    enum { READ_SIZE = 16384 };
+    static char req[READ_SIZE];
+    static const char prefix[] = "GET /a HTTP/1.1\r\nHost: a\r\nContent-Length: ";
+    size_t body = READ_SIZE;
+    int head;
+    do { /* the body shrinks by the length of the head that announces it */
+        body--;
+        head = snprintf(req, sizeof req, "%s%zu\r\n\r\n", prefix, body);
+    } while ((size_t)head + body > READ_SIZE);
+    assert_int_equal((size_t)head + body, READ_SIZE);
+    memset(req + head, 'x', body);
+
+    int a = client(f);
+    assert_int_equal(tk_send(a, req, READ_SIZE), 0);
+    struct linger rst = {.l_onoff = 1, .l_linger = 0};
+    assert_int_equal(setsockopt(a, SOL_SOCKET, SO_LINGER, &rst, sizeof rst), 0);
+    close(a); /* a reset, not a FIN */
+    pump(f, 50);
+    assert_int_equal(httpd_requests(f->h), 1); /* A's request was answered */
+    assert_int_equal(httpd_connections(f->h), 0);
+
+    int b = client(f);
+    tk_send_str(b, "GET /b HTTP/1.1\r\nHost: b\r\nConnection: close\r\n\r\n");
+    char buf[4096];
+    int eof;
+    size_t n = collect(f, b, buf, sizeof buf - 1, 2000, &eof);
+    buf[n] = '\0';
+    assert_true(eof);
+    assert_int_equal(count(buf, n, "HTTP/1.1 "), 1);
+    assert_non_null(strstr(buf, "HTTP/1.1 404 Not Found"));
+    assert_non_null(strstr(buf, "Connection: close"));
+    close(b);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -320,6 +362,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_drain, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refusal_is_read_despite_more_data, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_dead_clients_answer_goes_nowhere, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_accepts_are_bounded_per_wake,
                                         setup_3_accepts, teardown),
