@@ -122,6 +122,8 @@ static void on_message(chan_t *ch, const json_value *msg, int fd, void *arg)
             return;
         }
         w->httpd = httpd_new(w->loop, fd, &w->cfg);
+        if (w->httpd == NULL && errno == ENOTSOCK)
+            errx(1, "the server it was passed (fd %d) is not a listening socket", fd);
         if (w->httpd == NULL)
             err(1, "httpd_new");
         printf("[worker %d] serving on the listener it was passed (fd %d)\n",

@@ -2,7 +2,7 @@
  * httpd.c: one worker's HTTP service, as declared in httpd.h.
  *
  * Read it in this order:
- *   on_listener   accepts new connections (bounded per wake, EMFILE pauses);
+ *   on_listener   accepts new connections (bounded per wake, errors pause);
  *   on_conn       a connection is readable or writable;
  *   process       feeds the bytes read to the parser and answers each
  *                 complete request in order (pipelining);
@@ -39,7 +39,7 @@
 #define RESPONSE_MAX 512       /* the largest response this server formats */
 #define PEND_PAUSE (64 * 1024) /* stop reading a client this far behind */
 #define LINGER_MS 1000         /* how long a lingering close waits for EOF */
-#define EMFILE_PAUSE_MS 100    /* how long the listener rests when out of fds */
+#define EMFILE_PAUSE_MS 100    /* how long the listener rests after accept fails */
 #define DRAIN_GRACE_MS 300     /* idle connections live this long into a drain */
 
 enum { C_FREE, C_READING, C_IDLE, C_LINGER };
@@ -469,23 +469,21 @@ static void on_listener(loop_t *loop, int lfd, int events, void *arg)
                 continue; /* that one client gave up; try the next */
             if (errno == EAGAIN || errno == EWOULDBLOCK)
                 return; /* another worker took it, or the backlog is empty */
-            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
-                errno == ENOMEM) {
-                /* Retrying now would fail again, as fast as the loop can
-                 * spin. Rest the listener instead; connections wait in the
-                 * backlog (or go to another worker). */
-                if (!h->emfile_logged) /* once per episode, not 10 times a second */
-                    printf(
-                        "[worker %d] accept: %s; pausing accepts for %d ms at a time\n",
-                        (int)getpid(), strerror(errno), EMFILE_PAUSE_MS);
-                h->emfile_logged = 1;
-                loop_modify(loop, lfd, 0);
-                if (h->resume == NULL)
-                    h->resume =
-                        loop_timer_add(loop, EMFILE_PAUSE_MS, 0, resume_accepting, h);
-                return;
-            }
-            printf("[worker %d] accept: %s\n", (int)getpid(), strerror(errno));
+            /* Out of fds or memory (EMFILE, ENFILE, ENOBUFS, ENOMEM: the
+             * connection waits in the backlog), or an error that should not
+             * happen (EINVAL: the socket stopped listening, and then it
+             * hangs up, readable for ever). Either way the listener stays
+             * readable and retrying now would fail again, as fast as the
+             * loop can spin. Rest the listener instead; connections wait
+             * in the backlog (or go to another worker). Chapter 05's
+             * worker rests the same way. */
+            if (!h->emfile_logged) /* once per episode, not 10 times a second */
+                printf("[worker %d] accept: %s; pausing accepts for %d ms at a time\n",
+                       (int)getpid(), strerror(errno), EMFILE_PAUSE_MS);
+            h->emfile_logged = 1;
+            loop_modify(loop, lfd, 0);
+            if (h->resume == NULL)
+                h->resume = loop_timer_add(loop, EMFILE_PAUSE_MS, 0, resume_accepting, h);
             return;
         }
         h->emfile_logged = 0;
@@ -519,6 +517,16 @@ static void on_sweep(loop_t *loop, loop_timer_t *t, void *arg)
 
 httpd_t *httpd_new(loop_t *loop, int listen_fd, const httpd_config_t *cfg)
 {
+    /* Anything but a listening socket (a pipe, a connected or unbound
+     * socket) could never accept: refuse it here, where the caller can say
+     * what is wrong, rather than fail in every accept later. */
+    int listening = 0;
+    socklen_t len = sizeof listening;
+    if (getsockopt(listen_fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) == -1 ||
+        !listening) {
+        errno = ENOTSOCK;
+        return NULL;
+    }
     int fl = fcntl(listen_fd, F_GETFL);
     if (fl == -1 || fcntl(listen_fd, F_SETFL, fl | O_NONBLOCK) == -1)
         return NULL;

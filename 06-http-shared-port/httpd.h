@@ -23,10 +23,11 @@
  *     starve the ones already open. A new connection is read at once, and
  *     watched by the loop only if its request is not there yet: a
  *     "Connection: close" request is then accept, read, send, close;
- *   - EMFILE/ENFILE (out of fds): the listener is paused for 100 ms instead of
- *     being retried at once, which would spin at 100% CPU (level-triggered
- *     readiness stays on while the connection waits in the backlog); the
- *     other workers, or this one 100 ms later, take the connection;
+ *   - EMFILE/ENFILE (out of fds), and any other accept error: the listener
+ *     is paused for 100 ms instead of being retried at once, which would
+ *     spin at 100% CPU (level-triggered readiness stays on while the
+ *     connection waits in the backlog); the other workers, or this one
+ *     100 ms later, take the connection. The error is printed once;
  *   - no allocation per request: a connection is a slot in an array indexed
  *     by its fd, reused; the parser needs no input buffer (http.h); reads
  *     and responses go through two buffers shared by every connection,
@@ -61,7 +62,8 @@ typedef struct httpd_config {
 
 /* Start serving on listen_fd (made non-blocking; the httpd owns it from now
  * on and closes it when it stops accepting). Returns NULL with errno set on
- * failure (listen_fd is then still the caller's). */
+ * failure (listen_fd is then still the caller's): ENOTSOCK if listen_fd is
+ * not a listening socket. */
 httpd_t *httpd_new(loop_t *loop, int listen_fd, const httpd_config_t *cfg);
 
 /* Graceful stop: stop accepting (close the listener), let the requests in

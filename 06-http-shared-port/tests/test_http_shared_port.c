@@ -619,6 +619,59 @@ static void test_a_dead_clients_response_never_reaches_the_next(void **state)
     finish(&s);
 }
 
+/* A worker handed something that is not a listening socket (here an
+ * unbound TCP socket, sent over its channel as the master would send the
+ * listener) must say so and exit, not spin on accept errors. */
+static void test_worker_handed_a_non_listener_says_so(void **state)
+{
+    (void)state;
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    int inherit = dup(sv[1]); /* without CLOEXEC: the shell makes it fd 3 */
+    assert_true(inherit >= 0);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "exec ./http-worker 3<&%d %d<&-", inherit, inherit);
+    tk_proc *p = tk_start((const char *[]){"/bin/sh", "-c", cmd, NULL},
+                          (const char *[]){"NODE_CHANNEL_FD=3", NULL});
+    assert_non_null(p);
+    current = p;
+    close(inherit);
+    close(sv[1]);
+
+    int not_listening = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true(not_listening >= 0);
+    static char line[] =
+        "{\"cmd\":\"NODE_HANDLE\",\"type\":\"net.Server\",\"msg\":\"server\"}\n";
+    struct iovec iov = {.iov_base = line, .iov_len = sizeof line - 1};
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } ctl;
+    memset(&ctl, 0, sizeof ctl);
+    struct msghdr mh = {.msg_iov = &iov,
+                        .msg_iovlen = 1,
+                        .msg_control = ctl.buf,
+                        .msg_controllen = sizeof ctl.buf};
+    struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+    cm->cmsg_level = SOL_SOCKET;
+    cm->cmsg_type = SCM_RIGHTS;
+    cm->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(cm), &not_listening, sizeof(int));
+    assert_int_equal(sendmsg(sv[0], &mh, MSG_NOSIGNAL), (ssize_t)(sizeof line - 1));
+    close(not_listening);
+
+    int st = tk_wait_exit(p, 3000);
+    tk_drain(p);
+    int lines = tk_count_output(p, "\n");
+    if (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st) != 1 ||
+        strstr(p->out, "not a listening socket") == NULL || lines > 5)
+        fail_msg("status %d after 3 s, %d lines of output, the first ones:\n%.400s", st,
+                 lines, p->out);
+    close(sv[0]);
+    tk_free(p);
+    current = NULL;
+}
+
 /* ---- the per-worker table ------------------------------------------------- */
 
 static void test_usr1_table_counts_every_request(void **state)
@@ -1187,6 +1240,7 @@ int main(void)
         cmocka_unit_test_teardown(test_slowloris_and_idle_timeouts, teardown),
         cmocka_unit_test_teardown(test_a_dead_clients_response_never_reaches_the_next,
                                   teardown),
+        cmocka_unit_test_teardown(test_worker_handed_a_non_listener_says_so, teardown),
         cmocka_unit_test_teardown(test_usr1_table_counts_every_request, teardown),
         cmocka_unit_test_teardown(test_no_fd_leaks, teardown),
         cmocka_unit_test_teardown(test_kill_a_worker_under_load, teardown),

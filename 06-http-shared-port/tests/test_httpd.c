@@ -43,6 +43,7 @@ typedef struct {
     loop_t *loop;
     httpd_t *h;
     int port;
+    int lfd; /* the httpd's own: for tests that break it */
     int drained;
 } fixture_t;
 
@@ -64,6 +65,7 @@ static int setup_with(void **state, int accepts_per_wake)
     socklen_t len = sizeof sa;
     assert_int_equal(getsockname(lfd, (struct sockaddr *)&sa, &len), 0);
     f->port = ntohs(sa.sin_port);
+    f->lfd = lfd;
     f->loop = loop_new(LOOP_POLL);
     assert_non_null(f->loop);
     httpd_config_t cfg = {.header_timeout_ms = 5000,
@@ -354,6 +356,51 @@ static void test_dead_clients_answer_goes_nowhere(void **state)
     close(b);
 }
 
+/* httpd_new refuses a socket that is not listening: it could never accept,
+ * and a listener that cannot accept is readable (hung up) for ever. */
+static void test_new_refuses_a_non_listener(void **state)
+{
+    (void)state;
+    loop_t *loop = loop_new(LOOP_POLL);
+    assert_non_null(loop);
+    httpd_config_t cfg = {0};
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true(fd >= 0);
+    errno = 0;
+    assert_null(httpd_new(loop, fd, &cfg));
+    assert_int_equal(errno, ENOTSOCK);
+    close(fd);
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    errno = 0;
+    assert_null(httpd_new(loop, p[0], &cfg));
+    assert_int_equal(errno, ENOTSOCK);
+    close(p[0]);
+    close(p[1]);
+    loop_free(loop);
+}
+
+#ifdef __linux__
+/* An accept error that is none of those httpd knows (here EINVAL: the
+ * listener was shut down under it, which on Linux turns it back into a
+ * socket that hangs up and cannot accept) must not make the loop spin:
+ * the listener rests, as it does when out of fds. Spinning, the loop would
+ * come back at once, thousands of times in 300 ms. */
+static void test_unknown_accept_error_does_not_spin(void **state)
+{
+    fixture_t *f = *state;
+    assert_int_equal(shutdown(f->lfd, SHUT_RDWR), 0);
+    int turns = 0;
+    long long end = tk_now_ms() + 300;
+    while (tk_now_ms() < end) {
+        loop_run_once(f->loop, 50);
+        turns++;
+    }
+    printf("# loop turns in 300 ms: %d\n", turns);
+    assert_true(turns < 50);
+}
+#endif
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -368,6 +415,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_accepts_are_bounded_per_wake,
                                         setup_3_accepts, teardown),
         cmocka_unit_test_setup_teardown(test_accepts_until_eagain, setup, teardown),
+        cmocka_unit_test(test_new_refuses_a_non_listener),
+#ifdef __linux__
+        cmocka_unit_test_setup_teardown(test_unknown_accept_error_does_not_spin, setup,
+                                        teardown),
+#endif
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
