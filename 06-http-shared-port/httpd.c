@@ -51,6 +51,8 @@ typedef struct conn {
     int want_close;    /* close once everything is written */
     int want_linger;   /* ... by a lingering close (after a refusal) */
     uint64_t deadline; /* loop_now_ms() after which the sweep closes it */
+    int send_clock;    /* the deadline is about the client reading, not sending */
+    uint64_t sent_at;  /* ... counted from then: the last write that went out */
     char *pend;        /* output the socket did not take yet (rare) */
     size_t pend_off, pend_len, pend_cap;
     http_parser_t parser;
@@ -189,11 +191,34 @@ static ssize_t write_some(int fd, const char *data, size_t len)
     }
 }
 
+/* Lingering close: say we are done (FIN, after everything already handed
+ * to the kernel), then read and drop what the client still sends until it
+ * closes too, or LINGER_MS pass. Closing with unread bytes would
+ * make the kernel send a reset instead, and the client's kernel would throw
+ * away the responses it had received but the client not yet read: the
+ * refusal, or megabytes of pipelined answers. Output not yet handed to the
+ * kernel is dropped. Returns 0, or -1 if the connection was closed. */
+static int start_linger(httpd_t *h, int fd, conn_t *c)
+{
+    free(c->pend);
+    c->pend = NULL;
+    c->pend_off = c->pend_len = c->pend_cap = 0;
+    c->send_clock = 0;
+    c->state = C_LINGER;
+    c->deadline = h->now + LINGER_MS;
+    if (shutdown(fd, SHUT_WR) == -1 || set_events(h, fd, c, LOOP_READ) == -1) {
+        conn_close(h, fd); /* ENOTCONN: the client is gone already */
+        return -1;
+    }
+    return 0;
+}
+
 /* Write what this connection has to say: its backlog first, then the
  * responses just formatted into h->out. Then decide what to watch for, or
  * close. Returns 0, or -1 if the connection was closed. */
 static int flush(httpd_t *h, int fd, conn_t *c)
 {
+    int wrote = 0; /* some output went out in this call */
     if (c->pend_len > c->pend_off) {
         if (h->out_len > 0 && pend_append(c, h->out, h->out_len) == -1) {
             h->out_len = 0;
@@ -207,6 +232,7 @@ static int flush(httpd_t *h, int fd, conn_t *c)
             return -1;
         }
         c->pend_off += (size_t)n;
+        wrote = n > 0;
     } else if (h->out_len > 0) {
         /* The common case: one write(2) for every response of this read. */
         ssize_t n = write_some(fd, h->out, h->out_len);
@@ -217,15 +243,34 @@ static int flush(httpd_t *h, int fd, conn_t *c)
             return -1;
         }
         h->out_len = 0;
+        wrote = n > 0;
     }
 
+    /* While the client is far behind, stop reading its requests, so it
+     * cannot make us buffer without end. */
     size_t behind = c->pend_len - c->pend_off;
+    int reading = behind < PEND_PAUSE && !c->want_close && c->state != C_LINGER;
+    if (behind > 0 && (!reading || c->state == C_IDLE)) {
+        /* We wait for the client to read, not to send: either we stopped
+         * reading it, or it has no request under way. Its header and idle
+         * deadlines must not run now (the requests we do not read are not
+         * late, and a connection with responses to deliver is not idle).
+         * What is timed instead is its reading: some of our output must
+         * go out every send_timeout_ms. */
+        if (!c->send_clock || wrote)
+            c->sent_at = h->now;
+        c->send_clock = 1;
+        c->deadline = c->sent_at + h->cfg.send_timeout_ms;
+    } else if (c->send_clock) {
+        /* Reading again: the request (or the wait for one) starts its
+         * clock now. */
+        c->send_clock = 0;
+        c->deadline = h->now + (c->state == C_IDLE ? h->cfg.idle_timeout_ms
+                                                   : h->cfg.header_timeout_ms);
+    }
     if (behind > 0) {
-        /* Wait until the client reads; stop reading its requests while it
-         * is far behind, so it cannot make us buffer without end. */
-        int ev = LOOP_WRITE;
-        if (behind < PEND_PAUSE && !c->want_close && c->state != C_LINGER)
-            ev |= LOOP_READ;
+        /* Wait until the client reads. */
+        int ev = LOOP_WRITE | (reading ? LOOP_READ : 0);
         if (set_events(h, fd, c, ev) == -1) {
             conn_close(h, fd);
             return -1;
@@ -242,13 +287,7 @@ static int flush(httpd_t *h, int fd, conn_t *c)
             conn_close(h, fd);
             return -1;
         }
-        /* Lingering close: say we are done (FIN), then read and drop what
-         * the client still sends until it closes too, or LINGER_MS pass.
-         * Closing with unread bytes would send a reset instead, and the
-         * client could lose the response we just sent. */
-        shutdown(fd, SHUT_WR);
-        c->state = C_LINGER;
-        c->deadline = h->now + LINGER_MS;
+        return start_linger(h, fd, c);
     }
     if (set_events(h, fd, c, LOOP_READ) == -1) {
         conn_close(h, fd);
@@ -502,6 +541,26 @@ static void on_listener(loop_t *loop, int lfd, int events, void *arg)
 
 /* ---- timeouts ------------------------------------------------------------- */
 
+/* 1 if the client sent bytes we have not read. */
+static int unread_input(int fd)
+{
+    char byte;
+    return recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
+}
+
+/* A connection is past its deadline: slowloris, idle keep-alive, a client
+ * that does not read its responses, or a lingering close that is over.
+ * Close it; but if it sent bytes we never read (pipelined requests behind
+ * the ones we answered), close it by lingering, or the close would be a
+ * reset that destroys the responses it was sent. */
+static void expire(httpd_t *h, int fd, conn_t *c)
+{
+    if (c->state == C_LINGER || !unread_input(fd))
+        conn_close(h, fd);
+    else
+        start_linger(h, fd, c);
+}
+
 static void on_sweep(loop_t *loop, loop_timer_t *t, void *arg)
 {
     httpd_t *h = arg;
@@ -510,7 +569,7 @@ static void on_sweep(loop_t *loop, loop_timer_t *t, void *arg)
     h->now = loop_now_ms();
     for (int fd = 0; fd < h->conns_cap; fd++)
         if (h->conns[fd].state != C_FREE && h->now >= h->conns[fd].deadline)
-            conn_close(h, fd); /* slowloris, idle keep-alive, lingering */
+            expire(h, fd, &h->conns[fd]);
 }
 
 /* ---- the public side ------------------------------------------------------ */
@@ -539,6 +598,8 @@ httpd_t *httpd_new(loop_t *loop, int listen_fd, const httpd_config_t *cfg)
         h->cfg.header_timeout_ms = 10000;
     if (h->cfg.idle_timeout_ms == 0)
         h->cfg.idle_timeout_ms = 5000;
+    if (h->cfg.send_timeout_ms == 0)
+        h->cfg.send_timeout_ms = 60000;
     if (h->cfg.accepts_per_wake <= 0)
         h->cfg.accepts_per_wake = 64;
     h->lfd = listen_fd;
@@ -601,6 +662,8 @@ void httpd_drain(httpd_t *h, void (*done)(httpd_t *h, void *arg), void *arg)
         conn_t *c = &h->conns[fd];
         if (c->state == C_FREE || c->state == C_LINGER)
             continue;
+        if (c->send_clock)
+            continue; /* still delivering: answered requests are not idle */
         if (c->state == C_IDLE ||
             (c->state == C_READING && !http_parser_started(&c->parser))) {
             /* Idle as far as we know. But a busy keep-alive client sends

@@ -39,7 +39,13 @@
  *   - timeouts, checked by one sweep timer per worker: a request's headers
  *     (and body) must arrive within header_timeout_ms of its first byte, or
  *     of the accept (slowloris); a keep-alive connection idle for
- *     idle_timeout_ms is closed;
+ *     idle_timeout_ms is closed. While the server waits for the client to
+ *     read its responses (it stopped reading the client, which is 64 KiB
+ *     behind, or the client has no request under way) those two clocks
+ *     stop, and the client must instead take some output every
+ *     send_timeout_ms. A connection that times out with requests still
+ *     unread is closed by lingering (below), not by a reset that would
+ *     destroy the responses it was already sent;
  *   - a refused request is answered, then the write side is shut down and
  *     what the client still sends is read and dropped for a moment before
  *     the close ("lingering close"), so that the client reads the status
@@ -57,6 +63,7 @@ typedef struct httpd httpd_t;
 typedef struct httpd_config {
     uint64_t header_timeout_ms; /* 0 means 10000 */
     uint64_t idle_timeout_ms;   /* 0 means 5000 */
+    uint64_t send_timeout_ms;   /* 0 means 60000 */
     int accepts_per_wake;       /* 0 means 64 */
 } httpd_config_t;
 

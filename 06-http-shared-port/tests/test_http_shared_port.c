@@ -619,6 +619,72 @@ static void test_a_dead_clients_response_never_reaches_the_next(void **state)
     finish(&s);
 }
 
+/* A client pipelines 40,000 requests and reads the responses slowly (30
+ * bytes a millisecond) for 2.5 s, longer than the header and idle timeouts
+ * (1 s here), then reads the rest at full speed. The responses, 5.6 MB,
+ * are more than the kernels' buffers hold (4 MiB at most for the worker's
+ * send buffer with Linux's default tcp_wmem), so the worker stops reading
+ * the client while 64 KiB of responses wait. Its timeouts must not run
+ * while it is the one not reading, and when the connection ends (the
+ * header timeout of the unfinished request at the end) it must end in an
+ * EOF after every response, not a reset that throws them away. */
+static void test_slow_reader_of_pipelined_responses_gets_them_all(void **state)
+{
+    (void)state;
+    server_t s = start("--header-timeout=1000", "--idle-timeout=1000");
+    enum { N = 40000, SLOW_MS = 2500, RATE = 30 }; /* RATE: bytes a millisecond */
+    static const char req[] = "GET / HTTP/1.1\r\nHost: t\r\n\r\n";
+    static const char half[] = "GET / HTTP/1.1\r\nHost: t\r\n";
+    size_t total = N * (sizeof req - 1) + sizeof half - 1;
+    char *all = malloc(total);
+    assert_non_null(all);
+    for (int i = 0; i < N; i++)
+        memcpy(all + (size_t)i * (sizeof req - 1), req, sizeof req - 1);
+    memcpy(all + total - (sizeof half - 1), half, sizeof half - 1);
+
+    int fd = tk_connect(HOST, s.port, 2000);
+    assert_true(fd >= 0);
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    size_t cap = (size_t)N * 256, got = 0, sent = 0;
+    char *in = malloc(cap);
+    assert_non_null(in);
+    long long t0 = tk_now_ms(), end = t0 + 20000;
+    int eof = 0, reset = 0;
+    while (!eof && !reset && tk_now_ms() < end) {
+        if (sent < total) {
+            ssize_t n = send(fd, all + sent, total - sent, MSG_NOSIGNAL);
+            if (n > 0)
+                sent += (size_t)n;
+        }
+        long long t = tk_now_ms() - t0;
+        size_t allowed = t < SLOW_MS ? (size_t)t * RATE : cap - 1;
+        if (got < allowed) {
+            size_t want = allowed - got < 65536 ? allowed - got : 65536;
+            ssize_t n = read(fd, in + got, want);
+            if (n == 0)
+                eof = 1;
+            else if (n == -1 && errno == ECONNRESET)
+                reset = 1;
+            else if (n > 0)
+                got += (size_t)n;
+        }
+        struct pollfd pf = {.fd = fd, .events = POLLIN};
+        poll(&pf, 1, t < SLOW_MS ? 5 : 50);
+    }
+    int answered = count_in(in, got, "HTTP/1.1 200 OK");
+    printf("# %d of %d responses (%zu bytes) in %lld ms, then %s\n", answered, N, got,
+           tk_now_ms() - t0,
+           eof     ? "EOF"
+           : reset ? "a reset"
+                   : "nothing");
+    assert_int_equal(answered, N);
+    assert_true(eof);
+    close(fd);
+    free(in);
+    free(all);
+    finish(&s);
+}
+
 /* A worker handed something that is not a listening socket (here an
  * unbound TCP socket, sent over its channel as the master would send the
  * listener) must say so and exit, not spin on accept errors. */
@@ -1239,6 +1305,8 @@ int main(void)
         cmocka_unit_test_teardown(test_battery_of_bad_requests, teardown),
         cmocka_unit_test_teardown(test_slowloris_and_idle_timeouts, teardown),
         cmocka_unit_test_teardown(test_a_dead_clients_response_never_reaches_the_next,
+                                  teardown),
+        cmocka_unit_test_teardown(test_slow_reader_of_pipelined_responses_gets_them_all,
                                   teardown),
         cmocka_unit_test_teardown(test_worker_handed_a_non_listener_says_so, teardown),
         cmocka_unit_test_teardown(test_usr1_table_counts_every_request, teardown),

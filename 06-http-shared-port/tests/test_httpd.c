@@ -47,7 +47,7 @@ typedef struct {
     int drained;
 } fixture_t;
 
-static int setup_with(void **state, int accepts_per_wake)
+static int setup_with(void **state, int accepts_per_wake, const httpd_config_t *timeouts)
 {
     fixture_t *f = calloc(1, sizeof *f);
     assert_non_null(f);
@@ -71,6 +71,11 @@ static int setup_with(void **state, int accepts_per_wake)
     httpd_config_t cfg = {.header_timeout_ms = 5000,
                           .idle_timeout_ms = 5000,
                           .accepts_per_wake = accepts_per_wake};
+    if (timeouts != NULL) {
+        cfg.header_timeout_ms = timeouts->header_timeout_ms;
+        cfg.idle_timeout_ms = timeouts->idle_timeout_ms;
+        cfg.send_timeout_ms = timeouts->send_timeout_ms;
+    }
     f->h = httpd_new(f->loop, lfd, &cfg);
     assert_non_null(f->h);
     *state = f;
@@ -79,12 +84,20 @@ static int setup_with(void **state, int accepts_per_wake)
 
 static int setup(void **state)
 {
-    return setup_with(state, 0); /* the default: 64 accepts per wake */
+    return setup_with(state, 0, NULL); /* the default: 64 accepts per wake */
 }
 
 static int setup_3_accepts(void **state)
 {
-    return setup_with(state, 3);
+    return setup_with(state, 3, NULL);
+}
+
+/* Timeouts short enough to watch them fire. */
+static int setup_short_timeouts(void **state)
+{
+    httpd_config_t t = {
+        .header_timeout_ms = 200, .idle_timeout_ms = 200, .send_timeout_ms = 800};
+    return setup_with(state, 0, &t);
 }
 
 static int teardown(void **state)
@@ -401,6 +414,81 @@ static void test_unknown_accept_error_does_not_spin(void **state)
 }
 #endif
 
+/* Send all of buf from a non-blocking socket, pumping the server while our
+ * own send buffer is full; stops after timeout_ms. Returns bytes sent. */
+static size_t send_pumping(fixture_t *f, int fd, const char *buf, size_t len,
+                           int timeout_ms)
+{
+    size_t off = 0;
+    long long end = tk_now_ms() + timeout_ms;
+    while (off < len && tk_now_ms() < end) {
+        ssize_t n = send(fd, buf + off, len - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n > 0)
+            off += (size_t)n;
+        else if (n == -1 && errno != EAGAIN && errno != EWOULDBLOCK)
+            break;
+        pump(f, 2);
+    }
+    return off;
+}
+
+/* A client pipelines requests and reads nothing. The server stops reading
+ * it; its header and idle timeouts (200 ms) do not run while the server is
+ * the one not reading, but its send timeout (800 ms) does: then the server
+ * says goodbye without a reset, and what it had handed to the kernel still
+ * reaches the client, followed by an EOF. */
+static void test_paused_reader_is_timed_by_its_reading(void **state)
+{
+    fixture_t *f = *state;
+    enum { N = 10000 };
+    static const char req[] = "GET / HTTP/1.1\r\nHost: t\r\n\r\n";
+    char *all = malloc(N * (sizeof req - 1));
+    assert_non_null(all);
+    for (int i = 0; i < N; i++)
+        memcpy(all + (size_t)i * (sizeof req - 1), req, sizeof req - 1);
+    int fd = client(f);
+    fcntl(fd, F_SETFL, O_NONBLOCK);
+    long long t0 = tk_now_ms();
+    send_pumping(f, fd, all, N * (sizeof req - 1), 300);
+    uint64_t answered = httpd_requests(f->h);
+    assert_true(answered < N); /* it stopped reading us */
+
+    pump(f, (int)(600 - (tk_now_ms() - t0)));
+    assert_int_equal(httpd_connections(f->h), 1); /* 3 header timeouts later */
+    assert_int_equal(httpd_requests(f->h), answered);
+
+    /* Past the send timeout: the write side is shut, and reading brings
+     * every response the kernel had, then EOF, not ECONNRESET. */
+    size_t cap = (size_t)N * 200, n = 0;
+    char *got = malloc(cap);
+    assert_non_null(got);
+    pump(f, (int)(1300 - (tk_now_ms() - t0)));
+    int eof = 0, reset = 0;
+    long long end = tk_now_ms() + 3000;
+    while (!eof && !reset && tk_now_ms() < end) {
+        pump(f, 1);
+        ssize_t r = recv(fd, got + n, cap - n, MSG_DONTWAIT);
+        if (r == 0)
+            eof = 1;
+        else if (r == -1 && errno == ECONNRESET)
+            reset = 1;
+        else if (r > 0)
+            n += (size_t)r;
+    }
+    printf("# after the send timeout: %d responses, then %s\n",
+           count(got, n, "HTTP/1.1 200 OK"),
+           eof     ? "EOF"
+           : reset ? "a reset"
+                   : "nothing");
+    assert_true(eof);
+    assert_true(count(got, n, "HTTP/1.1 200 OK") > 0);
+    close(fd);
+    pump(f, 50);
+    assert_int_equal(httpd_connections(f->h), 0);
+    free(got);
+    free(all);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -416,6 +504,8 @@ int main(void)
                                         setup_3_accepts, teardown),
         cmocka_unit_test_setup_teardown(test_accepts_until_eagain, setup, teardown),
         cmocka_unit_test(test_new_refuses_a_non_listener),
+        cmocka_unit_test_setup_teardown(test_paused_reader_is_timed_by_its_reading,
+                                        setup_short_timeouts, teardown),
 #ifdef __linux__
         cmocka_unit_test_setup_teardown(test_unknown_accept_error_does_not_spin, setup,
                                         teardown),
