@@ -38,9 +38,17 @@
 #define OUT_BUF 65536          /* responses formatted before one write */
 #define RESPONSE_MAX 512       /* the largest response this server formats */
 #define PEND_PAUSE (64 * 1024) /* stop reading a client this far behind */
-#define LINGER_MS 1000         /* how long a lingering close waits for EOF */
 #define EMFILE_PAUSE_MS 100    /* how long the listener rests after accept fails */
 #define DRAIN_GRACE_MS 300     /* idle connections live this long into a drain */
+
+/* A lingering close (see start_linger) reads and drops what the client still
+ * sends, so that it can read our last words. It ends when the client closes,
+ * or it has been silent for LINGER_IDLE_MS, or LINGER_MAX_MS have passed, or
+ * it sent LINGER_MAX_BYTES more; during a drain, after LINGER_DRAIN_MS. */
+#define LINGER_IDLE_MS 2000
+#define LINGER_MAX_MS 30000
+#define LINGER_MAX_BYTES (4 * 1024 * 1024)
+#define LINGER_DRAIN_MS 1000
 
 enum { C_FREE, C_READING, C_IDLE, C_LINGER };
 
@@ -55,6 +63,11 @@ typedef struct conn {
     uint64_t sent_at;  /* ... counted from then: the last write that went out */
     char *pend;        /* output the socket did not take yet (rare) */
     size_t pend_off, pend_len, pend_cap;
+
+    /* While lingering (C_LINGER): */
+    uint64_t linger_end; /* it ends then at the latest */
+    size_t linger_bytes; /* what the client sent since, dropped */
+
     http_parser_t parser;
 } conn_t;
 
@@ -193,7 +206,7 @@ static ssize_t write_some(int fd, const char *data, size_t len)
 
 /* Lingering close: say we are done (FIN, after everything already handed
  * to the kernel), then read and drop what the client still sends until it
- * closes too, or LINGER_MS pass. Closing with unread bytes would
+ * closes too, within the LINGER_ bounds. Closing with unread bytes would
  * make the kernel send a reset instead, and the client's kernel would throw
  * away the responses it had received but the client not yet read: the
  * refusal, or megabytes of pipelined answers. Output not yet handed to the
@@ -205,7 +218,11 @@ static int start_linger(httpd_t *h, int fd, conn_t *c)
     c->pend_off = c->pend_len = c->pend_cap = 0;
     c->send_clock = 0;
     c->state = C_LINGER;
-    c->deadline = h->now + LINGER_MS;
+    c->deadline = h->now + LINGER_IDLE_MS;
+    c->linger_end = h->now + (h->draining ? LINGER_DRAIN_MS : LINGER_MAX_MS);
+    if (c->deadline > c->linger_end)
+        c->deadline = c->linger_end;
+    c->linger_bytes = 0;
     if (shutdown(fd, SHUT_WR) == -1 || set_events(h, fd, c, LOOP_READ) == -1) {
         conn_close(h, fd); /* ENOTCONN: the client is gone already */
         return -1;
@@ -433,8 +450,20 @@ static void read_and_answer(httpd_t *h, int fd, conn_t *c)
             c->want_linger = 0;
             break;
         }
-        if (c->state == C_LINGER)
-            continue; /* dropped: we already said goodbye */
+        if (c->state == C_LINGER) {
+            /* Dropped: we already said goodbye. The client is still
+             * sending (a refused upload, say): give it more time, within
+             * the bounds. */
+            c->linger_bytes += (size_t)n;
+            if (c->linger_bytes > LINGER_MAX_BYTES) {
+                conn_close(h, fd);
+                return;
+            }
+            c->deadline = h->now + LINGER_IDLE_MS;
+            if (c->deadline > c->linger_end)
+                c->deadline = c->linger_end;
+            continue;
+        }
         if (process(h, fd, c, h->in, (size_t)n) == -1)
             return;
         if (c->want_close || (size_t)n < sizeof h->in)
@@ -660,6 +689,12 @@ void httpd_drain(httpd_t *h, void (*done)(httpd_t *h, void *arg), void *arg)
     h->now = loop_now_ms();
     for (int fd = 0; fd < h->conns_cap; fd++) {
         conn_t *c = &h->conns[fd];
+        if (c->state == C_LINGER && c->linger_end > h->now + LINGER_DRAIN_MS) {
+            /* Lingering stays bounded by the master's stop timeout. */
+            c->linger_end = h->now + LINGER_DRAIN_MS;
+            if (c->deadline > c->linger_end)
+                c->deadline = c->linger_end;
+        }
         if (c->state == C_FREE || c->state == C_LINGER)
             continue;
         if (c->send_clock)

@@ -47,9 +47,11 @@
  *     unread is closed by lingering (below), not by a reset that would
  *     destroy the responses it was already sent;
  *   - a refused request is answered, then the write side is shut down and
- *     what the client still sends is read and dropped for a moment before
- *     the close ("lingering close"), so that the client reads the status
- *     instead of a reset.
+ *     what the client still sends is read and dropped before the close
+ *     ("lingering close"), so that the client reads the status instead of
+ *     a reset: until the client closes too, is silent for 2 s, or has sent
+ *     4 MiB more, and for 30 s at most (1 s during a drain). A client
+ *     still uploading a refused body can finish and read the answer.
  */
 #ifndef HTTPD_H
 #define HTTPD_H

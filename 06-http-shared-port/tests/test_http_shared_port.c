@@ -14,6 +14,11 @@
  *     a time is answered;
  *   - every refusal gets its status and a close, and the worker goes on
  *     serving others; slowloris and idle connections are closed on time;
+ *   - a client that resets never gets its response sent to the next one; a
+ *     slow reader of 40,000 pipelined responses gets them all, then an EOF,
+ *     although it reads for longer than the timeouts; a client still
+ *     uploading a refused body for 2.5 s reads its 413; a worker handed a
+ *     socket that is not listening says so and exits instead of spinning;
  *   - supervision: a killed worker is replaced with the port answering
  *     throughout; with every worker killed at once the port still takes
  *     connections, and a replacement answers them; SIGHUP replaces every
@@ -685,6 +690,39 @@ static void test_slow_reader_of_pipelined_responses_gets_them_all(void **state)
     finish(&s);
 }
 
+/* A client that uploads a body the server refuses (413) keeps sending for
+ * 2.5 s, a kilobyte every 100 ms, before it looks for an answer (as a
+ * client that writes its whole request first does). Its sends must not
+ * fail, and it must then read the 413 and a clean EOF. */
+static void test_slow_upload_after_a_refusal_reads_its_413(void **state)
+{
+    (void)state;
+    server_t s = start(NULL, NULL);
+    int fd = tk_connect(HOST, s.port, 2000);
+    assert_true(fd >= 0);
+    /* A body over HTTP_BODY_MAX (1 MiB): refused with 413 at once. */
+    tk_send_str(fd, "GET / HTTP/1.1\r\nHost: t\r\nContent-Length: 2000000\r\n\r\n");
+    char chunk[1000];
+    memset(chunk, 'u', sizeof chunk);
+    long long t0 = tk_now_ms();
+    while (tk_now_ms() - t0 < 2500) {
+        if (send(fd, chunk, sizeof chunk, MSG_NOSIGNAL) != (ssize_t)sizeof chunk)
+            fail_msg("send failed %lld ms into the upload: %s", tk_now_ms() - t0,
+                     strerror(errno));
+        struct timespec ts = {0, 100 * 1000000L};
+        nanosleep(&ts, NULL); /* the client's pace, not a synchronisation */
+    }
+    char buf[4096];
+    int reset;
+    ssize_t n = read_to_end(fd, buf, sizeof buf, 5000, &reset);
+    assert_true(n > 0);
+    if (strstr(buf, "HTTP/1.1 413 ") == NULL)
+        fail_msg("no 413 in %zd bytes:\n%s", n, buf);
+    assert_false(reset);
+    close(fd);
+    finish(&s);
+}
+
 /* A worker handed something that is not a listening socket (here an
  * unbound TCP socket, sent over its channel as the master would send the
  * listener) must say so and exit, not spin on accept errors. */
@@ -1307,6 +1345,8 @@ int main(void)
         cmocka_unit_test_teardown(test_a_dead_clients_response_never_reaches_the_next,
                                   teardown),
         cmocka_unit_test_teardown(test_slow_reader_of_pipelined_responses_gets_them_all,
+                                  teardown),
+        cmocka_unit_test_teardown(test_slow_upload_after_a_refusal_reads_its_413,
                                   teardown),
         cmocka_unit_test_teardown(test_worker_handed_a_non_listener_says_so, teardown),
         cmocka_unit_test_teardown(test_usr1_table_counts_every_request, teardown),

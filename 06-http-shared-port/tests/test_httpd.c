@@ -14,9 +14,15 @@
  *     that arrived just before the drain is answered, not lost; done()
  *     comes last;
  *   - the lingering close: a refused client that keeps sending still reads
- *     its 400 instead of a connection reset;
+ *     its 400 instead of a connection reset, and lingering ends after 4 MiB;
+ *   - a client the server stopped reading is timed by its reading (the send
+ *     timeout), not by the header and idle timeouts, and ends with an EOF;
+ *   - the shared output buffer: the answer to a client that reset is not
+ *     sent to the next client;
  *   - accepting: one wake of the listener accepts until EAGAIN, but at most
- *     accepts_per_wake connections.
+ *     accepts_per_wake connections; httpd_new refuses a socket that is not
+ *     listening, and an unexpected accept error rests the listener instead
+ *     of spinning.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -489,6 +495,32 @@ static void test_paused_reader_is_timed_by_its_reading(void **state)
     free(all);
 }
 
+/* After a refusal the server drops what the client still sends, but not
+ * without end: past 4 MiB it closes, however fast the client sends. */
+static void test_lingering_is_bounded_by_bytes(void **state)
+{
+    fixture_t *f = *state;
+    int fd = client(f);
+    fcntl(fd, F_SETFL, O_NONBLOCK);
+    tk_send_str(fd, "BAD REQUEST LINE\r\n");
+    pump(f, 20);
+    assert_int_equal(httpd_connections(f->h), 1); /* lingering */
+    size_t len = 6 * 1024 * 1024;
+    char *junk = malloc(len);
+    assert_non_null(junk);
+    memset(junk, 'j', len);
+    long long t0 = tk_now_ms();
+    size_t sent = send_pumping(f, fd, junk, len, 1500);
+    pump(f, 20);
+    printf("# lingering ended after %zu bytes sent, in %lld ms\n", sent,
+           tk_now_ms() - t0);
+    assert_int_equal(httpd_connections(f->h), 0);
+    assert_true(sent > 4 * 1024 * 1024);
+    assert_true(tk_now_ms() - t0 < 1900); /* not by the 2 s of silence */
+    close(fd);
+    free(junk);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -506,6 +538,8 @@ int main(void)
         cmocka_unit_test(test_new_refuses_a_non_listener),
         cmocka_unit_test_setup_teardown(test_paused_reader_is_timed_by_its_reading,
                                         setup_short_timeouts, teardown),
+        cmocka_unit_test_setup_teardown(test_lingering_is_bounded_by_bytes, setup,
+                                        teardown),
 #ifdef __linux__
         cmocka_unit_test_setup_teardown(test_unknown_accept_error_does_not_spin, setup,
                                         teardown),
