@@ -280,10 +280,13 @@ static int flush(httpd_t *h, int fd, conn_t *c)
         c->deadline = c->sent_at + h->cfg.send_timeout_ms;
     } else if (c->send_clock) {
         /* Reading again: the request (or the wait for one) starts its
-         * clock now. */
+         * clock now. An idle connection in a drain gets the drain's grace
+         * (see httpd_drain), not a full idle timeout. */
         c->send_clock = 0;
-        c->deadline = h->now + (c->state == C_IDLE ? h->cfg.idle_timeout_ms
-                                                   : h->cfg.header_timeout_ms);
+        uint64_t wait = c->state != C_IDLE ? h->cfg.header_timeout_ms
+                        : h->draining      ? DRAIN_GRACE_MS
+                                           : h->cfg.idle_timeout_ms;
+        c->deadline = h->now + wait;
     }
     if (behind > 0) {
         /* Wait until the client reads. */
@@ -698,7 +701,7 @@ void httpd_drain(httpd_t *h, void (*done)(httpd_t *h, void *arg), void *arg)
         if (c->state == C_FREE || c->state == C_LINGER)
             continue;
         if (c->send_clock)
-            continue; /* still delivering: answered requests are not idle */
+            continue; /* still delivering: idle only once caught up (flush) */
         if (c->state == C_IDLE ||
             (c->state == C_READING && !http_parser_started(&c->parser))) {
             /* Idle as far as we know. But a busy keep-alive client sends

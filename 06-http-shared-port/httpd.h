@@ -79,8 +79,9 @@ httpd_t *httpd_new(loop_t *loop, int listen_fd, const httpd_config_t *cfg);
  * flight finish (their responses say "Connection: close"), close idle
  * keep-alive connections after a grace of 300 ms (a request that comes in
  * the grace is answered with "Connection: close" rather than lost to the
- * close), and call done(h, arg) from the loop once no connection is left.
- * Calling it again does nothing. */
+ * close), let a client still reading its responses catch up first, and
+ * call done(h, arg) from the loop once no connection is left. Calling it
+ * again does nothing. */
 void httpd_drain(httpd_t *h, void (*done)(httpd_t *h, void *arg), void *arg);
 
 /* Responses written so far (every status counts), and connections open. */

@@ -521,6 +521,63 @@ static void test_lingering_is_bounded_by_bytes(void **state)
     free(junk);
 }
 
+/* A drain while a client is still reading its backlog of answers (400 of
+ * them: all its requests were read, and the kernel did not take all the
+ * answers): they are delivered, and once the client has caught up its
+ * connection is idle like any other, closed after the drain's short grace
+ * (not after the idle timeout of 5 s, which would outlast the master's
+ * stop timeout). */
+static void test_drain_waits_for_a_slow_reader_then_closes(void **state)
+{
+    fixture_t *f = *state;
+    enum { N = 400 };
+    static const char req[] = "GET / HTTP/1.1\r\nHost: t\r\n\r\n";
+    char *all = malloc(N * (sizeof req - 1));
+    assert_non_null(all);
+    for (int i = 0; i < N; i++)
+        memcpy(all + (size_t)i * (sizeof req - 1), req, sizeof req - 1);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int small = 4096; /* so that the kernels cannot take all the answers */
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)f->port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    fcntl(fd, F_SETFL, O_NONBLOCK);
+    assert_int_equal(send_pumping(f, fd, all, N * (sizeof req - 1), 2000),
+                     N * (sizeof req - 1));
+    pump(f, 50);
+    assert_int_equal(httpd_requests(f->h), N);
+    httpd_drain(f->h, on_drained, f);
+    pump(f, 400); /* past the grace: the client is not idle, it is behind */
+    assert_int_equal(httpd_connections(f->h), 1);
+
+    size_t cap = (size_t)N * 200, n = 0;
+    char *got = malloc(cap);
+    assert_non_null(got);
+    int eof = 0;
+    long long caught_up = 0, end = tk_now_ms() + 5000;
+    while (!eof && tk_now_ms() < end) {
+        pump(f, 1);
+        ssize_t r = recv(fd, got + n, cap - n, MSG_DONTWAIT);
+        if (r == 0 || (r == -1 && errno == ECONNRESET))
+            eof = 1;
+        else if (r > 0)
+            n += (size_t)r;
+        if (!caught_up && count(got, n, "HTTP/1.1 200 OK") == (int)httpd_requests(f->h))
+            caught_up = tk_now_ms();
+    }
+    printf("# %d answers received; closed %lld ms after the client caught up\n",
+           count(got, n, "HTTP/1.1 200 OK"), caught_up ? tk_now_ms() - caught_up : -1);
+    assert_true(eof);
+    assert_int_equal(count(got, n, "HTTP/1.1 200 OK"), N);
+    assert_true(caught_up && tk_now_ms() - caught_up < 2000);
+    pump(f, 20);
+    assert_true(f->drained);
+    close(fd);
+    free(got);
+    free(all);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -536,6 +593,8 @@ int main(void)
                                         setup_3_accepts, teardown),
         cmocka_unit_test_setup_teardown(test_accepts_until_eagain, setup, teardown),
         cmocka_unit_test(test_new_refuses_a_non_listener),
+        cmocka_unit_test_setup_teardown(test_drain_waits_for_a_slow_reader_then_closes,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_paused_reader_is_timed_by_its_reading,
                                         setup_short_timeouts, teardown),
         cmocka_unit_test_setup_teardown(test_lingering_is_bounded_by_bytes, setup,
