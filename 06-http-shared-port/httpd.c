@@ -43,8 +43,9 @@
 
 /* A lingering close (see start_linger) reads and drops what the client still
  * sends, so that it can read our last words. It ends when the client closes,
- * or it has been silent for LINGER_IDLE_MS, or LINGER_MAX_MS have passed, or
- * it sent LINGER_MAX_BYTES more; during a drain, after LINGER_DRAIN_MS. */
+ * or it has been silent for LINGER_IDLE_MS, or LINGER_MAX_MS have passed
+ * (LINGER_IDLE_MS after a timeout), or it sent LINGER_MAX_BYTES more; during
+ * a drain, after LINGER_DRAIN_MS. */
 #define LINGER_IDLE_MS 2000
 #define LINGER_MAX_MS 30000
 #define LINGER_MAX_BYTES (4 * 1024 * 1024)
@@ -210,8 +211,9 @@ static ssize_t write_some(int fd, const char *data, size_t len)
  * make the kernel send a reset instead, and the client's kernel would throw
  * away the responses it had received but the client not yet read: the
  * refusal, or megabytes of pipelined answers. Output not yet handed to the
- * kernel is dropped. Returns 0, or -1 if the connection was closed. */
-static int start_linger(httpd_t *h, int fd, conn_t *c)
+ * kernel is dropped. It lasts max_ms at most. Returns 0, or -1 if the
+ * connection was closed. */
+static int start_linger(httpd_t *h, int fd, conn_t *c, uint64_t max_ms)
 {
     free(c->pend);
     c->pend = NULL;
@@ -219,7 +221,9 @@ static int start_linger(httpd_t *h, int fd, conn_t *c)
     c->send_clock = 0;
     c->state = C_LINGER;
     c->deadline = h->now + LINGER_IDLE_MS;
-    c->linger_end = h->now + (h->draining ? LINGER_DRAIN_MS : LINGER_MAX_MS);
+    if (h->draining && max_ms > LINGER_DRAIN_MS)
+        max_ms = LINGER_DRAIN_MS;
+    c->linger_end = h->now + max_ms;
     if (c->deadline > c->linger_end)
         c->deadline = c->linger_end;
     c->linger_bytes = 0;
@@ -307,7 +311,7 @@ static int flush(httpd_t *h, int fd, conn_t *c)
             conn_close(h, fd);
             return -1;
         }
-        return start_linger(h, fd, c);
+        return start_linger(h, fd, c, LINGER_MAX_MS);
     }
     if (set_events(h, fd, c, LOOP_READ) == -1) {
         conn_close(h, fd);
@@ -584,13 +588,14 @@ static int unread_input(int fd)
  * that does not read its responses, or a lingering close that is over.
  * Close it; but if it sent bytes we never read (pipelined requests behind
  * the ones we answered), close it by lingering, or the close would be a
- * reset that destroys the responses it was sent. */
+ * reset that destroys the responses it was sent. A short linger: unlike a
+ * refused client, this one has had its time. */
 static void expire(httpd_t *h, int fd, conn_t *c)
 {
     if (c->state == C_LINGER || !unread_input(fd))
         conn_close(h, fd);
     else
-        start_linger(h, fd, c);
+        start_linger(h, fd, c, LINGER_IDLE_MS);
 }
 
 static void on_sweep(loop_t *loop, loop_timer_t *t, void *arg)

@@ -44,8 +44,8 @@
  *     behind, or the client has no request under way) those two clocks
  *     stop, and the client must instead take some output every
  *     send_timeout_ms. A connection that times out with requests still
- *     unread is closed by lingering (below), not by a reset that would
- *     destroy the responses it was already sent;
+ *     unread is closed by lingering (below, for 2 s at most), not by a
+ *     reset that would destroy the responses it was already sent;
  *   - a refused request is answered, then the write side is shut down and
  *     what the client still sends is read and dropped before the close
  *     ("lingering close"), so that the client reads the status instead of
