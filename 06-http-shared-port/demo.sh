@@ -9,7 +9,8 @@
 #   2. GET / answered by the workers (their pid is in the JSON), HTTP/1.0
 #      closing, a refused method;
 #   3. bad requests refused with their status: the smuggling guard (400),
-#      chunked (501), a long request line (414), big headers (431);
+#      a bad Host (400), an unknown method (501), a long request line (414),
+#      big headers (431); a well-formed chunked body is read (200);
 #   4. load (wrk, else ab, else curl), then SIGUSR1: requests per worker;
 #   5. kill -9 of a worker: the master replaces it and passes it the socket;
 #   6. SIGHUP: every worker replaced, one at a time;
@@ -126,10 +127,17 @@ BIG=$(printf '%17000s' '' | tr ' ' b)
 refuse 400 "Content-Length and Transfer-Encoding together (smuggling guard)" \
     -H 'Content-Length: 5' -H 'Transfer-Encoding: chunked' --data-binary hello "$URL"
 refuse 400 "Content-Length: -1" -H 'Content-Length: -1' "$URL"
-refuse 501 "a chunked body" -H 'Transfer-Encoding: chunked' --data-binary hello "$URL"
+refuse 400 "Transfer-Encoding: chunked, identity (chunked not last: smuggling guard)" \
+    -X GET -H 'Transfer-Encoding: chunked, identity' --data-binary hello "$URL"
+refuse 400 "Host: a b (not a host)" -H 'Host: a b' "$URL"
+refuse 501 "a method no server knows (BREW)" -X BREW "$URL"
 refuse 414 "a request line of 9,000 bytes" "$URL$LONG"
 refuse 431 "a header of 17,000 bytes" -H "X-Big: $BIG" "$URL"
 curl -s "$URL" | grep -q "Hello World" || fail "no answer after the refusals"
+got=$(curl -s -o /dev/null -w '%{http_code}' -X GET -H 'Transfer-Encoding: chunked' \
+    --data-binary hello "$URL")
+echo "  $got <- a chunked body, well formed: read and discarded"
+[ "$got" = 200 ] || fail "a chunked body: got $got, expected 200"
 echo "Notice: the workers went on serving; tests/test_http_shared_port.c sends"
 echo "the rest of the battery (NUL bytes, no Host, 405, 413, 505, slowloris)."
 

@@ -27,7 +27,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -322,19 +321,11 @@ static int flush(httpd_t *h, int fd, conn_t *c)
 
 /* ---- answering ------------------------------------------------------------ */
 
-/* The path part of the target: "/" for "/?x=1", and the path of an
- * absolute-form target ("http://host/x" -> "/x", RFC 9112 3.2.2). */
+/* The parser keeps only the target's path ("/" for "/?x=1" and for
+ * "http://host/?x", RFC 9112 3.2.2), so routing is a comparison. */
 static int is_root(const http_request_t *req)
 {
-    const char *p = req->path;
-    if (req->path_truncated)
-        return 0;
-    if (strncasecmp(p, "http://", 7) == 0 || strncasecmp(p, "https://", 8) == 0) {
-        p = strchr(strchr(p, ':') + 3, '/');
-        if (p == NULL)
-            return 1; /* "http://host" means "/" */
-    }
-    return p[0] == '/' && (p[1] == '\0' || p[1] == '?');
+    return !req->path_truncated && strcmp(req->path, "/") == 0;
 }
 
 /* Make room in h->out for one more response. Returns -1 if the connection
@@ -378,6 +369,18 @@ static int respond(httpd_t *h, int fd, conn_t *c, const http_request_t *req)
     return 0;
 }
 
+/* The client asked to be told before it sends the body (Expect:
+ * 100-continue) and the head is acceptable: say so, or it waits (curl for
+ * a second) before sending the body anyway. */
+static int say_continue(httpd_t *h, int fd, conn_t *c)
+{
+    if (reserve(h, fd, c) == -1)
+        return -1;
+    memcpy(h->out + h->out_len, HTTP_CONTINUE, sizeof HTTP_CONTINUE - 1);
+    h->out_len += sizeof HTTP_CONTINUE - 1;
+    return 0;
+}
+
 static int refuse(httpd_t *h, int fd, conn_t *c, int status)
 {
     char body[64];
@@ -418,6 +421,11 @@ static int process(httpd_t *h, int fd, conn_t *c, const char *buf, size_t n)
             break;
         if (r == HTTP_PARSE_ERROR)
             return refuse(h, fd, c, c->parser.req.status);
+        if (r == HTTP_PARSE_CONTINUE) {
+            if (say_continue(h, fd, c) == -1)
+                return -1;
+            continue;
+        }
         if (respond(h, fd, c, &c->parser.req) == -1)
             return -1;
         http_parser_reset(&c->parser);

@@ -14,8 +14,11 @@
  *   httpd_drain(h, on_drained, arg);                  // graceful stop
  *
  * What it answers: GET / (and HEAD /) gets {"msg":"Hello World","pid":N} as
- * application/json, any other path 404, and every refusal of http.h its
- * status, after which the connection is closed.
+ * application/json, any other path 404 (the query does not count), and every
+ * refusal of http.h its status, after which the connection is closed. A
+ * request body (Content-Length or chunked) is read and discarded; when the
+ * client asks "Expect: 100-continue", "100 Continue" goes out as soon as the
+ * head is accepted.
  *
  * How it behaves under load and abuse:
  *   - accept: each wake of the listener accepts until EAGAIN, but at most

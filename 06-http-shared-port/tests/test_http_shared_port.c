@@ -36,6 +36,9 @@
  *     cannot be executed exits 1 naming execve's errno; PORT and WORKERS
  *     from the environment are the defaults; with no timeout flags an idle
  *     keep-alive connection is closed after 5 s;
+ *   - chunked request bodies are read across any split, and the next
+ *     request on the connection is answered; Expect: 100-continue gets its
+ *     100 Continue before the body, so curl does not wait for it;
  *   - curl, ab and wrk work against it (each skipped if not installed).
  */
 #include <setjmp.h>
@@ -343,6 +346,14 @@ static void test_hello_json_from_a_worker(void **state)
     tk_send_str(fd, "GET /nope HTTP/1.1\r\nHost: t\r\n\r\n");
     assert_int_equal(read_response(fd, &r, 0, 3000), 404);
     assert_false(r.conn_close);
+    /* The query is not part of the path: a long one is still "/". */
+    char req[512];
+    char query[300];
+    memset(query, 'q', sizeof query - 1);
+    query[sizeof query - 1] = '\0';
+    snprintf(req, sizeof req, "GET /?%s HTTP/1.1\r\nHost: t\r\n\r\n", query);
+    tk_send_str(fd, req);
+    assert_int_equal(read_response(fd, &r, 0, 3000), 200);
     close(fd);
     finish(&s);
 }
@@ -446,7 +457,18 @@ static void test_battery_of_bad_requests(void **state)
              400),
         CASE("GET / HTTP/1.1\r\nHost: t\r\nContent-Length: -1\r\n\r\n", 400),
         CASE("GET / HTTP/1.1\r\nHost: t\r\nContent-Length: ten\r\n\r\n", 400),
-        CASE("GET / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n", 501),
+        CASE("GET / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked, identity\r\n\r\n",
+             400),
+        CASE("GET / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: xchunked\r\n\r\n", 400),
+        CASE("GET / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+             501),
+        CASE("GET / HTTP/1.1\r\nHost: a b\r\n\r\n", 400),
+        CASE("GET / HTTP/1.1\r\nHost: a/b\r\n\r\n", 400),
+        CASE("GET http:// HTTP/1.1\r\nHost: t\r\n\r\n", 400),
+        CASE("GET a:80 HTTP/1.1\r\nHost: t\r\n\r\n", 400),
+        CASE("GET * HTTP/1.1\r\nHost: t\r\n\r\n", 400),
+        CASE("get / HTTP/1.1\r\nHost: t\r\n\r\n", 501),
+        CASE("GETXXXXX / HTTP/1.1\r\nHost: t\r\n\r\n", 501),
         CASE("DELETE / HTTP/1.1\r\nHost: t\r\n\r\n", 405),
         CASE("GET / HTTP/1.1\r\nHost: t\r\nContent-Length: 9999999999\r\n\r\nshort", 413),
         CASE("GET / HTTP/3.0\r\nHost: t\r\n\r\n", 505),
@@ -723,6 +745,57 @@ static void test_slow_upload_after_a_refusal_reads_its_413(void **state)
     finish(&s);
 }
 
+static int have(const char *tool);
+
+/* ---- request bodies: chunked, and Expect: 100-continue --------------------- */
+
+static void test_chunked_body_end_to_end(void **state)
+{
+    (void)state;
+    server_t s = start(NULL, NULL);
+    response_t r;
+    int fd = tk_connect(HOST, s.port, 2000);
+    assert_true(fd >= 0);
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    /* A chunked body in pieces that cut its framing anywhere (inside a
+     * size, an extension, the data and a trailer), then a second request
+     * on the same connection: the server must find where the body ends. */
+    static const char *pieces[] = {
+        "GET / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n1",
+        "0;ext=\"a b\"\r\n0123456789abcdef",
+        "\r\n3\r",
+        "\nxyz\r\n0\r\nX-Trailer: 1",
+        "\r\n\r\nGET /after HTTP/1.1\r\nHost: t\r\n\r\n",
+    };
+    for (size_t i = 0; i < sizeof pieces / sizeof pieces[0]; i++) {
+        assert_int_equal(tk_send_str(fd, pieces[i]), 0);
+        struct timespec ts = {0, 20 * 1000 * 1000}; /* separate segments */
+        nanosleep(&ts, NULL);
+    }
+    assert_int_equal(read_response(fd, &r, 0, 3000), 200);
+    assert_false(r.conn_close);
+    assert_int_equal(read_response(fd, &r, 0, 3000), 404); /* "/after" */
+    close(fd);
+
+    /* A chunked POST is refused at its head, before any of the body is
+     * read, even when it asks for 100 Continue: 405 and a close. */
+    fd = tk_connect(HOST, s.port, 2000);
+    tk_send_str(fd, "POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n"
+                    "Expect: 100-continue\r\n\r\n");
+    assert_int_equal(read_response(fd, &r, 0, 3000), 405);
+    assert_true(r.conn_close);
+    close(fd);
+
+    /* The framing guards hold end to end. */
+    fd = tk_connect(HOST, s.port, 2000);
+    tk_send_str(fd, "GET / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+                    "5 \r\nhello\r\n0\r\n\r\n");
+    assert_int_equal(read_response(fd, &r, 0, 3000), 400);
+    close(fd);
+    finish(&s);
+}
+
 /* A worker handed something that is not a listening socket (here an
  * unbound TCP socket, sent over its channel as the master would send the
  * listener) must say so and exit, not spin on accept errors. */
@@ -774,6 +847,80 @@ static void test_worker_handed_a_non_listener_says_so(void **state)
     close(sv[0]);
     tk_free(p);
     current = NULL;
+}
+
+static void test_expect_100_continue(void **state)
+{
+    (void)state;
+    server_t s = start(NULL, NULL);
+    response_t r;
+    char line[256];
+    /* The client sends only the head and waits: the server must say 100
+     * Continue before the body arrives (RFC 9110 10.1.1). */
+    int fd = tk_connect(HOST, s.port, 2000);
+    tk_send_str(fd, "GET / HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\n"
+                    "Content-Length: 5\r\n\r\n");
+    assert_true(tk_read_line(fd, line, sizeof line, 2000) >= 0);
+    assert_string_equal(line, "HTTP/1.1 100 Continue");
+    assert_int_equal(tk_read_line(fd, line, sizeof line, 2000), 0);
+    tk_send_str(fd, "hello");
+    assert_int_equal(read_response(fd, &r, 0, 3000), 200);
+    /* Chunked, on the same connection. */
+    tk_send_str(fd, "GET / HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\n"
+                    "Transfer-Encoding: chunked\r\n\r\n");
+    assert_true(tk_read_line(fd, line, sizeof line, 2000) >= 0);
+    assert_string_equal(line, "HTTP/1.1 100 Continue");
+    assert_int_equal(tk_read_line(fd, line, sizeof line, 2000), 0);
+    tk_send_str(fd, "2\r\nhi\r\n0\r\n\r\n");
+    assert_int_equal(read_response(fd, &r, 0, 3000), 200);
+    /* Without a body there is nothing to continue: the answer comes
+     * straight away. */
+    tk_send_str(fd, "GET / HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\n\r\n");
+    assert_int_equal(read_response(fd, &r, 0, 3000), 200);
+    close(fd);
+    finish(&s);
+}
+
+/* curl sends "Expect: 100-continue" with a body it thinks is large (over
+ * 1 KiB in older versions, over 1 MiB in newer ones; the test asks for it
+ * explicitly) and waits up to a second for the 100 before sending anyway. */
+static void test_curl_does_not_wait_for_100(void **state)
+{
+    (void)state;
+    if (!have("curl")) {
+        printf("# curl not installed: skipped\n");
+        skip();
+    }
+    char path[] = "/tmp/test-http-body.XXXXXX";
+    int bfd = mkstemp(path);
+    assert_true(bfd >= 0);
+    char body[4000];
+    memset(body, 'b', sizeof body);
+    assert_int_equal(write(bfd, body, sizeof body), (ssize_t)sizeof body);
+    close(bfd);
+    server_t s = start(NULL, NULL);
+    char cmd[512], out[256];
+    static const char *modes[] = {"", "-H 'Transfer-Encoding: chunked'"};
+    for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
+        snprintf(cmd, sizeof cmd,
+                 "curl -s -o /dev/null -w '%%{http_code} %%{time_total}' -X GET "
+                 "-H 'Expect: 100-continue' %s --data-binary @%s http://127.0.0.1:%d/",
+                 modes[i], path, s.port);
+        FILE *f = popen(cmd, "r");
+        assert_non_null(f);
+        size_t n = fread(out, 1, sizeof out - 1, f);
+        out[n] = '\0';
+        pclose(f);
+        int code = 0;
+        double secs = 9;
+        if (sscanf(out, "%d %lf", &code, &secs) != 2 || code != 200 || secs >= 0.5) {
+            unlink(path);
+            fail_msg("%s: got \"%s\" (want 200 in well under 1 s)", cmd, out);
+        }
+        printf("# curl %s: %s\n", modes[i][0] ? "chunked" : "Content-Length", out);
+    }
+    unlink(path);
+    finish(&s);
 }
 
 /* ---- the per-worker table ------------------------------------------------- */
@@ -1349,6 +1496,9 @@ int main(void)
         cmocka_unit_test_teardown(test_slow_upload_after_a_refusal_reads_its_413,
                                   teardown),
         cmocka_unit_test_teardown(test_worker_handed_a_non_listener_says_so, teardown),
+        cmocka_unit_test_teardown(test_chunked_body_end_to_end, teardown),
+        cmocka_unit_test_teardown(test_expect_100_continue, teardown),
+        cmocka_unit_test_teardown(test_curl_does_not_wait_for_100, teardown),
         cmocka_unit_test_teardown(test_usr1_table_counts_every_request, teardown),
         cmocka_unit_test_teardown(test_no_fd_leaks, teardown),
         cmocka_unit_test_teardown(test_kill_a_worker_under_load, teardown),
