@@ -36,6 +36,7 @@ struct watcher {
     int internal;  /* the signal pipe: not counted by loop_watch_count */
     int events;    /* LOOP_READ | LOOP_WRITE asked for */
     int in_kernel; /* epoll: registered in the interest list */
+    int in_list;   /* epoll: the events registered there, when in_kernel */
     uint64_t gen;  /* changes each time the fd number is watched anew */
     loop_io_cb cb;
     void *arg;
@@ -87,6 +88,8 @@ struct loop {
     struct pollfd *pfds; /* poll backend */
     int pfds_cap;
     int epfd; /* epoll backend */
+
+    loop_counts_t counts; /* kernel calls, for loop_counts() */
 
     int sig_rfd; /* self-pipe, read end; -1 until a signal is handled */
     struct sig_handler *sigs;
@@ -153,6 +156,11 @@ int loop_backend_default(loop_backend_t *out)
 loop_backend_t loop_backend(const loop_t *loop)
 {
     return loop->backend;
+}
+
+loop_counts_t loop_counts(const loop_t *loop)
+{
+    return loop->counts;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -240,7 +248,13 @@ static int grow_watchers(loop_t *loop, int fd)
 /* Bring the epoll interest list in line with what the watcher asks for. A
  * paused watcher (events == 0) is taken out of the list altogether, because
  * epoll reports EPOLLHUP and EPOLLERR even when nothing was asked for, and a
- * paused, hung-up fd would wake the loop forever. */
+ * paused, hung-up fd would wake the loop forever.
+ *
+ * The list lives in the kernel, and each change is a system call, so we
+ * remember what we registered and make no call when nothing changes. A
+ * server typically restates its interest after every reply ("read, and
+ * write if output is queued"); without this check epoll would pay one
+ * epoll_ctl per reply, more than select and poll pay for the whole set. */
 static int epoll_sync(loop_t *loop, int fd, struct watcher *w, int want)
 {
     struct epoll_event ev = {0};
@@ -250,16 +264,23 @@ static int epoll_sync(loop_t *loop, int fd, struct watcher *w, int want)
     if (want & LOOP_WRITE)
         ev.events |= EPOLLOUT;
     if (want == 0) {
-        if (w->in_kernel && epoll_ctl(loop->epfd, EPOLL_CTL_DEL, fd, &ev) == -1 &&
-            errno != EBADF && errno != ENOENT)
-            return -1;
+        if (w->in_kernel) {
+            loop->counts.interest_changes++;
+            if (epoll_ctl(loop->epfd, EPOLL_CTL_DEL, fd, &ev) == -1 && errno != EBADF &&
+                errno != ENOENT)
+                return -1;
+        }
         w->in_kernel = 0;
         return 0;
     }
+    if (w->in_kernel && w->in_list == want)
+        return 0;
+    loop->counts.interest_changes++;
     if (epoll_ctl(loop->epfd, w->in_kernel ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &ev) ==
         -1)
         return -1;
     w->in_kernel = 1;
+    w->in_list = want;
     return 0;
 }
 #endif
@@ -812,6 +833,7 @@ int loop_run_once(loop_t *loop, int timeout_ms)
         wait = 0;
 
     int n;
+    loop->counts.waits++;
     switch (loop->backend) {
     case LOOP_POLL:
         n = wait_poll(loop, wait);
