@@ -19,8 +19,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/select.h>
@@ -195,8 +197,24 @@ loop_t *loop_new(loop_backend_t backend)
     return loop;
 }
 
-static int sig_wfd = -1; /* the self-pipe's write end, for the handler */
-static pid_t sig_owner;  /* the process whose loop reads that pipe */
+/* The two values the signal handler reads. C lets a handler touch a
+ * static object only if it is `volatile sig_atomic_t` (or a lock-free
+ * atomic): volatile makes the compiler really load it when the handler runs
+ * and store it when we assign, and sig_atomic_t is read and written whole,
+ * never half-updated when a signal lands between two instructions. An fd
+ * and a pid are both ints, which sig_atomic_t holds on every system we
+ * build on; the assertion checks it.
+ *
+ * Both are set before sigaction() installs the handler and cleared only
+ * after loop_free() has put the old dispositions back, so a handler never
+ * sees them change under it. That reasoning is about one thread: a handler
+ * running on another thread while loop_free() runs would race it, which is
+ * why a program with threads blocks the loop's signals in them (threads.c
+ * does, for its client threads). */
+_Static_assert(SIG_ATOMIC_MAX >= INT_MAX && sizeof(pid_t) <= sizeof(int),
+               "sig_atomic_t holds an fd and a pid");
+static volatile sig_atomic_t sig_wfd = -1; /* the self-pipe's write end */
+static volatile sig_atomic_t sig_owner;    /* the pid whose loop reads it */
 
 void loop_free(loop_t *loop)
 {
@@ -580,14 +598,15 @@ static int next_timeout(loop_t *loop)
 static void on_signal(int signo)
 {
     int saved = errno;
-    if (getpid() != sig_owner) {
+    if (getpid() != (pid_t)sig_owner) {
         signal(signo, SIG_DFL);
         raise(signo);
         errno = saved;
         return;
     }
     unsigned char b = (unsigned char)signo;
-    if (sig_wfd != -1 && write(sig_wfd, &b, 1) == -1) {
+    int fd = sig_wfd; /* one load: the fd tested is the fd written */
+    if (fd != -1 && write(fd, &b, 1) == -1) {
         /* The pipe is full: the loop has unread bytes and will wake up
          * anyway. Nothing to do. */
     }
@@ -653,7 +672,7 @@ int loop_on_signal(loop_t *loop, int signo, loop_signal_cb cb, void *arg)
         }
         loop->sig_rfd = p[0];
         sig_wfd = p[1];
-        sig_owner = getpid();
+        sig_owner = (sig_atomic_t)getpid();
     }
     struct sig_handler *s = realloc(loop->sigs, (size_t)(loop->nsigs + 1) * sizeof *s);
     if (s == NULL)
