@@ -63,6 +63,13 @@ int linebuf_append(linebuf_t *lb, const void *data, size_t n)
 int linebuf_next(linebuf_t *lb, const char **line, size_t *len)
 {
     size_t pending = lb->len - lb->start;
+    if (pending == 0) {
+        /* Checked before any pointer arithmetic: an idle buffer's buf is
+         * NULL, and even NULL + 0 is undefined behaviour in C. */
+        if (lb->buf != NULL)
+            linebuf_free(lb); /* idle: give the memory back */
+        return 0;
+    }
     char *from = lb->buf + lb->start;
     char *nl =
         pending > lb->scan ? memchr(from + lb->scan, '\n', pending - lb->scan) : NULL;
@@ -72,8 +79,6 @@ int linebuf_next(linebuf_t *lb, const char **line, size_t *len)
          * "\r\n" still to come) can never become an acceptable line. */
         if (pending > lb->max + 1 || (pending == lb->max + 1 && from[lb->max] != '\r'))
             return -1;
-        if (pending == 0 && lb->buf != NULL)
-            linebuf_free(lb); /* idle: give the memory back */
         return 0;
     }
     size_t n = (size_t)(nl - from);

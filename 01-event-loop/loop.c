@@ -19,8 +19,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/select.h>
@@ -36,6 +38,7 @@ struct watcher {
     int internal;  /* the signal pipe: not counted by loop_watch_count */
     int events;    /* LOOP_READ | LOOP_WRITE asked for */
     int in_kernel; /* epoll: registered in the interest list */
+    int in_list;   /* epoll: the events registered there, when in_kernel */
     uint64_t gen;  /* changes each time the fd number is watched anew */
     loop_io_cb cb;
     void *arg;
@@ -87,6 +90,8 @@ struct loop {
     struct pollfd *pfds; /* poll backend */
     int pfds_cap;
     int epfd; /* epoll backend */
+
+    loop_counts_t counts; /* kernel calls, for loop_counts() */
 
     int sig_rfd; /* self-pipe, read end; -1 until a signal is handled */
     struct sig_handler *sigs;
@@ -155,6 +160,11 @@ loop_backend_t loop_backend(const loop_t *loop)
     return loop->backend;
 }
 
+loop_counts_t loop_counts(const loop_t *loop)
+{
+    return loop->counts;
+}
+
 /* ---------------------------------------------------------------------- */
 /* Creating and freeing                                                   */
 
@@ -187,8 +197,24 @@ loop_t *loop_new(loop_backend_t backend)
     return loop;
 }
 
-static int sig_wfd = -1; /* the self-pipe's write end, for the handler */
-static pid_t sig_owner;  /* the process whose loop reads that pipe */
+/* The two values the signal handler reads. C lets a handler touch a
+ * static object only if it is `volatile sig_atomic_t` (or a lock-free
+ * atomic): volatile makes the compiler really load it when the handler runs
+ * and store it when we assign, and sig_atomic_t is read and written whole,
+ * never half-updated when a signal lands between two instructions. An fd
+ * and a pid are both ints, which sig_atomic_t holds on every system we
+ * build on; the assertion checks it.
+ *
+ * Both are set before sigaction() installs the handler and cleared only
+ * after loop_free() has put the old dispositions back, so a handler never
+ * sees them change under it. That reasoning is about one thread: a handler
+ * running on another thread while loop_free() runs would race it, which is
+ * why a program with threads blocks the loop's signals in them (threads.c
+ * does, for its client threads). */
+_Static_assert(SIG_ATOMIC_MAX >= INT_MAX && sizeof(pid_t) <= sizeof(int),
+               "sig_atomic_t holds an fd and a pid");
+static volatile sig_atomic_t sig_wfd = -1; /* the self-pipe's write end */
+static volatile sig_atomic_t sig_owner;    /* the pid whose loop reads it */
 
 void loop_free(loop_t *loop)
 {
@@ -240,7 +266,13 @@ static int grow_watchers(loop_t *loop, int fd)
 /* Bring the epoll interest list in line with what the watcher asks for. A
  * paused watcher (events == 0) is taken out of the list altogether, because
  * epoll reports EPOLLHUP and EPOLLERR even when nothing was asked for, and a
- * paused, hung-up fd would wake the loop forever. */
+ * paused, hung-up fd would wake the loop forever.
+ *
+ * The list lives in the kernel, and each change is a system call, so we
+ * remember what we registered and make no call when nothing changes. A
+ * server typically restates its interest after every reply ("read, and
+ * write if output is queued"); without this check epoll would pay one
+ * epoll_ctl per reply, more than select and poll pay for the whole set. */
 static int epoll_sync(loop_t *loop, int fd, struct watcher *w, int want)
 {
     struct epoll_event ev = {0};
@@ -250,16 +282,23 @@ static int epoll_sync(loop_t *loop, int fd, struct watcher *w, int want)
     if (want & LOOP_WRITE)
         ev.events |= EPOLLOUT;
     if (want == 0) {
-        if (w->in_kernel && epoll_ctl(loop->epfd, EPOLL_CTL_DEL, fd, &ev) == -1 &&
-            errno != EBADF && errno != ENOENT)
-            return -1;
+        if (w->in_kernel) {
+            loop->counts.interest_changes++;
+            if (epoll_ctl(loop->epfd, EPOLL_CTL_DEL, fd, &ev) == -1 && errno != EBADF &&
+                errno != ENOENT)
+                return -1;
+        }
         w->in_kernel = 0;
         return 0;
     }
+    if (w->in_kernel && w->in_list == want)
+        return 0;
+    loop->counts.interest_changes++;
     if (epoll_ctl(loop->epfd, w->in_kernel ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &ev) ==
         -1)
         return -1;
     w->in_kernel = 1;
+    w->in_list = want;
     return 0;
 }
 #endif
@@ -559,14 +598,15 @@ static int next_timeout(loop_t *loop)
 static void on_signal(int signo)
 {
     int saved = errno;
-    if (getpid() != sig_owner) {
+    if (getpid() != (pid_t)sig_owner) {
         signal(signo, SIG_DFL);
         raise(signo);
         errno = saved;
         return;
     }
     unsigned char b = (unsigned char)signo;
-    if (sig_wfd != -1 && write(sig_wfd, &b, 1) == -1) {
+    int fd = sig_wfd; /* one load: the fd tested is the fd written */
+    if (fd != -1 && write(fd, &b, 1) == -1) {
         /* The pipe is full: the loop has unread bytes and will wake up
          * anyway. Nothing to do. */
     }
@@ -632,7 +672,7 @@ int loop_on_signal(loop_t *loop, int signo, loop_signal_cb cb, void *arg)
         }
         loop->sig_rfd = p[0];
         sig_wfd = p[1];
-        sig_owner = getpid();
+        sig_owner = (sig_atomic_t)getpid();
     }
     struct sig_handler *s = realloc(loop->sigs, (size_t)(loop->nsigs + 1) * sizeof *s);
     if (s == NULL)
@@ -812,6 +852,7 @@ int loop_run_once(loop_t *loop, int timeout_ms)
         wait = 0;
 
     int n;
+    loop->counts.waits++;
     switch (loop->backend) {
     case LOOP_POLL:
         n = wait_poll(loop, wait);

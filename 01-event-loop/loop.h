@@ -127,6 +127,18 @@ int loop_run(loop_t *loop);
 int loop_run_once(loop_t *loop, int timeout_ms);
 void loop_stop(loop_t *loop);
 
+/* What the loop has asked of the kernel so far. `waits` counts the calls
+ * that wait for readiness (select, poll or epoll_wait); `interest_changes`
+ * counts the calls that edit a kernel-side interest list (epoll_ctl), and
+ * stays 0 on select and poll, which hand the whole set to every wait
+ * instead. A watcher whose events do not change costs no call: tests hold
+ * the loop to that, and a reader can compare the backends' costs. */
+typedef struct loop_counts {
+    uint64_t waits;
+    uint64_t interest_changes;
+} loop_counts_t;
+loop_counts_t loop_counts(const loop_t *loop);
+
 /* Milliseconds on the monotonic clock, as the loop measures time. */
 uint64_t loop_now_ms(void);
 

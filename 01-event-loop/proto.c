@@ -12,6 +12,7 @@
 #include "proto.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -108,6 +109,36 @@ int proto_read_stats(proto_stats *st)
     return 0;
 }
 
+/* Every reply names the server's pid, and getpid() is a system call: one
+ * per reply, as many as the replies' send() calls, is a cost strace would
+ * pin on the server. So the pid is looked up once. A cached pid goes stale
+ * in a child after fork(), and fork is the subject of the next chapter:
+ * pthread_atfork() refreshes it in every child fork creates, before any
+ * code of the child runs. pthread_once makes the first lookup safe in the
+ * --threads server, where replies are built on many threads at once. */
+static pid_t self_pid;
+static pthread_once_t self_pid_once = PTHREAD_ONCE_INIT;
+
+static void refresh_pid(void)
+{
+    self_pid = getpid();
+}
+
+static void init_pid(void)
+{
+    refresh_pid();
+    /* If this fails (ENOMEM), children would name their parent: then keep
+     * asking the kernel every time instead. */
+    if (pthread_atfork(NULL, NULL, refresh_pid) != 0)
+        self_pid = 0;
+}
+
+static long my_pid(void)
+{
+    pthread_once(&self_pid_once, init_pid);
+    return self_pid != 0 ? (long)self_pid : (long)getpid();
+}
+
 long proto_busy_ms(const char *line, size_t len)
 {
     long ms;
@@ -131,7 +162,7 @@ size_t proto_reply(const char *line, size_t len, const proto_info *info, char *o
                          PROTO_BUSY_MAX);
         } else {
             proto_burn_cpu(ms);
-            n = snprintf(out, cap, "pid %ld: busy %ld ms done\n", (long)getpid(), ms);
+            n = snprintf(out, cap, "pid %ld: busy %ld ms done\n", my_pid(), ms);
         }
         return (size_t)n;
     }
@@ -146,7 +177,7 @@ size_t proto_reply(const char *line, size_t len, const proto_info *info, char *o
         return (size_t)n;
     }
     /* Anything else is echoed, bytes as they came. */
-    n = snprintf(out, cap, "pid %ld: ", (long)getpid());
+    n = snprintf(out, cap, "pid %ld: ", my_pid());
     size_t used = (size_t)n;
     if (len > cap - used - 1)
         len = cap - used - 1; /* cannot happen with cap >= PROTO_REPLY_MAX */

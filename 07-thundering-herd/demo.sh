@@ -72,8 +72,10 @@ echo
 echo "=== 2. concurrent: 400 connections, 8 clients at once"
 show --connections 400 --clients 8
 echo "In plain words: under load a worker often finds the next connection already"
-echo "queued and does not sleep at all, so every woken/conn figure drops; the herd"
-echo "modes still wake more workers than they need, and the spread evens out."
+echo "queued and does not sleep at all, so every woken/conn figure drops, some below 1:"
+echo "it now counts the sleeps that connections ended, not the workers each one woke."
+echo "Which modes stay above 1.5 changes with the machine's load; the lines above"
+echo "sort this run's figures."
 echo
 echo "checking what the table showed:"
 for m in accept select poll round-robin accept-mutex; do

@@ -153,7 +153,8 @@ static double woken(const report_row *r)
     return r->sleeps_known ? report_woken_per_conn(r) : report_wakeups_per_conn(r);
 }
 
-/* "a, b and c" from the modes of the rows that pass `pick`. */
+/* "a, b and c" from the modes of the rows that pass `pick`, each with its
+ * woken/conn figure as the table prints it when with_wake is set. */
 static int list_modes(FILE *out, const report_row *rows, int n,
                       int (*pick)(const report_row *, const report_info *),
                       const report_info *info, int with_wake)
@@ -169,21 +170,27 @@ static int list_modes(FILE *out, const report_row *rows, int n,
         k++;
         fprintf(out, "%s%s", k == 1 ? "" : k == total ? " and " : ", ", rows[i].mode);
         if (with_wake)
-            fprintf(out, " (%.1f)", woken(&rows[i]));
+            fprintf(out, " (%.2f)", woken(&rows[i]));
     }
     return total;
 }
 
+/* One threshold splits the modes in two, so that every mode with figures
+ * lands in exactly one list. Sequentially a mode wakes 1 worker (1.02 in
+ * the table, the last sleep included) or most of them (2 to 4 of 4), and
+ * 1.5 is far from both; under concurrent load the figures spread out (0.3
+ * to 4), and 1.5 still means "more wakeups than connections, by half". */
+#define HERD_WOKEN_PER_CONN 1.5
+
 static int is_herd(const report_row *r, const report_info *info)
 {
     (void)info;
-    return woken(r) >= 1.5;
+    return woken(r) >= HERD_WOKEN_PER_CONN;
 }
 
 static int wakes_one(const report_row *r, const report_info *info)
 {
-    (void)info;
-    return woken(r) < 1.1;
+    return !is_herd(r, info);
 }
 
 /* Gave the stalled worker less than half of a fair share. */
@@ -199,11 +206,40 @@ static int feeds_stall(const report_row *r, const report_info *info)
 
 void report_notice(FILE *out, const report_info *info, const report_row *rows, int n)
 {
+    /* The column the lists are about: the kernel's count where there is
+     * one (woken() falls back to the program's own count elsewhere). */
+    const char *col = "woken/conn";
+    for (int i = 0; i < n; i++)
+        if (usable(&rows[i]) && !rows[i].sleeps_known)
+            col = "ret/conn";
     fprintf(out, "what to notice:\n");
-    fprintf(out, "  - woke one worker per connection: ");
-    if (list_modes(out, rows, n, wakes_one, info, 0) == 0)
-        fprintf(out, "none");
-    fprintf(out, ".\n  - woke several (a herd): ");
+    if (info->clients <= 1) {
+        /* Every connection met every worker asleep: the figure is the
+         * number of workers one connection woke. */
+        fprintf(out, "  - woke about one worker per connection (%s below %.1f): ", col,
+                HERD_WOKEN_PER_CONN);
+        if (list_modes(out, rows, n, wakes_one, info, 1) == 0)
+            fprintf(out, "none");
+        fprintf(out,
+                ".\n  - woke several workers per connection, a herd (%.1f or more): ",
+                HERD_WOKEN_PER_CONN);
+    } else {
+        /* A worker still busy with one connection is not woken for the
+         * next: it finds it queued. So the figure counts the sleeps that
+         * connections ended, not the workers each one woke. */
+        fprintf(out,
+                "  - under concurrent load a busy worker takes the next connection "
+                "without sleeping, so %s can be below 1.\n",
+                col);
+        fprintf(out,
+                "  - about one wakeup per connection or fewer (%s below %.1f): ", col,
+                HERD_WOKEN_PER_CONN);
+        if (list_modes(out, rows, n, wakes_one, info, 1) == 0)
+            fprintf(out, "none");
+        fprintf(out,
+                ".\n  - more than one wakeup per connection, a herd (%.1f or more): ",
+                HERD_WOKEN_PER_CONN);
+    }
     if (list_modes(out, rows, n, is_herd, info, 1) == 0)
         fprintf(out, "none");
     fprintf(out, ".\n");

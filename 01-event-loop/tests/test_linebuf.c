@@ -70,6 +70,24 @@ static void test_empty_buffer_is_freed(void **state)
     linebuf_free(&lb);
 }
 
+/* A buffer that never held a byte (or gave its memory back) has buf ==
+ * NULL. Asking it for a line must not compute NULL + 0, which is undefined
+ * behaviour in C: clang's UBSan (make CC=clang check) aborts on it. */
+static void test_next_on_buffer_without_memory(void **state)
+{
+    (void)state;
+    linebuf_t lb;
+    linebuf_init(&lb, 100);
+    expect_none(&lb);
+    expect_none(&lb);
+    assert_null(lb.buf);
+    assert_int_equal(linebuf_pending(&lb), 0);
+    assert_int_equal(linebuf_append(&lb, "", 0), 0); /* an empty read adds nothing */
+    expect_none(&lb);
+    assert_null(lb.buf);
+    linebuf_free(&lb);
+}
+
 static void test_limit(void **state)
 {
     (void)state;
@@ -130,6 +148,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pieces_and_batches),
         cmocka_unit_test(test_empty_buffer_is_freed),
+        cmocka_unit_test(test_next_on_buffer_without_memory),
         cmocka_unit_test(test_limit),
         cmocka_unit_test(test_64k),
     };

@@ -175,6 +175,74 @@ static void test_paused_watcher(void **state)
     loop_free(loop);
 }
 
+/* The loop's cost model: a wait per iteration, and on epoll one epoll_ctl
+ * per real change of a watcher's events, none for a change that changes
+ * nothing. A server that sets its interest after every reply (conn.c's
+ * flush) would otherwise pay an epoll_ctl per reply, and strace would show
+ * epoll as the expensive backend. */
+static void test_unchanged_interest_costs_no_call(void **state)
+{
+    loop_backend_t b = *(loop_backend_t *)*state;
+    loop_t *loop = new_loop(state);
+    uint64_t per_change = b == LOOP_EPOLL ? 1 : 0; /* only epoll has a list */
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    assert_int_equal(fcntl(sv[0], F_SETFL, O_NONBLOCK), 0);
+    struct seen s = {0};
+
+    loop_counts_t c0 = loop_counts(loop);
+    assert_int_equal(c0.waits, 0);
+    assert_int_equal(c0.interest_changes, 0);
+    assert_int_equal(loop_watch(loop, sv[0], LOOP_READ, record, &s), 0);
+    assert_int_equal(loop_counts(loop).interest_changes, per_change); /* the add */
+
+    /* The same events again, by loop_modify or by loop_watch (which may
+     * replace the callback): nothing to tell the kernel. */
+    for (int i = 0; i < 100; i++) {
+        assert_int_equal(loop_modify(loop, sv[0], LOOP_READ), 0);
+        assert_int_equal(loop_watch(loop, sv[0], LOOP_READ, record, &s), 0);
+    }
+    assert_int_equal(loop_counts(loop).interest_changes, per_change);
+
+    /* A real change costs one call, and takes effect. */
+    assert_int_equal(loop_modify(loop, sv[0], LOOP_READ | LOOP_WRITE), 0);
+    assert_int_equal(loop_modify(loop, sv[0], LOOP_READ | LOOP_WRITE), 0);
+    assert_int_equal(loop_counts(loop).interest_changes, 2 * per_change);
+    assert_int_equal(loop_run_once(loop, 2000), 0);
+    assert_int_equal(s.calls, 1);
+    assert_true(s.events & LOOP_WRITE);
+    assert_int_equal(loop_counts(loop).waits, 1);
+
+    /* Pausing takes the fd out of epoll's list once; resuming puts it back. */
+    assert_int_equal(loop_modify(loop, sv[0], 0), 0);
+    assert_int_equal(loop_modify(loop, sv[0], 0), 0);
+    assert_int_equal(loop_counts(loop).interest_changes, 3 * per_change);
+    assert_int_equal(loop_modify(loop, sv[0], LOOP_READ), 0);
+    assert_int_equal(loop_modify(loop, sv[0], LOOP_READ), 0);
+    assert_int_equal(loop_counts(loop).interest_changes, 4 * per_change);
+    s.calls = 0;
+    put_byte(sv[1]);
+    assert_int_equal(loop_run_once(loop, 2000), 0);
+    assert_int_equal(s.calls, 1);
+    assert_true(s.events & LOOP_READ);
+    assert_false(s.events & LOOP_WRITE);
+    assert_int_equal(loop_counts(loop).waits, 2);
+
+    /* Removing it and watching the same fd number anew starts afresh. */
+    assert_int_equal(loop_unwatch(loop, sv[0]), 0);
+    assert_int_equal(loop_counts(loop).interest_changes, 5 * per_change);
+    assert_int_equal(loop_watch(loop, sv[0], LOOP_READ, record, &s), 0);
+    assert_int_equal(loop_counts(loop).interest_changes, 6 * per_change);
+    s.calls = 0;
+    assert_int_equal(loop_run_once(loop, 2000), 0);
+    assert_int_equal(s.calls, 1); /* the byte is still unread */
+
+    loop_unwatch(loop, sv[0]);
+    close(sv[0]);
+    close(sv[1]);
+    loop_free(loop);
+}
+
 static void test_bad_arguments(void **state)
 {
     loop_t *loop = new_loop(state);
@@ -731,6 +799,7 @@ static void test_signals_after_fork(void **state)
         cmocka_unit_test_prestate(test_read_readiness, backend_ptr),                     \
         cmocka_unit_test_prestate(test_write_readiness, backend_ptr),                    \
         cmocka_unit_test_prestate(test_paused_watcher, backend_ptr),                     \
+        cmocka_unit_test_prestate(test_unchanged_interest_costs_no_call, backend_ptr),   \
         cmocka_unit_test_prestate(test_bad_arguments, backend_ptr),                      \
         cmocka_unit_test_prestate(test_fd_setsize, backend_ptr),                         \
         cmocka_unit_test_prestate(test_remove_gathered_and_reuse, backend_ptr),          \

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -47,6 +48,38 @@ static void test_echo(void **state)
     assert_string_equal(reply("busybox"), want);
     snprintf(want, sizeof want, "pid %ld: stats please", (long)getpid());
     assert_string_equal(reply("stats please"), want);
+}
+
+/* The server's pid is looked up once, not once per reply; a process forked
+ * after that lookup must still answer with its own pid, not its parent's. */
+static void test_pid_after_fork(void **state)
+{
+    (void)state;
+    char want[64];
+    snprintf(want, sizeof want, "pid %ld: before", (long)getpid());
+    assert_string_equal(reply("before"), want);
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    pid_t pid = fork();
+    assert_int_not_equal(pid, -1);
+    if (pid == 0) {
+        close(p[0]);
+        size_t n = proto_reply("child", 5, &info, out, sizeof out);
+        _exit(write(p[1], out, n) == (ssize_t)n ? 0 : 1);
+    }
+    close(p[1]);
+    char got[64] = {0};
+    ssize_t n = read(p[0], got, sizeof got - 1);
+    close(p[0]);
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    assert_true(n > 0);
+    snprintf(want, sizeof want, "pid %ld: child\n", (long)pid);
+    assert_string_equal(got, want);
+    /* And the parent still answers as itself. */
+    snprintf(want, sizeof want, "pid %ld: after", (long)getpid());
+    assert_string_equal(reply("after"), want);
 }
 
 static void test_busy_errors(void **state)
@@ -131,9 +164,9 @@ static void test_longest_echo(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_echo),           cmocka_unit_test(test_busy_errors),
-        cmocka_unit_test(test_busy_burns_cpu), cmocka_unit_test(test_stats),
-        cmocka_unit_test(test_longest_echo),
+        cmocka_unit_test(test_echo),        cmocka_unit_test(test_pid_after_fork),
+        cmocka_unit_test(test_busy_errors), cmocka_unit_test(test_busy_burns_cpu),
+        cmocka_unit_test(test_stats),       cmocka_unit_test(test_longest_echo),
     };
     return cmocka_run_group_tests_name("proto", tests, NULL, NULL);
 }

@@ -134,8 +134,101 @@ static void test_notice_names_the_herd(void **state)
     report_row rows[3] = {row("accept", even, 200, 204), row("select", even, 200, 804),
                           row("poll", even, 200, 790)};
     char *notice = capture(report_notice, &info, rows, 3);
-    assert_non_null(strstr(notice, "woke one worker per connection: accept."));
-    assert_non_null(strstr(notice, "a herd): select (4.0) and poll (4.0)."));
+    assert_non_null(strstr(notice, "woke about one worker per connection (woken/conn "
+                                   "below 1.5): accept (1.02).\n"));
+    assert_non_null(strstr(notice, "woke several workers per connection, a herd (1.5 or "
+                                   "more): select (4.02) and poll (3.95).\n"));
+    /* Sequential: every connection met the whole herd asleep, so nothing
+     * needs explaining about busy workers. */
+    assert_null(strstr(notice, "can be below 1."));
+    free(notice);
+}
+
+/* The line of `notice` that starts with `start`, as its own string. */
+static char *notice_line(const char *notice, const char *start)
+{
+    const char *s = strstr(notice, start);
+    assert_non_null(s);
+    const char *e = strchr(s, '\n');
+    assert_non_null(e);
+    char *line = malloc((size_t)(e - s) + 1);
+    assert_non_null(line);
+    memcpy(line, s, (size_t)(e - s));
+    line[e - s] = '\0';
+    return line;
+}
+
+/* Every mode lands in exactly one of the two lists, with its figure, on
+ * either side of one threshold (1.5): values between the old thresholds
+ * (1.1 to 1.5) used to land in neither list. */
+static void check_lists(const report_info *info, const char *one_start,
+                        const char *herd_start)
+{
+    static const struct {
+        const char *mode;
+        unsigned long sleeps; /* per 200 connections */
+        const char *shown;
+        int herd;
+    } cases[] = {
+        {"m032", 64, "m032 (0.32)", 0},  {"m095", 190, "m095 (0.95)", 0},
+        {"m108", 216, "m108 (1.08)", 0}, {"m110", 220, "m110 (1.10)", 0},
+        {"m130", 260, "m130 (1.30)", 0}, {"m149", 298, "m149 (1.49)", 0},
+        {"m150", 300, "m150 (1.50)", 1}, {"m234", 468, "m234 (2.34)", 1},
+        {"m400", 800, "m400 (4.00)", 1},
+    };
+    enum { N = sizeof cases / sizeof cases[0] };
+    report_row rows[N + 2];
+    for (int i = 0; i < N; i++)
+        rows[i] = row(cases[i].mode, even, 200, cases[i].sleeps);
+    /* Rows without figures are in neither list. */
+    rows[N] = row("skipped-mode", even, 0, 0);
+    rows[N].skipped = 1;
+    rows[N + 1] = row("failed-mode", even, 0, 0);
+    rows[N + 1].failed = 1;
+    char *notice = capture(report_notice, info, rows, N + 2);
+    char *one_line = notice_line(notice, one_start);
+    char *herd_line = notice_line(notice, herd_start);
+    for (int i = 0; i < N; i++) {
+        const char *in = cases[i].herd ? herd_line : one_line;
+        const char *out = cases[i].herd ? one_line : herd_line;
+        if (strstr(in, cases[i].shown) == NULL || strstr(out, cases[i].mode) != NULL)
+            fail_msg("%s is not (only) in the %s list:\n%s", cases[i].mode,
+                     cases[i].herd ? "herd" : "one-worker", notice);
+    }
+    assert_null(strstr(notice, "skipped-mode"));
+    assert_null(strstr(notice, "failed-mode"));
+    free(one_line);
+    free(herd_line);
+    free(notice);
+}
+
+static void test_notice_lists_every_mode_once_sequential(void **state)
+{
+    (void)state;
+    report_info info = {
+        .workers = 4, .connections = 200, .clients = 1, .stall_worker = -1};
+    check_lists(&info, "  - woke about one worker per connection",
+                "  - woke several workers per connection");
+}
+
+/* Under concurrent load a worker still busy with one connection is not
+ * woken for the next: it finds it queued. woken/conn then counts the
+ * sleeps a connection ended, and can be below 1; the sentences must say
+ * that, not "woke one worker per connection". */
+static void test_notice_lists_every_mode_once_concurrent(void **state)
+{
+    (void)state;
+    report_info info = {
+        .workers = 4, .connections = 200, .clients = 8, .stall_worker = -1};
+    check_lists(&info, "  - about one wakeup per connection or fewer",
+                "  - more than one wakeup per connection");
+    report_row rows[2] = {row("accept", even, 200, 64), row("epoll", even, 200, 468)};
+    char *notice = capture(report_notice, &info, rows, 2);
+    assert_null(strstr(notice, "woke one worker per connection"));
+    assert_non_null(strstr(notice, "a busy worker takes the next connection without "
+                                   "sleeping, so woken/conn can be below 1"));
+    assert_non_null(strstr(notice, "or fewer (woken/conn below 1.5): accept (0.32).\n"));
+    assert_non_null(strstr(notice, "a herd (1.5 or more): epoll (2.34).\n"));
     free(notice);
 }
 
@@ -191,6 +284,8 @@ int main(void)
         cmocka_unit_test(test_table),
         cmocka_unit_test(test_stalled_worker_is_marked_and_named),
         cmocka_unit_test(test_notice_names_the_herd),
+        cmocka_unit_test(test_notice_lists_every_mode_once_sequential),
+        cmocka_unit_test(test_notice_lists_every_mode_once_concurrent),
         cmocka_unit_test(test_header_describes_the_load),
         cmocka_unit_test(test_csv),
     };
