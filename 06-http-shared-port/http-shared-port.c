@@ -91,7 +91,8 @@ typedef struct master {
     char **worker_env;
     worker_t **workers; /* every worker ever started, in order */
     int nworkers, cap_workers;
-    int announced; /* printed "listening on" */
+    uint64_t ready_ms; /* the supervisor's ready deadline, for the log */
+    int announced;     /* printed "listening on" */
     int open_chans;
     int stopped; /* SUP_EV_STOPPED seen */
     int crashed;
@@ -410,6 +411,10 @@ static void on_sup_event(sup_t *sup, const sup_event_t *ev, void *arg)
         printf("[master %d] worker %d did not stop in time: SIGKILL\n", (int)me,
                (int)ev->pid);
         break;
+    case SUP_EV_READY_TIMEOUT:
+        printf("[master %d] worker %d did not say it was ready within %llu ms: SIGKILL\n",
+               (int)me, (int)ev->pid, (unsigned long long)m->ready_ms);
+        break;
     case SUP_EV_SPAWN_FAILED:
         printf("[master %d] starting a worker for slot %d: %s: %s\n", (int)me, ev->slot,
                m->worker_path, strerror(ev->error));
@@ -626,6 +631,7 @@ int main(int argc, char *argv[])
         m.worker_argv[k++] = idle_arg;
     }
     m.worker_argv[k] = NULL;
+    m.ready_ms = 5000;
     m.worker_env = chan_child_environ();
     if (m.worker_env == NULL)
         err(1, "chan_child_environ");
@@ -649,7 +655,8 @@ int main(int argc, char *argv[])
                         .on_event = on_sup_event,
                         .arg = &m,
                         .stop_timeout_ms = (uint64_t)stop_ms,
-                        .wait_ready = 1};
+                        .wait_ready = 1,
+                        .ready_timeout_ms = m.ready_ms};
     m.sup = sup_new(m.loop, &cfg);
     if (m.sup == NULL)
         err(1, "sup_new");
