@@ -38,6 +38,10 @@
  *     responses in flight and exits; SIGKILL after --stop-timeout; exit 0;
  *   - SIGHUP: workers are replaced one at a time, each only after its
  *     replacement said it is serving;
+ *   - a new worker that has not said it is serving within --ready-timeout
+ *     is SIGKILLed and counts as a death (respawned; a repeat trips the
+ *     crash-loop guard), so a worker stuck in its start-up cannot leave
+ *     connections queued with nobody to answer, or stall a rolling restart;
  *   - no orphans: workers exit when the master dies (lifeline pipe, channel
  *     EOF and, on Linux, PR_SET_PDEATHSIG).
  * Workers report their request counts over the channel; on SIGUSR1 and at
@@ -107,7 +111,7 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: http-shared-port [-p PORT] [-H HOST] [-w WORKERS] [--worker PATH]\n"
             "                        [--header-timeout MS] [--idle-timeout MS]\n"
-            "                        [--stop-timeout MS]\n"
+            "                        [--stop-timeout MS] [--ready-timeout MS]\n"
             "A pre-forked HTTP/1.1 server: the master listens on HOST:PORT, starts\n"
             "WORKERS copies of http-worker and passes each the listening socket.\n"
             "  -p, --port PORT       default $PORT or 8080; 0 lets the kernel choose\n"
@@ -119,6 +123,8 @@ static void usage(FILE *f)
             "  --idle-timeout MS     close keep-alive connections idle for MS (5000)\n"
             "  --stop-timeout MS     SIGKILL workers still running MS after a stop\n"
             "                        was asked (5000)\n"
+            "  --ready-timeout MS    SIGKILL and replace a new worker that has not\n"
+            "                        said it is ready within MS (5000)\n"
             "Signals: INT/TERM stop gracefully, HUP restarts the workers one at a\n"
             "time, USR1 prints the requests served per worker.\n");
 }
@@ -545,7 +551,7 @@ int main(int argc, char *argv[])
     const char *host = getenv("HOST") ? getenv("HOST") : "127.0.0.1";
     const char *worker = NULL;
     long port = 8080, workers = sysconf(_SC_NPROCESSORS_ONLN), stop_ms = 5000;
-    long header_ms = 0, idle_ms = 0;
+    long header_ms = 0, idle_ms = 0, ready_ms = 5000;
     static const struct option opts[] = {{"port", required_argument, NULL, 'p'},
                                          {"host", required_argument, NULL, 'H'},
                                          {"workers", required_argument, NULL, 'w'},
@@ -553,6 +559,7 @@ int main(int argc, char *argv[])
                                          {"header-timeout", required_argument, NULL, 'T'},
                                          {"idle-timeout", required_argument, NULL, 'I'},
                                          {"stop-timeout", required_argument, NULL, 'S'},
+                                         {"ready-timeout", required_argument, NULL, 'R'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     int c;
@@ -591,6 +598,14 @@ int main(int argc, char *argv[])
             break;
         case 'S':
             bad = parse_num(optarg, 1, 86400000, &stop_ms);
+            break;
+        case 'R':
+            bad = parse_num(optarg, 1, 86400000, &ready_ms);
+            if (bad)
+                fprintf(stderr,
+                        "http-shared-port: --ready-timeout: bad value '%s' (want 1 to "
+                        "86400000 ms)\n",
+                        optarg);
             break;
         case 'h':
             usage(stdout);
@@ -631,7 +646,7 @@ int main(int argc, char *argv[])
         m.worker_argv[k++] = idle_arg;
     }
     m.worker_argv[k] = NULL;
-    m.ready_ms = 5000;
+    m.ready_ms = (uint64_t)ready_ms;
     m.worker_env = chan_child_environ();
     if (m.worker_env == NULL)
         err(1, "chan_child_environ");

@@ -1023,6 +1023,66 @@ static void test_usage_and_exit_codes(void **state)
     current = NULL;
 }
 
+/* ---- a worker that never gets ready ---------------------------------------- */
+
+/* A worker that starts but never says {"cmd":"ready"} is killed at
+ * --ready-timeout, and the master says so; it counts as a death, so it is
+ * replaced, and since every replacement is just as silent the crash-loop
+ * guard ends it (6 deaths about 300 ms apart are within 10 s): exit 1,
+ * having never claimed to listen. */
+static void test_ready_timeout_kills_a_silent_worker(void **state)
+{
+    (void)state;
+    expect_exit((const char *[]){"./http-shared-port", "--ready-timeout", "0", NULL},
+                NULL, 2, "--ready-timeout: bad value '0'");
+
+    const char *argv[] = {"./http-shared-port",
+                          "-p",
+                          "0",
+                          "-w",
+                          "1",
+                          "--worker",
+                          "tests/never-ready-worker",
+                          "--ready-timeout",
+                          "300",
+                          NULL};
+    tk_proc *p = tk_start(argv, NULL);
+    assert_non_null(p);
+    current = p;
+    const char *line = tk_wait_output(p, "started worker ", 10000);
+    if (line == NULL) {
+        tk_drain(p);
+        fail_msg("no worker started; output:\n%s", p->out);
+    }
+    long long t0 = tk_now_ms();
+    int first = atoi(line + strlen("started worker "));
+    assert_true(first > 0);
+    char want[128];
+    snprintf(want, sizeof want,
+             "worker %d did not say it was ready within 300 ms: SIGKILL", first);
+    if (tk_wait_output(p, want, 5000) == NULL) {
+        tk_drain(p);
+        fail_msg("no \"%s\"; output:\n%s", want, p->out);
+    }
+    long long took = tk_now_ms() - t0;
+    printf("# silent worker killed %lld ms after its start was seen\n", took);
+    assert_true(took >= 150 && took < 3000);
+    snprintf(want, sizeof want, "worker %d ended: killed by signal 9", first);
+    assert_non_null(tk_wait_output(p, want, 5000));
+    assert_non_null(tk_wait_output(p, "(replacing ", 5000)); /* respawned */
+
+    int status = tk_wait_exit(p, 15000);
+    tk_drain(p);
+    if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 1)
+        fail_msg("master status %d, want exit 1; output:\n%s", status, p->out);
+    assert_non_null(strstr(p->out, "crash loop"));
+    assert_null(strstr(p->out, "listening on"));
+    assert_true(tk_count_output(p, "did not say it was ready") >= 6);
+    assert_int_equal(tk_count_zombies(p->pid), 0);
+    tk_free(p);
+    current = NULL;
+}
+
 /* ---- real clients --------------------------------------------------------- */
 
 static int have(const char *tool)
@@ -1110,6 +1170,7 @@ int main(void)
         cmocka_unit_test_teardown(test_5000_keep_alive_connections, teardown),
         cmocka_unit_test_teardown(test_out_of_fds_does_not_spin, teardown),
         cmocka_unit_test_teardown(test_usage_and_exit_codes, teardown),
+        cmocka_unit_test_teardown(test_ready_timeout_kills_a_silent_worker, teardown),
         cmocka_unit_test_teardown(test_real_clients, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
