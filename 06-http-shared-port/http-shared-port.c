@@ -214,9 +214,19 @@ static void on_worker_message(chan_t *ch, const json_value *msg, int fd, void *a
     if (cmd == NULL)
         return;
     if (strcmp(cmd, "stats") == 0) {
-        const json_value *n = json_object_get(msg, "requests");
-        if (n && n->type == JSON_NUMBER && n->u.number >= 0)
-            w->requests = (uint64_t)n->u.number;
+        /* A count is a whole number; the worker chooses the double, and a
+         * cast of 1e300 would be undefined behaviour. Refuse and say so. */
+        long long n;
+        if (json_object_get_int(msg, "requests", 0, JSON_MAX_SAFE_INT, &n) == 0) {
+            w->requests = (uint64_t)n;
+        } else {
+            char *text = json_serialize(msg, NULL);
+            printf("[master %d] worker %d sent %s: \"requests\" must be a whole number "
+                   "from 0 to %lld; ignored\n",
+                   (int)me, (int)w->pid, text ? text : "a stats message",
+                   JSON_MAX_SAFE_INT);
+            free(text);
+        }
     }
     if (strcmp(cmd, "ready") == 0 && !w->ready) {
         w->ready = 1;

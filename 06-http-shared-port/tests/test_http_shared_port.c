@@ -1083,6 +1083,41 @@ static void test_ready_timeout_kills_a_silent_worker(void **state)
     current = NULL;
 }
 
+/* ---- numbers from a worker ------------------------------------------------ */
+
+/* A worker's counts are JSON numbers, doubles it chooses. 1e300, -1 and 1.5
+ * are not counts: each is refused and logged, and the count stays at the
+ * last good one (5). Cast instead, 1e300 is undefined behaviour (UBSan
+ * aborts the master under make check) and 1.5 becomes 1. */
+static void test_bad_numbers_from_a_worker_are_refused(void **state)
+{
+    (void)state;
+    const char *argv[] = {"./http-shared-port",       "-p", "0", "-w", "1", "--worker",
+                          "tests/bad-numbers-worker", NULL};
+    tk_proc *p = tk_start(argv, NULL);
+    assert_non_null(p);
+    current = p;
+    const char *bad[] = {"\"requests\":1e+300}", "\"requests\":-1}", "\"requests\":1.5}"};
+    for (int i = 0; i < 3; i++) {
+        char want[128];
+        snprintf(want, sizeof want, "%s: \"requests\" must be a whole number", bad[i]);
+        if (tk_wait_output(p, want, 10000) == NULL) {
+            tk_drain(p);
+            fail_msg("no \"%s\"; output:\n%s", want, p->out);
+        }
+    }
+    int st = tk_stop(p, SIGTERM, 8000);
+    tk_drain(p);
+    if (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+        fail_msg("master status %d, want exit 0; output:\n%s", st, p->out);
+    const char *total = strstr(p->out, "   total ");
+    assert_non_null(total);
+    assert_int_equal(atol(total + strlen("   total ")), 5);
+    assert_int_equal(tk_count_output(p, "must be a whole number"), 3);
+    tk_free(p);
+    current = NULL;
+}
+
 /* ---- real clients --------------------------------------------------------- */
 
 static int have(const char *tool)
@@ -1171,6 +1206,7 @@ int main(void)
         cmocka_unit_test_teardown(test_out_of_fds_does_not_spin, teardown),
         cmocka_unit_test_teardown(test_usage_and_exit_codes, teardown),
         cmocka_unit_test_teardown(test_ready_timeout_kills_a_silent_worker, teardown),
+        cmocka_unit_test_teardown(test_bad_numbers_from_a_worker_are_refused, teardown),
         cmocka_unit_test_teardown(test_real_clients, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
