@@ -73,8 +73,11 @@
 #define CHILD_LIFELINE_FD 4 /* where we put the supervisor's lifeline */
 #define REPORT_WAIT_MS 500  /* how long SIGUSR1 waits for fresh counts */
 
-/* One worker process, kept after it exits so the final table lists every
- * process that served, replaced ones included. */
+/* One worker process. Its record lives until the process is reaped and its
+ * channel has closed (the last count comes just before EOF); then its count
+ * is added to the ended workers' total and the record is freed, so what the
+ * master keeps stays bounded however many workers come and go. Only while
+ * stopping are ended records kept, for the exit table's last rows. */
 typedef struct worker {
     pid_t pid;
     int slot;
@@ -93,10 +96,12 @@ typedef struct master {
     char worker_path[PATH_MAX];
     char *worker_argv[8];
     char **worker_env;
-    worker_t **workers; /* every worker ever started, in order */
+    worker_t **workers; /* workers with a record, in start order */
     int nworkers, cap_workers;
-    uint64_t ready_ms; /* the supervisor's ready deadline, for the log */
-    int announced;     /* printed "listening on" */
+    int ended;               /* workers whose records were folded away */
+    uint64_t ended_requests; /* the requests those workers served */
+    uint64_t ready_ms;       /* the supervisor's ready deadline, for the log */
+    int announced;           /* printed "listening on" */
     int open_chans;
     int stopped; /* SUP_EV_STOPPED seen */
     int crashed;
@@ -131,9 +136,12 @@ static void usage(FILE *f)
 
 /* ---- the per-worker table ------------------------------------------------- */
 
+/* A row per worker with a record, then one row for all the workers that
+ * ended earlier (replaced, crashed, timed out), so the table has at most
+ * WORKERS + 2 rows after any number of restarts. */
 static void print_table(master_t *m, const char *title)
 {
-    uint64_t total = 0;
+    uint64_t total = m->ended_requests;
     for (int i = 0; i < m->nworkers; i++)
         total += m->workers[i]->requests;
     printf("[master %d] %s\n", (int)me, title);
@@ -144,7 +152,33 @@ static void print_table(master_t *m, const char *title)
         printf("[master %d] %8d %12llu %6.1f%%%s\n", (int)me, (int)w->pid,
                (unsigned long long)w->requests, share, w->exited ? "  (exited)" : "");
     }
+    if (m->ended > 0) {
+        double share = total ? 100.0 * (double)m->ended_requests / (double)total : 0.0;
+        printf("[master %d] %8s %12llu %6.1f%%  (%d worker%s that ha%s ended)\n", (int)me,
+               "earlier", (unsigned long long)m->ended_requests, share, m->ended,
+               m->ended == 1 ? "" : "s", m->ended == 1 ? "s" : "ve");
+    }
     printf("[master %d] %8s %12llu\n", (int)me, "total", (unsigned long long)total);
+}
+
+/* Fold a worker that is gone for good (reaped, channel closed) into the
+ * ended workers' row and free its record. While stopping, keep it: the
+ * exit table then shows the last workers one by one. */
+static void forget_if_done(master_t *m, worker_t *w)
+{
+    if (!w->exited || w->ch != NULL || sup_stopping(m->sup))
+        return;
+    for (int i = 0; i < m->nworkers; i++) {
+        if (m->workers[i] == w) {
+            memmove(&m->workers[i], &m->workers[i + 1],
+                    (size_t)(m->nworkers - i - 1) * sizeof *m->workers);
+            m->nworkers--;
+            break;
+        }
+    }
+    m->ended++;
+    m->ended_requests += w->requests;
+    free(w);
 }
 
 static void report_done(master_t *m)
@@ -259,6 +293,7 @@ static void on_worker_disconnect(chan_t *ch, void *arg)
         if (--m->report_waiting == 0)
             report_done(m);
     }
+    forget_if_done(m, w);
     maybe_finish(m);
 }
 
@@ -420,8 +455,10 @@ static void on_sup_event(sup_t *sup, const sup_event_t *ev, void *arg)
         printf("[master %d] worker %d ended: %s%s\n", (int)me, (int)ev->pid,
                sup_status_str(ev->status, how, sizeof how),
                ev->expected ? "" : "; respawning");
-        if (w)
+        if (w) {
             w->exited = 1;
+            forget_if_done(m, w);
+        }
         break;
     case SUP_EV_KILLED:
         printf("[master %d] worker %d did not stop in time: SIGKILL\n", (int)me,

@@ -557,6 +557,63 @@ static void test_usr1_table_counts_every_request(void **state)
     current = NULL;
 }
 
+/* The rows of the last table titled `title` in p's output: lines between
+ * the title and its "   total " line, header excluded. */
+static int table_rows(tk_proc *p, const char *title)
+{
+    const char *t = NULL, *s = p->out;
+    while ((s = strstr(s, title)) != NULL)
+        t = s++;
+    if (t == NULL)
+        return -1;
+    const char *end = strstr(t, "   total ");
+    if (end == NULL)
+        return -1;
+    int lines = 0;
+    for (const char *c = t; c < end; c++)
+        lines += *c == '\n';
+    return lines - 2; /* the title's own line and the header */
+}
+
+/* The master remembers what is useful about the workers that have ended,
+ * not every one of them: after five SIGHUPs (ten workers replaced) the
+ * table has a row per running worker plus one for all the ended ones, and
+ * the total still counts the requests they served. */
+static void test_table_stays_bounded_across_restarts(void **state)
+{
+    (void)state;
+    server_t s = start(NULL, NULL);
+    for (int i = 0; i < 10; i++)
+        assert_true(get_ok(s.port));
+    for (int i = 1; i <= 5; i++) {
+        kill(s.p->pid, SIGHUP);
+        assert_non_null(tk_wait_output(s.p, "rolling restart done", 10000));
+    }
+    kill(s.p->pid, SIGUSR1);
+    assert_non_null(tk_wait_output(s.p, "requests per worker (SIGUSR1)", 3000));
+    const char *total = tk_wait_output(s.p, "   total ", 3000);
+    assert_non_null(total);
+    assert_int_equal(atol(total + strlen("   total ")), 10);
+    int rows = table_rows(s.p, "requests per worker (SIGUSR1)");
+    if (rows != 3)
+        fail_msg(
+            "SIGUSR1 table has %d rows, want 2 workers + 1 for the ended; output:\n%s",
+            rows, s.p->out);
+    assert_non_null(strstr(s.p->out, "(10 workers that have ended)"));
+
+    int st = tk_stop(s.p, SIGTERM, 8000);
+    tk_drain(s.p);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    rows = table_rows(s.p, "requests per worker (at exit)");
+    if (rows != 3)
+        fail_msg("exit table has %d rows, want 2 workers + 1 for the ended; output:\n%s",
+                 rows, s.p->out);
+    total = strstr(strstr(s.p->out, "requests per worker (at exit)"), "   total ");
+    assert_int_equal(atol(total + strlen("   total ")), 10);
+    tk_free(s.p);
+    current = NULL;
+}
+
 /* ---- no leaked fds -------------------------------------------------------- */
 
 typedef struct {
@@ -1194,6 +1251,7 @@ int main(void)
         cmocka_unit_test_teardown(test_battery_of_bad_requests, teardown),
         cmocka_unit_test_teardown(test_slowloris_and_idle_timeouts, teardown),
         cmocka_unit_test_teardown(test_usr1_table_counts_every_request, teardown),
+        cmocka_unit_test_teardown(test_table_stays_bounded_across_restarts, teardown),
         cmocka_unit_test_teardown(test_no_fd_leaks, teardown),
         cmocka_unit_test_teardown(test_kill_a_worker_under_load, teardown),
         cmocka_unit_test_teardown(test_port_open_while_every_worker_is_dead, teardown),
