@@ -263,8 +263,15 @@ static void on_worker_message(chan_t *ch, const json_value *msg, int fd, void *a
         }
     }
     if (strcmp(cmd, "ready") == 0 && !w->ready) {
+        /* Past its deadline the worker is already being killed: a "ready"
+         * still in the channel then must not count it as serving. */
+        if (sup_ready(m->sup, w->pid) == -1) {
+            printf("[master %d] worker %d said it was ready, but %s; ignored\n", (int)me,
+                   (int)w->pid,
+                   errno == ETIMEDOUT ? "after its deadline" : "it has already exited");
+            return;
+        }
         w->ready = 1;
-        sup_ready(m->sup, w->pid);
         printf("[master %d] worker %d serving (slot %d)\n", (int)me, (int)w->pid,
                w->slot);
         int ready = 0;
