@@ -29,7 +29,12 @@
 #include <sys/prctl.h>
 #endif
 
-enum { DEFAULT_STOP_MS = 5000, DEFAULT_MAX_DEATHS = 5, DEFAULT_WINDOW_MS = 10000 };
+enum {
+    DEFAULT_STOP_MS = 5000,
+    DEFAULT_READY_MS = 5000,
+    DEFAULT_MAX_DEATHS = 5,
+    DEFAULT_WINDOW_MS = 10000
+};
 enum { RETRY_SPAWN_MS = 100 };
 
 /* One process we started and have not reaped yet. Until it is reaped its pid
@@ -42,8 +47,10 @@ struct proc {
     int slot;
     int stopping; /* asked to stop: its exit is expected, not a death */
     int ready;
-    void *data;               /* the spawn hook's *proc_data */
-    loop_timer_t *kill_timer; /* SIGKILL when the stop deadline passes */
+    int timed_out;             /* missed the ready deadline: SIGKILL sent */
+    void *data;                /* the spawn hook's *proc_data */
+    loop_timer_t *kill_timer;  /* SIGKILL when the stop deadline passes */
+    loop_timer_t *ready_timer; /* SIGKILL when the ready deadline passes */
 };
 
 struct slot {
@@ -126,6 +133,15 @@ static void unlink_proc(sup_t *sup, struct proc *dead)
 
 static void respawn(sup_t *sup, int slot, pid_t old_pid);
 static void roll_on_ready(sup_t *sup);
+static void on_ready_timer(loop_t *loop, loop_timer_t *timer, void *arg);
+
+static void cancel_timer(sup_t *sup, loop_timer_t **t)
+{
+    if (*t != NULL) {
+        loop_timer_cancel(sup->loop, *t);
+        *t = NULL;
+    }
+}
 
 /* Start a process for `slot`, replacing `old_pid` (0 at first start).
  * Returns 0, or -1 with errno from the spawn hook. */
@@ -159,6 +175,13 @@ static int spawn_slot(sup_t *sup, int slot, pid_t old_pid)
     sup->procs = p;
     sup->nprocs++;
     s->current = p;
+    if (!p->ready) {
+        /* Without a deadline, a process that never says ready would hold
+         * its slot (and a rolling restart) forever. If no timer can be
+         * armed, wait without one rather than kill a healthy process. */
+        p->ready_timer =
+            loop_timer_add(sup->loop, sup->cfg.ready_timeout_ms, 0, on_ready_timer, p);
+    }
 
     sup_event_t ev = event(SUP_EV_SPAWNED, slot, s->data);
     ev.pid = pid;
@@ -181,12 +204,34 @@ static void on_kill_timer(loop_t *loop, loop_timer_t *timer, void *arg)
     kill(p->pid, SIGKILL);
 }
 
+/* The ready deadline passed: the process started but never said it serves.
+ * It has served nothing, so there is nothing to finish: SIGKILL. It is not
+ * marked `stopping`, so its exit counts as a death and the slot is
+ * respawned (see handle_exit). */
+static void on_ready_timer(loop_t *loop, loop_timer_t *timer, void *arg)
+{
+    (void)loop;
+    (void)timer;
+    struct proc *p = arg;
+    p->ready_timer = NULL;
+    p->timed_out = 1; /* a "ready" that comes now is too late */
+    sup_event_t ev = event(SUP_EV_READY_TIMEOUT, p->slot, p->sup->slots[p->slot].data);
+    ev.pid = p->pid;
+    ev.proc_data = p->data;
+    emit(p->sup, ev);
+    kill(p->pid, SIGKILL);
+}
+
 /* Ask one process to stop, and arm its deadline. */
 static void ask_stop(sup_t *sup, struct proc *p)
 {
     if (p->stopping)
         return;
     p->stopping = 1;
+    /* From now on the stop deadline is the one that matters. */
+    cancel_timer(sup, &p->ready_timer);
+    if (p->timed_out)
+        return; /* already SIGKILLed: nothing to ask */
     void *slot_data = sup->slots[p->slot].data;
     if (sup->cfg.stop != NULL)
         sup->cfg.stop(sup, p->slot, p->pid, slot_data, p->data, sup->cfg.arg);
@@ -403,9 +448,14 @@ int sup_ready(sup_t *sup, pid_t pid)
         errno = ESRCH;
         return -1;
     }
+    if (p->timed_out) {
+        errno = ETIMEDOUT;
+        return -1;
+    }
     if (p->ready)
         return 0;
     p->ready = 1;
+    cancel_timer(sup, &p->ready_timer);
     if (sup->roll_phase == ROLL_WAIT_READY && p->slot == sup->roll_slot &&
         sup->slots[p->slot].current == p)
         roll_on_ready(sup);
@@ -418,8 +468,8 @@ int sup_ready(sup_t *sup, pid_t pid)
 static void handle_exit(sup_t *sup, struct proc *p, int status)
 {
     unlink_proc(sup, p);
-    if (p->kill_timer != NULL)
-        loop_timer_cancel(sup->loop, p->kill_timer);
+    cancel_timer(sup, &p->kill_timer);
+    cancel_timer(sup, &p->ready_timer);
     struct slot *s = &sup->slots[p->slot];
     int slot = p->slot;
     pid_t pid = p->pid;
@@ -517,6 +567,8 @@ sup_t *sup_new(loop_t *loop, const sup_config_t *cfg)
     sup->cfg = *cfg;
     if (sup->cfg.stop_timeout_ms == 0)
         sup->cfg.stop_timeout_ms = DEFAULT_STOP_MS;
+    if (sup->cfg.ready_timeout_ms == 0)
+        sup->cfg.ready_timeout_ms = DEFAULT_READY_MS;
     if (sup->cfg.crash_max_deaths == 0)
         sup->cfg.crash_max_deaths = DEFAULT_MAX_DEATHS;
     if (sup->cfg.crash_window_ms == 0)
@@ -582,8 +634,8 @@ void sup_free(sup_t *sup)
     struct proc *p = sup->procs;
     while (p != NULL) {
         struct proc *next = p->next;
-        if (p->kill_timer != NULL)
-            loop_timer_cancel(sup->loop, p->kill_timer);
+        cancel_timer(sup, &p->kill_timer);
+        cancel_timer(sup, &p->ready_timer);
         free(p);
         p = next;
     }

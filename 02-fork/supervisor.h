@@ -27,6 +27,18 @@
  * the old one to stop, waits for it to exit, and only then goes on to the next
  * slot. At every moment each slot has at least one worker serving.
  *
+ * Waiting for "ready" has a deadline (`ready_timeout_ms`, default 5 s). A
+ * process that starts but never says it is ready would otherwise hold its
+ * slot forever: connections queue with nobody to answer them, and a rolling
+ * restart waits for it without end. At the deadline the supervisor reports
+ * SUP_EV_READY_TIMEOUT and sends SIGKILL (it has served nothing, so there is
+ * nothing to finish gracefully); its exit counts as a death, so it is
+ * replaced, and a worker that never gets ready trips the crash-loop guard
+ * like one that crashes. The guard counts deaths in a window, though: with
+ * the defaults (5 s deadline, 5 deaths in 10 s) one slot loses a worker only
+ * every 5 s, never trips the guard, and is retried for as long as it fails.
+ * A shorter deadline, or more slots failing together, trips it.
+ *
  * Slots and processes. The supervisor has `nslots` slots (0 .. nslots-1). A
  * slot is a job ("worker 2"); a process is one pid doing that job. A slot has
  * one current process, and during a rolling restart also the old one that is
@@ -125,6 +137,10 @@ typedef enum {
     /* `pid` ignored the request to stop for stop_timeout_ms and was sent
      * SIGKILL. SUP_EV_EXITED follows when it is reaped. */
     SUP_EV_KILLED,
+    /* `pid` did not become ready within ready_timeout_ms (wait_ready only).
+     * It is sent SIGKILL right after this event; SUP_EV_EXITED follows, as
+     * an unexpected death, and the slot is respawned. */
+    SUP_EV_READY_TIMEOUT,
     /* The spawn hook failed for `slot` with `error` (an errno). It is
      * retried after 100 ms and counts as a death for the crash-loop guard. */
     SUP_EV_SPAWN_FAILED,
@@ -177,6 +193,9 @@ typedef struct sup_config {
      * sup_ready(), and a rolling restart waits for that. 0: it serves as
      * soon as it is spawned. */
     int wait_ready;
+    /* With wait_ready: how long a new process may take to become ready
+     * before it is SIGKILLed (SUP_EV_READY_TIMEOUT); 0 means 5000. */
+    uint64_t ready_timeout_ms;
 } sup_config_t;
 
 /* Create a supervisor on `loop` (it installs a SIGCHLD callback there and
@@ -201,7 +220,7 @@ int sup_replace(sup_t *sup, int slot);
 
 /* Tell the supervisor that process `pid` is ready to serve (when wait_ready
  * is set; harmless otherwise). Returns 0, or -1 with ESRCH if the pid is not
- * one of ours. */
+ * one of ours, or ETIMEDOUT if it missed its deadline and is being killed. */
 int sup_ready(sup_t *sup, pid_t pid);
 
 /* Reap whatever of ours has exited. The SIGCHLD callback calls it; a caller

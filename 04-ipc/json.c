@@ -188,6 +188,49 @@ const char *json_object_get_string(const json_value *obj, const char *key)
     return v != NULL && v->type == JSON_STRING ? v->u.string.ptr : NULL;
 }
 
+int json_as_int(const json_value *v, long long min, long long max, long long *out)
+{
+    if (v == NULL || v->type != JSON_NUMBER || min > max) {
+        errno = EINVAL;
+        return -1;
+    }
+    double d = v->u.number;
+    if (isnan(d)) {
+        errno = EDOM;
+        return -1;
+    }
+    /* Converting a double to an integer type that cannot hold its integer
+     * part is undefined (C11 6.3.1.4), so the range test comes before the
+     * cast. -2^63 and 2^63 are exact doubles, and every double in between
+     * has an integer part a long long can hold. */
+    if (!(d >= -9223372036854775808.0 && d < 9223372036854775808.0)) {
+        errno = ERANGE;
+        return -1;
+    }
+    long long n = (long long)d; /* truncates toward zero */
+    if ((double)n != d) {
+        errno = EDOM; /* it had a fraction */
+        return -1;
+    }
+    if (n < min || n > max) {
+        errno = ERANGE;
+        return -1;
+    }
+    *out = n;
+    return 0;
+}
+
+int json_object_get_int(const json_value *obj, const char *key, long long min,
+                        long long max, long long *out)
+{
+    const json_value *v = json_object_get(obj, key);
+    if (v == NULL) {
+        errno = ENOENT;
+        return -1;
+    }
+    return json_as_int(v, min, max, out);
+}
+
 json_value *json_clone(const json_value *v)
 {
     if (v == NULL)

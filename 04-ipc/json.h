@@ -134,6 +134,31 @@ const json_value *json_object_get(const json_value *obj, const char *key);
 /* The string of a member if it is a JSON string, else NULL. */
 const char *json_object_get_string(const json_value *obj, const char *key);
 
+/* Numbers as integers. A JSON number is a double, and a peer chooses it: a
+ * plain cast of 1e300 (or of -1 into an unsigned type) is undefined
+ * behaviour, and 1.5 would be truncated without a word. So a number is read
+ * as an integer only when it is one and lies in [min, max]:
+ *
+ *   long long n;
+ *   if (json_object_get_int(msg, "requests", 0, JSON_MAX_SAFE_INT, &n) == -1)
+ *       ...refuse the message, and say why...
+ *
+ * json_as_int() returns 0 and stores the value in *out, or returns -1 with
+ * *out untouched and errno set to:
+ *   EINVAL  v is NULL or not a number, or min > max
+ *   EDOM    v has a fractional part (1.5), or is NaN
+ *   ERANGE  v is an integer outside [min, max] (1e300; -1 when min is 0)
+ * json_object_get_int() does the same for the member `key` of obj, and
+ * fails with ENOENT when there is no such member. */
+int json_as_int(const json_value *v, long long min, long long max, long long *out);
+int json_object_get_int(const json_value *obj, const char *key, long long min,
+                        long long max, long long *out);
+
+/* 2^53 - 1, JavaScript's Number.MAX_SAFE_INTEGER: above it a double cannot
+ * hold every integer, so a count that a Node peer could send is exact only
+ * up to here. */
+#define JSON_MAX_SAFE_INT 9007199254740991LL
+
 /* Compact JSON text of v, NUL-terminated, to be freed with free(); its length
  * (without the NUL) goes to *len_out if that is not NULL. Strings are escaped
  * as JSON.stringify does: \" \\ \b \f \n \r \t and \u00XX for the other

@@ -329,12 +329,23 @@ static void on_worker_message(chan_t *ch, const json_value *msg, int fd, void *u
     const json_value *wfd = json_object_get(msg, "fd");
     const char *id = json_object_get_string(msg, "socket");
     if (wfd != NULL && wfd->type == JSON_NUMBER && id != NULL) {
+        /* The fd is a double the worker chose: casting 1e300 to int is
+         * undefined behaviour, and 1.5 is no fd. Take only a whole number
+         * an fd can be; refuse anything else and say so. */
+        long long fdnum;
+        if (json_as_int(wfd, 0, INT_MAX, &fdnum) == -1) {
+            char *text = json_serialize(msg, NULL);
+            printf("[master %d] worker %d sent %s: \"fd\" must be a whole number from 0 "
+                   "to %d; ignored\n",
+                   m->pid, (int)w->pid, text ? text : "a report", INT_MAX);
+            free(text);
+            return;
+        }
         int same = strcmp(id, m->listen_id) == 0;
         printf("[master %d] worker %d holds the server as fd %d -> %s; mine was fd %d -> "
                "%s: %s\n",
-               m->pid, (int)w->pid, (int)wfd->u.number, id, m->listen_fd_number,
-               m->listen_id,
-               same ? ((int)wfd->u.number == m->listen_fd_number
+               m->pid, (int)w->pid, (int)fdnum, id, m->listen_fd_number, m->listen_id,
+               same ? ((int)fdnum == m->listen_fd_number
                            ? "the same fd number by chance, the same socket"
                            : "another fd number, the same socket")
                     : "A DIFFERENT SOCKET");

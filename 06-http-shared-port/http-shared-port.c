@@ -38,6 +38,10 @@
  *     responses in flight and exits; SIGKILL after --stop-timeout; exit 0;
  *   - SIGHUP: workers are replaced one at a time, each only after its
  *     replacement said it is serving;
+ *   - a new worker that has not said it is serving within --ready-timeout
+ *     is SIGKILLed and counts as a death (respawned; a repeat trips the
+ *     crash-loop guard), so a worker stuck in its start-up cannot leave
+ *     connections queued with nobody to answer, or stall a rolling restart;
  *   - no orphans: workers exit when the master dies (lifeline pipe, channel
  *     EOF and, on Linux, PR_SET_PDEATHSIG).
  * Workers report their request counts over the channel; on SIGUSR1 and at
@@ -69,8 +73,11 @@
 #define CHILD_LIFELINE_FD 4 /* where we put the supervisor's lifeline */
 #define REPORT_WAIT_MS 500  /* how long SIGUSR1 waits for fresh counts */
 
-/* One worker process, kept after it exits so the final table lists every
- * process that served, replaced ones included. */
+/* One worker process. Its record lives until the process is reaped and its
+ * channel has closed (the last count comes just before EOF); then its count
+ * is added to the ended workers' total and the record is freed, so what the
+ * master keeps stays bounded however many workers come and go. Only while
+ * stopping are ended records kept, for the exit table's last rows. */
 typedef struct worker {
     pid_t pid;
     int slot;
@@ -89,9 +96,12 @@ typedef struct master {
     char worker_path[PATH_MAX];
     char *worker_argv[8];
     char **worker_env;
-    worker_t **workers; /* every worker ever started, in order */
+    worker_t **workers; /* workers with a record, in start order */
     int nworkers, cap_workers;
-    int announced; /* printed "listening on" */
+    int ended;               /* workers whose records were folded away */
+    uint64_t ended_requests; /* the requests those workers served */
+    uint64_t ready_ms;       /* the supervisor's ready deadline, for the log */
+    int announced;           /* printed "listening on" */
     int open_chans;
     int stopped; /* SUP_EV_STOPPED seen */
     int crashed;
@@ -106,7 +116,7 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: http-shared-port [-p PORT] [-H HOST] [-w WORKERS] [--worker PATH]\n"
             "                        [--header-timeout MS] [--idle-timeout MS]\n"
-            "                        [--stop-timeout MS]\n"
+            "                        [--stop-timeout MS] [--ready-timeout MS]\n"
             "A pre-forked HTTP/1.1 server: the master listens on HOST:PORT, starts\n"
             "WORKERS copies of http-worker and passes each the listening socket.\n"
             "  -p, --port PORT       default $PORT or 8080; 0 lets the kernel choose\n"
@@ -118,15 +128,20 @@ static void usage(FILE *f)
             "  --idle-timeout MS     close keep-alive connections idle for MS (5000)\n"
             "  --stop-timeout MS     SIGKILL workers still running MS after a stop\n"
             "                        was asked (5000)\n"
+            "  --ready-timeout MS    SIGKILL and replace a new worker that has not\n"
+            "                        said it is ready within MS (5000)\n"
             "Signals: INT/TERM stop gracefully, HUP restarts the workers one at a\n"
             "time, USR1 prints the requests served per worker.\n");
 }
 
 /* ---- the per-worker table ------------------------------------------------- */
 
+/* A row per worker with a record, then one row for all the workers that
+ * ended earlier (replaced, crashed, timed out), so the table has at most
+ * WORKERS + 2 rows after any number of restarts. */
 static void print_table(master_t *m, const char *title)
 {
-    uint64_t total = 0;
+    uint64_t total = m->ended_requests;
     for (int i = 0; i < m->nworkers; i++)
         total += m->workers[i]->requests;
     printf("[master %d] %s\n", (int)me, title);
@@ -137,7 +152,33 @@ static void print_table(master_t *m, const char *title)
         printf("[master %d] %8d %12llu %6.1f%%%s\n", (int)me, (int)w->pid,
                (unsigned long long)w->requests, share, w->exited ? "  (exited)" : "");
     }
+    if (m->ended > 0) {
+        double share = total ? 100.0 * (double)m->ended_requests / (double)total : 0.0;
+        printf("[master %d] %8s %12llu %6.1f%%  (%d worker%s that ha%s ended)\n", (int)me,
+               "earlier", (unsigned long long)m->ended_requests, share, m->ended,
+               m->ended == 1 ? "" : "s", m->ended == 1 ? "s" : "ve");
+    }
     printf("[master %d] %8s %12llu\n", (int)me, "total", (unsigned long long)total);
+}
+
+/* Fold a worker that is gone for good (reaped, channel closed) into the
+ * ended workers' row and free its record. While stopping, keep it: the
+ * exit table then shows the last workers one by one. */
+static void forget_if_done(master_t *m, worker_t *w)
+{
+    if (!w->exited || w->ch != NULL || sup_stopping(m->sup))
+        return;
+    for (int i = 0; i < m->nworkers; i++) {
+        if (m->workers[i] == w) {
+            memmove(&m->workers[i], &m->workers[i + 1],
+                    (size_t)(m->nworkers - i - 1) * sizeof *m->workers);
+            m->nworkers--;
+            break;
+        }
+    }
+    m->ended++;
+    m->ended_requests += w->requests;
+    free(w);
 }
 
 static void report_done(master_t *m)
@@ -207,13 +248,30 @@ static void on_worker_message(chan_t *ch, const json_value *msg, int fd, void *a
     if (cmd == NULL)
         return;
     if (strcmp(cmd, "stats") == 0) {
-        const json_value *n = json_object_get(msg, "requests");
-        if (n && n->type == JSON_NUMBER && n->u.number >= 0)
-            w->requests = (uint64_t)n->u.number;
+        /* A count is a whole number; the worker chooses the double, and a
+         * cast of 1e300 would be undefined behaviour. Refuse and say so. */
+        long long n;
+        if (json_object_get_int(msg, "requests", 0, JSON_MAX_SAFE_INT, &n) == 0) {
+            w->requests = (uint64_t)n;
+        } else {
+            char *text = json_serialize(msg, NULL);
+            printf("[master %d] worker %d sent %s: \"requests\" must be a whole number "
+                   "from 0 to %lld; ignored\n",
+                   (int)me, (int)w->pid, text ? text : "a stats message",
+                   JSON_MAX_SAFE_INT);
+            free(text);
+        }
     }
     if (strcmp(cmd, "ready") == 0 && !w->ready) {
+        /* Past its deadline the worker is already being killed: a "ready"
+         * still in the channel then must not count it as serving. */
+        if (sup_ready(m->sup, w->pid) == -1) {
+            printf("[master %d] worker %d said it was ready, but %s; ignored\n", (int)me,
+                   (int)w->pid,
+                   errno == ETIMEDOUT ? "after its deadline" : "it has already exited");
+            return;
+        }
         w->ready = 1;
-        sup_ready(m->sup, w->pid);
         printf("[master %d] worker %d serving (slot %d)\n", (int)me, (int)w->pid,
                w->slot);
         int ready = 0;
@@ -242,6 +300,7 @@ static void on_worker_disconnect(chan_t *ch, void *arg)
         if (--m->report_waiting == 0)
             report_done(m);
     }
+    forget_if_done(m, w);
     maybe_finish(m);
 }
 
@@ -403,12 +462,18 @@ static void on_sup_event(sup_t *sup, const sup_event_t *ev, void *arg)
         printf("[master %d] worker %d ended: %s%s\n", (int)me, (int)ev->pid,
                sup_status_str(ev->status, how, sizeof how),
                ev->expected ? "" : "; respawning");
-        if (w)
+        if (w) {
             w->exited = 1;
+            forget_if_done(m, w);
+        }
         break;
     case SUP_EV_KILLED:
         printf("[master %d] worker %d did not stop in time: SIGKILL\n", (int)me,
                (int)ev->pid);
+        break;
+    case SUP_EV_READY_TIMEOUT:
+        printf("[master %d] worker %d did not say it was ready within %llu ms: SIGKILL\n",
+               (int)me, (int)ev->pid, (unsigned long long)m->ready_ms);
         break;
     case SUP_EV_SPAWN_FAILED:
         printf("[master %d] starting a worker for slot %d: %s: %s\n", (int)me, ev->slot,
@@ -540,7 +605,7 @@ int main(int argc, char *argv[])
     const char *host = getenv("HOST") ? getenv("HOST") : "127.0.0.1";
     const char *worker = NULL;
     long port = 8080, workers = sysconf(_SC_NPROCESSORS_ONLN), stop_ms = 5000;
-    long header_ms = 0, idle_ms = 0;
+    long header_ms = 0, idle_ms = 0, ready_ms = 5000;
     static const struct option opts[] = {{"port", required_argument, NULL, 'p'},
                                          {"host", required_argument, NULL, 'H'},
                                          {"workers", required_argument, NULL, 'w'},
@@ -548,6 +613,7 @@ int main(int argc, char *argv[])
                                          {"header-timeout", required_argument, NULL, 'T'},
                                          {"idle-timeout", required_argument, NULL, 'I'},
                                          {"stop-timeout", required_argument, NULL, 'S'},
+                                         {"ready-timeout", required_argument, NULL, 'R'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     int c;
@@ -586,6 +652,14 @@ int main(int argc, char *argv[])
             break;
         case 'S':
             bad = parse_num(optarg, 1, 86400000, &stop_ms);
+            break;
+        case 'R':
+            bad = parse_num(optarg, 1, 86400000, &ready_ms);
+            if (bad)
+                fprintf(stderr,
+                        "http-shared-port: --ready-timeout: bad value '%s' (want 1 to "
+                        "86400000 ms)\n",
+                        optarg);
             break;
         case 'h':
             usage(stdout);
@@ -626,6 +700,7 @@ int main(int argc, char *argv[])
         m.worker_argv[k++] = idle_arg;
     }
     m.worker_argv[k] = NULL;
+    m.ready_ms = (uint64_t)ready_ms;
     m.worker_env = chan_child_environ();
     if (m.worker_env == NULL)
         err(1, "chan_child_environ");
@@ -649,7 +724,8 @@ int main(int argc, char *argv[])
                         .on_event = on_sup_event,
                         .arg = &m,
                         .stop_timeout_ms = (uint64_t)stop_ms,
-                        .wait_ready = 1};
+                        .wait_ready = 1,
+                        .ready_timeout_ms = m.ready_ms};
     m.sup = sup_new(m.loop, &cfg);
     if (m.sup == NULL)
         err(1, "sup_new");

@@ -45,6 +45,8 @@ struct fixture {
     int stop_hook_calls;
     void *stop_hook_data;
     int ready_on_spawn; /* call sup_ready() from the SPAWNED event */
+    int late_ready;     /* sup_ready()'s result from the READY_TIMEOUT event */
+    int late_ready_errno;
     sup_event_t ev[MAX_EVENTS];
     int nev;
 };
@@ -95,6 +97,12 @@ static void record(sup_t *sup, const sup_event_t *ev, void *arg)
         f->ev[f->nev++] = *ev;
     if (ev->kind == SUP_EV_SPAWNED && f->ready_on_spawn)
         sup_ready(sup, ev->pid);
+    if (ev->kind == SUP_EV_READY_TIMEOUT) {
+        /* The worker's "ready" arriving just too late must not count. */
+        errno = 0;
+        f->late_ready = sup_ready(sup, ev->pid);
+        f->late_ready_errno = errno;
+    }
 }
 
 static int count(const struct fixture *f, sup_event_kind_t kind)
@@ -469,6 +477,93 @@ static void test_ready_from_spawn_event(void **state)
     teardown(f);
 }
 
+/* A process that never says it is ready is killed at the deadline, counts
+ * as a death, and is replaced; one that says so in time is left alone. */
+static void test_ready_deadline_kills_and_respawns(void **state)
+{
+    (void)state;
+    struct fixture *f =
+        setup(WAIT_FOR_SIGNAL,
+              (sup_config_t){.nslots = 1, .wait_ready = 1, .ready_timeout_ms = 200});
+    long long t0 = tk_now_ms();
+    assert_int_equal(sup_start(f->sup), 0);
+    pid_t first = sup_pid(f->sup, 0);
+    assert_true(run_until(f, SUP_EV_READY_TIMEOUT, 1, 5000));
+    long long took = tk_now_ms() - t0;
+    assert_true(took >= 150 && took < 4000);
+    const sup_event_t *to = find_event(f, SUP_EV_READY_TIMEOUT, first);
+    assert_non_null(to);
+    assert_int_equal(to->slot, 0);
+    assert_ptr_equal(to->proc_data, (void *)(intptr_t)1000);
+    assert_int_equal(f->late_ready, -1);
+    assert_int_equal(f->late_ready_errno, ETIMEDOUT);
+
+    assert_true(run_until(f, SUP_EV_SPAWNED, 2, 5000));
+    const sup_event_t *ex = find_event(f, SUP_EV_EXITED, first);
+    assert_non_null(ex);
+    assert_false(ex->expected); /* a death, for the guard too */
+    assert_true(WIFSIGNALED(ex->status) && WTERMSIG(ex->status) == SIGKILL);
+    pid_t second = sup_pid(f->sup, 0);
+    assert_true(second != first);
+    assert_int_equal(f->ev[f->nev - 1].old_pid, first);
+
+    /* Ready in time: no deadline fires for it. */
+    assert_int_equal(sup_ready(f->sup, second), 0);
+    long long until = tk_now_ms() + 500;
+    while (tk_now_ms() < until)
+        loop_run_once(f->loop, 50);
+    assert_int_equal(count(f, SUP_EV_READY_TIMEOUT), 1);
+    assert_true(tk_alive(second));
+    assert_false(sup_crashed(f->sup));
+    teardown(f);
+}
+
+/* Workers that never get ready are a crash loop like any other. */
+static void test_ready_deadline_trips_crash_guard(void **state)
+{
+    (void)state;
+    struct fixture *f =
+        setup(WAIT_FOR_SIGNAL,
+              (sup_config_t){.nslots = 2, .wait_ready = 1, .ready_timeout_ms = 50});
+    assert_int_equal(sup_start(f->sup), 0);
+    assert_true(run_until(f, SUP_EV_STOPPED, 1, 10000));
+    assert_int_equal(count(f, SUP_EV_CRASH_LOOP), 1);
+    assert_true(sup_crashed(f->sup));
+    assert_true(count(f, SUP_EV_READY_TIMEOUT) >= 6);
+    teardown(f);
+}
+
+/* A rolling restart whose new process never gets ready does not stall and
+ * does not retire the old one: the new one is killed and replaced, and the
+ * restart goes on once a replacement is ready. */
+static void test_rolling_replace_with_a_never_ready_successor(void **state)
+{
+    (void)state;
+    struct fixture *f =
+        setup(WAIT_FOR_SIGNAL,
+              (sup_config_t){.nslots = 1, .wait_ready = 1, .ready_timeout_ms = 200});
+    assert_int_equal(sup_start(f->sup), 0);
+    pid_t old = sup_pid(f->sup, 0);
+    assert_int_equal(sup_ready(f->sup, old), 0);
+    assert_int_equal(sup_replace(f->sup, 0), 0);
+    pid_t stuck = sup_pid(f->sup, 0);
+    assert_true(stuck != old);
+    assert_true(run_until(f, SUP_EV_READY_TIMEOUT, 1, 5000));
+    assert_int_equal(find_event(f, SUP_EV_READY_TIMEOUT, 0)->pid, stuck);
+    assert_true(run_until(f, SUP_EV_SPAWNED, 3, 5000));
+    pid_t next = sup_pid(f->sup, 0);
+    assert_true(next != stuck && next != old);
+    assert_true(tk_alive(old)); /* still serving all along */
+    assert_int_equal(count(f, SUP_EV_REPLACED), 0);
+    assert_int_equal(sup_ready(f->sup, next), 0);
+    assert_true(run_until(f, SUP_EV_ROLL_DONE, 1, 5000));
+    const sup_event_t *r = find_event(f, SUP_EV_REPLACED, next);
+    assert_non_null(r);
+    assert_int_equal(r->old_pid, old);
+    assert_false(tk_alive(old));
+    teardown(f);
+}
+
 static void test_bad_arguments(void **state)
 {
     (void)state;
@@ -678,6 +773,10 @@ int main(void)
         cmocka_unit_test_teardown(test_rolling_replace, kill_leftovers),
         cmocka_unit_test_teardown(test_rolling_replace_without_ready, kill_leftovers),
         cmocka_unit_test_teardown(test_ready_from_spawn_event, kill_leftovers),
+        cmocka_unit_test_teardown(test_ready_deadline_kills_and_respawns, kill_leftovers),
+        cmocka_unit_test_teardown(test_ready_deadline_trips_crash_guard, kill_leftovers),
+        cmocka_unit_test_teardown(test_rolling_replace_with_a_never_ready_successor,
+                                  kill_leftovers),
         cmocka_unit_test_teardown(test_bad_arguments, kill_leftovers),
         cmocka_unit_test_teardown(test_lifeline_eof, kill_leftovers),
         cmocka_unit_test_teardown(test_guard_sees_dead_master, kill_leftovers),

@@ -6,8 +6,10 @@
  * What is promised and checked here: every RFC 8259 construct parses; every
  * departure from the grammar fails with the byte offset and reason named in
  * the table below; \u escapes including surrogate pairs decode to UTF-8;
- * bad UTF-8 is refused; the depth and size limits hold; and the serializer
- * writes what JSON.stringify would, byte for byte, numbers included.
+ * bad UTF-8 is refused; the depth and size limits hold; the serializer
+ * writes what JSON.stringify would, byte for byte, numbers included; and a
+ * number is read as an integer only when it is one and fits the range asked
+ * for (1e300, -1 and 1.5 are refused, never cast).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,6 +18,8 @@
 
 #include <cmocka.h>
 
+#include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -352,6 +356,100 @@ static void test_object_lookup(void **state)
     assert_string_equal(json_type_name(JSON_OBJECT), "object");
 }
 
+/* Read `text` as one JSON value and ask for it as an integer in [min, max].
+ * Returns json_as_int's result; errno and *out as it left them. */
+static int int_of(const char *text, long long min, long long max, long long *out)
+{
+    json_value *v = json_parse(text, strlen(text), NULL, NULL);
+    if (v == NULL)
+        fail_msg("parse of %s failed", text);
+    errno = 0;
+    int r = json_as_int(v, min, max, out);
+    int saved = errno;
+    json_free(v);
+    errno = saved;
+    return r;
+}
+
+static void test_integers_are_range_checked(void **state)
+{
+    (void)state;
+    const struct {
+        const char *text;
+        long long min, max;
+        long long want; /* when err == 0 */
+        int err;        /* expected errno, 0 for success */
+    } cases[] = {
+        {"42", 0, JSON_MAX_SAFE_INT, 42, 0},
+        {"-0", 0, 10, 0, 0},
+        {"1e3", 0, JSON_MAX_SAFE_INT, 1000, 0},
+        {"2e-400", 0, 10, 0, 0}, /* underflows to 0, an integer */
+        {"-17", -100, 100, -17, 0},
+        {"9007199254740991", 0, JSON_MAX_SAFE_INT, JSON_MAX_SAFE_INT, 0},
+        {"9007199254740992", 0, JSON_MAX_SAFE_INT, 0, ERANGE},
+        {"-9223372036854775808", LLONG_MIN, LLONG_MAX, LLONG_MIN, 0},
+        /* 2^63: one past long long; a plain cast is undefined here. */
+        {"9223372036854775808", LLONG_MIN, LLONG_MAX, 0, ERANGE},
+        {"1e300", 0, JSON_MAX_SAFE_INT, 0, ERANGE},
+        {"-1e300", LLONG_MIN, LLONG_MAX, 0, ERANGE},
+        {"-1", 0, JSON_MAX_SAFE_INT, 0, ERANGE},
+        {"11", 0, 10, 0, ERANGE},
+        {"1.5", 0, JSON_MAX_SAFE_INT, 0, EDOM},
+        {"-0.5", -10, 10, 0, EDOM},
+        {"\"5\"", 0, 10, 0, EINVAL}, /* a string is not a number */
+        {"null", 0, 10, 0, EINVAL},
+        {"5", 10, 0, 0, EINVAL}, /* an empty range */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        long long out = 12345;
+        int r = int_of(cases[i].text, cases[i].min, cases[i].max, &out);
+        if (cases[i].err == 0) {
+            if (r != 0)
+                fail_msg("%s: refused (errno %d)", cases[i].text, errno);
+            assert_true(out == cases[i].want);
+        } else {
+            if (r != -1 || errno != cases[i].err)
+                fail_msg("%s: got %d errno %d, want -1 errno %d", cases[i].text, r, errno,
+                         cases[i].err);
+            assert_true(out == 12345); /* untouched on failure */
+        }
+    }
+
+    /* Values no parser makes, but a builder can. */
+    long long out = 0;
+    json_value *v = json_new_number(NAN);
+    errno = 0;
+    assert_int_equal(json_as_int(v, LLONG_MIN, LLONG_MAX, &out), -1);
+    assert_int_equal(errno, EDOM);
+    json_free(v);
+    v = json_new_number(INFINITY);
+    errno = 0;
+    assert_int_equal(json_as_int(v, LLONG_MIN, LLONG_MAX, &out), -1);
+    assert_int_equal(errno, ERANGE);
+    json_free(v);
+    errno = 0;
+    assert_int_equal(json_as_int(NULL, 0, 10, &out), -1);
+    assert_int_equal(errno, EINVAL);
+
+    /* The member form, as a master reads {"cmd":"stats","requests":N}. */
+    const char *text = "{\"cmd\":\"stats\",\"requests\":7,\"bad\":1e300}";
+    v = json_parse(text, strlen(text), NULL, NULL);
+    assert_non_null(v);
+    assert_int_equal(json_object_get_int(v, "requests", 0, JSON_MAX_SAFE_INT, &out), 0);
+    assert_true(out == 7);
+    errno = 0;
+    assert_int_equal(json_object_get_int(v, "bad", 0, JSON_MAX_SAFE_INT, &out), -1);
+    assert_int_equal(errno, ERANGE);
+    errno = 0;
+    assert_int_equal(json_object_get_int(v, "missing", 0, 10, &out), -1);
+    assert_int_equal(errno, ENOENT);
+    errno = 0;
+    assert_int_equal(json_object_get_int(v, "cmd", 0, 10, &out), -1);
+    assert_int_equal(errno, EINVAL);
+    assert_true(out == 7);
+    json_free(v);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -363,6 +461,7 @@ int main(void)
         cmocka_unit_test(test_numbers_serialize_like_javascript),
         cmocka_unit_test(test_serialize_compact),
         cmocka_unit_test(test_object_lookup),
+        cmocka_unit_test(test_integers_are_range_checked),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -11,7 +11,9 @@
  *   - a worker killed with SIGKILL does not stop the others serving;
  *   - a worker out of fds pauses accepting instead of spinning, and serves
  *     the waiting client once fds are available again;
- *   - SIGTERM stops everything with status 0 and leaves no process behind.
+ *   - SIGTERM stops everything with status 0 and leaves no process behind;
+ *   - fd numbers in a worker's report that are no fd (1e300, -1, 1.5) are
+ *     refused and logged, never cast.
  *
  *   make test        (or: build/test_handle_passing, from the chapter dir)
  */
@@ -335,6 +337,36 @@ static void test_sigterm_stops_everything(void **state)
     tk_release(r.p);
 }
 
+/* A worker's report names its fd as a JSON number, a double it chooses.
+ * 1e300, -1 and 1.5 are no fd: each is refused and logged. Cast to int
+ * instead, 1e300 is undefined behaviour (UBSan aborts the master under
+ * make check) and 1.5 is reported as fd 1. */
+static void test_bad_fd_numbers_are_refused(void **state)
+{
+    (void)state;
+    tk_proc *p =
+        tk_track(tk_start((const char *[]){"./handle-passing", "-p", "0", "-w", "1", "--",
+                                           "sh", "tests/bad-fd-worker", NULL},
+                          (const char *[]){"NODE_CHANNEL_FD", "PORT", "HOST", NULL}));
+    assert_non_null(p);
+    assert_non_null(tk_wait_output(p, "handoff complete", WAIT_MS));
+    const char *bad[] = {"\"fd\":1e+300,", "\"fd\":-1,", "\"fd\":1.5,"};
+    for (int i = 0; i < 3; i++) {
+        char want[128];
+        snprintf(want, sizeof want, "%s\"socket\":\"socket:[1]\"}: \"fd\" must be",
+                 bad[i]);
+        if (wait_count(p, want, 1) != 1) {
+            tk_drain(p);
+            fail_msg("no \"%s\"; output:\n%s", want, p->out);
+        }
+    }
+    assert_int_equal(tk_count_output(p, "holds the server as fd"), 0);
+    int status = tk_stop(p, SIGTERM, WAIT_MS);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    tk_release(p);
+}
+
 static void test_usage(void **state)
 {
     (void)state;
@@ -376,6 +408,7 @@ int main(void)
         cmocka_unit_test_teardown(test_killed_worker_others_serve, tk_teardown),
         cmocka_unit_test_teardown(test_worker_out_of_fds_pauses_accept, tk_teardown),
         cmocka_unit_test_teardown(test_sigterm_stops_everything, tk_teardown),
+        cmocka_unit_test_teardown(test_bad_fd_numbers_are_refused, tk_teardown),
         cmocka_unit_test_teardown(test_usage, tk_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -948,6 +948,63 @@ static void test_usr1_table_counts_every_request(void **state)
     current = NULL;
 }
 
+/* The rows of the last table titled `title` in p's output: lines between
+ * the title and its "   total " line, header excluded. */
+static int table_rows(tk_proc *p, const char *title)
+{
+    const char *t = NULL, *s = p->out;
+    while ((s = strstr(s, title)) != NULL)
+        t = s++;
+    if (t == NULL)
+        return -1;
+    const char *end = strstr(t, "   total ");
+    if (end == NULL)
+        return -1;
+    int lines = 0;
+    for (const char *c = t; c < end; c++)
+        lines += *c == '\n';
+    return lines - 2; /* the title's own line and the header */
+}
+
+/* The master remembers what is useful about the workers that have ended,
+ * not every one of them: after five SIGHUPs (ten workers replaced) the
+ * table has a row per running worker plus one for all the ended ones, and
+ * the total still counts the requests they served. */
+static void test_table_stays_bounded_across_restarts(void **state)
+{
+    (void)state;
+    server_t s = start(NULL, NULL);
+    for (int i = 0; i < 10; i++)
+        assert_true(get_ok(s.port));
+    for (int i = 1; i <= 5; i++) {
+        kill(s.p->pid, SIGHUP);
+        assert_non_null(tk_wait_output(s.p, "rolling restart done", 10000));
+    }
+    kill(s.p->pid, SIGUSR1);
+    assert_non_null(tk_wait_output(s.p, "requests per worker (SIGUSR1)", 3000));
+    const char *total = tk_wait_output(s.p, "   total ", 3000);
+    assert_non_null(total);
+    assert_int_equal(atol(total + strlen("   total ")), 10);
+    int rows = table_rows(s.p, "requests per worker (SIGUSR1)");
+    if (rows != 3)
+        fail_msg(
+            "SIGUSR1 table has %d rows, want 2 workers + 1 for the ended; output:\n%s",
+            rows, s.p->out);
+    assert_non_null(strstr(s.p->out, "(10 workers that have ended)"));
+
+    int st = tk_stop(s.p, SIGTERM, 8000);
+    tk_drain(s.p);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    rows = table_rows(s.p, "requests per worker (at exit)");
+    if (rows != 3)
+        fail_msg("exit table has %d rows, want 2 workers + 1 for the ended; output:\n%s",
+                 rows, s.p->out);
+    total = strstr(strstr(s.p->out, "requests per worker (at exit)"), "   total ");
+    assert_int_equal(atol(total + strlen("   total ")), 10);
+    tk_free(s.p);
+    current = NULL;
+}
+
 /* ---- no leaked fds -------------------------------------------------------- */
 
 typedef struct {
@@ -1414,6 +1471,101 @@ static void test_usage_and_exit_codes(void **state)
     current = NULL;
 }
 
+/* ---- a worker that never gets ready ---------------------------------------- */
+
+/* A worker that starts but never says {"cmd":"ready"} is killed at
+ * --ready-timeout, and the master says so; it counts as a death, so it is
+ * replaced, and since every replacement is just as silent the crash-loop
+ * guard ends it (6 deaths about 300 ms apart are within 10 s): exit 1,
+ * having never claimed to listen. */
+static void test_ready_timeout_kills_a_silent_worker(void **state)
+{
+    (void)state;
+    expect_exit((const char *[]){"./http-shared-port", "--ready-timeout", "0", NULL},
+                NULL, 2, "--ready-timeout: bad value '0'");
+
+    const char *argv[] = {"./http-shared-port",
+                          "-p",
+                          "0",
+                          "-w",
+                          "1",
+                          "--worker",
+                          "tests/never-ready-worker",
+                          "--ready-timeout",
+                          "300",
+                          NULL};
+    tk_proc *p = tk_start(argv, NULL);
+    assert_non_null(p);
+    current = p;
+    const char *line = tk_wait_output(p, "started worker ", 10000);
+    if (line == NULL) {
+        tk_drain(p);
+        fail_msg("no worker started; output:\n%s", p->out);
+    }
+    long long t0 = tk_now_ms();
+    int first = atoi(line + strlen("started worker "));
+    assert_true(first > 0);
+    char want[128];
+    snprintf(want, sizeof want,
+             "worker %d did not say it was ready within 300 ms: SIGKILL", first);
+    if (tk_wait_output(p, want, 5000) == NULL) {
+        tk_drain(p);
+        fail_msg("no \"%s\"; output:\n%s", want, p->out);
+    }
+    long long took = tk_now_ms() - t0;
+    printf("# silent worker killed %lld ms after its start was seen\n", took);
+    assert_true(took >= 150 && took < 3000);
+    snprintf(want, sizeof want, "worker %d ended: killed by signal 9", first);
+    assert_non_null(tk_wait_output(p, want, 5000));
+    assert_non_null(tk_wait_output(p, "(replacing ", 5000)); /* respawned */
+
+    int status = tk_wait_exit(p, 15000);
+    tk_drain(p);
+    if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 1)
+        fail_msg("master status %d, want exit 1; output:\n%s", status, p->out);
+    assert_non_null(strstr(p->out, "crash loop"));
+    assert_null(strstr(p->out, "listening on"));
+    assert_true(tk_count_output(p, "did not say it was ready") >= 6);
+    assert_int_equal(tk_count_zombies(p->pid), 0);
+    tk_free(p);
+    current = NULL;
+}
+
+/* ---- numbers from a worker ------------------------------------------------ */
+
+/* A worker's counts are JSON numbers, doubles it chooses. 1e300, -1 and 1.5
+ * are not counts: each is refused and logged, and the count stays at the
+ * last good one (5). Cast instead, 1e300 is undefined behaviour (UBSan
+ * aborts the master under make check) and 1.5 becomes 1. */
+static void test_bad_numbers_from_a_worker_are_refused(void **state)
+{
+    (void)state;
+    const char *argv[] = {"./http-shared-port",       "-p", "0", "-w", "1", "--worker",
+                          "tests/bad-numbers-worker", NULL};
+    tk_proc *p = tk_start(argv, NULL);
+    assert_non_null(p);
+    current = p;
+    const char *bad[] = {"\"requests\":1e+300}", "\"requests\":-1}", "\"requests\":1.5}"};
+    for (int i = 0; i < 3; i++) {
+        char want[128];
+        snprintf(want, sizeof want, "%s: \"requests\" must be a whole number", bad[i]);
+        if (tk_wait_output(p, want, 10000) == NULL) {
+            tk_drain(p);
+            fail_msg("no \"%s\"; output:\n%s", want, p->out);
+        }
+    }
+    int st = tk_stop(p, SIGTERM, 8000);
+    tk_drain(p);
+    if (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+        fail_msg("master status %d, want exit 0; output:\n%s", st, p->out);
+    const char *total = strstr(p->out, "   total ");
+    assert_non_null(total);
+    assert_int_equal(atol(total + strlen("   total ")), 5);
+    assert_int_equal(tk_count_output(p, "must be a whole number"), 3);
+    tk_free(p);
+    current = NULL;
+}
+
 /* ---- real clients --------------------------------------------------------- */
 
 static int have(const char *tool)
@@ -1500,6 +1652,7 @@ int main(void)
         cmocka_unit_test_teardown(test_expect_100_continue, teardown),
         cmocka_unit_test_teardown(test_curl_does_not_wait_for_100, teardown),
         cmocka_unit_test_teardown(test_usr1_table_counts_every_request, teardown),
+        cmocka_unit_test_teardown(test_table_stays_bounded_across_restarts, teardown),
         cmocka_unit_test_teardown(test_no_fd_leaks, teardown),
         cmocka_unit_test_teardown(test_kill_a_worker_under_load, teardown),
         cmocka_unit_test_teardown(test_port_open_while_every_worker_is_dead, teardown),
@@ -1511,6 +1664,8 @@ int main(void)
         cmocka_unit_test_teardown(test_5000_keep_alive_connections, teardown),
         cmocka_unit_test_teardown(test_out_of_fds_does_not_spin, teardown),
         cmocka_unit_test_teardown(test_usage_and_exit_codes, teardown),
+        cmocka_unit_test_teardown(test_ready_timeout_kills_a_silent_worker, teardown),
+        cmocka_unit_test_teardown(test_bad_numbers_from_a_worker_are_refused, teardown),
         cmocka_unit_test_teardown(test_real_clients, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
