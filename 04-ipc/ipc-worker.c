@@ -54,6 +54,27 @@ static void usage(FILE *f)
             "disconnects.\n");
 }
 
+/* IPC_MAX_MESSAGE lowers (or raises) the 1 MiB limit, so the demo can show
+ * an oversized message without sending a megabyte. Only digits: strtoull
+ * alone would take "-1" as the largest number there is and so remove the
+ * limit without a word. Returns 0 if the variable is unset. */
+#define MAX_MESSAGE_CEILING (1024ul * 1024 * 1024) /* 1 GiB: a buffer we may allocate */
+
+static size_t max_message_from_env(void)
+{
+    const char *s = getenv("IPC_MAX_MESSAGE");
+    if (s == NULL)
+        return 0;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (s[0] < '0' || s[0] > '9' || *end != '\0' || errno != 0 || v == 0 ||
+        v > MAX_MESSAGE_CEILING)
+        errx(2, "IPC_MAX_MESSAGE=%s: must be a whole number of bytes from 1 to %lu", s,
+             MAX_MESSAGE_CEILING);
+    return (size_t)v;
+}
+
 struct worker {
     const char *name; /* answered in every reply */
     loop_t *loop;
@@ -120,6 +141,7 @@ int main(int argc, char *argv[])
         return 2;
     }
     struct worker w = {.name = argc == 2 ? argv[1] : "Bruce"};
+    size_t max_message = max_message_from_env();
 
     /* What Node does at start-up in a child: read NODE_CHANNEL_FD, delete it
      * and NODE_CHANNEL_SERIALIZATION_MODE from the environment, and open the
@@ -164,16 +186,8 @@ int main(int argc, char *argv[])
     if (w.ch == NULL)
         err(1, "chan_open");
     chan_set_name(w.ch, "master");
-    /* IPC_MAX_MESSAGE lowers (or raises) the 1 MiB limit, so the demo can
-     * show an oversized message without sending a megabyte. */
-    const char *max = getenv("IPC_MAX_MESSAGE");
-    if (max != NULL) {
-        char *end;
-        unsigned long long v = strtoull(max, &end, 10);
-        if (*end != '\0' || end == max || v == 0)
-            errx(2, "IPC_MAX_MESSAGE must be a positive number of bytes");
-        chan_set_max_message(w.ch, (size_t)v);
-    }
+    if (max_message != 0)
+        chan_set_max_message(w.ch, max_message);
 
     if (loop_run(w.loop) == -1)
         err(1, "loop_run");

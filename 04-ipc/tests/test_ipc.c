@@ -114,6 +114,32 @@ static void test_ipc_worker_message_limit(void **state)
     tk_free(p);
 }
 
+/* A bad limit is refused by name, with its value, and exit 2: "-1" once
+ * wrapped around to the largest size and silently removed the limit. */
+static void test_worker_refuses_a_bad_message_limit(void **state)
+{
+    (void)state;
+    const char *bad[] = {
+        "-1", "0", "12abc", "", " 5", "+5", "99999999999999999999999", "2147483649"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char env[64];
+        snprintf(env, sizeof env, "IPC_MAX_MESSAGE=%s", bad[i]);
+        tk_proc *p = tk_track(
+            tk_start((const char *[]){"./ipc", NULL}, (const char *[]){env, NULL}));
+        assert_non_null(p);
+        assert_true(exited_with(tk_wait_exit(p, 10000), 1));
+        tk_drain(p);
+        char want[96];
+        snprintf(want, sizeof want, "IPC_MAX_MESSAGE=%s:", bad[i]);
+        if (strstr(p->out, want) == NULL)
+            fail_msg("IPC_MAX_MESSAGE=\"%s\" was not refused by name:\n%s", bad[i],
+                     p->out);
+        assert_non_null(strstr(p->out, "exited with code 2"));
+        assert_int_equal(tk_count_output(p, "IPC_MAX_MESSAGE="), 1); /* said once */
+        tk_release(p);
+    }
+}
+
 /* The worker inherits exactly 0, 1, 2 and the channel as 3: every other fd
  * of the master (its end of the pair, the loop's pipes) is close-on-exec.
  * A shell as the "worker" lists its own fds and shows the variables. */
@@ -335,6 +361,7 @@ int main(void)
         cmocka_unit_test(test_ipc_conversation),
         cmocka_unit_test(test_ipc_raw_line_is_reported_and_skipped),
         cmocka_unit_test(test_ipc_worker_message_limit),
+        cmocka_unit_test_teardown(test_worker_refuses_a_bad_message_limit, tk_teardown),
         cmocka_unit_test(test_worker_gets_only_fds_0_to_3),
         cmocka_unit_test(test_ipc_help_and_bad_args),
         cmocka_unit_test(test_ipc_reports_a_worker_that_cannot_start),
