@@ -223,6 +223,53 @@ static void test_ipc_timeout_with_a_silent_worker(void **state)
     tk_free(p);
 }
 
+/* A worker that ignores SIGTERM cannot hold the master: SIGKILL follows
+ * after the grace period (2 s). `exec` makes the worker the sleep itself,
+ * so nothing is left in the group to count. */
+static void test_ipc_timeout_follows_with_sigkill(void **state)
+{
+    (void)state;
+    long long t0 = tk_now_ms();
+    tk_proc *p =
+        tk_track(tk_start((const char *[]){"./ipc", "--timeout", "300", "sh", "-c",
+                                           "trap '' TERM; exec sleep 20", NULL},
+                          NULL));
+    assert_non_null(p);
+    int status = tk_wait_exit(p, 8000);
+    long long took = tk_now_ms() - t0;
+    tk_drain(p);
+    assert_true(exited_with(status, 1));
+    /* 300 ms + 2000 ms of grace, and room for a loaded machine. */
+    assert_true(took >= 2200 && took < 6000);
+    assert_non_null(strstr(p->out, "timed out with 0 of 2 replies"));
+    assert_non_null(
+        strstr(p->out, "still running 2000 ms after SIGTERM: sending SIGKILL"));
+    assert_non_null(strstr(p->out, "killed by signal SIGKILL"));
+    assert_int_equal(tk_count_group(p->pid), 0);
+    tk_release(p);
+}
+
+/* The same for a stop asked by a signal: SIGTERM to the master reaches the
+ * worker as SIGTERM, and SIGKILL follows; the master still exits 0. */
+static void test_ipc_stop_follows_with_sigkill(void **state)
+{
+    (void)state;
+    tk_proc *p = tk_track(
+        tk_start((const char *[]){"./ipc", "sh", "-c",
+                                  "trap '' TERM; echo ready; exec sleep 20", NULL},
+                 NULL));
+    assert_non_null(p);
+    assert_non_null(tk_wait_output(p, "ready", 5000));
+    long long t0 = tk_now_ms();
+    int status = tk_stop(p, SIGTERM, 8000);
+    long long took = tk_now_ms() - t0;
+    assert_true(exited_with(status, 0));
+    assert_true(took >= 1900 && took < 6000);
+    assert_non_null(strstr(p->out, "killed by signal SIGKILL"));
+    assert_int_equal(tk_count_group(p->pid), 0);
+    tk_release(p);
+}
+
 static void test_ipc_sigterm_is_a_clean_stop(void **state)
 {
     (void)state;
@@ -367,6 +414,8 @@ int main(void)
         cmocka_unit_test(test_ipc_reports_a_worker_that_cannot_start),
         cmocka_unit_test(test_ipc_timeout_with_a_silent_worker),
         cmocka_unit_test(test_ipc_sigterm_is_a_clean_stop),
+        cmocka_unit_test_teardown(test_ipc_timeout_follows_with_sigkill, tk_teardown),
+        cmocka_unit_test_teardown(test_ipc_stop_follows_with_sigkill, tk_teardown),
         cmocka_unit_test(test_worker_without_a_channel),
         cmocka_unit_test(test_worker_wire_format),
         cmocka_unit_test(test_worker_survives_a_malformed_line),
