@@ -78,9 +78,21 @@ static size_t max_message_from_env(void)
 struct worker {
     const char *name; /* answered in every reply */
     loop_t *loop;
-    chan_t *ch; /* NULL once the channel has closed (and freed itself) */
-    int failed; /* the channel ended with an error */
+    chan_t *ch;       /* NULL once the channel has closed (and freed itself) */
+    int failed;       /* the channel ended with an error */
+    json_value *held; /* a reply the full send queue refused, sent on drain */
+    int send_failed;  /* said once that replies cannot be sent */
 };
+
+/* A reply that cannot go out: say so once, not once per message (a master
+ * that left with 200 messages unread would get 200 lines). */
+static void reply_dropped(struct worker *w)
+{
+    if (!w->send_failed)
+        fprintf(stderr, "[worker %d] chan_send: %s; dropping replies from now on\n",
+                (int)getpid(), strerror(errno));
+    w->send_failed = 1;
+}
 
 static void on_message(chan_t *ch, const json_value *msg, int fd, void *user)
 {
@@ -100,9 +112,39 @@ static void on_message(chan_t *ch, const json_value *msg, int fd, void *user)
     text = json_serialize(reply, NULL);
     printf("[worker %d] reply: %s\n", (int)getpid(), text ? text : "?");
     free(text);
-    if (chan_send(ch, reply) == -1)
-        fprintf(stderr, "[worker %d] chan_send: %s\n", (int)getpid(), strerror(errno));
+    if (chan_send(ch, reply) == 0) {
+        json_free(reply);
+        return;
+    }
+    if (errno == EAGAIN && w->held == NULL) {
+        /* Backpressure: the master is not reading our replies, and the send
+         * queue toward it is full. Keep this reply and stop reading its
+         * messages until the queue has drained: its own sends then back up
+         * in the socket, and nothing grows here. (Dropping the reply would
+         * bound memory too, but the master would wait for it forever.) */
+        printf("[worker %d] the master is not reading: %zu bytes wait for it; pausing "
+               "reading until it catches up\n",
+               (int)getpid(), chan_pending_bytes(ch));
+        w->held = reply;
+        chan_pause_reading(ch);
+        return;
+    }
+    reply_dropped(w);
     json_free(reply);
+}
+
+/* The queue that refused a reply is empty again: send it, read again. */
+static void on_drain(chan_t *ch, void *user)
+{
+    struct worker *w = user;
+    if (w->held == NULL)
+        return;
+    if (chan_send(ch, w->held) == -1)
+        reply_dropped(w);
+    json_free(w->held);
+    w->held = NULL;
+    printf("[worker %d] caught up: reading again\n", (int)getpid());
+    chan_resume_reading(ch);
 }
 
 static void on_error(chan_t *ch, const chan_error *e, void *user)
@@ -181,7 +223,10 @@ int main(int argc, char *argv[])
         loop_stop_on_signal(w.loop, SIGINT) == -1)
         err(1, "loop_stop_on_signal");
 
-    chan_callbacks cb = {on_message, on_error, on_disconnect};
+    chan_callbacks cb = {.on_message = on_message,
+                         .on_error = on_error,
+                         .on_disconnect = on_disconnect,
+                         .on_drain = on_drain};
     w.ch = chan_open(w.loop, fd, &cb, &w);
     if (w.ch == NULL)
         err(1, "chan_open");
@@ -194,6 +239,7 @@ int main(int argc, char *argv[])
     /* A signal stopped the loop while the channel was still open. */
     if (w.ch != NULL)
         chan_close(w.ch);
+    json_free(w.held);
     loop_free(w.loop);
     return w.failed ? 1 : 0;
 }

@@ -351,7 +351,8 @@ int main(int argc, char *argv[])
     if (close(sv[1]) == -1)
         err(1, "close");
 
-    chan_callbacks cb = {on_message, on_error, on_disconnect};
+    chan_callbacks cb = {
+        .on_message = on_message, .on_error = on_error, .on_disconnect = on_disconnect};
     m.ch = chan_open(m.loop, sv[0], &cb, &m);
     if (m.ch == NULL)
         err(1, "chan_open");
