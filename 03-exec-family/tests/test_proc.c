@@ -938,14 +938,16 @@ static void test_process_group_option(void **state)
     (void)state;
     loop_t *l = new_loop();
     struct stream s = {0};
-    char *argv[] = {"sh", "-c", "sleep 30 & wait", NULL};
+    char *sleep_argv[] = {"sleep", "30", NULL};
     proc_options_t o = {0};
     o.stdio[1] = o.stdio[2] = PROC_IGNORE;
-    proc_t *p = proc_spawn(l, "sh", argv, &o, NULL, s_exit, &s);
+    proc_t *p = proc_spawn(l, "sleep", sleep_argv, &o, NULL, s_exit, &s);
     assert_non_null(p);
-    assert_int_equal(getpgid(proc_pid(p)), getpgrp());
+    assert_int_equal(getpgid(proc_pid(p)), getpgrp()); /* ours, as by default */
     assert_int_equal(proc_kill(p, SIGKILL), 0);
     run_until(l, &s.exits, 1, 10000);
+
+    char *argv[] = {"sh", "-c", "sleep 30 & wait", NULL};
 
     o.process_group = 1;
     memset(&s, 0, sizeof s);
