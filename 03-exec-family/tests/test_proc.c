@@ -507,6 +507,25 @@ static long long exec_with_grandchild(const char *fmt, const proc_options_t *o,
     return took;
 }
 
+/* The child still runs at the deadline, and so does its background job:
+ * the child is killed, the pipes are closed, and the callback does not wait
+ * for the background job's EOF. */
+static void test_timeout_with_the_child_still_running(void **state)
+{
+    (void)state;
+    proc_options_t o = {0};
+    o.timeout_ms = 300;
+    struct result r;
+    long long took =
+        exec_with_grandchild("sleep 20 & echo $! > %s; echo started; sleep 20", &o, &r);
+    assert_true(took >= 290 && took < 4000);
+    assert_int_equal(r.st.how, PROC_TIMED_OUT);
+    assert_int_equal(r.st.signo, SIGTERM);
+    assert_int_equal(r.st.exited_first, 0);
+    assert_string_equal(r.out, "started\n");
+    result_free(&r);
+}
+
 /* The child exited at once; a grandchild holds the pipe: the callback comes
  * at the deadline, says "timed out" (the output may be incomplete), carries
  * what was read, and the child's own exit code 0. */
@@ -1103,6 +1122,8 @@ int main(void)
         cmocka_unit_test(test_env_is_the_whole_environment),
         cmocka_unit_test(test_timeout_kills_with_sigterm),
         cmocka_unit_test(test_timeout_not_reached),
+        cmocka_unit_test_teardown(test_timeout_with_the_child_still_running,
+                                  kill_grandchild),
         cmocka_unit_test_teardown(test_timeout_with_a_grandchild_holding_the_pipe,
                                   kill_grandchild),
         cmocka_unit_test_teardown(test_timeout_with_a_daemonised_grandchild,
