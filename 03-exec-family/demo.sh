@@ -4,8 +4,9 @@
 # It runs ./exec-family one case at a time, says what to notice before each
 # case, and checks afterwards that the thing to notice really happened. It
 # exits non-zero if anything it shows did not happen. Every child the
-# program starts ends within a second (the longest is the 500 ms timeout),
-# so nothing is left running.
+# program starts ends within a second (the longest are the 500 ms timeouts;
+# a background sleep that outlives its shell is stopped by the program), so
+# nothing is left running.
 set -u
 cd "$(dirname "$0")" || exit 1
 out=$(mktemp "${TMPDIR:-/tmp}/exec-family-demo.XXXXXX") || exit 1
@@ -61,10 +62,15 @@ expect "stdout: no #! line, yet /bin/sh ran me"
 expect "(ENOENT)"
 expect "exited with code 127"
 
-note "Limits: sleep 10 is killed after 500 ms; yes is killed once stdout passes" \
-     "the default max_buffer of 1 MiB, and exactly 1048576 bytes are kept."
+note "Limits: sleep 10 is killed after 500 ms. Then a shell that exits at once" \
+     "but leaves 'sleep 5 &' holding its output pipe: the timeout still fires at" \
+     "500 ms, and only when the child leads its own process group does it stop" \
+     "the sleep too. yes is killed once stdout passes the default max_buffer of" \
+     "1 MiB, and exactly 1048576 bytes are kept."
 run timeout maxbuffer
 expect "timed out, killed by SIGTERM"
+expect "still runs: out of reach without a process group"
+expect "is gone: the timeout signalled the whole group"
 expect "stdout maxBuffer exceeded, killed by SIGTERM"
 expect "(1048576 bytes in all)"
 

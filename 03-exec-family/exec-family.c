@@ -23,7 +23,10 @@
  *              execvp would run it with /bin/sh instead, and does.
  *   enoent     a missing program: ENOENT from execve, not "exit 127";
  *              through the shell, though, it IS exit 127.
- *   timeout    `sleep 10` with a 500 ms timeout: killed by SIGTERM.
+ *   timeout    `sleep 10` with a 500 ms timeout: killed by SIGTERM. Then
+ *              `sleep 5 & echo $!`, whose shell exits at once while the
+ *              background sleep holds the output pipe: the timeout still
+ *              fires at 500 ms, and with process_group it stops the sleep.
  *   maxbuffer  `yes` with the default 1 MiB max_buffer: killed, and the
  *              output is cut at exactly 1048576 bytes.
  *   status     `exit 3` and `kill -USR1 $$`: exit code and signal, exactly.
@@ -293,6 +296,8 @@ static void report_timed(const proc_status_t *error, const char *out, size_t out
     report(error, out, out_len, errout, err_len, arg);
 }
 
+static void case_timeout_grandchild(void);
+
 static void case_timeout(void)
 {
     char *argv[] = {"sleep", "10", NULL};
@@ -302,6 +307,81 @@ static void case_timeout(void)
     started_ms = loop_now_ms();
     if (proc_exec_file(loop, "sleep", argv, &o, report_timed, "exec_file sleep 10") == -1)
         err(1, "proc_exec_file");
+    pending = 1;
+    wait_for_children();
+    if (!stopping)
+        case_timeout_grandchild();
+}
+
+/* 1 if pid runs (a zombie does not count). kill(pid, 0) also finds a
+ * zombie, and an orphan stays one until init reaps it, which some inits
+ * (in containers) do late; on Linux /proc tells the two apart. */
+static int runs(pid_t pid)
+{
+    if (kill(pid, 0) == -1)
+        return 0;
+#ifdef __linux__
+    char path[64], state = '?';
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return 0;
+    /* "pid (comm) S ...": the state follows the last ')'. */
+    char line[512];
+    if (fgets(line, sizeof line, f) != NULL) {
+        char *rp = strrchr(line, ')');
+        if (rp != NULL && rp[1] == ' ')
+            state = rp[2];
+    }
+    fclose(f);
+    return state != 'Z' && state != 'X';
+#else
+    return 1;
+#endif
+}
+
+/* The shell has exited; its background sleep (pid in the output) holds our
+ * pipe. Say whether it is still running, then make sure it is not. */
+static void report_grandchild(const proc_status_t *error, const char *out, size_t out_len,
+                              const char *errout, size_t err_len, void *arg)
+{
+    report_timed(error, out, out_len, errout, err_len, arg);
+    pid_t sleeper = (pid_t)atoi(out);
+    if (sleeper <= 0)
+        return;
+    /* The signal may take a moment to land: give it up to 300 ms. */
+    int alive = 1;
+    for (int i = 0; i < 30 && (alive = runs(sleeper)); i++)
+        nanosleep(&(struct timespec){0, 10 * 1000 * 1000}, NULL);
+    if (alive) {
+        say("  the background sleep %d still runs: out of reach without a process "
+            "group (we stop it now)",
+            (int)sleeper);
+        kill(sleeper, SIGTERM);
+    } else {
+        say("  the background sleep %d is gone: the timeout signalled the whole group",
+            (int)sleeper);
+    }
+}
+
+static void case_timeout_grandchild(void)
+{
+    proc_options_t o = {0};
+    o.timeout_ms = 500;
+    say("timeout: exec 'sleep 5 & echo $!' with a 500 ms timeout: the shell exits at "
+        "once, its background sleep holds our pipe for 5 s");
+    started_ms = loop_now_ms();
+    if (proc_exec(loop, "sleep 5 & echo $!", &o, report_grandchild,
+                  "exec (no process group)") == -1)
+        err(1, "proc_exec");
+    pending = 1;
+    wait_for_children();
+    say("timeout: the same with process_group = 1 (the child leads its own group)");
+    o.process_group = 1;
+    started_ms = loop_now_ms();
+    if (proc_exec(loop, "sleep 5 & echo $!", &o, report_grandchild,
+                  "exec (own process group)") == -1)
+        err(1, "proc_exec");
     pending = 1;
     wait_for_children();
 }

@@ -43,6 +43,8 @@ struct proc {
     int reaped;            /* 1 once waitpid() returned the child */
     int wstatus;           /* its wait status */
     proc_how_t killed_for; /* PROC_TIMED_OUT / PROC_MAX_BUFFER if we killed it */
+    int exited_first;      /* ... and it had exited before that */
+    int group;             /* it leads a process group of its own */
     int kill_signal;
     int kill_stream;
     loop_timer_t *timer; /* the timeout, while pending */
@@ -137,11 +139,21 @@ const char *proc_signal_name(int signo)
 const char *proc_status_str(const proc_status_t *st, char *buf, size_t len)
 {
     /* How the child ended, as wait(2) saw it; used by the killed cases. */
-    char ended[64];
-    if (st->signo != 0)
-        snprintf(ended, sizeof ended, "killed by %s", proc_signal_name(st->signo));
+    char ended[128];
+    if (st->exited_first && st->signo != 0)
+        snprintf(ended, sizeof ended,
+                 " after the child was killed by %s; something it started still held "
+                 "its output",
+                 proc_signal_name(st->signo));
+    else if (st->exited_first)
+        snprintf(ended, sizeof ended,
+                 " after the child exited with code %d; something it started still "
+                 "held its output",
+                 st->code);
+    else if (st->signo != 0)
+        snprintf(ended, sizeof ended, ", killed by %s", proc_signal_name(st->signo));
     else
-        snprintf(ended, sizeof ended, "then exited with code %d", st->code);
+        snprintf(ended, sizeof ended, ", then exited with code %d", st->code);
 
     switch (st->how) {
     case PROC_EXITED:
@@ -152,10 +164,10 @@ const char *proc_status_str(const proc_status_t *st, char *buf, size_t len)
                  st->signo);
         break;
     case PROC_TIMED_OUT:
-        snprintf(buf, len, "timed out, %s", ended);
+        snprintf(buf, len, "timed out%s", ended);
         break;
     case PROC_MAX_BUFFER:
-        snprintf(buf, len, "%s maxBuffer exceeded, %s",
+        snprintf(buf, len, "%s maxBuffer exceeded%s",
                  st->stream == 2 ? "stderr" : "stdout", ended);
         break;
     case PROC_SPAWN_FAILED:
@@ -170,8 +182,9 @@ const char *proc_status_str(const proc_status_t *st, char *buf, size_t len)
 /* The child, between fork() and execve()                                  */
 
 /* Which call failed, as an index the child can write without pointers. */
-enum step { STEP_SIGNALS, STEP_DUP, STEP_CHDIR, STEP_EXECVE };
-static const char *const step_names[] = {"sigprocmask", "dup2", "chdir", "execve"};
+enum step { STEP_SIGNALS, STEP_SETPGID, STEP_DUP, STEP_CHDIR, STEP_EXECVE };
+static const char *const step_names[] = {"sigprocmask", "setpgid", "dup2", "chdir",
+                                         "execve"};
 
 struct child_error {
     int err;
@@ -192,6 +205,7 @@ struct plan {
     const char *path;  /* PATH to search when file has no '/' */
     const char *cwd;
     int use_execvp;
+    int new_group; /* setpgid(0, 0): lead a process group of our own */
     struct fd_map map[3 + 64];
     int nmap;
     int max_to; /* the highest child fd number asked for */
@@ -261,6 +275,13 @@ static void child_main(const struct plan *pl, int errfd)
     sigemptyset(&none);
     if (sigprocmask(SIG_SETMASK, &none, NULL) == -1)
         child_fail(errfd, STEP_SIGNALS);
+
+    /* 1b. A process group of our own, if asked: then one kill(-pid) reaches
+     *     us and everything we start that stays in the group (a shell's
+     *     background jobs, a pipeline). Done here, before execve, so the
+     *     group exists by the time the parent learns that we started. */
+    if (pl->new_group && setpgid(0, 0) == -1)
+        child_fail(errfd, STEP_SETPGID);
 
     /* 2. Move every source fd (and the error pipe) above the highest target
      *    number first. Otherwise dup2(5, 3) followed by dup2(3, 4) would
@@ -344,7 +365,11 @@ static void close_fd(int *fd)
 static pid_t start_child(proc_t *p, const char *file, char *const argv[],
                          const proc_options_t *o, proc_status_t *fail)
 {
-    struct plan pl = {.file = file, .argv = argv, .cwd = o->cwd, .use_execvp = o->execvp};
+    struct plan pl = {.file = file,
+                      .argv = argv,
+                      .cwd = o->cwd,
+                      .use_execvp = o->execvp,
+                      .new_group = o->process_group};
     pl.envp = o->env ? o->env : environ;
     pl.path = NULL;
     for (char *const *e = pl.envp; *e; e++)
@@ -465,7 +490,10 @@ static void on_output(loop_t *loop, int fd, int events, void *arg)
     if (n > 0) {
         if (p->on_data)
             p->on_data(p, stream, buf, (size_t)n, p->arg);
-        return; /* on_data may have killed p and closed this fd */
+        /* on_data may have killed p (max_buffer) and closed this fd; if p
+         * was reaped already, it is reported (and freed) here. */
+        flush_finished();
+        return;
     }
     /* EOF (or a read error, which ends the stream just the same). */
     loop_unwatch(loop, fd);
@@ -486,14 +514,35 @@ static void close_outputs(proc_t *p)
         }
 }
 
+/* The child, or with process_group the whole group it leads. Once the
+ * child is reaped its pid is free for reuse, so then only the group is
+ * signalled: POSIX does not reuse a process group id while the group has a
+ * member, and if it has none kill() fails with ESRCH. */
+static int signal_child(proc_t *p, int signo)
+{
+    if (p->group)
+        return kill(-p->pid, signo);
+    if (p->reaped) {
+        errno = ESRCH;
+        return -1;
+    }
+    return kill(p->pid, signo);
+}
+
+/* A timeout or max_buffer: the job is over, whoever holds the pipes. Send
+ * the kill signal (to the group, if the child leads one) and stop reading at
+ * once. The report follows when the child is reaped, which is now if it
+ * already was: a child that exited early while something it started (a
+ * background job, a daemon) still holds the pipe is not worth waiting for,
+ * or a timeout could never fire. */
 static void kill_for(proc_t *p, proc_how_t why, int stream)
 {
-    if (p->reaped || p->killed_for != PROC_EXITED)
+    if (p->killed_for != PROC_EXITED)
         return;
-    if (kill(p->pid, p->kill_signal) == -1)
-        return; /* cannot happen for an unreaped child of ours */
     p->killed_for = why;
     p->kill_stream = stream;
+    p->exited_first = p->reaped;
+    (void)signal_child(p, p->kill_signal); /* ESRCH: nobody left to stop */
     close_outputs(p);
 }
 
@@ -503,6 +552,7 @@ static void on_timeout(loop_t *loop, loop_timer_t *t, void *arg)
     proc_t *p = arg;
     p->timer = NULL; /* a one-shot timer's handle is gone once it fired */
     kill_for(p, PROC_TIMED_OUT, 0);
+    flush_finished(); /* p is reported (and freed) here if it was reaped */
 }
 
 static void status_of(const proc_t *p, proc_status_t *st)
@@ -513,6 +563,7 @@ static void status_of(const proc_t *p, proc_status_t *st)
     if (p->killed_for != PROC_EXITED) {
         st->how = p->killed_for;
         st->stream = p->kill_stream;
+        st->exited_first = p->exited_first;
     } else {
         st->how = st->signo != 0 ? PROC_SIGNALED : PROC_EXITED;
     }
@@ -616,6 +667,7 @@ static proc_t *spawn(loop_t *loop, const char *file, char *const argv[],
     p->loop = loop;
     p->killed_for = PROC_EXITED; /* i.e. not killed by us */
     p->kill_signal = o->kill_signal ? o->kill_signal : SIGTERM;
+    p->group = o->process_group != 0;
     p->on_data = on_data;
     p->on_exit = on_exit;
     p->arg = arg;
@@ -693,7 +745,7 @@ int proc_kill(proc_t *p, int signo)
         errno = ESRCH;
         return -1;
     }
-    return kill(p->pid, signo);
+    return signal_child(p, signo);
 }
 
 /* ---------------------------------------------------------------------- */

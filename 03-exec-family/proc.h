@@ -86,9 +86,12 @@ typedef struct {
     proc_stdio_t stdio[3]; /* for fds 0, 1, 2 */
     const proc_fd_t *fds;  /* extra fds for the child ... */
     int nfds;              /* ... and how many */
-    uint64_t timeout_ms;   /* > 0: kill the child after this long */
+    uint64_t timeout_ms;   /* > 0: the deadline; see "Timeouts" below */
     int kill_signal;       /* what a timeout or max_buffer kill sends;
                               0: SIGTERM */
+    int process_group;     /* 1: the child leads a new process group
+                              (setpgid), and every signal proc sends goes
+                              to the whole group; see "Timeouts" */
     size_t max_buffer;     /* exec/exec_file: bytes kept per stream; past it
                               the child is killed; 0: PROC_MAX_BUFFER_DEFAULT */
     int execvp;            /* 1: exec with execvp(3), whose ENOEXEC fallback
@@ -97,6 +100,31 @@ typedef struct {
 } proc_options_t;
 
 #define PROC_MAX_BUFFER_DEFAULT (1024 * 1024)
+
+/* Timeouts. A timeout is a deadline for the whole job, output included, and
+ * it fires at the deadline even when the child itself is long gone. At
+ * timeout_ms proc
+ *   1. sends kill_signal to the child, or, with process_group, to its whole
+ *      process group: a shell's background jobs and pipelines go too, even
+ *      when the shell itself has already exited;
+ *   2. closes the output pipes at once, keeping what was read so far. A
+ *      process the child started may hold them open for hours (`sleep 60 &`
+ *      in a shell, a daemon); waiting for their EOF is waiting for it;
+ *   3. reports PROC_TIMED_OUT as soon as the child is reaped: at once if it
+ *      had exited already (status.exited_first is then 1, with its own code),
+ *      else when kill_signal has ended it. A child that catches or ignores
+ *      kill_signal delays the report until it exits; use SIGKILL if that
+ *      must not happen.
+ * Without process_group, what the child started is out of proc's reach: it
+ * runs on (reparented to init) after the report, holding nothing of ours. A
+ * daemon (setsid) leaves any group, so it runs on in both cases. max_buffer
+ * stops a child the same way.
+ *
+ * The price of process_group: the child is no longer in the terminal's
+ * foreground process group, so Ctrl-C at the terminal does not reach it
+ * (stop it from the parent's SIGINT handler instead), and if it reads the
+ * terminal it is stopped by SIGTTIN. GNU timeout(1) makes the same trade by
+ * default; its --foreground option makes the other one. */
 
 /* How a child ended, or why it never started. */
 typedef enum {
@@ -114,6 +142,9 @@ typedef struct {
     int err;          /* PROC_SPAWN_FAILED: the errno (ENOENT, EACCES, ...) */
     const char *step; /* PROC_SPAWN_FAILED: "execve", "chdir", "fork", ... */
     int stream;       /* PROC_MAX_BUFFER: 1 (stdout) or 2 (stderr) */
+    int exited_first; /* PROC_TIMED_OUT, PROC_MAX_BUFFER: 1 if the child had
+                         exited before that, and only its output pipes, held
+                         by something it started, were still open */
 } proc_status_t;
 
 /* For PROC_TIMED_OUT and PROC_MAX_BUFFER, code and signo are what wait(2)
@@ -123,7 +154,8 @@ typedef struct {
 /* One line of text for a status, like "exited with code 3", "killed by
  * signal SIGKILL (9)", "spawn failed: execve: Permission denied (EACCES)",
  * "timed out, killed by SIGTERM", "stdout maxBuffer exceeded, killed by
- * SIGTERM". Writes into buf and returns it. */
+ * SIGTERM", "timed out after the child exited with code 0; something it
+ * started still held its output". Writes into buf and returns it. */
 const char *proc_status_str(const proc_status_t *st, char *buf, size_t len);
 /* "ENOENT", "EACCES", ... for the errnos a spawn can fail with, else "E?". */
 const char *proc_errno_name(int err);
@@ -141,7 +173,8 @@ typedef void (*proc_data_cb)(proc_t *p, int stream, const char *data, size_t len
 /* The child is gone: called once, after it was reaped and after EOF on its
  * output pipes (so every byte of output came first). If proc killed it
  * (timeout, max_buffer), the pipes are closed without waiting for EOF, since a
- * grandchild may hold them open. p is freed when the callback returns. */
+ * grandchild may hold them open (see "Timeouts"). p is freed when the
+ * callback returns. */
 typedef void (*proc_exit_cb)(proc_t *p, const proc_status_t *status, void *arg);
 
 /* Start `file` with argv (argv[0] is the name the child sees). on_data may be
@@ -161,7 +194,8 @@ pid_t proc_pid(const proc_t *p);
 int proc_stdin(const proc_t *p);
 /* Close the stdin pipe: the child reads EOF. */
 void proc_close_stdin(proc_t *p);
-/* kill(2) the child, unless it was already reaped. Returns 0 or -1. */
+/* kill(2) the child (its whole group with process_group), unless it was
+ * already reaped (ESRCH). Returns 0 or -1. */
 int proc_kill(proc_t *p, int signo);
 
 /* ---- exec and exec_file --------------------------------------------------- */

@@ -42,6 +42,7 @@ struct chan {
     void *user;
     char name[64];
     size_t max_message;
+    size_t max_queue;
 
     /* receive side: in[0..in_len) holds bytes not yet consumed; in[0] is at
      * stream position in_base; in[0..scanned) is known to hold no '\n'. */
@@ -61,6 +62,8 @@ struct chan {
     /* state */
     int watch_events; /* what we asked the loop for */
     int reading;      /* 0 once disconnecting or after EOF */
+    int paused;       /* chan_pause_reading(): not reading for now */
+    int want_drain;   /* a send was refused: call on_drain once empty */
     int write_dead;   /* a write failed: sends fail with EPIPE */
     int disconnecting;
     int closed;   /* fd closed, unwatched */
@@ -68,6 +71,7 @@ struct chan {
     int notified; /* on_disconnect has been called */
     int busy;     /* frames of our code on the stack */
     loop_timer_t *finish_timer;
+    loop_timer_t *resume_timer; /* delivers lines that waited out a pause */
 
     /* hooks (chan.h, "seams for handle passing") */
     chan_recv_hook recv_hook;
@@ -109,6 +113,7 @@ chan_t *chan_open(loop_t *loop, int fd, const chan_callbacks *cb, void *user)
         ch->cb = *cb;
     ch->user = user;
     ch->max_message = CHAN_DEFAULT_MAX_MESSAGE;
+    ch->max_queue = CHAN_DEFAULT_MAX_QUEUE;
     ch->reading = 1;
     snprintf(ch->name, sizeof ch->name, "fd %d", fd);
     if (loop_watch(loop, fd, LOOP_READ, on_io, ch) == -1) {
@@ -132,6 +137,10 @@ static void teardown(chan_t *ch)
     if (ch->finish_timer != NULL) {
         loop_timer_cancel(ch->loop, ch->finish_timer);
         ch->finish_timer = NULL;
+    }
+    if (ch->resume_timer != NULL) {
+        loop_timer_cancel(ch->loop, ch->resume_timer);
+        ch->resume_timer = NULL;
     }
     loop_unwatch(ch->loop, ch->fd);
     close(ch->fd);
@@ -273,7 +282,7 @@ static void oversized(chan_t *ch, uint64_t line_offset, size_t seen)
 static void process_lines(chan_t *ch)
 {
     size_t start = 0;
-    while (ch->reading && !ch->dead) {
+    while (ch->reading && !ch->paused && !ch->dead) {
         char *nl = memchr(ch->in + ch->scanned, '\n', ch->in_len - ch->scanned);
         if (nl == NULL) {
             ch->scanned = ch->in_len;
@@ -301,7 +310,7 @@ static void process_lines(chan_t *ch)
 
 static void do_read(chan_t *ch)
 {
-    for (int i = 0; i < READS_PER_EVENT && ch->reading && !ch->dead; i++) {
+    for (int i = 0; i < READS_PER_EVENT && ch->reading && !ch->paused && !ch->dead; i++) {
         if (ch->in_cap - ch->in_len < READ_CHUNK) {
             size_t cap = ch->in_cap ? ch->in_cap * 2 : READ_CHUNK * 2;
             char *in = realloc(ch->in, cap);
@@ -360,7 +369,10 @@ static void set_events(chan_t *ch)
 {
     if (ch->closed)
         return;
-    int want = (ch->reading ? LOOP_READ : 0) | (pending(ch) > 0 ? LOOP_WRITE : 0);
+    /* Writable is also what tells us to call on_drain, when a refused
+     * sender waits and the queue emptied inside a later chan_send. */
+    int want = (ch->reading && !ch->paused ? LOOP_READ : 0) |
+               (pending(ch) > 0 || ch->want_drain ? LOOP_WRITE : 0);
     if (want != ch->watch_events && loop_modify(ch->loop, ch->fd, want) == 0)
         ch->watch_events = want;
 }
@@ -410,12 +422,20 @@ static int flush(chan_t *ch)
     return 0;
 }
 
+static void schedule_resume(chan_t *ch);
+
 /* A write failed: nothing more can be sent. Drop the queue (and the fds in
  * it). Reading goes on, because the peer's last messages and its EOF may
- * still be waiting in our receive buffer. */
+ * still be waiting in our receive buffer; and a pause ends, since it was
+ * waiting for a reader that is gone, and would keep the EOF unread. */
 static void kill_writes(chan_t *ch)
 {
     ch->write_dead = 1;
+    ch->want_drain = 0;
+    if (ch->paused) {
+        ch->paused = 0;
+        schedule_resume(ch);
+    }
     for (size_t i = ch->marks_head; i < ch->marks_len; i++)
         close(ch->marks[i].fd);
     ch->marks_head = ch->marks_len = 0;
@@ -440,6 +460,13 @@ static void do_write(chan_t *ch)
         finish(ch);
         return;
     }
+    if (ch->want_drain && pending(ch) == 0) {
+        ch->want_drain = 0;
+        if (ch->cb.on_drain != NULL && !ch->dead)
+            ch->cb.on_drain(ch, ch->user);
+        if (ch->dead)
+            return;
+    }
     set_events(ch);
 }
 
@@ -459,6 +486,15 @@ static int enqueue(chan_t *ch, const char *text, size_t len, int fd)
     }
     if (fd != -1 && ch->sendfd_hook == NULL) {
         errno = ENOTSUP;
+        return -1;
+    }
+    /* The bound. An empty queue takes any message, so that every message
+     * within max_message can be sent; after that, what would pass the bound
+     * is refused and the caller hears about it. */
+    if (pending(ch) > 0 && pending(ch) + len + 1 > ch->max_queue) {
+        ch->want_drain = 1;
+        set_events(ch);
+        errno = EAGAIN;
         return -1;
     }
     /* Room for the line and, if it carries an fd, for its mark. */
@@ -560,7 +596,8 @@ static void on_io(loop_t *loop, int fd, int events, void *arg)
      * or the error, or by writing, which fails with EPIPE. */
     if (ch->reading && (events & (LOOP_READ | LOOP_ERROR)))
         do_read(ch);
-    if (!ch->dead && (events & (LOOP_WRITE | LOOP_ERROR)) && pending(ch) > 0)
+    if (!ch->dead && (events & (LOOP_WRITE | LOOP_ERROR)) &&
+        (pending(ch) > 0 || ch->want_drain))
         do_write(ch);
     if (!ch->dead)
         set_events(ch);
@@ -648,6 +685,61 @@ size_t chan_max_message(const chan_t *ch)
 size_t chan_pending_bytes(const chan_t *ch)
 {
     return pending(ch);
+}
+
+void chan_set_max_queue(chan_t *ch, size_t max)
+{
+    ch->max_queue = max ? max : CHAN_DEFAULT_MAX_QUEUE;
+}
+
+size_t chan_max_queue(const chan_t *ch)
+{
+    return ch->max_queue;
+}
+
+void chan_pause_reading(chan_t *ch)
+{
+    if (ch->paused || !ch->reading || ch->write_dead)
+        return;
+    ch->paused = 1;
+    set_events(ch);
+}
+
+/* Lines that arrived before the pause are already in our buffer, and no
+ * read event will come for them: deliver them from a timer, never from
+ * inside chan_resume_reading (whose caller may be in the middle of a
+ * callback, even on_message, with process_lines below it on the stack). */
+static void on_resume_timer(loop_t *loop, loop_timer_t *timer, void *arg)
+{
+    (void)loop;
+    (void)timer;
+    chan_t *ch = arg;
+    ch->resume_timer = NULL;
+    enter(ch);
+    if (!ch->dead && !ch->paused && ch->reading) {
+        ch->scanned = 0; /* look at the buffered bytes again from the start */
+        process_lines(ch);
+    }
+    if (!ch->dead)
+        set_events(ch);
+    leave(ch);
+}
+
+static void schedule_resume(chan_t *ch)
+{
+    if (ch->resume_timer == NULL && ch->in_len > 0)
+        ch->resume_timer = loop_timer_add(ch->loop, 0, 0, on_resume_timer, ch);
+    /* If the timer cannot be added (no memory), the lines wait for the next
+     * read event; there is nothing better to do. */
+    set_events(ch);
+}
+
+void chan_resume_reading(chan_t *ch)
+{
+    if (!ch->paused)
+        return;
+    ch->paused = 0;
+    schedule_resume(ch);
 }
 
 uint64_t chan_bytes_received(const chan_t *ch)

@@ -55,6 +55,27 @@
  * queues the rest; the loop writes the queue as the socket drains. Writes use
  * MSG_NOSIGNAL, so a vanished peer is an EPIPE error, never a SIGPIPE.
  *
+ * Backpressure. The queue is bounded (chan_set_max_queue, default
+ * CHAN_DEFAULT_MAX_QUEUE): a peer that stops reading cannot make us hold
+ * everything we ever meant to send it. A message that would take the queue
+ * past its bound is refused: chan_send returns -1 with errno EAGAIN and
+ * queues nothing, and on_drain is called once the queue has been written
+ * out, so the caller knows when to try again. A message is always taken
+ * into an empty queue, so any message within the size limit can be sent.
+ * Node has no such bound: its send() queues without limit (it only returns
+ * false), and a child that never reads grows its parent's memory for ever.
+ *
+ * What to do with a refused message is the caller's choice: drop it, keep
+ * it for on_drain, or stop taking in work. For the last, chan_pause_reading()
+ * stops reading the peer's messages (they wait in the socket, whose buffer
+ * fills, so the peer's own sends back up: the pressure travels on) and
+ * chan_resume_reading() starts again. chan never pauses by itself: if both
+ * ends paused whenever their queue was full, two peers that each send more
+ * than the other reads would each wait for the other for ever. Pause on the
+ * side that only answers (a worker), never on both. If writing fails while
+ * paused (the peer is gone), the pause ends by itself, so that the EOF is
+ * read and the channel closes.
+ *
  * Seams for handle passing (chapter 05 builds on them, nothing here uses
  * SCM_RIGHTS):
  *   - chan_send_json()/chan_send_text() take an fd to send along with the
@@ -79,6 +100,7 @@
 #include "loop.h"
 
 #define CHAN_DEFAULT_MAX_MESSAGE (1024u * 1024u) /* bytes per line, '\n' excluded */
+#define CHAN_DEFAULT_MAX_QUEUE (1024u * 1024u)   /* bytes waiting to be written */
 
 typedef struct chan chan_t;
 
@@ -104,6 +126,7 @@ typedef struct chan_error {
 typedef void (*chan_message_cb)(chan_t *ch, const json_value *msg, int fd, void *user);
 typedef void (*chan_error_cb)(chan_t *ch, const chan_error *e, void *user);
 typedef void (*chan_disconnect_cb)(chan_t *ch, void *user);
+typedef void (*chan_drain_cb)(chan_t *ch, void *user);
 
 typedef struct chan_callbacks {
     /* msg is owned by the channel and valid only during the call (json_clone
@@ -113,6 +136,9 @@ typedef struct chan_callbacks {
     chan_message_cb on_message;
     chan_error_cb on_error;           /* may be NULL */
     chan_disconnect_cb on_disconnect; /* may be NULL */
+    /* The send queue is empty again after chan_send refused a message with
+     * EAGAIN: called once per such episode, from the loop. May be NULL. */
+    chan_drain_cb on_drain;
 } chan_callbacks;
 
 /* Open a channel on a connected stream socket (the channel now owns fd and
@@ -124,6 +150,8 @@ chan_t *chan_open(loop_t *loop, int fd, const chan_callbacks *cb, void *user);
 
 /* Send msg as one line of compact JSON. Returns 0 once the message is written
  * or queued, or -1 with errno:
+ *   EAGAIN    the send queue is full (see "Backpressure"): nothing was
+ *             queued; on_drain says when to try again
  *   EPIPE     the channel is disconnecting or its peer is gone
  *   EMSGSIZE  the line would exceed the peer's default maximum message size
  *             (this channel's maximum is used as the estimate)
@@ -164,6 +192,17 @@ void chan_set_max_message(chan_t *ch, size_t max);
 size_t chan_max_message(const chan_t *ch);
 /* Bytes waiting in the send queue (0 when everything has been written). */
 size_t chan_pending_bytes(const chan_t *ch);
+/* The bound on the send queue in bytes (see "Backpressure"); 0 is taken as
+ * the default. A queue already past a new, lower bound keeps its bytes. */
+void chan_set_max_queue(chan_t *ch, size_t max);
+size_t chan_max_queue(const chan_t *ch);
+/* Stop delivering messages and reading the socket; lines already received
+ * wait. Takes effect after the message being delivered, if called from
+ * on_message. */
+void chan_pause_reading(chan_t *ch);
+/* Read again; lines that waited are delivered from the loop, never from
+ * inside this call. Harmless if not paused. */
+void chan_resume_reading(chan_t *ch);
 /* Counters, for tests and for the curious. */
 uint64_t chan_bytes_received(const chan_t *ch);
 uint64_t chan_messages_received(const chan_t *ch); /* all parsed lines, NODE_ too */

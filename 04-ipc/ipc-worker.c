@@ -54,12 +54,45 @@ static void usage(FILE *f)
             "disconnects.\n");
 }
 
+/* IPC_MAX_MESSAGE lowers (or raises) the 1 MiB limit, so the demo can show
+ * an oversized message without sending a megabyte. Only digits: strtoull
+ * alone would take "-1" as the largest number there is and so remove the
+ * limit without a word. Returns 0 if the variable is unset. */
+#define MAX_MESSAGE_CEILING (1024ul * 1024 * 1024) /* 1 GiB: a buffer we may allocate */
+
+static size_t max_message_from_env(void)
+{
+    const char *s = getenv("IPC_MAX_MESSAGE");
+    if (s == NULL)
+        return 0;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (s[0] < '0' || s[0] > '9' || *end != '\0' || errno != 0 || v == 0 ||
+        v > MAX_MESSAGE_CEILING)
+        errx(2, "IPC_MAX_MESSAGE=%s: must be a whole number of bytes from 1 to %lu", s,
+             MAX_MESSAGE_CEILING);
+    return (size_t)v;
+}
+
 struct worker {
     const char *name; /* answered in every reply */
     loop_t *loop;
-    chan_t *ch; /* NULL once the channel has closed (and freed itself) */
-    int failed; /* the channel ended with an error */
+    chan_t *ch;       /* NULL once the channel has closed (and freed itself) */
+    int failed;       /* the channel ended with an error */
+    json_value *held; /* a reply the full send queue refused, sent on drain */
+    int send_failed;  /* said once that replies cannot be sent */
 };
+
+/* A reply that cannot go out: say so once, not once per message (a master
+ * that left with 200 messages unread would get 200 lines). */
+static void reply_dropped(struct worker *w)
+{
+    if (!w->send_failed)
+        fprintf(stderr, "[worker %d] chan_send: %s; dropping replies from now on\n",
+                (int)getpid(), strerror(errno));
+    w->send_failed = 1;
+}
 
 static void on_message(chan_t *ch, const json_value *msg, int fd, void *user)
 {
@@ -79,9 +112,39 @@ static void on_message(chan_t *ch, const json_value *msg, int fd, void *user)
     text = json_serialize(reply, NULL);
     printf("[worker %d] reply: %s\n", (int)getpid(), text ? text : "?");
     free(text);
-    if (chan_send(ch, reply) == -1)
-        fprintf(stderr, "[worker %d] chan_send: %s\n", (int)getpid(), strerror(errno));
+    if (chan_send(ch, reply) == 0) {
+        json_free(reply);
+        return;
+    }
+    if (errno == EAGAIN && w->held == NULL) {
+        /* Backpressure: the master is not reading our replies, and the send
+         * queue toward it is full. Keep this reply and stop reading its
+         * messages until the queue has drained: its own sends then back up
+         * in the socket, and nothing grows here. (Dropping the reply would
+         * bound memory too, but the master would wait for it forever.) */
+        printf("[worker %d] the master is not reading: %zu bytes wait for it; pausing "
+               "reading until it catches up\n",
+               (int)getpid(), chan_pending_bytes(ch));
+        w->held = reply;
+        chan_pause_reading(ch);
+        return;
+    }
+    reply_dropped(w);
     json_free(reply);
+}
+
+/* The queue that refused a reply is empty again: send it, read again. */
+static void on_drain(chan_t *ch, void *user)
+{
+    struct worker *w = user;
+    if (w->held == NULL)
+        return;
+    if (chan_send(ch, w->held) == -1)
+        reply_dropped(w);
+    json_free(w->held);
+    w->held = NULL;
+    printf("[worker %d] caught up: reading again\n", (int)getpid());
+    chan_resume_reading(ch);
 }
 
 static void on_error(chan_t *ch, const chan_error *e, void *user)
@@ -120,6 +183,7 @@ int main(int argc, char *argv[])
         return 2;
     }
     struct worker w = {.name = argc == 2 ? argv[1] : "Bruce"};
+    size_t max_message = max_message_from_env();
 
     /* What Node does at start-up in a child: read NODE_CHANNEL_FD, delete it
      * and NODE_CHANNEL_SERIALIZATION_MODE from the environment, and open the
@@ -159,27 +223,23 @@ int main(int argc, char *argv[])
         loop_stop_on_signal(w.loop, SIGINT) == -1)
         err(1, "loop_stop_on_signal");
 
-    chan_callbacks cb = {on_message, on_error, on_disconnect};
+    chan_callbacks cb = {.on_message = on_message,
+                         .on_error = on_error,
+                         .on_disconnect = on_disconnect,
+                         .on_drain = on_drain};
     w.ch = chan_open(w.loop, fd, &cb, &w);
     if (w.ch == NULL)
         err(1, "chan_open");
     chan_set_name(w.ch, "master");
-    /* IPC_MAX_MESSAGE lowers (or raises) the 1 MiB limit, so the demo can
-     * show an oversized message without sending a megabyte. */
-    const char *max = getenv("IPC_MAX_MESSAGE");
-    if (max != NULL) {
-        char *end;
-        unsigned long long v = strtoull(max, &end, 10);
-        if (*end != '\0' || end == max || v == 0)
-            errx(2, "IPC_MAX_MESSAGE must be a positive number of bytes");
-        chan_set_max_message(w.ch, (size_t)v);
-    }
+    if (max_message != 0)
+        chan_set_max_message(w.ch, max_message);
 
     if (loop_run(w.loop) == -1)
         err(1, "loop_run");
     /* A signal stopped the loop while the channel was still open. */
     if (w.ch != NULL)
         chan_close(w.ch);
+    json_free(w.held);
     loop_free(w.loop);
     return w.failed ? 1 : 0;
 }

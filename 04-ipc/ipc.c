@@ -63,18 +63,21 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: ipc [-t MS] [-r LINE] [WORKER [ARG...]]\n"
-               "\n"
-               "Start WORKER with an IPC channel on fd 3 (NODE_CHANNEL_FD=3), send it a\n"
-               "string and an object as JSON lines, print its replies, disconnect, and\n"
-               "wait for it to exit. WORKER defaults to ipc-worker beside this program;\n"
-               "a Node.js script works too:  ipc node node-worker.js\n"
-               "\n"
-               "  -t, --timeout MS   give up (and kill the worker) after MS ms\n"
-               "                     (default 10000; env IPC_TIMEOUT)\n"
-               "  -r, --raw LINE     first send LINE as it is, unchecked: a way to show\n"
-               "                     what the worker does with a line that is not JSON\n"
-               "  -h, --help         this text\n");
+    fprintf(f,
+            "usage: ipc [-t MS] [-r LINE] [WORKER [ARG...]]\n"
+            "\n"
+            "Start WORKER with an IPC channel on fd 3 (NODE_CHANNEL_FD=3), send it a\n"
+            "string and an object as JSON lines, print its replies, disconnect, and\n"
+            "wait for it to exit. WORKER defaults to ipc-worker beside this program;\n"
+            "a Node.js script works too:  ipc node node-worker.js\n"
+            "\n"
+            "  -t, --timeout MS   give up after MS ms (default 10000; env IPC_TIMEOUT)\n"
+            "                     and stop the worker: SIGTERM, then SIGKILL if it\n"
+            "                     is still running 2 s later (SIGINT/SIGTERM to the\n"
+            "                     master stop the worker the same way)\n"
+            "  -r, --raw LINE     first send LINE as it is, unchecked: a way to show\n"
+            "                     what the worker does with a line that is not JSON\n"
+            "  -h, --help         this text\n");
 }
 
 /* A whole, positive number of milliseconds (at most a day), or -1. */
@@ -100,7 +103,13 @@ struct master {
     int failed;      /* something the reader was promised did not happen */
     int stopped;     /* SIGINT/SIGTERM asked us to stop: that is a clean exit */
     loop_timer_t *timeout;
+    loop_timer_t *kill_timer; /* SIGKILL due if SIGTERM was not enough */
 };
+
+/* How long a worker has to exit after SIGTERM before it gets SIGKILL. A
+ * worker may catch or ignore SIGTERM (`trap '' TERM`); without a second
+ * step it would hold the master for as long as it likes. */
+#define KILL_GRACE_MS 2000
 
 static void maybe_stop(struct master *m)
 {
@@ -149,10 +158,41 @@ static void on_disconnect(chan_t *ch, void *user)
     maybe_stop(m);
 }
 
+static void on_kill_grace_over(loop_t *loop, loop_timer_t *t, void *arg)
+{
+    (void)loop;
+    (void)t;
+    struct master *m = arg;
+    m->kill_timer = NULL;
+    if (m->worker == NULL)
+        return;
+    fprintf(stderr,
+            "[master %d] worker %d still running %d ms after SIGTERM: sending SIGKILL\n",
+            (int)getpid(), (int)m->worker_pid, KILL_GRACE_MS);
+    if (proc_kill(m->worker, SIGKILL) == -1)
+        fprintf(stderr, "[master %d] kill: %s\n", (int)getpid(), strerror(errno));
+}
+
+/* SIGTERM now, SIGKILL after KILL_GRACE_MS if the worker is still there. */
+static void stop_worker(struct master *m)
+{
+    if (m->worker == NULL || m->kill_timer != NULL)
+        return;
+    if (proc_kill(m->worker, SIGTERM) == -1)
+        fprintf(stderr, "[master %d] kill: %s\n", (int)getpid(), strerror(errno));
+    m->kill_timer = loop_timer_add(m->loop, KILL_GRACE_MS, 0, on_kill_grace_over, m);
+    if (m->kill_timer == NULL)
+        err(1, "loop_timer_add");
+}
+
 static void on_worker_exit(proc_t *p, const proc_status_t *st, void *arg)
 {
     (void)p;
     struct master *m = arg;
+    if (m->kill_timer != NULL) {
+        loop_timer_cancel(m->loop, m->kill_timer);
+        m->kill_timer = NULL;
+    }
     char how[160];
     printf("[master %d] worker %d %s\n", (int)getpid(), (int)m->worker_pid,
            proc_status_str(st, how, sizeof how));
@@ -177,8 +217,7 @@ static void on_timeout(loop_t *loop, loop_timer_t *t, void *arg)
         chan_close(m->ch);
         m->ch = NULL;
     }
-    if (m->worker != NULL)
-        proc_kill(m->worker, SIGTERM);
+    stop_worker(m);
     maybe_stop(m);
 }
 
@@ -193,8 +232,7 @@ static void on_stop_signal(loop_t *loop, int signo, void *arg)
         chan_close(m->ch);
         m->ch = NULL;
     }
-    if (m->worker != NULL)
-        proc_kill(m->worker, SIGTERM);
+    stop_worker(m);
     maybe_stop(m);
 }
 
@@ -313,7 +351,8 @@ int main(int argc, char *argv[])
     if (close(sv[1]) == -1)
         err(1, "close");
 
-    chan_callbacks cb = {on_message, on_error, on_disconnect};
+    chan_callbacks cb = {
+        .on_message = on_message, .on_error = on_error, .on_disconnect = on_disconnect};
     m.ch = chan_open(m.loop, sv[0], &cb, &m);
     if (m.ch == NULL)
         err(1, "chan_open");
@@ -352,6 +391,8 @@ int main(int argc, char *argv[])
 
     if (m.timeout != NULL)
         loop_timer_cancel(m.loop, m.timeout);
+    if (m.kill_timer != NULL)
+        loop_timer_cancel(m.loop, m.kill_timer);
     loop_free(m.loop);
     free(default_argv[0]);
     if (m.stopped)

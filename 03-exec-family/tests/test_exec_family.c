@@ -154,6 +154,13 @@ static void test_timeout_and_max_buffer(void **state)
     tk_proc *p =
         run((const char *[]){"./exec-family", "timeout", "maxbuffer", NULL}, NULL);
     expect(p, "exec_file sleep 10 -> error: timed out, killed by SIGTERM");
+    /* The shell exits at once; its background sleep holds the pipe. */
+    expect(p, "exec (no process group) -> error: timed out after the child exited "
+              "with code 0; something it started still held its output");
+    expect(p, "still runs: out of reach without a process group (we stop it now)");
+    expect(p, "exec (own process group) -> error: timed out after the child exited "
+              "with code 0");
+    expect(p, "is gone: the timeout signalled the whole group");
     expect(p, "exec_file yes -> error: stdout maxBuffer exceeded, killed by SIGTERM");
     expect(p, "(1048576 bytes in all)");
     tk_free(p);

@@ -429,6 +429,203 @@ static void test_timeout_not_reached(void **state)
     result_free(&r);
 }
 
+/* ---- a timeout when a grandchild holds the output pipe --------------------
+ *
+ * `sh -c "sleep 20 & echo started"`: the shell exits at once, but the
+ * background sleep inherited the shell's stdout, our pipe. EOF comes only
+ * when the sleep ends, so a timeout that only kills the child (already gone)
+ * used to do nothing: the callback came 20 s later and said "success". Each
+ * command below writes the grandchild's pid to a file, so the test can check
+ * what happened to it and the teardown can remove it whatever the outcome.
+ */
+
+#define GRANDCHILD_FILE "grandchild.pid"
+
+static pid_t grandchild_pid(void)
+{
+    FILE *f = fopen(tmp_path(GRANDCHILD_FILE), "r");
+    if (f == NULL)
+        return -1;
+    int pid = -1;
+    if (fscanf(f, "%d", &pid) != 1)
+        pid = -1;
+    fclose(f);
+    return pid;
+}
+
+static int has_grandchild_pid(void *arg)
+{
+    (void)arg;
+    return grandchild_pid() > 0;
+}
+
+/* Teardown: kill the grandchild if it still runs (checking its name first,
+ * so a recycled pid is left alone) and remove the file. */
+static int kill_grandchild(void **state)
+{
+    (void)state;
+    pid_t pid = grandchild_pid();
+    if (pid > 0 && tk_alive(pid)) {
+        char path[64], comm[32] = "";
+        snprintf(path, sizeof path, "/proc/%d/comm", (int)pid);
+        FILE *f = fopen(path, "r");
+        if (f != NULL) {
+            if (fgets(comm, sizeof comm, f) == NULL)
+                comm[0] = '\0';
+            fclose(f);
+        }
+        if (strncmp(comm, "sleep", 5) == 0 || strncmp(comm, "yes", 3) == 0)
+            kill(pid, SIGKILL);
+    }
+    unlink(tmp_path(GRANDCHILD_FILE));
+    return 0;
+}
+
+/* Run a command line (with %s for the pid file) under options o, for at most
+ * 8 s. Returns how long the callback took, and checks what must hold
+ * whatever the command: one callback, no fd left open, no zombie, no child. */
+static long long exec_with_grandchild(const char *fmt, const proc_options_t *o,
+                                      struct result *r)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, fmt, tmp_path(GRANDCHILD_FILE));
+    unlink(tmp_path(GRANDCHILD_FILE));
+    int fds = tk_count_fds(getpid());
+    long long t0 = tk_now_ms();
+    loop_t *l = new_loop();
+    memset(r, 0, sizeof *r);
+    assert_int_equal(proc_exec(l, cmd, o, on_result, r), 0);
+    while (r->calls == 0 && tk_now_ms() - t0 < 8000)
+        assert_int_not_equal(loop_run_once(l, 100), -1);
+    long long took = tk_now_ms() - t0;
+    loop_free(l);
+    assert_int_equal(r->calls, 1);
+    assert_int_equal(tk_count_fds(getpid()), fds);
+    assert_int_equal(tk_count_zombies(getpid()), 0);
+    assert_int_equal(tk_count_children(getpid()), 0);
+    assert_true(tk_until(has_grandchild_pid, NULL, 3000));
+    return took;
+}
+
+/* The child still runs at the deadline, and so does its background job:
+ * the child is killed, the pipes are closed, and the callback does not wait
+ * for the background job's EOF. */
+static void test_timeout_with_the_child_still_running(void **state)
+{
+    (void)state;
+    proc_options_t o = {0};
+    o.timeout_ms = 300;
+    struct result r;
+    long long took =
+        exec_with_grandchild("sleep 20 & echo $! > %s; echo started; sleep 20", &o, &r);
+    assert_true(took >= 290 && took < 4000);
+    assert_int_equal(r.st.how, PROC_TIMED_OUT);
+    assert_int_equal(r.st.signo, SIGTERM);
+    assert_int_equal(r.st.exited_first, 0);
+    assert_string_equal(r.out, "started\n");
+    result_free(&r);
+}
+
+/* The child exited at once; a grandchild holds the pipe: the callback comes
+ * at the deadline, says "timed out" (the output may be incomplete), carries
+ * what was read, and the child's own exit code 0. */
+static void test_timeout_with_a_grandchild_holding_the_pipe(void **state)
+{
+    (void)state;
+    proc_options_t o = {0};
+    o.timeout_ms = 300;
+    struct result r;
+    long long took =
+        exec_with_grandchild("sleep 20 & echo $! > %s; echo started", &o, &r);
+    assert_true(took >= 290 && took < 4000);
+    assert_false(r.ok);
+    assert_int_equal(r.st.how, PROC_TIMED_OUT);
+    assert_int_equal(r.st.code, 0);
+    assert_int_equal(r.st.signo, 0);
+    assert_int_equal(r.st.exited_first, 1);
+    assert_string_equal(r.out, "started\n");
+    /* Without a process group of its own, the sleep is out of reach: it
+     * runs on, holding nothing of ours (the teardown removes it). */
+    assert_true(tk_alive(grandchild_pid()));
+    result_free(&r);
+}
+
+/* A daemon (setsid: a session and a process group of its own) keeps the
+ * pipe and is out of any group proc could signal: the callback still comes
+ * at the deadline. */
+static void test_timeout_with_a_daemonised_grandchild(void **state)
+{
+    (void)state;
+    proc_options_t o = {0};
+    o.timeout_ms = 300;
+    struct result r;
+    long long took = exec_with_grandchild(
+        "setsid sh -c 'echo $$ > %s; exec sleep 20' & echo started", &o, &r);
+    assert_true(took >= 290 && took < 4000);
+    assert_int_equal(r.st.how, PROC_TIMED_OUT);
+    assert_string_equal(r.out, "started\n");
+    pid_t gc = grandchild_pid();
+    assert_true(tk_alive(gc)); /* out of reach: the teardown removes it */
+    result_free(&r);
+}
+
+static int grandchild_gone(void *arg)
+{
+    return !tk_alive(*(pid_t *)arg);
+}
+
+/* process_group: the timeout reaches the background job too, both while
+ * the child still runs and after it has exited. */
+static void test_timeout_reaches_the_process_group(void **state)
+{
+    (void)state;
+    proc_options_t o = {0};
+    o.timeout_ms = 300;
+    o.process_group = 1;
+    struct result r;
+    long long took =
+        exec_with_grandchild("sleep 20 & echo $! > %s; echo started; sleep 20", &o, &r);
+    assert_true(took >= 290 && took < 4000);
+    assert_int_equal(r.st.how, PROC_TIMED_OUT);
+    assert_int_equal(r.st.signo, SIGTERM);
+    assert_int_equal(r.st.exited_first, 0);
+    assert_string_equal(r.out, "started\n");
+    pid_t gc = grandchild_pid();
+    assert_true(tk_until(grandchild_gone, &gc, 3000));
+    result_free(&r);
+
+    took = exec_with_grandchild("sleep 20 & echo $! > %s; echo started", &o, &r);
+    assert_true(took >= 290 && took < 4000);
+    assert_int_equal(r.st.how, PROC_TIMED_OUT);
+    assert_int_equal(r.st.exited_first, 1);
+    assert_int_equal(r.st.code, 0);
+    assert_string_equal(r.out, "started\n");
+    gc = grandchild_pid();
+    assert_true(tk_until(grandchild_gone, &gc, 3000));
+    char buf[200];
+    assert_string_equal(proc_status_str(&r.st, buf, sizeof buf),
+                        "timed out after the child exited with code 0; something it "
+                        "started still held its output");
+    result_free(&r);
+}
+
+/* The same for max_buffer: a grandchild that floods the pipe after the
+ * child has exited used to be read (and dropped) forever. */
+static void test_max_buffer_with_a_grandchild_flooding(void **state)
+{
+    (void)state;
+    proc_options_t o = {0};
+    o.max_buffer = 4096;
+    o.timeout_ms = 20000; /* not what ends it */
+    struct result r;
+    long long took = exec_with_grandchild("yes & echo $! > %s; exit 0", &o, &r);
+    assert_true(took < 4000);
+    assert_int_equal(r.st.how, PROC_MAX_BUFFER);
+    assert_int_equal(r.st.stream, 1);
+    assert_int_equal(r.out_len, 4096);
+    result_free(&r);
+}
+
 static void test_max_buffer(void **state)
 {
     (void)state;
@@ -753,6 +950,45 @@ static void test_spawn_kill_reports_signal(void **state)
     loop_free(l);
 }
 
+/* The child leads its own group only when asked; proc_kill then signals
+ * the whole group. */
+static void test_process_group_option(void **state)
+{
+    (void)state;
+    loop_t *l = new_loop();
+    struct stream s = {0};
+    char *sleep_argv[] = {"sleep", "30", NULL};
+    proc_options_t o = {0};
+    o.stdio[1] = o.stdio[2] = PROC_IGNORE;
+    proc_t *p = proc_spawn(l, "sleep", sleep_argv, &o, NULL, s_exit, &s);
+    assert_non_null(p);
+    assert_int_equal(getpgid(proc_pid(p)), getpgrp()); /* ours, as by default */
+    assert_int_equal(proc_kill(p, SIGKILL), 0);
+    run_until(l, &s.exits, 1, 10000);
+
+    char *argv[] = {"sh", "-c", "sleep 30 & wait", NULL};
+
+    o.process_group = 1;
+    memset(&s, 0, sizeof s);
+    p = proc_spawn(l, "sh", argv, &o, NULL, s_exit, &s);
+    assert_non_null(p);
+    pid_t pid = proc_pid(p);
+    assert_int_equal(getpgid(pid), pid);
+    long long end = tk_now_ms() + 5000;
+    while (tk_count_group(pid) < 2 && tk_now_ms() < end)
+        assert_int_not_equal(loop_run_once(l, 10), -1);
+    assert_int_equal(tk_count_group(pid), 2); /* sh and its sleep */
+    assert_int_equal(proc_kill(p, SIGTERM), 0);
+    run_until(l, &s.exits, 1, 10000);
+    assert_int_equal(s.st.how, PROC_SIGNALED);
+    assert_int_equal(s.st.signo, SIGTERM);
+    end = tk_now_ms() + 3000;
+    while (tk_count_group(pid) > 0 && tk_now_ms() < end)
+        assert_int_not_equal(loop_run_once(l, 10), -1);
+    assert_int_equal(tk_count_group(pid), 0); /* the sleep went too */
+    loop_free(l);
+}
+
 static void test_bad_arguments(void **state)
 {
     (void)state;
@@ -886,6 +1122,17 @@ int main(void)
         cmocka_unit_test(test_env_is_the_whole_environment),
         cmocka_unit_test(test_timeout_kills_with_sigterm),
         cmocka_unit_test(test_timeout_not_reached),
+        cmocka_unit_test_teardown(test_timeout_with_the_child_still_running,
+                                  kill_grandchild),
+        cmocka_unit_test_teardown(test_timeout_with_a_grandchild_holding_the_pipe,
+                                  kill_grandchild),
+        cmocka_unit_test_teardown(test_timeout_with_a_daemonised_grandchild,
+                                  kill_grandchild),
+        cmocka_unit_test_teardown(test_max_buffer_with_a_grandchild_flooding,
+                                  kill_grandchild),
+        cmocka_unit_test_teardown(test_timeout_reaches_the_process_group,
+                                  kill_grandchild),
+        cmocka_unit_test(test_process_group_option),
         cmocka_unit_test(test_max_buffer),
         cmocka_unit_test(test_max_buffer_default_is_1_mib),
         cmocka_unit_test(test_10_mib_on_both_streams),

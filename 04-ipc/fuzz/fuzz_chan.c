@@ -68,7 +68,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (loop == NULL || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1)
         abort();
     struct counts c = {0};
-    chan_callbacks cb = {on_message, on_error, on_disconnect};
+    chan_callbacks cb = {
+        .on_message = on_message, .on_error = on_error, .on_disconnect = on_disconnect};
     chan_t *ch = chan_open(loop, sv[0], &cb, &c);
     if (ch == NULL)
         abort();

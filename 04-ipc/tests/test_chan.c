@@ -50,6 +50,8 @@ typedef struct rec {
     int disconnect_on_msg;
     int disc_inside_cb;
     int nclose_hook;
+    int ndrain;
+    int pause_on_msg; /* chan_pause_reading() from inside on_message */
 } rec;
 
 static void on_message(chan_t *ch, const json_value *msg, int fd, void *user)
@@ -59,6 +61,8 @@ static void on_message(chan_t *ch, const json_value *msg, int fd, void *user)
         r->fds[r->nmsg] = fd;
         r->msgs[r->nmsg++] = json_serialize(msg, NULL);
     }
+    if (r->pause_on_msg)
+        chan_pause_reading(ch);
     if (r->close_on_msg)
         chan_close(ch);
     if (r->disconnect_on_msg) {
@@ -97,7 +101,14 @@ static void on_close_hook(chan_t *ch, void *arg)
     r->nclose_hook++;
 }
 
-static const chan_callbacks CB = {on_message, on_error, on_disconnect};
+static void on_drain(chan_t *ch, void *user)
+{
+    (void)ch;
+    rec *r = user;
+    r->ndrain++;
+}
+
+static const chan_callbacks CB = {on_message, on_error, on_disconnect, on_drain};
 
 static void rec_free(rec *r)
 {
@@ -449,6 +460,144 @@ static void test_queue_under_a_full_socket_buffer(void **state)
     free(acc);
 }
 
+/* A 1 KiB line for the queue tests. */
+static size_t kib_line(char *line, int seq)
+{
+    int n = snprintf(line, 1100, "{\"seq\":%d,\"pad\":\"", seq);
+    memset(line + n, 'q', 1000);
+    memcpy(line + n + 1000, "\"}", 3);
+    return (size_t)n + 1002;
+}
+
+/* A peer that never reads: the queue stops at its bound and chan_send says
+ * so with EAGAIN, instead of growing for as long as we keep sending. */
+static void test_send_queue_is_bounded(void **state)
+{
+    fixture *f = *state;
+    char line[1100];
+    int sent = 0;
+    for (; sent < 64 * 1024; sent++) {
+        size_t len = kib_line(line, sent);
+        if (chan_send_text(f->ch, line, len, -1) == -1)
+            break;
+    }
+    assert_int_not_equal(sent, 64 * 1024); /* 64 MiB were not all taken */
+    assert_int_equal(errno, EAGAIN);
+    assert_true(chan_pending_bytes(f->ch) <= CHAN_DEFAULT_MAX_QUEUE);
+    assert_true(chan_pending_bytes(f->ch) > CHAN_DEFAULT_MAX_QUEUE - 1100);
+    assert_int_equal(chan_max_queue(f->ch), CHAN_DEFAULT_MAX_QUEUE);
+    /* Refused means not queued: the count stays, and the channel lives. */
+    size_t before = chan_pending_bytes(f->ch);
+    assert_int_equal(chan_send_text(f->ch, line, kib_line(line, 0), -1), -1);
+    assert_int_equal(errno, EAGAIN);
+    assert_int_equal(chan_pending_bytes(f->ch), before);
+    assert_int_equal(f->r.ndisc, 0);
+}
+
+/* A smaller bound, a message bigger than it (always taken into an empty
+ * queue, so any message within max_message can be sent), and on_drain once
+ * the peer has read everything after a refusal. */
+static void test_drain_after_a_refusal(void **state)
+{
+    fixture *f = *state;
+    chan_set_max_queue(f->ch, 8192);
+    assert_int_equal(chan_max_queue(f->ch), 8192);
+    int small = 4096;
+    setsockopt(f->sv[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
+    setsockopt(f->sv[1], SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+
+    char big[20000];
+    memset(big, '7', sizeof big);
+    int sent = 0;
+    while (chan_send_text(f->ch, big, sizeof big, -1) == 0)
+        sent++;
+    assert_int_equal(errno, EAGAIN);
+    assert_true(sent >= 1);
+    assert_true(chan_pending_bytes(f->ch) > 0);
+    loop_run_once(f->loop, 10);
+    assert_int_equal(f->r.ndrain, 0); /* nobody read yet */
+
+    /* The peer reads everything; the queue empties; on_drain comes once. */
+    int fl = fcntl(f->sv[1], F_GETFL);
+    fcntl(f->sv[1], F_SETFL, fl | O_NONBLOCK);
+    char buf[65536];
+    size_t total = 0;
+    uint64_t end = loop_now_ms() + 5000;
+    while (f->r.ndrain == 0 && loop_now_ms() < end) {
+        loop_run_once(f->loop, 10);
+        ssize_t n;
+        while ((n = read(f->sv[1], buf, sizeof buf)) > 0)
+            total += (size_t)n;
+    }
+    assert_int_equal(f->r.ndrain, 1);
+    assert_int_equal(total, (size_t)sent * (sizeof big + 1));
+    assert_int_equal(chan_pending_bytes(f->ch), 0);
+    for (int i = 0; i < 5; i++)
+        loop_run_once(f->loop, 10);
+    assert_int_equal(f->r.ndrain, 1); /* once per refusal, not per write */
+    assert_int_equal(chan_send_text(f->ch, big, sizeof big, -1), 0);
+}
+
+/* on_message pauses reading: the lines already received wait, the peer's
+ * writes stall once the socket buffer is full, and chan_resume_reading
+ * delivers the waiting lines without new data arriving. */
+static void test_pause_and_resume_reading(void **state)
+{
+    fixture *f = *state;
+    f->r.pause_on_msg = 1;
+    put(f->sv[1], "[1]\n[2]\n[3]\n", 12);
+    for (int i = 0; i < 5; i++)
+        loop_run_once(f->loop, 10);
+    assert_int_equal(f->r.nmsg, 1);
+    /* Paused: the peer can fill the socket buffer, and then no more. */
+    int fl = fcntl(f->sv[1], F_GETFL);
+    fcntl(f->sv[1], F_SETFL, fl | O_NONBLOCK);
+    char line[1100];
+    size_t stalled_after = 0;
+    for (int i = 0; i < 64 * 1024; i++) {
+        size_t len = kib_line(line, i);
+        line[len++] = '\n';
+        ssize_t n = write(f->sv[1], line, len);
+        if (n < (ssize_t)len)
+            break;
+        stalled_after += len;
+        if (i % 64 == 0)
+            loop_run_once(f->loop, 0);
+    }
+    assert_true(stalled_after < (8u << 20));
+    assert_int_equal(f->r.nmsg, 1);
+
+    f->r.pause_on_msg = 0;
+    chan_resume_reading(f->ch);
+    chan_resume_reading(f->ch); /* harmless twice */
+    for (int i = 0; i < 5 && f->r.nmsg < 3; i++)
+        loop_run_once(f->loop, 10);
+    assert_true(f->r.nmsg >= 3);
+    assert_string_equal(f->r.msgs[1], "[2]");
+    assert_string_equal(f->r.msgs[2], "[3]");
+}
+
+/* Paused with replies queued, and the peer goes away: the pause cannot
+ * wait for a reader that is gone, so the channel reads on, sees EOF and
+ * closes, instead of hanging open forever. */
+static void test_pause_ends_when_the_peer_goes(void **state)
+{
+    fixture *f = *state;
+    chan_set_max_queue(f->ch, 4096);
+    int small = 4096;
+    setsockopt(f->sv[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
+    setsockopt(f->sv[1], SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    char big[5000];
+    memset(big, '8', sizeof big);
+    while (chan_send_text(f->ch, big, sizeof big, -1) == 0)
+        ;
+    chan_pause_reading(f->ch);
+    close(f->sv[1]);
+    f->sv[1] = -1;
+    run_until(f->loop, got_disc, &f->r);
+    assert_int_equal(f->r.ndisc, 1);
+}
+
 static void test_disconnect_flushes_then_closes(void **state)
 {
     fixture *f = *state;
@@ -764,6 +913,10 @@ int main(void)
         T(test_node_messages_go_to_the_internal_hook),
         T(test_close_inside_the_message_callback),
         T(test_queue_under_a_full_socket_buffer),
+        T(test_send_queue_is_bounded),
+        T(test_drain_after_a_refusal),
+        T(test_pause_and_resume_reading),
+        T(test_pause_ends_when_the_peer_goes),
         T(test_disconnect_flushes_then_closes),
         T(test_disconnect_from_a_callback_with_nothing_queued),
         T(test_send_to_a_vanished_peer),

@@ -19,7 +19,9 @@
 
 #include <cmocka.h>
 
+#include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -114,6 +116,32 @@ static void test_ipc_worker_message_limit(void **state)
     tk_free(p);
 }
 
+/* A bad limit is refused by name, with its value, and exit 2: "-1" once
+ * wrapped around to the largest size and silently removed the limit. */
+static void test_worker_refuses_a_bad_message_limit(void **state)
+{
+    (void)state;
+    const char *bad[] = {
+        "-1", "0", "12abc", "", " 5", "+5", "99999999999999999999999", "2147483649"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char env[64];
+        snprintf(env, sizeof env, "IPC_MAX_MESSAGE=%s", bad[i]);
+        tk_proc *p = tk_track(
+            tk_start((const char *[]){"./ipc", NULL}, (const char *[]){env, NULL}));
+        assert_non_null(p);
+        assert_true(exited_with(tk_wait_exit(p, 10000), 1));
+        tk_drain(p);
+        char want[96];
+        snprintf(want, sizeof want, "IPC_MAX_MESSAGE=%s:", bad[i]);
+        if (strstr(p->out, want) == NULL)
+            fail_msg("IPC_MAX_MESSAGE=\"%s\" was not refused by name:\n%s", bad[i],
+                     p->out);
+        assert_non_null(strstr(p->out, "exited with code 2"));
+        assert_int_equal(tk_count_output(p, "IPC_MAX_MESSAGE="), 1); /* said once */
+        tk_release(p);
+    }
+}
+
 /* The worker inherits exactly 0, 1, 2 and the channel as 3: every other fd
  * of the master (its end of the pair, the loop's pipes) is close-on-exec.
  * A shell as the "worker" lists its own fds and shows the variables. */
@@ -195,6 +223,53 @@ static void test_ipc_timeout_with_a_silent_worker(void **state)
     assert_non_null(strstr(p->out, "killed by signal SIGTERM"));
     assert_int_equal(tk_count_group(p->pid), 0);
     tk_free(p);
+}
+
+/* A worker that ignores SIGTERM cannot hold the master: SIGKILL follows
+ * after the grace period (2 s). `exec` makes the worker the sleep itself,
+ * so nothing is left in the group to count. */
+static void test_ipc_timeout_follows_with_sigkill(void **state)
+{
+    (void)state;
+    long long t0 = tk_now_ms();
+    tk_proc *p =
+        tk_track(tk_start((const char *[]){"./ipc", "--timeout", "300", "sh", "-c",
+                                           "trap '' TERM; exec sleep 20", NULL},
+                          NULL));
+    assert_non_null(p);
+    int status = tk_wait_exit(p, 8000);
+    long long took = tk_now_ms() - t0;
+    tk_drain(p);
+    assert_true(exited_with(status, 1));
+    /* 300 ms + 2000 ms of grace, and room for a loaded machine. */
+    assert_true(took >= 2200 && took < 6000);
+    assert_non_null(strstr(p->out, "timed out with 0 of 2 replies"));
+    assert_non_null(
+        strstr(p->out, "still running 2000 ms after SIGTERM: sending SIGKILL"));
+    assert_non_null(strstr(p->out, "killed by signal SIGKILL"));
+    assert_int_equal(tk_count_group(p->pid), 0);
+    tk_release(p);
+}
+
+/* The same for a stop asked by a signal: SIGTERM to the master reaches the
+ * worker as SIGTERM, and SIGKILL follows; the master still exits 0. */
+static void test_ipc_stop_follows_with_sigkill(void **state)
+{
+    (void)state;
+    tk_proc *p = tk_track(
+        tk_start((const char *[]){"./ipc", "sh", "-c",
+                                  "trap '' TERM; echo ready; exec sleep 20", NULL},
+                 NULL));
+    assert_non_null(p);
+    assert_non_null(tk_wait_output(p, "ready", 5000));
+    long long t0 = tk_now_ms();
+    int status = tk_stop(p, SIGTERM, 8000);
+    long long took = tk_now_ms() - t0;
+    assert_true(exited_with(status, 0));
+    assert_true(took >= 1900 && took < 6000);
+    assert_non_null(strstr(p->out, "killed by signal SIGKILL"));
+    assert_int_equal(tk_count_group(p->pid), 0);
+    tk_release(p);
 }
 
 static void test_ipc_sigterm_is_a_clean_stop(void **state)
@@ -314,6 +389,116 @@ static void test_worker_hangs_up_on_an_oversized_message(void **state)
     tk_free(r.p);
 }
 
+/* VmRSS of a process in kB, or -1. */
+static long rss_kb(pid_t pid)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return -1;
+    long kb = -1;
+    while (fgets(line, sizeof line, f) != NULL)
+        if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
+            break;
+    fclose(f);
+    return kb;
+}
+
+/* A master that sends and never reads the replies. The worker's replies
+ * queue up toward it; once its queue is full (chan's bound, 1 MiB) it stops
+ * reading, so our own sends stall after a bounded amount instead of the
+ * worker growing without end (30 MB in 6 s before). When we read at last,
+ * every reply arrives: none was dropped. */
+static void test_worker_stops_reading_a_master_that_does_not_read(void **state)
+{
+    (void)state;
+    raw r = start_worker("Gus");
+    tk_track(r.p);
+    long rss0 = rss_kb(r.p->pid);
+    assert_true(rss0 > 0);
+    int fl = fcntl(r.fd, F_GETFL);
+    assert_int_equal(fcntl(r.fd, F_SETFL, fl | O_NONBLOCK), 0);
+
+    char msg[1100];
+    int n = snprintf(msg, sizeof msg, "{\"seq\":0,\"pad\":\"");
+    memset(msg + n, 'x', 1000);
+    size_t len = (size_t)n + 1000;
+    memcpy(msg + len, "\"}\n", 3);
+    len += 3;
+
+    /* Send until the worker has not taken a byte for 1 s (or 24 MB: the
+     * worker never stopped reading, which fails below). The worker's log
+     * is drained all along, so it is never blocked on its stdout. */
+    size_t sent = 0, off = 0, cap = 24u << 20;
+    int messages = 0; /* whole messages sent */
+    while (sent < cap) {
+        ssize_t k = send(r.fd, msg + off, len - off, MSG_NOSIGNAL);
+        if (k > 0) {
+            sent += (size_t)k;
+            off += (size_t)k;
+            if (off == len)
+                off = 0, messages++;
+            continue;
+        }
+        assert_true(k == -1 && (errno == EAGAIN || errno == EWOULDBLOCK));
+        tk_drain(r.p);
+        struct pollfd pfd = {.fd = r.fd, .events = POLLOUT};
+        long long until = tk_now_ms() + 1000;
+        int ready = 0;
+        while (!ready && tk_now_ms() < until) {
+            ready = poll(&pfd, 1, 50) == 1;
+            tk_drain(r.p);
+        }
+        if (!ready)
+            break;
+    }
+    long rss1 = rss_kb(r.p->pid);
+    tk_drain(r.p);
+    /* The queue (1 MiB) and two socket buffers, not the 24 MB offered. */
+    assert_true(sent < (6u << 20));
+    assert_non_null(strstr(r.p->out, "the master is not reading"));
+    assert_non_null(strstr(r.p->out, "pausing reading until it catches up"));
+    /* Generous: sanitizer builds keep freed memory in quarantine. */
+    assert_true(rss1 - rss0 < 16 * 1024);
+
+    /* Now read. Every whole message gets its reply, in order; the rest of a
+     * message cut short by the stall is sent as the worker reads again. */
+    char *acc = malloc(1u << 16);
+    size_t acc_len = 0;
+    int replies = 0, want = messages + (off > 0);
+    long long end = tk_now_ms() + 20000;
+    while (replies < want && tk_now_ms() < end) {
+        if (off > 0) {
+            ssize_t k = send(r.fd, msg + off, len - off, MSG_NOSIGNAL);
+            if (k > 0 && (off += (size_t)k) == len)
+                off = 0;
+        }
+        ssize_t k = read(r.fd, acc + acc_len, (1u << 16) - acc_len);
+        if (k > 0) {
+            acc_len += (size_t)k;
+            char *nl, *start = acc;
+            while ((nl = memchr(start, '\n', acc_len - (size_t)(start - acc))) != NULL) {
+                assert_non_null(strstr(start, "\"echo\":{\"seq\":0,"));
+                replies++;
+                start = nl + 1;
+            }
+            acc_len -= (size_t)(start - acc);
+            memmove(acc, start, acc_len);
+        } else {
+            struct pollfd pfd = {.fd = r.fd, .events = POLLIN};
+            poll(&pfd, 1, 50);
+        }
+        tk_drain(r.p);
+    }
+    free(acc);
+    assert_int_equal(replies, want);
+    assert_non_null(strstr(r.p->out, "caught up: reading again"));
+    close(r.fd);
+    assert_true(exited_with(tk_wait_exit(r.p, 5000), 0));
+    tk_release(r.p);
+}
+
 static void test_worker_exits_when_the_master_goes(void **state)
 {
     (void)state;
@@ -335,16 +520,21 @@ int main(void)
         cmocka_unit_test(test_ipc_conversation),
         cmocka_unit_test(test_ipc_raw_line_is_reported_and_skipped),
         cmocka_unit_test(test_ipc_worker_message_limit),
+        cmocka_unit_test_teardown(test_worker_refuses_a_bad_message_limit, tk_teardown),
         cmocka_unit_test(test_worker_gets_only_fds_0_to_3),
         cmocka_unit_test(test_ipc_help_and_bad_args),
         cmocka_unit_test(test_ipc_reports_a_worker_that_cannot_start),
         cmocka_unit_test(test_ipc_timeout_with_a_silent_worker),
         cmocka_unit_test(test_ipc_sigterm_is_a_clean_stop),
+        cmocka_unit_test_teardown(test_ipc_timeout_follows_with_sigkill, tk_teardown),
+        cmocka_unit_test_teardown(test_ipc_stop_follows_with_sigkill, tk_teardown),
         cmocka_unit_test(test_worker_without_a_channel),
         cmocka_unit_test(test_worker_wire_format),
         cmocka_unit_test(test_worker_survives_a_malformed_line),
         cmocka_unit_test(test_worker_hangs_up_on_an_oversized_message),
         cmocka_unit_test(test_worker_exits_when_the_master_goes),
+        cmocka_unit_test_teardown(test_worker_stops_reading_a_master_that_does_not_read,
+                                  tk_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
