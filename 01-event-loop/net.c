@@ -7,6 +7,7 @@
 #include "net.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -32,6 +33,14 @@ int net_resolve(const char *host, int port, int passive, struct sockaddr_storage
     *len = res->ai_addrlen;
     freeaddrinfo(res);
     return 0;
+}
+
+int net_set_nonblock(int fd, int on)
+{
+    int fl = fcntl(fd, F_GETFL);
+    if (fl == -1)
+        return -1;
+    return fcntl(fd, F_SETFL, on ? fl | O_NONBLOCK : fl & ~O_NONBLOCK);
 }
 
 int net_local_port(int fd)

@@ -26,6 +26,9 @@ int net_resolve(const char *host, int port, int passive, struct sockaddr_storage
 int net_listen(const char *host, int port, int backlog, int *bound_port, char *why,
                size_t whylen);
 
+/* Set (on != 0) or clear O_NONBLOCK on fd. Returns 0, or -1 with errno. */
+int net_set_nonblock(int fd, int on);
+
 /* The local port of a bound socket, or -1 with errno set. */
 int net_local_port(int fd);
 
