@@ -45,6 +45,18 @@ const char *cli_value(int argc, char **argv, int *i)
     return argv[++*i];
 }
 
+const char *cli_opt(int argc, char **argv, int *i, const char *name)
+{
+    size_t len = strlen(name);
+    if (strncmp(argv[*i], name, len) != 0)
+        return NULL;
+    if (argv[*i][len] == '=')
+        return argv[*i] + len + 1;
+    if (argv[*i][len] != '\0')
+        return NULL;
+    return cli_value(argc, argv, i);
+}
+
 long cli_long(const char *what, const char *value, long min, long max)
 {
     char *end;
@@ -55,8 +67,8 @@ long cli_long(const char *what, const char *value, long min, long max)
     int digits =
         value[0] != '\0' && (value[0] == '-' || (value[0] >= '0' && value[0] <= '9'));
     if (!digits || errno != 0 || end == value || *end != '\0' || v < min || v > max)
-        cli_fail("bad value for %s: %s (want a whole number from %ld to %ld)", what,
-                 value, min, max);
+        cli_fail("bad value for %.*s: %s (want a whole number from %ld to %ld)",
+                 (int)strcspn(what, "="), what, value, min, max); /* "--port=x": --port */
     return v;
 }
 

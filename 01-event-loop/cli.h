@@ -33,6 +33,11 @@ void cli_init(const char *prog, void (*usage)(FILE *out));
 /* The value after flag argv[*i]; advances *i. Exits 2 if there is none. */
 const char *cli_value(int argc, char **argv, int *i);
 
+/* If argv[*i] is the flag `name`, as `name VALUE` or `name=VALUE`, return
+ * VALUE and leave *i on the last word used; NULL if argv[*i] is something
+ * else. Exits 2 if the flag has no value. */
+const char *cli_opt(int argc, char **argv, int *i, const char *name);
+
 /* value as a whole number in [min, max] (decimal, nothing else on the
  * line). `what` names where it came from: "--port" or "PORT". Exits 2 with
  * both named if it is not one. */

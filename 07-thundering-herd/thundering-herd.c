@@ -72,21 +72,6 @@ static void usage(FILE *out)
                 herd_modes[i]->available ? "" : " [not available here]");
 }
 
-/* "--name value" or "--name=value"; NULL if argv[*i] is not --name. */
-static const char *option(int argc, char **argv, int *i, const char *name)
-{
-    size_t len = strlen(name);
-    if (strncmp(argv[*i], name, len) != 0)
-        return NULL;
-    if (argv[*i][len] == '=')
-        return argv[*i] + len + 1;
-    if (argv[*i][len] != '\0')
-        return NULL;
-    if (*i + 1 >= argc)
-        cli_fail("%s needs a value", name);
-    return argv[++*i];
-}
-
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -117,23 +102,23 @@ int main(int argc, char **argv)
         if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
             usage(stdout);
             return 0;
-        } else if ((v = option(argc, argv, &i, "--mode")) != NULL) {
+        } else if ((v = cli_opt(argc, argv, &i, "--mode")) != NULL) {
             mode_name = v;
-        } else if ((v = option(argc, argv, &i, "--workers")) != NULL) {
+        } else if ((v = cli_opt(argc, argv, &i, "--workers")) != NULL) {
             cfg.workers = (int)cli_long("--workers", v, 1, 1024);
-        } else if ((v = option(argc, argv, &i, "--host")) != NULL) {
+        } else if ((v = cli_opt(argc, argv, &i, "--host")) != NULL) {
             cfg.host = v;
             host_from = "--host";
-        } else if ((v = option(argc, argv, &i, "--port")) != NULL) {
+        } else if ((v = cli_opt(argc, argv, &i, "--port")) != NULL) {
             cfg.port = (int)cli_long("--port", v, 0, 65535);
-        } else if ((v = option(argc, argv, &i, "--connections")) != NULL) {
+        } else if ((v = cli_opt(argc, argv, &i, "--connections")) != NULL) {
             cfg.connections = (int)cli_long("--connections", v, 1, 1000000);
-        } else if ((v = option(argc, argv, &i, "--clients")) != NULL) {
+        } else if ((v = cli_opt(argc, argv, &i, "--clients")) != NULL) {
             cfg.clients = (int)cli_long("--clients", v, 1, 10000);
-        } else if ((v = option(argc, argv, &i, "--stall-worker")) != NULL) {
+        } else if ((v = cli_opt(argc, argv, &i, "--stall-worker")) != NULL) {
             cfg.stall_ms = (int)cli_long("--stall-worker", v, 0, 60000);
             cfg.stall_worker = cfg.stall_ms > 0 ? 0 : -1;
-        } else if ((v = option(argc, argv, &i, "--timeout")) != NULL) {
+        } else if ((v = cli_opt(argc, argv, &i, "--timeout")) != NULL) {
             cfg.timeout_ms = (int)cli_long("--timeout", v, 1, INT_MAX / 2);
         } else if (strcmp(argv[i], "--serve") == 0) {
             serve = 1;
