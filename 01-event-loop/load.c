@@ -31,8 +31,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "linebuf.h"
 #include "loop.h"
+#include "net.h"
 
 /* Connections being set up at once: enough to fill the server's backlog
  * quickly, few enough not to overflow it. */
@@ -45,17 +47,6 @@ static uint64_t now_us(void)
     return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
-static int parse_long(const char *s, long min, long max, long *out)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno != 0 || end == s || *end != '\0' || v < min || v > max)
-        return -1;
-    *out = v;
-    return 0;
-}
-
 /* The server's address, resolved once. */
 struct target {
     struct sockaddr_storage sa;
@@ -63,24 +54,13 @@ struct target {
     int family;
 };
 
-static int resolve(const char *host, long port, struct target *t)
+/* Resolve the server's address once (net.c), or exit 2 naming --host. */
+static void resolve(const char *host, long port, struct target *t)
 {
-    char service[16];
-    snprintf(service, sizeof service, "%ld", port);
-    struct addrinfo hints = {0}, *res;
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_NUMERICSERV;
-    int e = getaddrinfo(host, service, &hints, &res);
-    if (e != 0) {
-        fprintf(stderr, "event-loop: getaddrinfo %s: %s\n", host, gai_strerror(e));
-        return -1;
-    }
-    memcpy(&t->sa, res->ai_addr, res->ai_addrlen);
-    t->len = res->ai_addrlen;
-    t->family = res->ai_family;
-    freeaddrinfo(res);
-    return 0;
+    char why[256];
+    if (net_resolve(host, (int)port, 0, &t->sa, &t->len, why, sizeof why) == -1)
+        cli_fail("bad value for --host: %s (%s)", host, why);
+    t->family = t->sa.ss_family;
 }
 
 /* A blocking connection, for `client` and for the load client's stats
@@ -172,52 +152,38 @@ static void client_usage(FILE *to)
                 "[--interval MS] [--timeout MS] LINE...\n");
 }
 
-static const char *env_or(const char *name, const char *dflt)
-{
-    const char *v = getenv(name);
-    return v != NULL && *v != '\0' ? v : dflt;
-}
-
 int client_main(int argc, char **argv)
 {
-    const char *host = env_or("HOST", "127.0.0.1");
-    long port, count = 1, interval = 0, timeout = 70000;
-    if (parse_long(env_or("PORT", "7000"), 0, 65535, &port) == -1) {
-        fprintf(stderr, "event-loop: PORT is not a port number\n");
-        return 2;
-    }
+    cli_init("event-loop client", client_usage);
+    const char *host = cli_env("HOST", "127.0.0.1");
+    long port = cli_env_long("PORT", 7000, 1, 65535);
+    long count = 1, interval = 0, timeout = 70000;
     int i = 1;
-    /* Options come in pairs (--name value); the first other word starts
-     * the lines to send. */
-    for (; i < argc; i += 2) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+    /* Options first; the first other word starts the lines to send. */
+    for (; i < argc && (strncmp(argv[i], "--", 2) == 0 || strcmp(argv[i], "-h") == 0);
+         i++) {
+        const char *a = argv[i];
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             client_usage(stdout);
             return 0;
-        } else if (strcmp(a, "--host") == 0 && v) {
-            host = v;
-        } else if (strcmp(a, "--port") == 0 && v && parse_long(v, 1, 65535, &port) == 0) {
-        } else if (strcmp(a, "--count") == 0 && v &&
-                   parse_long(v, 1, 1000000, &count) == 0) {
-        } else if (strcmp(a, "--interval") == 0 && v &&
-                   parse_long(v, 0, 3600000, &interval) == 0) {
-        } else if (strcmp(a, "--timeout") == 0 && v &&
-                   parse_long(v, 1, 3600000, &timeout) == 0) {
-        } else if (strncmp(a, "--", 2) == 0) {
-            fprintf(stderr, "event-loop client: bad argument: %s\n", a);
-            client_usage(stderr);
-            return 2;
+        } else if (strcmp(a, "--host") == 0) {
+            host = cli_value(argc, argv, &i);
+        } else if (strcmp(a, "--port") == 0) {
+            port = cli_long(a, cli_value(argc, argv, &i), 1, 65535);
+        } else if (strcmp(a, "--count") == 0) {
+            count = cli_long(a, cli_value(argc, argv, &i), 1, 1000000);
+        } else if (strcmp(a, "--interval") == 0) {
+            interval = cli_long(a, cli_value(argc, argv, &i), 0, 3600000);
+        } else if (strcmp(a, "--timeout") == 0) {
+            timeout = cli_long(a, cli_value(argc, argv, &i), 1, 3600000);
         } else {
-            break; /* the lines to send */
+            cli_bad_arg(a);
         }
     }
-    if (i == argc) {
-        client_usage(stderr);
-        return 2;
-    }
+    if (i == argc)
+        cli_fail("no LINE to send");
     struct target t;
-    if (resolve(host, port, &t) == -1)
-        return 1;
+    resolve(host, port, &t);
     int fd = connect_blocking(&t);
     if (fd == -1) {
         fprintf(stderr, "event-loop client: connect %s port %ld: %s\n", host, port,
@@ -582,32 +548,29 @@ static void load_usage(FILE *to)
 
 int load_main(int argc, char **argv)
 {
-    const char *host = env_or("HOST", "127.0.0.1");
-    long port, conns = 100, msgs = 10, interval = 0, timeout = 60;
-    if (parse_long(env_or("PORT", "7000"), 0, 65535, &port) == -1) {
-        fprintf(stderr, "event-loop: PORT is not a port number\n");
-        return 2;
-    }
-    for (int i = 1; i < argc; i += 2) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+    cli_init("event-loop load", load_usage);
+    const char *host = cli_env("HOST", "127.0.0.1");
+    long port = cli_env_long("PORT", 7000, 1, 65535);
+    long conns = 100, msgs = 10, interval = 0, timeout = 60;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             load_usage(stdout);
             return 0;
-        } else if (strcmp(a, "--host") == 0 && v) {
-            host = v;
-        } else if (strcmp(a, "--port") == 0 && v && parse_long(v, 1, 65535, &port) == 0) {
-        } else if (strcmp(a, "--conns") == 0 && v &&
-                   parse_long(v, 1, 100000, &conns) == 0) {
-        } else if (strcmp(a, "--msgs") == 0 && v &&
-                   parse_long(v, 0, 1000000, &msgs) == 0) {
-        } else if (strcmp(a, "--interval") == 0 && v &&
-                   parse_long(v, 0, 60000, &interval) == 0) {
-        } else if (strcmp(a, "--timeout") == 0 && v &&
-                   parse_long(v, 1, 3600, &timeout) == 0) {
+        } else if (strcmp(a, "--host") == 0) {
+            host = cli_value(argc, argv, &i);
+        } else if (strcmp(a, "--port") == 0) {
+            port = cli_long(a, cli_value(argc, argv, &i), 1, 65535);
+        } else if (strcmp(a, "--conns") == 0) {
+            conns = cli_long(a, cli_value(argc, argv, &i), 1, 100000);
+        } else if (strcmp(a, "--msgs") == 0) {
+            msgs = cli_long(a, cli_value(argc, argv, &i), 0, 1000000);
+        } else if (strcmp(a, "--interval") == 0) {
+            interval = cli_long(a, cli_value(argc, argv, &i), 0, 60000);
+        } else if (strcmp(a, "--timeout") == 0) {
+            timeout = cli_long(a, cli_value(argc, argv, &i), 1, 3600);
         } else {
-            fprintf(stderr, "event-loop load: bad argument: %s\n", a);
-            load_usage(stderr);
-            return 2;
+            cli_bad_arg(a);
         }
     }
     if (conns * msgs > 50000000L) {
@@ -622,8 +585,7 @@ int load_main(int argc, char **argv)
     ld.conns = conns;
     ld.msgs = msgs;
     ld.interval = interval;
-    if (resolve(host, port, &ld.target) == -1)
-        return 1;
+    resolve(host, port, &ld.target);
     long me = (long)getpid();
 
     /* The stats connection comes first, so it has a low fd on the server

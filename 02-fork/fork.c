@@ -39,15 +39,17 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "fork_cost.h"
 #include "hello_server.h"
 #include "loop.h"
+#include "net.h"
 #include "supervisor.h"
 
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: fork [-w N] [--host ADDR] [--crash]\n"
+            "usage: fork [-w N] [--host HOST] [--crash]\n"
             "       fork cost [--sizes MIB,MIB,...] [--runs N] [--prog PATH]\n"
             "                 [--cow-size MIB] [--no-vfork]\n"
             "       fork get PORT [HOST]\n"
@@ -58,7 +60,7 @@ static void usage(FILE *out)
             "(exit 1), and on SIGINT/SIGTERM stops the workers (SIGTERM, then SIGKILL\n"
             "after 5 s) and exits 0.\n"
             "  -w, --workers N  how many workers (env WORKERS; default: online CPUs)\n"
-            "  --host ADDR      IPv4 address the workers bind (env HOST; 127.0.0.1)\n"
+            "  --host HOST      name or address the workers bind (env HOST; 127.0.0.1)\n"
             "  --crash          every worker exits with status 3 at once, to watch\n"
             "                   the crash-loop guard stop the master\n"
             "  env LOOP_BACKEND=select|poll|epoll picks the event loop (chapter 01)\n"
@@ -75,24 +77,6 @@ static void usage(FILE *out)
             "\n"
             "fork get PORT [HOST]: GET / from HOST:PORT (default 127.0.0.1) and print\n"
             "the response.\n");
-}
-
-static void bad_usage(const char *why, const char *what)
-{
-    fprintf(stderr, "fork: %s%s%s\n", why, what ? ": " : "", what ? what : "");
-    usage(stderr);
-    exit(2);
-}
-
-/* A positive number from a flag or the environment; 0 if it is not one. */
-static long parse_positive(const char *s, long max)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno != 0 || end == s || *end != '\0' || v < 1 || v > max)
-        return 0;
-    return v;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -216,13 +200,10 @@ static void on_stop_signal(loop_t *loop, int signo, void *arg)
 static int run_master(int workers, const char *host, int crash)
 {
     struct master m = {.host = host, .crash = crash, .me = (int)getpid()};
-    struct sockaddr_in probe;
-    if (inet_pton(AF_INET, host, &probe.sin_addr) != 1)
-        bad_usage("not an IPv4 address", host);
-
     loop_backend_t backend;
     if (loop_backend_default(&backend) == -1)
-        bad_usage("LOOP_BACKEND names no backend here", getenv("LOOP_BACKEND"));
+        cli_fail("bad value for LOOP_BACKEND: %s (want select, poll or epoll)",
+                 getenv("LOOP_BACKEND"));
     m.loop = loop_new(backend);
     if (m.loop == NULL)
         err(1, "loop_new");
@@ -275,20 +256,20 @@ static int run_master(int workers, const char *host, int crash)
 
 static int run_get(const char *port_s, const char *host)
 {
-    long port = parse_positive(port_s, 65535);
-    if (port == 0)
-        bad_usage("not a port", port_s);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    if (inet_pton(AF_INET, host, &sa.sin_addr) != 1)
-        bad_usage("not an IPv4 address", host);
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    long port = cli_long("PORT", port_s, 1, 65535);
+    struct sockaddr_storage sa;
+    socklen_t salen;
+    char why[256];
+    if (net_resolve(host, (int)port, 0, &sa, &salen, why, sizeof why) == -1)
+        cli_fail("bad value for HOST: %s (%s)", host, why);
+    int fd = socket(sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd == -1)
         err(1, "socket");
     /* A server that accepts and then says nothing must not hang us. */
     struct timeval tv = {.tv_sec = 5};
     if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) == -1)
         err(1, "setsockopt");
-    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) == -1)
+    if (connect(fd, (struct sockaddr *)&sa, salen) == -1)
         err(1, "connect to %s:%ld", host, port);
     char req[256];
     int n = snprintf(req, sizeof req,
@@ -329,19 +310,17 @@ static void parse_sizes(const char *list, cost_opts *o)
         char item[32];
         size_t len = strcspn(p, ",");
         if (len == 0 || len >= sizeof item || o->nsizes == COST_MAX_SIZES)
-            bad_usage("bad --sizes list", list);
+            cli_fail("bad value for --sizes: %s (want up to %d sizes in MiB, like 1,100)",
+                     list, COST_MAX_SIZES);
         memcpy(item, p, len);
         item[len] = '\0';
-        long v = parse_positive(item, 1L << 20);
-        if (v == 0)
-            bad_usage("bad size in --sizes", item);
-        o->sizes_mib[o->nsizes++] = (size_t)v;
+        o->sizes_mib[o->nsizes++] = (size_t)cli_long("--sizes", item, 1, 1L << 20);
         p += len;
         if (*p == ',')
             p++;
     }
     if (o->nsizes == 0)
-        bad_usage("empty --sizes list", list);
+        cli_fail("bad value for --sizes: %s (an empty list)", list);
 }
 
 static int run_cost(int argc, char *argv[])
@@ -350,29 +329,21 @@ static int run_cost(int argc, char *argv[])
         .sizes_mib = {1, 100, 1024}, .nsizes = 3, .runs = 15, .prog = "/bin/true"};
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             usage(stdout);
             return 0;
         } else if (strcmp(a, "--no-vfork") == 0) {
             o.no_vfork = 1;
-            continue;
-        }
-        if (v == NULL)
-            bad_usage("missing value for", a);
-        i++;
-        if (strcmp(a, "--sizes") == 0) {
-            parse_sizes(v, &o);
+        } else if (strcmp(a, "--sizes") == 0) {
+            parse_sizes(cli_value(argc, argv, &i), &o);
         } else if (strcmp(a, "--runs") == 0) {
-            if ((o.runs = (int)parse_positive(v, 100000)) == 0)
-                bad_usage("bad --runs", v);
+            o.runs = (int)cli_long(a, cli_value(argc, argv, &i), 1, 100000);
         } else if (strcmp(a, "--prog") == 0) {
-            o.prog = v;
+            o.prog = cli_value(argc, argv, &i);
         } else if (strcmp(a, "--cow-size") == 0) {
-            if ((o.cow_mib = (size_t)parse_positive(v, 1L << 20)) == 0)
-                bad_usage("bad --cow-size", v);
+            o.cow_mib = (size_t)cli_long(a, cli_value(argc, argv, &i), 1, 1L << 20);
         } else {
-            bad_usage("unknown option", a);
+            cli_bad_arg(a);
         }
     }
     return cost_run(&o);
@@ -384,22 +355,19 @@ int main(int argc, char *argv[])
      * workers arrive whole and in order. */
     setvbuf(stdout, NULL, _IOLBF, 0);
 
+    cli_init("fork", usage);
     if (argc > 1 && strcmp(argv[1], "cost") == 0)
         return run_cost(argc - 2, argv + 2);
     if (argc > 1 && strcmp(argv[1], "get") == 0) {
         if (argc < 3 || argc > 4)
-            bad_usage("get takes PORT [HOST]", NULL);
+            cli_fail("get takes PORT [HOST]");
         return run_get(argv[2], argc == 4 ? argv[3] : "127.0.0.1");
     }
 
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-    long workers = ncpu > 0 ? ncpu : 1;
-    const char *env = getenv("WORKERS");
-    if (env != NULL && *env != '\0' && (workers = parse_positive(env, 1024)) == 0)
-        bad_usage("bad WORKERS", env);
-    const char *host = getenv("HOST");
-    if (host == NULL || *host == '\0')
-        host = "127.0.0.1";
+    long workers = cli_env_long("WORKERS", ncpu > 0 ? ncpu : 1, 1, 1024);
+    const char *host = cli_env("HOST", "127.0.0.1");
+    const char *host_from = "HOST";
     int crash = 0;
 
     for (int i = 1; i < argc; i++) {
@@ -410,17 +378,20 @@ int main(int argc, char *argv[])
         } else if (strcmp(a, "--crash") == 0) {
             crash = 1;
         } else if (strcmp(a, "-w") == 0 || strcmp(a, "--workers") == 0) {
-            if (i + 1 == argc)
-                bad_usage("missing value for", a);
-            if ((workers = parse_positive(argv[++i], 1024)) == 0)
-                bad_usage("bad worker count", argv[i]);
+            workers = cli_long(a, cli_value(argc, argv, &i), 1, 1024);
         } else if (strcmp(a, "--host") == 0) {
-            if (i + 1 == argc)
-                bad_usage("missing value for", a);
-            host = argv[++i];
+            host = cli_value(argc, argv, &i);
+            host_from = "--host";
         } else {
-            bad_usage("unknown argument", a);
+            cli_bad_arg(a);
         }
     }
+    /* The workers bind; check the host here, so that a typo is one line
+     * from the master and not one from every worker it keeps respawning. */
+    struct sockaddr_storage sa;
+    socklen_t salen;
+    char why[256];
+    if (net_resolve(host, 0, 1, &sa, &salen, why, sizeof why) == -1)
+        cli_fail("bad value for %s: %s (%s)", host_from, host, why);
     return run_master((int)workers, host, crash);
 }

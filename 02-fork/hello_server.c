@@ -24,6 +24,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "net.h"
+
 static const char RESPONSE[] = "HTTP/1.1 200 OK\r\n"
                                "Content-Type: text/plain\r\n"
                                "Content-Length: 12\r\n"
@@ -52,14 +54,6 @@ struct hello_server {
     long served;
     struct hello_conn *conns;
 };
-
-static int set_nonblock(int fd)
-{
-    int fl = fcntl(fd, F_GETFL);
-    if (fl == -1 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) == -1)
-        return -1;
-    return 0;
-}
 
 static void conn_close(struct hello_conn *c)
 {
@@ -153,7 +147,7 @@ static void on_listen(loop_t *loop, int fd, int events, void *arg)
         }
         /* accept(2) gives neither flag (accept4 is not POSIX): set both. */
         struct hello_conn *c = calloc(1, sizeof *c);
-        if (c == NULL || set_nonblock(cfd) == -1 ||
+        if (c == NULL || net_set_nonblock(cfd, 1) == -1 ||
             fcntl(cfd, F_SETFD, FD_CLOEXEC) == -1 ||
             loop_watch(loop, cfd, LOOP_READ, on_conn, c) == -1) {
             /* ERANGE: the select backend cannot watch an fd this high. */
@@ -209,37 +203,25 @@ int hello_serve(loop_t *loop, const char *host, int lifeline_fd)
         goto out;
     }
 
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(0)};
-    if (inet_pton(AF_INET, host, &sa.sin_addr) != 1) {
-        fprintf(stderr, "[worker %d] not an IPv4 address: %s\n", me, host);
-        goto out;
-    }
-    srv.listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (srv.listen_fd == -1) {
-        fprintf(stderr, "[worker %d] socket: %s\n", me, strerror(errno));
-        goto out;
-    }
     /* Port 0: the kernel picks a free ephemeral port. This is what the
      * post's Math.random()*1000 should have been: no port below 1024, no
      * two workers on one port. */
-    if (bind(srv.listen_fd, (struct sockaddr *)&sa, sizeof sa) == -1) {
-        fprintf(stderr, "[worker %d] bind: %s\n", me, strerror(errno));
+    char why[256];
+    int port;
+    srv.listen_fd = net_listen(host, 0, 128, &port, why, sizeof why);
+    if (srv.listen_fd == -1) {
+        fprintf(stderr, "[worker %d] %s\n", me, why);
         goto out;
     }
-    if (listen(srv.listen_fd, 128) == -1) {
-        fprintf(stderr, "[worker %d] listen: %s\n", me, strerror(errno));
-        goto out;
-    }
-    socklen_t len = sizeof sa;
-    if (getsockname(srv.listen_fd, (struct sockaddr *)&sa, &len) == -1) {
-        fprintf(stderr, "[worker %d] getsockname: %s\n", me, strerror(errno));
+    if (net_set_nonblock(srv.listen_fd, 1) == -1) {
+        fprintf(stderr, "[worker %d] fcntl O_NONBLOCK: %s\n", me, strerror(errno));
         goto out;
     }
     if (loop_watch(loop, srv.listen_fd, LOOP_READ, on_listen, &srv) == -1) {
         fprintf(stderr, "[worker %d] loop_watch: %s\n", me, strerror(errno));
         goto out;
     }
-    printf("[worker %d] listening on %s:%d (pid %d)\n", me, host, ntohs(sa.sin_port), me);
+    printf("[worker %d] listening on %s:%d (pid %d)\n", me, host, port, me);
 
     if (loop_run(loop) == -1) {
         fprintf(stderr, "[worker %d] loop_run: %s\n", me, strerror(errno));

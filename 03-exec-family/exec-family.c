@@ -38,7 +38,6 @@
  */
 #include <err.h>
 #include <errno.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -48,6 +47,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli.h"  /* taught in 01-event-loop */
 #include "loop.h" /* taught in 01-event-loop */
 #include "proc.h"
 
@@ -528,41 +528,31 @@ static void on_stop(loop_t *l, int signo, void *arg)
 int main(int argc, char *argv[])
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
-    static const struct option longopts[] = {{"input", required_argument, NULL, 'i'},
-                                             {"runs", required_argument, NULL, 'n'},
-                                             {"help", no_argument, NULL, 'h'},
-                                             {0}};
-    int c;
-    while ((c = getopt_long(argc, argv, "i:n:h", longopts, NULL)) != -1) {
-        if (c == 'i') {
-            input = optarg;
-        } else if (c == 'n') {
-            char *end;
-            errno = 0;
-            long n = strtol(optarg, &end, 10);
-            if (errno != 0 || end == optarg || *end != '\0' || n < 1 || n > 1000000) {
-                fprintf(stderr, "exec-family: bad --runs: %s\n", optarg);
-                usage(stderr);
-                return 2;
-            }
-            cost_runs = (int)n;
-        } else if (c == 'h') {
+    cli_init("exec-family", usage);
+    /* Flags may come before or after the CASE names. */
+    const char **named = calloc((size_t)argc, sizeof *named);
+    if (named == NULL)
+        err(1, "calloc");
+    int nnamed = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "-i") == 0 || strcmp(a, "--input") == 0) {
+            input = cli_value(argc, argv, &i);
+        } else if (strcmp(a, "-n") == 0 || strcmp(a, "--runs") == 0) {
+            cost_runs = (int)cli_long(a, cli_value(argc, argv, &i), 1, 1000000);
+        } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             usage(stdout);
             return 0;
+        } else if (a[0] == '-') {
+            cli_bad_arg(a);
         } else {
-            usage(stderr);
-            return 2;
-        }
-    }
-    /* Check every case name before running any. */
-    for (int i = optind; i < argc; i++) {
-        size_t k = 0;
-        while (k < NCASES && strcmp(argv[i], cases[k].name) != 0)
-            k++;
-        if (k == NCASES) {
-            fprintf(stderr, "exec-family: unknown case '%s'\n", argv[i]);
-            usage(stderr);
-            return 2;
+            /* Check every case name before running any. */
+            size_t k = 0;
+            while (k < NCASES && strcmp(a, cases[k].name) != 0)
+                k++;
+            if (k == NCASES)
+                cli_fail("unknown case '%s'", a);
+            named[nnamed++] = a;
         }
     }
 
@@ -575,7 +565,8 @@ int main(int argc, char *argv[])
 
     loop_backend_t backend;
     if (loop_backend_default(&backend) == -1)
-        errx(1, "LOOP_BACKEND names no backend here");
+        cli_fail("bad value for LOOP_BACKEND: %s (want select, poll or epoll)",
+                 getenv("LOOP_BACKEND"));
     loop = loop_new(backend);
     if (loop == NULL)
         err(1, "loop_new");
@@ -586,9 +577,9 @@ int main(int argc, char *argv[])
     say("exec-family: spawn, exec and exec_file on a %s loop",
         loop_backend_name(backend));
     for (size_t k = 0; k < NCASES && !stopping; k++) {
-        int wanted = optind == argc && cases[k].in_tour;
-        for (int i = optind; i < argc; i++)
-            wanted |= strcmp(argv[i], cases[k].name) == 0;
+        int wanted = nnamed == 0 && cases[k].in_tour;
+        for (int i = 0; i < nnamed; i++)
+            wanted |= strcmp(named[i], cases[k].name) == 0;
         if (wanted) {
             putchar('\n');
             cases[k].run();
@@ -596,5 +587,6 @@ int main(int argc, char *argv[])
     }
     say("done; children still running: %d", proc_running());
     loop_free(loop);
+    free(named);
     return 0;
 }

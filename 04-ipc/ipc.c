@@ -48,7 +48,6 @@
  */
 #include <errno.h>
 #include <err.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,6 +56,7 @@
 #include <unistd.h>
 
 #include "chan.h"
+#include "cli.h" /* 01-event-loop */
 #include "json.h"
 #include "loop.h"
 #include "proc.h"
@@ -78,17 +78,6 @@ static void usage(FILE *f)
             "  -r, --raw LINE     first send LINE as it is, unchecked: a way to show\n"
             "                     what the worker does with a line that is not JSON\n"
             "  -h, --help         this text\n");
-}
-
-/* A whole, positive number of milliseconds (at most a day), or -1. */
-static long parse_ms(const char *s)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno != 0 || end == s || *end != '\0' || v <= 0 || v > 86400000L)
-        return -1;
-    return v;
 }
 
 struct master {
@@ -269,50 +258,40 @@ int main(int argc, char *argv[])
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
 
-    long timeout_ms = 10000;
-    const char *env_timeout = getenv("IPC_TIMEOUT");
-    if (env_timeout != NULL && (timeout_ms = parse_ms(env_timeout)) == -1) {
-        fprintf(stderr, "ipc: IPC_TIMEOUT must be a positive number of ms\n");
-        usage(stderr);
-        return 2;
-    }
+    cli_init("ipc", usage);
+    long timeout_ms = cli_env_long("IPC_TIMEOUT", 10000, 1, 86400000L);
     const char *raw = NULL;
-    static const struct option longopts[] = {{"timeout", required_argument, NULL, 't'},
-                                             {"raw", required_argument, NULL, 'r'},
-                                             {"help", no_argument, NULL, 'h'},
-                                             {NULL, 0, NULL, 0}};
-    int c;
-    /* "+": stop at the first non-option, so `ipc node -e ...` passes -e to node. */
-    while ((c = getopt_long(argc, argv, "+t:r:h", longopts, NULL)) != -1) {
-        switch (c) {
-        case 't':
-            if ((timeout_ms = parse_ms(optarg)) == -1) {
-                usage(stderr);
-                return 2;
-            }
-            break;
-        case 'r':
-            raw = optarg;
-            break;
-        case 'h':
+    /* Flags stop at the first other word, so `ipc node -e ...` passes -e to
+     * node. */
+    int first_arg = 1;
+    for (; first_arg < argc && argv[first_arg][0] == '-'; first_arg++) {
+        const char *a = argv[first_arg];
+        if (strcmp(a, "-t") == 0 || strcmp(a, "--timeout") == 0) {
+            timeout_ms = cli_long(a, cli_value(argc, argv, &first_arg), 1, 86400000L);
+        } else if (strcmp(a, "-r") == 0 || strcmp(a, "--raw") == 0) {
+            raw = cli_value(argc, argv, &first_arg);
+        } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             usage(stdout);
             return 0;
-        default:
-            usage(stderr);
-            return 2;
+        } else if (strcmp(a, "--") == 0) {
+            first_arg++;
+            break;
+        } else {
+            cli_bad_arg(a);
         }
     }
 
     char *default_argv[2] = {NULL, NULL};
-    char **wargv = argv + optind;
-    if (optind == argc) {
+    char **wargv = argv + first_arg;
+    if (first_arg == argc) {
         default_argv[0] = default_worker(argv[0]);
         wargv = default_argv;
     }
 
     loop_backend_t backend;
     if (loop_backend_default(&backend) == -1)
-        errx(2, "LOOP_BACKEND names no backend this system has");
+        cli_fail("bad value for LOOP_BACKEND: %s (want select, poll or epoll)",
+                 getenv("LOOP_BACKEND"));
     struct master m = {0};
     m.loop = loop_new(backend);
     if (m.loop == NULL)

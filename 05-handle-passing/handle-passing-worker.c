@@ -248,13 +248,16 @@ int main(int argc, char *argv[])
     /* Node's child reads NODE_CHANNEL_FD and removes it from the
      * environment; so do we (chapter 04). */
     int fd = chan_fd_from_env();
+    if (fd == -1 && errno == ENOENT)
+        errx(1, "NODE_CHANNEL_FD is not set: start me from ./handle-passing, or from "
+                "node/main.js");
     if (fd == -1)
-        err(1, "no IPC channel (NODE_CHANNEL_FD); start me from "
-               "./handle-passing");
+        err(1, "NODE_CHANNEL_FD"); /* set, but not an open socket fd */
 
     loop_backend_t backend;
     if (loop_backend_default(&backend) == -1)
-        errx(2, "LOOP_BACKEND names no backend");
+        errx(2, "bad value for LOOP_BACKEND: %s (want select, poll or epoll)",
+             getenv("LOOP_BACKEND"));
     w.loop = loop_new(backend);
     if (w.loop == NULL)
         err(1, "loop_new");

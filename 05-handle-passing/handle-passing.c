@@ -36,8 +36,10 @@
  * `./handle-passing -- node node/sub.js` runs Node workers instead: the C
  * master sends the server to Node, on the wire exactly as Node would.
  */
+#include "cli.h"
 #include "fdpass.h"
 #include "handle.h"
+#include "net.h"
 #include "proc.h"
 
 #include <arpa/inet.h>
@@ -77,7 +79,7 @@ typedef struct master {
     loop_timer_t *kill_timer;
 } master_t;
 
-static void usage(FILE *to, int status)
+static void usage(FILE *to)
 {
     fprintf(
         to,
@@ -90,25 +92,13 @@ static void usage(FILE *to, int status)
         "with `child data, pid N`.\n"
         "\n"
         "  -p, --port PORT     port (env PORT; default 0: the kernel picks one)\n"
-        "  -H, --host HOST     IPv4 address (env HOST; default 127.0.0.1)\n"
+        "  -H, --host HOST     name or address (env HOST; default 127.0.0.1)\n"
         "  -w, --workers N     number of workers (env WORKERS; default: online CPUs)\n"
         "  -- WORKER [ARGS]    run this worker instead of ./handle-passing-worker,\n"
         "                      e.g. `-- node node/sub.js` for Node workers\n"
         "\n"
         "client: connect COUNT times (default 10) and show which pid answered.\n"
         "  -n, --count COUNT   number of connections\n");
-    exit(status);
-}
-
-/* A whole decimal number in [min, max], or -1. */
-static long parse_num(const char *s, long min, long max)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno != 0 || end == s || *end != '\0' || v < min || v > max)
-        return -1;
-    return v;
 }
 
 typedef struct {
@@ -116,59 +106,52 @@ typedef struct {
     long port;
     long workers;
     long count;
-    char **worker_argv; /* after "--", or NULL */
+    char **worker_argv;           /* after "--", or NULL */
+    struct sockaddr_storage addr; /* host and port, resolved */
+    socklen_t addrlen;
 } options_t;
 
-/* Flags override the environment, which overrides the defaults. */
+/* Flags override the environment, which overrides the defaults. A bad
+ * value is named with its flag or variable, and exits 2 (01's cli.c). */
 static void parse_args(int argc, char *argv[], int first, int client, options_t *o)
 {
-    const char *env;
-    o->host = (env = getenv("HOST")) != NULL && *env ? env : "127.0.0.1";
-    o->port = (env = getenv("PORT")) != NULL && *env ? parse_num(env, 0, 65535) : 0;
+    cli_init(client ? "handle-passing client" : "handle-passing", usage);
+    o->host = cli_env("HOST", "127.0.0.1");
+    const char *host_from = "HOST";
+    o->port = cli_env_long("PORT", 0, 0, 65535);
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    o->workers = (env = getenv("WORKERS")) != NULL && *env ? parse_num(env, 1, 64)
-                                                           : (cpus > 0 ? cpus : 1);
+    o->workers = cli_env_long("WORKERS", cpus > 0 ? cpus : 1, 1, 64);
     o->count = 10;
     o->worker_argv = NULL;
-    if (o->port == -1 || o->workers == -1) {
-        fprintf(stderr, "handle-passing: bad PORT or WORKERS in the environment\n");
-        usage(stderr, 2);
-    }
     for (int i = first; i < argc; i++) {
         const char *a = argv[i];
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0)
-            usage(stdout, 0);
-        if (strcmp(a, "--") == 0 && !client) {
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            usage(stdout);
+            exit(0);
+        } else if (strcmp(a, "--") == 0 && !client) {
             if (i + 1 >= argc)
-                usage(stderr, 2);
+                cli_fail("-- needs a WORKER to run");
             o->worker_argv = &argv[i + 1];
             break;
+        } else if (strcmp(a, "-p") == 0 || strcmp(a, "--port") == 0) {
+            o->port = cli_long(a, cli_value(argc, argv, &i), 0, 65535);
+        } else if (strcmp(a, "-H") == 0 || strcmp(a, "--host") == 0) {
+            o->host = cli_value(argc, argv, &i);
+            host_from = a;
+        } else if (!client && (strcmp(a, "-w") == 0 || strcmp(a, "--workers") == 0)) {
+            o->workers = cli_long(a, cli_value(argc, argv, &i), 1, 64);
+        } else if (client && (strcmp(a, "-n") == 0 || strcmp(a, "--count") == 0)) {
+            o->count = cli_long(a, cli_value(argc, argv, &i), 1, 100000);
+        } else {
+            cli_bad_arg(a);
         }
-        if (i + 1 >= argc)
-            usage(stderr, 2);
-        const char *v = argv[++i];
-        if (strcmp(a, "-p") == 0 || strcmp(a, "--port") == 0)
-            o->port = parse_num(v, 0, 65535);
-        else if (strcmp(a, "-H") == 0 || strcmp(a, "--host") == 0)
-            o->host = v;
-        else if (!client && (strcmp(a, "-w") == 0 || strcmp(a, "--workers") == 0))
-            o->workers = parse_num(v, 1, 64);
-        else if (client && (strcmp(a, "-n") == 0 || strcmp(a, "--count") == 0))
-            o->count = parse_num(v, 1, 100000);
-        else
-            usage(stderr, 2);
-        if (o->port == -1 || o->workers == -1 || o->count == -1)
-            usage(stderr, 2);
     }
-    struct in_addr probe;
-    if (inet_pton(AF_INET, o->host, &probe) != 1) {
-        fprintf(stderr, "handle-passing: HOST must be an IPv4 address: %s\n", o->host);
-        usage(stderr, 2);
-    }
-    if (client && o->port == 0) {
-        fprintf(stderr, "handle-passing client: which port? (-p PORT)\n");
-        usage(stderr, 2);
-    }
+    char why[256];
+    if (net_resolve(o->host, (int)o->port, !client, &o->addr, &o->addrlen, why,
+                    sizeof why) == -1)
+        cli_fail("bad value for %s: %s (%s)", host_from, o->host, why);
+    if (client && o->port == 0)
+        cli_fail("which port? (-p PORT, the one the master's listening line names)");
 }
 
 /* ---- the client ------------------------------------------------------------ */
@@ -179,8 +162,6 @@ static void parse_args(int argc, char *argv[], int first, int client, options_t 
 static int run_client(const options_t *o)
 {
     int me = (int)getpid();
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)o->port)};
-    inet_pton(AF_INET, o->host, &sa.sin_addr);
     struct {
         long pid, n;
     } *seen = calloc((size_t)o->count, sizeof *seen);
@@ -188,14 +169,16 @@ static int run_client(const options_t *o)
         err(1, "calloc");
     long nseen = 0, failures = 0;
     for (long i = 1; i <= o->count; i++) {
-        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        int fd = socket(o->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (fd == -1)
             err(1, "socket");
-        if (connect(fd, (struct sockaddr *)&sa, sizeof sa) == -1) {
-            warn("connect to %s:%ld", o->host, o->port);
+        if (connect(fd, (const struct sockaddr *)&o->addr, o->addrlen) == -1) {
+            /* Nothing listens there (or the network says no): every
+             * further try would say the same, so say it once. */
+            warn("connect to %s:%ld (is the master running there?)", o->host, o->port);
             close(fd);
-            failures++;
-            continue;
+            free(seen);
+            return 1;
         }
         /* Read until the worker closes, for at most 5 s. */
         char buf[256];
@@ -241,35 +224,6 @@ static int run_client(const options_t *o)
 }
 
 /* ---- the master ------------------------------------------------------------ */
-
-static int listen_on(const char *host, long port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd == -1)
-        err(1, "socket");
-    /* SO_REUSEADDR only lets a restarted master bind while old connections
-     * sit in TIME_WAIT. It is not SO_REUSEPORT: a second bind on this port
-     * still fails with EADDRINUSE, which is the point of this chapter. */
-    int one = 1;
-    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) == -1)
-        err(1, "setsockopt SO_REUSEADDR");
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    inet_pton(AF_INET, host, &sa.sin_addr);
-    if (bind(fd, (struct sockaddr *)&sa, sizeof sa) == -1)
-        err(1, "bind %s:%ld", host, port);
-    if (listen(fd, 128) == -1)
-        err(1, "listen");
-    return fd;
-}
-
-static int bound_port(int fd)
-{
-    struct sockaddr_in sa;
-    socklen_t len = sizeof sa;
-    if (getsockname(fd, (struct sockaddr *)&sa, &len) == -1)
-        err(1, "getsockname");
-    return ntohs(sa.sin_port);
-}
 
 /* How many of this process's fds name the socket `id`. After the handoff
  * the answer must be 0: the master kept no copy. */
@@ -507,16 +461,24 @@ int main(int argc, char *argv[])
         err(1, "signal SIGPIPE");
 
     /* 1. The master creates the server: the only bind(2) in this chapter. */
-    int listen_fd = listen_on(o.host, o.port);
-    printf("[master %d] listening on %s:%d (pid %d)\n", m.pid, o.host,
-           bound_port(listen_fd), m.pid);
+    /* SO_REUSEADDR (net.c) only lets a restarted master bind while old
+     * connections sit in TIME_WAIT. It is not SO_REUSEPORT: a second bind
+     * on this port still fails with EADDRINUSE, which is the point of this
+     * chapter. */
+    char why[256];
+    int port;
+    int listen_fd = net_listen(o.host, (int)o.port, 128, &port, why, sizeof why);
+    if (listen_fd == -1)
+        errx(1, "%s", why);
+    printf("[master %d] listening on %s:%d (pid %d)\n", m.pid, o.host, port, m.pid);
     m.listen_fd_number = listen_fd;
     fdpass_describe(listen_fd, m.listen_id, sizeof m.listen_id);
     printf("[master %d] the server is fd %d -> %s\n", m.pid, listen_fd, m.listen_id);
 
     loop_backend_t backend;
     if (loop_backend_default(&backend) == -1)
-        errx(2, "LOOP_BACKEND names no backend this system has");
+        cli_fail("bad value for LOOP_BACKEND: %s (want select, poll or epoll)",
+                 getenv("LOOP_BACKEND"));
     m.loop = loop_new(backend);
     if (m.loop == NULL)
         err(1, "loop_new");

@@ -52,7 +52,6 @@
 #include <err.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <limits.h>
 #include <netdb.h>
 #include <signal.h>
@@ -64,9 +63,11 @@
 #include <unistd.h>
 
 #include "chan.h"
+#include "cli.h"
 #include "handle.h"
 #include "json.h"
 #include "loop.h"
+#include "net.h"
 #include "supervisor.h"
 
 #define CHILD_CHANNEL_FD 3  /* where Node puts the IPC channel */
@@ -543,54 +544,26 @@ static void on_sigusr1(loop_t *loop, int signo, void *arg)
 
 /* ---- setup ---------------------------------------------------------------- */
 
-static int parse_num(const char *s, long min, long max, long *out)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno != 0 || end == s || *end != '\0' || v < min || v > max)
-        return -1;
-    *out = v;
-    return 0;
-}
-
 /* Bind and listen; fills m->addr with the address really bound. */
 static int listen_on(master_t *m, const char *host, long port)
 {
-    struct addrinfo hints = {.ai_family = AF_UNSPEC,
-                             .ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV},
-                    *res;
-    char portstr[16];
-    snprintf(portstr, sizeof portstr, "%ld", port);
-    int r = getaddrinfo(host, portstr, &hints, &res);
-    if (r != 0)
-        errx(1, "getaddrinfo %s: %s", host, gai_strerror(r));
-    int fd = socket(res->ai_family, res->ai_socktype | SOCK_CLOEXEC, 0);
-    if (fd == -1)
-        err(1, "socket");
-    int one = 1;
-    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) == -1)
-        err(1, "setsockopt SO_REUSEADDR");
-    if (bind(fd, res->ai_addr, res->ai_addrlen) == -1)
-        err(1, "bind %s:%ld", host, port);
-    freeaddrinfo(res);
     /* SOMAXCONN is the kernel's cap; asking for more gets the cap. */
-    if (listen(fd, 4096) == -1)
-        err(1, "listen");
+    char why[256];
+    int fd = net_listen(host, (int)port, 4096, NULL, why, sizeof why);
+    if (fd == -1)
+        errx(1, "%s", why);
     /* Non-blocking is a property of the open socket, shared by every
      * process that holds it: a worker's accept must return EAGAIN when
      * another worker took the connection, never block. */
-    int fl = fcntl(fd, F_GETFL);
-    if (fl == -1 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) == -1)
+    if (net_set_nonblock(fd, 1) == -1)
         err(1, "fcntl O_NONBLOCK");
     struct sockaddr_storage ss;
     socklen_t sl = sizeof ss;
     char h[64], p[16]; /* NI_MAXHOST is not POSIX; numeric forms are short */
     if (getsockname(fd, (struct sockaddr *)&ss, &sl) == -1)
         err(1, "getsockname");
-    r = getnameinfo((struct sockaddr *)&ss, sl, h, sizeof h, p, sizeof p,
-                    NI_NUMERICHOST | NI_NUMERICSERV);
+    int r = getnameinfo((struct sockaddr *)&ss, sl, h, sizeof h, p, sizeof p,
+                        NI_NUMERICHOST | NI_NUMERICSERV);
     if (r != 0)
         errx(1, "getnameinfo: %s", gai_strerror(r));
     snprintf(m->addr, sizeof m->addr, ss.ss_family == AF_INET6 ? "[%s]:%s" : "%s:%s", h,
@@ -602,80 +575,52 @@ int main(int argc, char *argv[])
 {
     static master_t m;
     static char lifeline_arg[16], header_arg[24], idle_arg[24];
-    const char *host = getenv("HOST") ? getenv("HOST") : "127.0.0.1";
     const char *worker = NULL;
-    long port = 8080, workers = sysconf(_SC_NPROCESSORS_ONLN), stop_ms = 5000;
-    long header_ms = 0, idle_ms = 0, ready_ms = 5000;
-    static const struct option opts[] = {{"port", required_argument, NULL, 'p'},
-                                         {"host", required_argument, NULL, 'H'},
-                                         {"workers", required_argument, NULL, 'w'},
-                                         {"worker", required_argument, NULL, 'W'},
-                                         {"header-timeout", required_argument, NULL, 'T'},
-                                         {"idle-timeout", required_argument, NULL, 'I'},
-                                         {"stop-timeout", required_argument, NULL, 'S'},
-                                         {"ready-timeout", required_argument, NULL, 'R'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
-    int c;
+    long stop_ms = 5000, header_ms = 0, idle_ms = 0, ready_ms = 5000;
 
     setvbuf(stdout, NULL, _IOLBF, 0);
     me = getpid();
     the_master = &m;
-    if (workers < 1)
-        workers = 1;
-    if ((getenv("PORT") && parse_num(getenv("PORT"), 0, 65535, &port) == -1) ||
-        (getenv("WORKERS") && parse_num(getenv("WORKERS"), 1, 1024, &workers) == -1)) {
-        fprintf(stderr, "http-shared-port: bad PORT or WORKERS in the environment\n");
-        usage(stderr);
-        return 2;
-    }
-    while ((c = getopt_long(argc, argv, "p:H:w:h", opts, NULL)) != -1) {
-        int bad = 0;
-        switch (c) {
-        case 'p':
-            bad = parse_num(optarg, 0, 65535, &port);
-            break;
-        case 'H':
-            host = optarg;
-            break;
-        case 'w':
-            bad = parse_num(optarg, 1, 1024, &workers);
-            break;
-        case 'W':
-            worker = optarg;
-            break;
-        case 'T':
-            bad = parse_num(optarg, 1, 86400000, &header_ms);
-            break;
-        case 'I':
-            bad = parse_num(optarg, 1, 86400000, &idle_ms);
-            break;
-        case 'S':
-            bad = parse_num(optarg, 1, 86400000, &stop_ms);
-            break;
-        case 'R':
-            bad = parse_num(optarg, 1, 86400000, &ready_ms);
-            if (bad)
-                fprintf(stderr,
-                        "http-shared-port: --ready-timeout: bad value '%s' (want 1 to "
-                        "86400000 ms)\n",
-                        optarg);
-            break;
-        case 'h':
+    cli_init("http-shared-port", usage);
+    const char *host = cli_env("HOST", "127.0.0.1");
+    const char *host_from = "HOST";
+    long port = cli_env_long("PORT", 8080, 0, 65535);
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    long workers = cli_env_long("WORKERS", cpus > 0 ? cpus : 1, 1, 1024);
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v;
+        if ((v = cli_opt(argc, argv, &i, "-p")) ||
+            (v = cli_opt(argc, argv, &i, "--port"))) {
+            port = cli_long(a, v, 0, 65535);
+        } else if ((v = cli_opt(argc, argv, &i, "-H")) ||
+                   (v = cli_opt(argc, argv, &i, "--host"))) {
+            host = v;
+            host_from = a[1] == '-' ? "--host" : "-H";
+        } else if ((v = cli_opt(argc, argv, &i, "-w")) ||
+                   (v = cli_opt(argc, argv, &i, "--workers"))) {
+            workers = cli_long(a, v, 1, 1024);
+        } else if ((v = cli_opt(argc, argv, &i, "--worker"))) {
+            worker = v;
+        } else if ((v = cli_opt(argc, argv, &i, "--header-timeout"))) {
+            header_ms = cli_long("--header-timeout", v, 1, 86400000);
+        } else if ((v = cli_opt(argc, argv, &i, "--idle-timeout"))) {
+            idle_ms = cli_long("--idle-timeout", v, 1, 86400000);
+        } else if ((v = cli_opt(argc, argv, &i, "--stop-timeout"))) {
+            stop_ms = cli_long("--stop-timeout", v, 1, 86400000);
+        } else if ((v = cli_opt(argc, argv, &i, "--ready-timeout"))) {
+            ready_ms = cli_long("--ready-timeout", v, 1, 86400000);
+        } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             usage(stdout);
             return 0;
-        default:
-            bad = -1;
-        }
-        if (bad) {
-            usage(stderr);
-            return 2;
+        } else {
+            cli_bad_arg(a);
         }
     }
-    if (optind != argc) {
-        usage(stderr);
-        return 2;
-    }
+    struct sockaddr_storage sa;
+    socklen_t salen;
+    char why[256];
+    if (net_resolve(host, (int)port, 1, &sa, &salen, why, sizeof why) == -1)
+        cli_fail("bad value for %s: %s (%s)", host_from, host, why);
 
     /* The worker program: --worker, or http-worker beside this program. */
     if (worker == NULL) {

@@ -31,7 +31,6 @@
  */
 #include <err.h>
 #include <errno.h>
-#include <getopt.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -40,6 +39,7 @@
 #include <unistd.h>
 
 #include "chan.h"
+#include "cli.h"
 #include "handle.h"
 #include "httpd.h"
 #include "json.h"
@@ -180,70 +180,26 @@ static void on_stats_timer(loop_t *loop, loop_timer_t *t, void *arg)
         send_cmd(w, "stats", 1);
 }
 
-static int parse_ms(const char *s, uint64_t *out)
-{
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno != 0 || end == s || *end != '\0' || v == 0 || s[0] == '-')
-        return -1;
-    *out = v;
-    return 0;
-}
-
-static int parse_fd(const char *s, int *out)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno != 0 || end == s || *end != '\0' || v < 0 || v > INT_MAX)
-        return -1;
-    *out = (int)v;
-    return 0;
-}
-
 int main(int argc, char *argv[])
 {
     worker_t w = {.lifeline = -1};
-    static const struct option opts[] = {{"lifeline-fd", required_argument, NULL, 'l'},
-                                         {"header-timeout", required_argument, NULL, 'T'},
-                                         {"idle-timeout", required_argument, NULL, 'I'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
-    int c;
-
     setvbuf(stdout, NULL, _IOLBF, 0);
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'l':
-            if (parse_fd(optarg, &w.lifeline) == -1) {
-                usage(stderr);
-                return 2;
-            }
-            break;
-        case 'T':
-            if (parse_ms(optarg, &w.cfg.header_timeout_ms) == -1) {
-                usage(stderr);
-                return 2;
-            }
-            break;
-        case 'I':
-            if (parse_ms(optarg, &w.cfg.idle_timeout_ms) == -1) {
-                usage(stderr);
-                return 2;
-            }
-            break;
-        case 'h':
+    cli_init("http-worker", usage);
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v;
+        if ((v = cli_opt(argc, argv, &i, "--lifeline-fd"))) {
+            w.lifeline = (int)cli_long("--lifeline-fd", v, 0, INT_MAX);
+        } else if ((v = cli_opt(argc, argv, &i, "--header-timeout"))) {
+            w.cfg.header_timeout_ms =
+                (uint64_t)cli_long("--header-timeout", v, 1, 86400000);
+        } else if ((v = cli_opt(argc, argv, &i, "--idle-timeout"))) {
+            w.cfg.idle_timeout_ms = (uint64_t)cli_long("--idle-timeout", v, 1, 86400000);
+        } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             usage(stdout);
             return 0;
-        default:
-            usage(stderr);
-            return 2;
+        } else {
+            cli_bad_arg(a);
         }
-    }
-    if (optind != argc) {
-        usage(stderr);
-        return 2;
     }
 
     /* A client that vanishes must be an EPIPE from send(), not a signal that
@@ -252,9 +208,10 @@ int main(int argc, char *argv[])
         err(1, "signal");
 
     int fd = chan_fd_from_env();
+    if (fd == -1 && errno == ENOENT)
+        errx(1, "NODE_CHANNEL_FD is not set: start http-shared-port, not the worker");
     if (fd == -1)
-        errx(1, "NODE_CHANNEL_FD: %s (start http-shared-port, not the worker)",
-             strerror(errno));
+        err(1, "NODE_CHANNEL_FD (start http-shared-port, not the worker)");
 
 #ifdef __linux__
     w.loop = loop_new(LOOP_EPOLL); /* the C10K backend (chapter 01) */

@@ -59,7 +59,7 @@ int herd_listen(const char *host, int port, int reuseport, int *bound_port,
     struct sockaddr_storage ss;
     socklen_t len;
     if (lg_sockaddr(host, port, &ss, &len) == -1) {
-        *call = "inet_pton (HOST is not a numeric address)";
+        *call = "getaddrinfo (HOST does not resolve)";
         return -1;
     }
     int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);

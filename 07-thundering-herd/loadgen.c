@@ -31,6 +31,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "net.h" /* 01-event-loop */
+
 lg_result *lg_result_new(int total)
 {
     size_t size = sizeof(lg_result) + (size_t)total * sizeof(lg_sample);
@@ -127,18 +129,10 @@ int lg_run(const char *host, int port, int clients, int total, int timeout_ms,
 
 int lg_sockaddr(const char *host, int port, struct sockaddr_storage *ss, socklen_t *len)
 {
-    memset(ss, 0, sizeof *ss);
-    struct sockaddr_in *sin = (struct sockaddr_in *)ss;
-    struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
-    if (inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
-        sin->sin_family = AF_INET;
-        sin->sin_port = htons((unsigned short)port);
-        *len = sizeof *sin;
-    } else if (inet_pton(AF_INET6, host, &sin6->sin6_addr) == 1) {
-        sin6->sin6_family = AF_INET6;
-        sin6->sin6_port = htons((unsigned short)port);
-        *len = sizeof *sin6;
-    } else {
+    /* Names and both families, through the one resolver every chapter
+     * uses (01's net.c). */
+    char why[256];
+    if (net_resolve(host, port, 0, ss, len, why, sizeof why) == -1) {
         errno = EINVAL;
         return -1;
     }

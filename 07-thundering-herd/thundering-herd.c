@@ -41,9 +41,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli.h" /* flags, as in every chapter (01-event-loop) */
 #include "counters.h"
 #include "herd.h"
 #include "loadgen.h"
+#include "net.h" /* the resolver (01-event-loop) */
 #include "report.h"
 
 static void usage(FILE *out)
@@ -70,42 +72,10 @@ static void usage(FILE *out)
                 herd_modes[i]->available ? "" : " [not available here]");
 }
 
-static _Noreturn void bad_usage(const char *what, const char *value)
-{
-    fprintf(stderr, "thundering-herd: %s: %s\n", what, value);
-    usage(stderr);
-    exit(2);
-}
-
-/* A whole decimal number in [lo, hi], or a usage error. */
-static int parse_int(const char *what, const char *s, int lo, int hi)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno != 0 || end == s || *end != '\0' || v < lo || v > hi)
-        bad_usage(what, s);
-    return (int)v;
-}
-
-/* "--name value" or "--name=value"; NULL if argv[*i] is not --name. */
-static const char *option(int argc, char **argv, int *i, const char *name)
-{
-    size_t len = strlen(name);
-    if (strncmp(argv[*i], name, len) != 0)
-        return NULL;
-    if (argv[*i][len] == '=')
-        return argv[*i] + len + 1;
-    if (argv[*i][len] != '\0')
-        return NULL;
-    if (*i + 1 >= argc)
-        bad_usage("missing value for", name);
-    return argv[++*i];
-}
-
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
+    cli_init("thundering-herd", usage);
 
     /* Environment first, flags override. */
     herd_config cfg = {
@@ -120,15 +90,10 @@ int main(int argc, char **argv)
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     if (cpus > 0)
         cfg.workers = cpus > 1024 ? 1024 : (int)cpus;
-    const char *env = getenv("HOST");
-    if (env != NULL && *env != '\0')
-        cfg.host = env;
-    env = getenv("PORT");
-    if (env != NULL && *env != '\0')
-        cfg.port = parse_int("PORT", env, 0, 65535);
-    env = getenv("WORKERS");
-    if (env != NULL && *env != '\0')
-        cfg.workers = parse_int("WORKERS", env, 1, 1024);
+    cfg.host = cli_env("HOST", cfg.host);
+    const char *host_from = "HOST";
+    cfg.port = (int)cli_env_long("PORT", cfg.port, 0, 65535);
+    cfg.workers = (int)cli_env_long("WORKERS", cfg.workers, 1, 1024);
     const char *mode_name = "all";
     int serve = 0, csv = 0;
 
@@ -137,45 +102,54 @@ int main(int argc, char **argv)
         if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
             usage(stdout);
             return 0;
-        } else if ((v = option(argc, argv, &i, "--mode")) != NULL) {
+        } else if ((v = cli_opt(argc, argv, &i, "--mode")) != NULL) {
             mode_name = v;
-        } else if ((v = option(argc, argv, &i, "--workers")) != NULL) {
-            cfg.workers = parse_int("--workers", v, 1, 1024);
-        } else if ((v = option(argc, argv, &i, "--host")) != NULL) {
+        } else if ((v = cli_opt(argc, argv, &i, "--workers")) != NULL) {
+            cfg.workers = (int)cli_long("--workers", v, 1, 1024);
+        } else if ((v = cli_opt(argc, argv, &i, "--host")) != NULL) {
             cfg.host = v;
-        } else if ((v = option(argc, argv, &i, "--port")) != NULL) {
-            cfg.port = parse_int("--port", v, 0, 65535);
-        } else if ((v = option(argc, argv, &i, "--connections")) != NULL) {
-            cfg.connections = parse_int("--connections", v, 1, 1000000);
-        } else if ((v = option(argc, argv, &i, "--clients")) != NULL) {
-            cfg.clients = parse_int("--clients", v, 1, 10000);
-        } else if ((v = option(argc, argv, &i, "--stall-worker")) != NULL) {
-            cfg.stall_ms = parse_int("--stall-worker", v, 0, 60000);
+            host_from = "--host";
+        } else if ((v = cli_opt(argc, argv, &i, "--port")) != NULL) {
+            cfg.port = (int)cli_long("--port", v, 0, 65535);
+        } else if ((v = cli_opt(argc, argv, &i, "--connections")) != NULL) {
+            cfg.connections = (int)cli_long("--connections", v, 1, 1000000);
+        } else if ((v = cli_opt(argc, argv, &i, "--clients")) != NULL) {
+            cfg.clients = (int)cli_long("--clients", v, 1, 10000);
+        } else if ((v = cli_opt(argc, argv, &i, "--stall-worker")) != NULL) {
+            cfg.stall_ms = (int)cli_long("--stall-worker", v, 0, 60000);
             cfg.stall_worker = cfg.stall_ms > 0 ? 0 : -1;
-        } else if ((v = option(argc, argv, &i, "--timeout")) != NULL) {
-            cfg.timeout_ms = parse_int("--timeout", v, 1, INT_MAX / 2);
+        } else if ((v = cli_opt(argc, argv, &i, "--timeout")) != NULL) {
+            cfg.timeout_ms = (int)cli_long("--timeout", v, 1, INT_MAX / 2);
         } else if (strcmp(argv[i], "--serve") == 0) {
             serve = 1;
         } else if (strcmp(argv[i], "--csv") == 0) {
             csv = 1;
         } else {
-            bad_usage("unknown argument", argv[i]);
+            cli_bad_arg(argv[i]);
         }
     }
+
+    /* Every mode binds HOST: a host the resolver refuses is one error
+     * here, not one per mode and a table of failed rows. */
+    struct sockaddr_storage sa;
+    socklen_t salen;
+    char why[256];
+    if (net_resolve(cfg.host, cfg.port, 1, &sa, &salen, why, sizeof why) == -1)
+        cli_fail("bad value for %s: %s (%s)", host_from, cfg.host, why);
 
     /* Which modes to run. */
     const herd_mode *one = NULL;
     if (strcmp(mode_name, "all") != 0) {
         one = herd_mode_find(mode_name);
         if (one == NULL)
-            bad_usage("unknown mode", mode_name);
+            cli_fail("bad value for --mode: %s (the modes are listed below)", mode_name);
         if (!one->available) {
             fprintf(stderr, "thundering-herd: mode %s is Linux-only: %s\n", one->name,
                     one->how);
             return 2;
         }
     } else if (serve) {
-        bad_usage("--serve needs one --mode, not", mode_name);
+        cli_fail("--serve needs one --mode, not %s", mode_name);
     }
     if (serve)
         cfg.connections = 0;

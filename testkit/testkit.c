@@ -22,6 +22,12 @@
 #include <time.h>
 #include <unistd.h>
 
+/* cmocka needs these before it, for tk_expect_bad_value's assertions. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <cmocka.h>
+
 long long tk_now_ms(void)
 {
     struct timespec ts;
@@ -590,4 +596,38 @@ int tk_until(int (*cond)(void *arg), void *arg, int timeout_ms)
         struct timespec ts = {0, 5 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
+}
+
+void tk_expect_bad_value(const char *const argv[], const char *const env[],
+                         const char *flag, const char *value)
+{
+    tk_proc *p = tk_track(tk_start(argv, env));
+    assert_non_null(p);
+    int status = tk_wait_exit(p, 5000);
+    if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 2)
+        fail_msg("%s with %s %s: wanted exit 2, got %s %d; it printed:\n%s", argv[0],
+                 flag, value,
+                 status == -1        ? "no exit in 5 s"
+                 : WIFEXITED(status) ? "exit"
+                                     : "signal",
+                 status == -1        ? 0
+                 : WIFEXITED(status) ? WEXITSTATUS(status)
+                                     : WTERMSIG(status),
+                 p->out);
+    /* Count the lines that name both the flag and the value. */
+    int naming = 0;
+    for (const char *line = p->out; *line != '\0';) {
+        const char *nl = strchr(line, '\n');
+        size_t len = nl != NULL ? (size_t)(nl - line) : strlen(line);
+        char buf[1024];
+        snprintf(buf, sizeof buf, "%.*s", (int)(len < sizeof buf ? len : sizeof buf - 1),
+                 line);
+        if (strstr(buf, flag) != NULL && strstr(buf, value) != NULL)
+            naming++;
+        line += len + (nl != NULL);
+    }
+    if (naming != 1)
+        fail_msg("%s with %s %s: wanted one line naming both, got %d; it printed:\n%s",
+                 argv[0], flag, value, naming, p->out);
+    tk_release(p);
 }

@@ -119,4 +119,11 @@ long long tk_now_ms(void);
  * where there is no line to wait for. */
 int tk_until(int (*cond)(void *arg), void *arg, int timeout_ms);
 
+/* A program given a bad value must refuse it the one way every program here
+ * does: exit 2 within a few seconds, with exactly one line of output that
+ * names both the flag (or environment variable) and the value. Fails the
+ * calling test otherwise. */
+void tk_expect_bad_value(const char *const argv[], const char *const env[],
+                         const char *flag, const char *value);
+
 #endif

@@ -98,6 +98,52 @@ static void test_usage(void **state)
     }
 }
 
+/* Each bad value is named once with its flag or variable, exit 2; a host
+ * the resolver refuses is caught by the master, not by every worker. "bad
+ * host!" is refused by the resolver itself, so no DNS query is sent. */
+static void test_bad_values_named(void **state)
+{
+    (void)state;
+    tk_expect_bad_value((const char *[]){"./fork", "--workers", "zero", NULL}, NULL,
+                        "--workers", "zero");
+    tk_expect_bad_value((const char *[]){"./fork", NULL},
+                        (const char *[]){"WORKERS=0", NULL}, "WORKERS", "0");
+    tk_expect_bad_value((const char *[]){"./fork", "--host", "bad host!", NULL}, NULL,
+                        "--host", "bad host!");
+    tk_expect_bad_value((const char *[]){"./fork", NULL},
+                        (const char *[]){"LOOP_BACKEND=kq", NULL}, "LOOP_BACKEND", "kq");
+    tk_expect_bad_value((const char *[]){"./fork", "cost", "--runs", "-1", NULL}, NULL,
+                        "--runs", "-1");
+    tk_expect_bad_value((const char *[]){"./fork", "get", "http", NULL}, NULL, "PORT",
+                        "http");
+}
+
+/* --host takes a name, as in every chapter: the worker binds what the
+ * resolver gives for "localhost", and `fork get` reaches it by name. */
+static void test_host_by_name(void **state)
+{
+    (void)state;
+    tk_proc *p = tk_track(
+        start((const char *[]){"./fork", "--workers", "1", "--host", "localhost", NULL},
+              (const char *[]){"WORKERS", NULL}));
+    const char *line = tk_wait_output(p, "listening on localhost:", T_START);
+    if (line == NULL)
+        fail_msg("no worker listening on localhost:\n%s", p->out);
+    int port = atoi(line + strlen("listening on localhost:"));
+    char port_s[16];
+    snprintf(port_s, sizeof port_s, "%d", port);
+    tk_proc *g = tk_track(
+        start((const char *[]){"./fork", "get", port_s, "localhost", NULL}, NULL));
+    int st = tk_wait_exit(g, T_START);
+    if (!(WIFEXITED(st) && WEXITSTATUS(st) == 0) ||
+        strstr(g->out, "Hello World.") == NULL)
+        fail_msg("fork get %s localhost:\n%s", port_s, g->out);
+    tk_release(g);
+    st = tk_stop(p, SIGTERM, 10000);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    tk_release(p);
+}
+
 /* backend_env is "LOOP_BACKEND=epoll" to pick a backend, or "LOOP_BACKEND"
  * alone to remove the variable (the default, select). WORKERS is removed
  * too, so that --workers 2 is the only setting. */
@@ -417,6 +463,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_usage),
+        cmocka_unit_test_teardown(test_bad_values_named, tk_teardown),
+        cmocka_unit_test_teardown(test_host_by_name, tk_teardown),
         cmocka_unit_test(test_each_worker_answers_on_its_port),
 #ifdef __linux__
         cmocka_unit_test(test_each_worker_answers_epoll),

@@ -190,6 +190,15 @@ static void test_ipc_help_and_bad_args(void **state)
     tk_drain(p);
     assert_non_null(strstr(p->out, "IPC_TIMEOUT"));
     tk_free(p);
+    /* Each bad value named once with its flag or variable (01's cli.c). */
+    tk_expect_bad_value((const char *[]){"./ipc", "--timeout", "soon", NULL}, NULL,
+                        "--timeout", "soon");
+    tk_expect_bad_value((const char *[]){"./ipc", "-t", "-5", NULL}, NULL, "-t", "-5");
+    tk_expect_bad_value((const char *[]){"./ipc", NULL},
+                        (const char *[]){"IPC_TIMEOUT=5s", NULL}, "IPC_TIMEOUT", "5s");
+    tk_expect_bad_value((const char *[]){"./ipc", NULL},
+                        (const char *[]){"LOOP_BACKEND=kqueue", NULL}, "LOOP_BACKEND",
+                        "kqueue");
     p = tk_start((const char *[]){"./ipc-worker", "-h", NULL}, NULL);
     assert_true(exited_with(tk_wait_exit(p, 5000), 0));
     tk_drain(p);
@@ -522,7 +531,7 @@ int main(void)
         cmocka_unit_test(test_ipc_worker_message_limit),
         cmocka_unit_test_teardown(test_worker_refuses_a_bad_message_limit, tk_teardown),
         cmocka_unit_test(test_worker_gets_only_fds_0_to_3),
-        cmocka_unit_test(test_ipc_help_and_bad_args),
+        cmocka_unit_test_teardown(test_ipc_help_and_bad_args, tk_teardown),
         cmocka_unit_test(test_ipc_reports_a_worker_that_cannot_start),
         cmocka_unit_test(test_ipc_timeout_with_a_silent_worker),
         cmocka_unit_test(test_ipc_sigterm_is_a_clean_stop),

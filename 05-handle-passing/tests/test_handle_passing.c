@@ -28,6 +28,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "net.h" /* 01-event-loop */
 #include "testkit.h"
 
 #include <arpa/inet.h>
@@ -396,7 +397,71 @@ static void test_usage(void **state)
     status = tk_wait_exit(p, WAIT_MS);
     assert_int_equal(WEXITSTATUS(status), 1);
     assert_non_null(strstr(p->out, "NODE_CHANNEL_FD"));
+    /* ...and only that: errno is not part of the reason. */
+    if (strstr(p->out, "No such file or directory") != NULL)
+        fail_msg("a meaningless errno in:\n%s", p->out);
     tk_release(p);
+
+    /* Each bad value named once, with its flag or variable (01's cli.c);
+     * "bad host!" is refused by the resolver without a DNS query. */
+    tk_expect_bad_value((const char *[]){"./handle-passing", "-p", "http", NULL}, NULL,
+                        "-p", "http");
+    tk_expect_bad_value((const char *[]){"./handle-passing", NULL},
+                        (const char *[]){"WORKERS=lots", NULL}, "WORKERS", "lots");
+    tk_expect_bad_value((const char *[]){"./handle-passing", NULL},
+                        (const char *[]){"PORT=-1", NULL}, "PORT", "-1");
+    tk_expect_bad_value((const char *[]){"./handle-passing", "--host", "bad host!", NULL},
+                        NULL, "--host", "bad host!");
+    tk_expect_bad_value((const char *[]){"./handle-passing", "client", "-n", "0", NULL},
+                        NULL, "-n", "0");
+}
+
+/* A client with no server says so once, not once per connection. */
+static void test_client_without_server(void **state)
+{
+    (void)state;
+    /* A port nothing listens on: bind one, note it, close it. */
+    int port;
+    char why[256];
+    int fd = net_listen("127.0.0.1", 0, 1, &port, why, sizeof why);
+    assert_true(fd >= 0);
+    close(fd);
+    char port_s[16];
+    snprintf(port_s, sizeof port_s, "%d", port);
+    tk_proc *p = tk_track(tk_start(
+        (const char *[]){"./handle-passing", "client", "-p", port_s, "-n", "10", NULL},
+        NULL));
+    int status = tk_wait_exit(p, WAIT_MS);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 1);
+    if (tk_count_output(p, "Connection refused") != 1)
+        fail_msg("want one 'Connection refused' line, got:\n%s", p->out);
+    tk_release(p);
+}
+
+/* --host takes a name, as in every chapter (01's net.c). */
+static void test_host_by_name(void **state)
+{
+    (void)state;
+    tk_proc *m = tk_track(tk_start(
+        (const char *[]){"./handle-passing", "-w", "1", "--host", "localhost", NULL},
+        NULL));
+    assert_non_null(m);
+    int port = tk_wait_listening(m, WAIT_MS);
+    if (port <= 0)
+        fail_msg("no listening line:\n%s", m->out);
+    char port_s[16];
+    snprintf(port_s, sizeof port_s, "%d", port);
+    tk_proc *c =
+        tk_track(tk_start((const char *[]){"./handle-passing", "client", "-H",
+                                           "localhost", "-p", port_s, "-n", "2", NULL},
+                          NULL));
+    int status = tk_wait_exit(c, WAIT_MS);
+    if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0))
+        fail_msg("client by name failed:\n%s", c->out);
+    tk_release(c);
+    status = tk_stop(m, SIGTERM, WAIT_MS);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    tk_release(m);
 }
 
 int main(void)
@@ -410,6 +475,8 @@ int main(void)
         cmocka_unit_test_teardown(test_sigterm_stops_everything, tk_teardown),
         cmocka_unit_test_teardown(test_bad_fd_numbers_are_refused, tk_teardown),
         cmocka_unit_test_teardown(test_usage, tk_teardown),
+        cmocka_unit_test_teardown(test_client_without_server, tk_teardown),
+        cmocka_unit_test_teardown(test_host_by_name, tk_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -127,6 +127,32 @@ static void test_bad_arguments_exit_2(void **state)
     expect_usage_error((const char *[]){PROG, "--connections", "ten", NULL});
     expect_usage_error((const char *[]){PROG, "--frobnicate", NULL});
     expect_usage_error((const char *[]){PROG, "--serve", NULL}); /* needs one mode */
+    /* Each bad value named once with its flag or variable. A host the
+     * resolver refuses is one line and exit 2, not one failure per mode and
+     * a table of failed rows. "bad host!" is refused without a DNS query. */
+    tk_expect_bad_value((const char *[]){PROG, "--host", "bad host!", NULL}, NULL,
+                        "--host", "bad host!");
+    tk_expect_bad_value((const char *[]){PROG, "--mode", "accept", NULL},
+                        (const char *[]){"HOST=bad host!", NULL}, "HOST", "bad host!");
+    tk_expect_bad_value((const char *[]){PROG, "--clients=0", NULL}, NULL, "--clients",
+                        "0");
+    tk_expect_bad_value((const char *[]){PROG, NULL},
+                        (const char *[]){"WORKERS=many", NULL}, "WORKERS", "many");
+}
+
+/* --host takes a name, as in every chapter. */
+static void test_host_by_name(void **state)
+{
+    (void)state;
+    tk_proc *p = tk_track(
+        tk_start((const char *[]){PROG, "--mode", "accept", "--workers", "2",
+                                  "--connections", "20", "--host", "localhost", NULL},
+                 NULL));
+    assert_non_null(p);
+    int st = tk_wait_exit(p, 30000);
+    if (!(WIFEXITED(st) && WEXITSTATUS(st) == 0))
+        fail_msg("--host localhost failed:\n%s", p->out);
+    tk_release(p);
 }
 
 /* A port that is taken: exit 1, with a message that names the call. */
@@ -365,7 +391,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_help_lists_every_mode),
-        cmocka_unit_test(test_bad_arguments_exit_2),
+        cmocka_unit_test_teardown(test_bad_arguments_exit_2, tk_teardown),
+        cmocka_unit_test_teardown(test_host_by_name, tk_teardown),
         cmocka_unit_test(test_port_in_use_exits_1_naming_bind),
         cmocka_unit_test(test_sequential_all_modes),
         cmocka_unit_test(test_stalled_worker),

@@ -1,0 +1,92 @@
+/*
+ * net.c: addresses and listening sockets (net.h).
+ *
+ * getaddrinfo(3) takes names and both address families, so `--host
+ * localhost` and `--host ::1` work wherever `--host 127.0.0.1` does.
+ */
+#include "net.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+int net_resolve(const char *host, int port, int passive, struct sockaddr_storage *sa,
+                socklen_t *len, char *why, size_t whylen)
+{
+    char service[16];
+    snprintf(service, sizeof service, "%d", port);
+    struct addrinfo hints = {0}, *res;
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_NUMERICSERV | (passive ? AI_PASSIVE : 0);
+    int e = getaddrinfo(host, service, &hints, &res);
+    if (e != 0) {
+        snprintf(why, whylen, "getaddrinfo %s: %s", host,
+                 e == EAI_SYSTEM ? strerror(errno) : gai_strerror(e));
+        return -1;
+    }
+    memcpy(sa, res->ai_addr, res->ai_addrlen);
+    *len = res->ai_addrlen;
+    freeaddrinfo(res);
+    return 0;
+}
+
+int net_set_nonblock(int fd, int on)
+{
+    int fl = fcntl(fd, F_GETFL);
+    if (fl == -1)
+        return -1;
+    return fcntl(fd, F_SETFL, on ? fl | O_NONBLOCK : fl & ~O_NONBLOCK);
+}
+
+int net_local_port(int fd)
+{
+    struct sockaddr_storage sa;
+    socklen_t len = sizeof sa;
+    if (getsockname(fd, (struct sockaddr *)&sa, &len) == -1)
+        return -1;
+    if (sa.ss_family == AF_INET)
+        return ntohs(((struct sockaddr_in *)&sa)->sin_port);
+    if (sa.ss_family == AF_INET6)
+        return ntohs(((struct sockaddr_in6 *)&sa)->sin6_port);
+    errno = EAFNOSUPPORT;
+    return -1;
+}
+
+/* Fill why with "CALL HOST port PORT: strerror", close fd, return -1. */
+static int fail(int fd, const char *call, const char *host, int port, char *why,
+                size_t whylen)
+{
+    int saved = errno;
+    snprintf(why, whylen, "%s %s port %d: %s", call, host, port, strerror(saved));
+    if (fd != -1)
+        close(fd);
+    errno = saved;
+    return -1;
+}
+
+int net_listen(const char *host, int port, int backlog, int *bound_port, char *why,
+               size_t whylen)
+{
+    struct sockaddr_storage sa;
+    socklen_t len;
+    if (net_resolve(host, port, 1, &sa, &len, why, whylen) == -1)
+        return -1;
+    int fd = socket(sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd == -1)
+        return fail(-1, "socket", host, port, why, whylen);
+    int one = 1;
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) == -1)
+        return fail(fd, "setsockopt SO_REUSEADDR", host, port, why, whylen);
+    if (bind(fd, (struct sockaddr *)&sa, len) == -1)
+        return fail(fd, "bind", host, port, why, whylen);
+    if (listen(fd, backlog) == -1)
+        return fail(fd, "listen", host, port, why, whylen);
+    if (bound_port != NULL && (*bound_port = net_local_port(fd)) == -1)
+        return fail(fd, "getsockname", host, port, why, whylen);
+    return fd;
+}

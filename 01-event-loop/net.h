@@ -1,0 +1,35 @@
+/*
+ * net.h: one home for turning HOST and PORT into a TCP socket address and a
+ * listening socket, for every chapter's servers and clients.
+ *
+ * HOST is a name ("localhost") or a numeric IPv4 or IPv6 address; PORT 0
+ * lets the kernel pick a free port, which net_listen reports back. Errors
+ * come back as a sentence in `why` (naming the call and the reason), so a
+ * program can say it once and exit, and a test can print it.
+ */
+#ifndef NET_H
+#define NET_H
+
+#include <stddef.h>
+#include <sys/socket.h>
+
+/* Resolve host:port for a TCP socket; passive != 0 for bind(2) (a listener),
+ * 0 for connect(2). Returns 0, or -1 with the reason in why. */
+int net_resolve(const char *host, int port, int passive, struct sockaddr_storage *sa,
+                socklen_t *len, char *why, size_t whylen);
+
+/* A listening TCP socket on host:port: close-on-exec, SO_REUSEADDR (so a
+ * restarted server can bind while old connections sit in TIME_WAIT; it does
+ * not let two servers share the port), listen(2) with `backlog`. Stores the
+ * port really bound in *bound_port when it is not NULL. Returns the fd, or -1
+ * with the reason in why. */
+int net_listen(const char *host, int port, int backlog, int *bound_port, char *why,
+               size_t whylen);
+
+/* Set (on != 0) or clear O_NONBLOCK on fd. Returns 0, or -1 with errno. */
+int net_set_nonblock(int fd, int on);
+
+/* The local port of a bound socket, or -1 with errno set. */
+int net_local_port(int fd);
+
+#endif
