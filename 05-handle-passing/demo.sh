@@ -58,7 +58,9 @@ start_server() {
     wait_for "$f" "listening on " || return 1
     port=$(sed -n 's/.*listening on [0-9.]*:\([0-9]*\) .*/\1/p' "$f" | head -n 1)
 }
-# stop_server LOG: SIGTERM, wait for it, require exit status 0.
+# stop_server LOG: SIGTERM, wait for it, require exit status 0 and a stop
+# without SIGKILL: a master that had to kill a worker after its grace period
+# still exits 0, but that stop was not the graceful one this demo promises.
 stop_server() {
     echo "\$ kill -TERM $mpid"
     kill -TERM "$mpid"
@@ -67,6 +69,9 @@ stop_server() {
     mpid=
     show_new "$1" "$1"
     [ "$rc" -eq 0 ] || bad "exit status $rc, expected 0"
+    if grep -q "did not exit; SIGKILL" "$1"; then
+        bad "a worker did not exit when its channel closed; the master killed it"
+    fi
 }
 # client N: the built-in client, N connections; output in $out.
 client() {
@@ -241,7 +246,22 @@ if command -v node >/dev/null 2>&1; then
     for p in $(answered); do
         echo "$nw" | grep -q -x "$p" || bad "pid $p is not one of the Node workers"
     done
+    if [ -d /proc/self/fdinfo ]; then
+        echo "(the server is non-blocking in each Node worker: its flags include"
+        echo " 04000, O_NONBLOCK; handle_send() sets it, because Node never does,"
+        echo " and a Node worker left blocked in accept(2) cannot hear a stop)"
+        for p in $nw; do
+            nfd=$(sed -n "s/^\[node-worker $p\] got the server as fd \([0-9]*\) .*/\1/p" \
+                "$tmp/n2")
+            fl=$(sed -n 's/^flags:[[:space:]]*//p' "/proc/$p/fdinfo/$nfd" 2>/dev/null)
+            echo "  node-worker $p, fd $nfd: flags ${fl:-?}"
+            [ -n "$fl" ] && [ $((0$fl & 04000)) -ne 0 ] ||
+                bad "the server is not non-blocking in Node worker $p"
+        done
+    fi
     stop_server "$tmp/n2"
+    [ "$(grep -c 'the master closed the channel; exiting' "$tmp/n2")" -eq 2 ] ||
+        bad "expected both Node workers to exit on the channel's EOF"
 else
     note "(node is not installed: skipping the Node interop steps)"
 fi

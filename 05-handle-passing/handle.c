@@ -389,11 +389,23 @@ int handle_send(chan_t *ch, const json_value *msg, handle_type_t type, int fd)
     int len = snprintf(text, cap, fmt, type_name, inner);
     free(inner);
 
+    /* Send it as Node would have: non-blocking. Every socket libuv creates
+     * is, and so a Node receiver never sets O_NONBLOCK on a handle it gets.
+     * A blocking listener would leave the Node worker that lost a
+     * connection to another worker blocked in accept(2), deaf to its
+     * channel. The flag belongs to the open socket, which the caller, our
+     * dup and every receiver share, so it is set once, here. */
+    int fl = fcntl(fd, F_GETFL);
+    if (fl == -1 ||
+        ((fl & O_NONBLOCK) == 0 && fcntl(fd, F_SETFL, fl | O_NONBLOCK) == -1)) {
+        free(text);
+        return -1; /* EBADF */
+    }
     /* Our own copy, kept until the ACK: the caller may close theirs now. */
     int dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
     if (dup_fd == -1) {
         free(text);
-        return -1; /* EBADF */
+        return -1; /* EMFILE */
     }
     if (h->waiting_ack || h->qlen > 0) {
         if (enqueue(h, text, (size_t)len, dup_fd) == -1) {

@@ -89,9 +89,13 @@ int handle_attach(chan_t *ch, const handle_callbacks *cb, void *arg);
 /* Send msg with fd as a handle of the given type. The fd is dup()ed: the
  * caller may close its own copy at once (the post's server.close()); the
  * dup is kept until the peer's ACK, for a retransmission, and then closed.
+ * The socket is made non-blocking (O_NONBLOCK), for the caller too, since
+ * the flag belongs to the socket that sender and receivers share: a Node
+ * receiver takes every handle to be non-blocking, as all of Node's own are,
+ * and would block in accept(2) or read(2) on one that is not.
  * Returns 0 once the envelope is sent or queued, or -1 with errno (EINVAL:
- * no handle state on ch or bad type; EBADF: fd not open; EPIPE: the channel
- * is closing; others from chan_send_text). */
+ * no handle state on ch or bad type; EBADF: fd not open; EMFILE: no fd for
+ * the dup; EPIPE: the channel is closing; others from chan_send_text). */
 int handle_send(chan_t *ch, const json_value *msg, handle_type_t type, int fd);
 
 /* Send a plain message, in order with the handles: while a handle waits for

@@ -232,6 +232,43 @@ static void test_server_handle_arrives(void **state)
     loop_free(loop);
 }
 
+/* Every socket Node sends is non-blocking (libuv makes all its sockets so),
+ * and a Node receiver relies on it: it never sets O_NONBLOCK itself. A
+ * blocking listener handed to two Node workers leaves the one that loses a
+ * connection to the other blocked in accept(2), deaf to its channel. So
+ * handle_send() sends a blocking socket as Node would have: non-blocking,
+ * on the sender's side too, since the flag belongs to the one open socket. */
+static void test_sent_socket_is_nonblocking(void **state)
+{
+    (void)state;
+    loop_t *loop = loop_new(LOOP_POLL);
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    seen_t a = {0}, b = {0};
+    chan_t *master = open_chan(loop, sv[0], &a);
+    chan_t *worker = open_chan(loop, sv[1], &b);
+
+    int lfd = make_listener();
+    assert_int_equal(fcntl(lfd, F_GETFL) & O_NONBLOCK, 0);
+    json_value *msg = str("server");
+    assert_int_equal(handle_send(master, msg, HANDLE_NET_SERVER, lfd), 0);
+    json_free(msg);
+    run_until(loop, &a.acks, 1);
+    assert_int_equal(b.messages, 1);
+    assert_true(b.fds[0] >= 0);
+    assert_int_not_equal(fcntl(b.fds[0], F_GETFL) & O_NONBLOCK, 0);
+    assert_int_not_equal(fcntl(lfd, F_GETFL) & O_NONBLOCK, 0);
+    /* So the loser of a race gets EAGAIN instead of waiting. */
+    assert_int_equal(accept(b.fds[0], NULL, NULL), -1);
+    assert_true(errno == EAGAIN || errno == EWOULDBLOCK);
+
+    close(lfd);
+    close(b.fds[0]);
+    chan_close(master);
+    chan_close(worker);
+    loop_free(loop);
+}
+
 /* The exact bytes on the wire, and the wait for the ACK: two handles and a
  * plain message sent back to back leave one at a time. */
 static void test_second_handle_waits_for_ack(void **state)
@@ -601,6 +638,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_server_handle_arrives),
+        cmocka_unit_test(test_sent_socket_is_nonblocking),
         cmocka_unit_test(test_second_handle_waits_for_ack),
         cmocka_unit_test(test_two_handles_in_order),
         cmocka_unit_test(test_unexpected_fd_closed),
