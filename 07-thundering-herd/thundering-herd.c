@@ -60,6 +60,8 @@ static void usage(FILE *out)
         "  --clients C         connections in flight at once (default 1: sequential)\n"
         "  --stall-worker MS   worker 0 sleeps MS ms on every connection it serves\n"
         "  --timeout MS        give up on a connection after MS ms (default 10000)\n"
+        "  --mutex-delay MS    nginx-mutex: a worker without the lock tries again\n"
+        "                      after MS ms (default 500, nginx's accept_mutex_delay)\n"
         "  --serve             no built-in client: serve until SIGINT/SIGTERM, then\n"
         "                      print the counts (one mode only)\n"
         "  --csv               also print the figures as csv lines\n"
@@ -116,6 +118,7 @@ int main(int argc, char **argv)
         .connections = 200,
         .clients = 1,
         .timeout_ms = 10000,
+        .mutex_delay_ms = 500,
     };
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     if (cpus > 0)
@@ -154,6 +157,8 @@ int main(int argc, char **argv)
             cfg.stall_worker = cfg.stall_ms > 0 ? 0 : -1;
         } else if ((v = option(argc, argv, &i, "--timeout")) != NULL) {
             cfg.timeout_ms = parse_int("--timeout", v, 1, INT_MAX / 2);
+        } else if ((v = option(argc, argv, &i, "--mutex-delay")) != NULL) {
+            cfg.mutex_delay_ms = parse_int("--mutex-delay", v, 1, 60000);
         } else if (strcmp(argv[i], "--serve") == 0) {
             serve = 1;
         } else if (strcmp(argv[i], "--csv") == 0) {
