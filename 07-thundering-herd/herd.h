@@ -90,6 +90,8 @@ typedef struct herd {
     void *lock_mem;  /* pthread-mutex, nginx-mutex: the lock, in memory
                         shared by every worker; NULL if none */
     int held;        /* nginx-mutex, in a worker: the listener is in its set */
+    int owner_died;  /* pthread-mutex, in a worker: it took the lock over from
+                        a holder that died, and has not said so yet */
     int *fds;        /* per worker: its SO_REUSEPORT socket, or the master's
                         end of its round-robin channel; -1 where unused */
     int *peer;       /* round-robin: the worker's end, while it is forked */

@@ -592,9 +592,7 @@ static int pthread_lock(herd *h)
     shared_lock *l = h->lock_mem;
     int e = pthread_mutex_lock(&l->mutex);
     if (e == EOWNERDEAD) {
-        printf("[worker %d] pthread-mutex: EOWNERDEAD, the last holder died holding "
-               "the lock; taking it over\n",
-               (int)getpid());
+        h->owner_died = 1;
         e = pthread_mutex_consistent(&l->mutex);
     }
     if (e == 0)
@@ -613,9 +611,19 @@ static int pthread_unlock(herd *h)
     return HERD_STOP;
 }
 
+/* Say so when a connection came through a lock taken over from a dead
+ * holder. Not before: when the master stops the workers, the holder may die
+ * first and hand its lock to a waiter that is about to be stopped too. */
 static int pthread_wait(herd *h, int w)
 {
-    return accept_in_turn(h, w, pthread_lock, pthread_unlock);
+    int fd = accept_in_turn(h, w, pthread_lock, pthread_unlock);
+    if (fd >= 0 && h->owner_died) {
+        printf("[worker %d] pthread-mutex: EOWNERDEAD: took the lock over from a "
+               "holder that died, and accepted\n",
+               (int)getpid());
+        h->owner_died = 0;
+    }
+    return fd;
 }
 
 static const herd_mode mode_pthread_mutex = {
