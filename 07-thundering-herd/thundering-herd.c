@@ -21,11 +21,14 @@
  * What you should see: a table with one row per mode. "woken/conn" is how
  * many times the kernel woke a worker per connection (their context
  * switches): about all of them for select, poll and epoll, one for accept,
- * epoll-exclusive, reuseport and round-robin. "ret/conn" is how often a worker came back
- * from its wait: about one everywhere, because most woken workers find the
- * connection gone and go back to sleep inside the kernel. epoll-exclusive
- * hands nearly everything to one worker when connections come one at a
- * time; round-robin and accept spread them evenly. With a stalled worker,
+ * epoll-exclusive, reuseport, nginx-mutex and round-robin, two for
+ * pthread-mutex (a futex unlock wakes one waiter) and about three with 4
+ * workers for fcntl-lock (its release wakes several). "ret/conn" is how
+ * often a worker came back from its wait: about one everywhere, because
+ * most woken workers find the connection gone and go back to sleep inside
+ * the kernel. epoll-exclusive and nginx-mutex hand nearly everything to one
+ * worker when connections come one at a time; round-robin and accept
+ * spread them evenly. With a stalled worker,
  * reuseport keeps queueing to it and its p99 latency jumps, while the
  * others pass it over.
  *
