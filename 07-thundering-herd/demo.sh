@@ -53,6 +53,10 @@ echo "and went back to sleep inside the kernel, without returning."
 echo "Blocking accept, EPOLLEXCLUSIVE, SO_REUSEPORT and round-robin woke exactly one."
 echo "epoll-exclusive gave nearly everything to one worker; round-robin and accept"
 echo "took turns."
+echo "The locks: releasing the fcntl() lock woke several of its waiters (woken/conn"
+echo "about 3); a pthread mutex is a futex, whose unlock wakes one waiter (2: the"
+echo "holder and that waiter); nginx's try-lock woke only its holder (1), which kept"
+echo "the lock and took every connection while the others waited out their delay."
 echo
 echo "checking what the table showed:"
 if [ $linux = 1 ]; then
@@ -65,6 +69,10 @@ if [ $linux = 1 ]; then
     e=$(printf '%s\n' "$csv" | awk -F, '$2 == "epoll-exclusive" {
         m = 0; for (i = 16; i <= NF; i++) if ($i > m) m = $i; print m / $4 }')
     check "epoll-exclusive gave most connections to one worker" 'x >= 0.5' "$e"
+    check "fcntl-lock's release woke several waiters" 'x >= 2.5' "$(field fcntl-lock 6)"
+    check "pthread-mutex woke the holder and one waiter" 'x >= 1.5 && x <= 2.5' \
+        "$(field pthread-mutex 6)"
+    check "nginx-mutex woke one worker per connection" 'x <= 1.5' "$(field nginx-mutex 6)"
 fi
 check "round-robin spread them evenly (Jain index)" 'x >= 0.95' "$(field round-robin 9)"
 echo
@@ -78,7 +86,9 @@ echo "Which modes stay above 1.5 changes with the machine's load; the lines abov
 echo "sort this run's figures."
 echo
 echo "checking what the table showed:"
-for m in accept select poll round-robin accept-mutex; do
+locks="fcntl-lock nginx-mutex"
+[ $linux = 1 ] && locks="$locks pthread-mutex"
+for m in accept select poll round-robin $locks; do
     check "$m answered all 400 connections" 'x == 400' "$(field $m 4)"
 done
 echo
@@ -86,10 +96,12 @@ echo
 echo "=== 3. concurrent, worker 0 stalls 50 ms on every connection"
 show --connections 200 --clients 8 --stall-worker 50
 echo "In plain words: a stalled worker is not waiting for connections, so every"
-echo "mode where workers come and ask (accept, select, epoll, the mutex, the"
-echo "master's free list in round-robin) passes it over. SO_REUSEPORT decides by a"
+echo "mode where workers come and ask (accept, select, epoll, the blocking locks,"
+echo "the master's free list in round-robin) passes it over. SO_REUSEPORT decides by a"
 echo "hash of the client's address and port, keeps queueing a quarter of the"
 echo "connections to the stalled worker, and those wait: look at its p99."
+echo "nginx-mutex may feed it too: if the stalled worker holds the try-lock, it takes"
+echo "it again after every connection until another worker's delay runs out."
 echo
 echo "checking what the table showed:"
 for m in accept round-robin; do

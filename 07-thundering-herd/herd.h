@@ -23,11 +23,17 @@
  *                    then a non-blocking accept()
  *   epoll-exclusive  the same with EPOLLEXCLUSIVE (Linux 4.5+)
  *   reuseport        blocking accept() on its own SO_REUSEPORT socket (Linux 3.9+)
- *   accept-mutex     takes an fcntl() lock, then a blocking accept(), then unlocks
+ *   fcntl-lock       waits for an fcntl() lock, then a blocking accept(), then
+ *                    unlocks (UNP's serv03, Apache's AcceptMutex fcntl)
+ *   pthread-mutex    the same with a robust process-shared pthread mutex in
+ *                    shared memory (UNP's serv04)
+ *   nginx-mutex      nginx's accept_mutex: a try-lock in shared memory; the
+ *                    holder puts the listener in its own epoll set, the others
+ *                    take it out and wait at most --mutex-delay ms
  *   round-robin      receives a connection from the master over SCM_RIGHTS
  *
- * epoll, epoll-exclusive and reuseport are Linux-only; elsewhere they are
- * listed but skipped (herd_mode.available is 0).
+ * epoll, epoll-exclusive, reuseport and pthread-mutex are Linux-only here;
+ * elsewhere they are listed but skipped (herd_mode.available is 0).
  *
  * One run (herd_run): the master sets the mode up, forks the workers under
  * chapter 02's supervisor (it reaps them, and they die with the master),
@@ -56,12 +62,15 @@ typedef struct herd_config {
     const char *host;
     int port; /* 0: the kernel picks one (a new one every run) */
     int workers;
-    int stall_worker; /* index of the worker that stalls, -1 for none */
-    int stall_ms;     /* how long it sleeps per connection */
-    int connections;  /* M for the load client; 0: no client, serve until a signal */
-    int clients;      /* C, connections in flight at once (1: sequential) */
-    int timeout_ms;   /* per connection, for the client */
-    int verbose;      /* workers announce themselves */
+    int stall_worker;   /* index of the worker that stalls, -1 for none */
+    int stall_ms;       /* how long it sleeps per connection */
+    int connections;    /* M for the load client; 0: no client, serve until a signal */
+    int clients;        /* C, connections in flight at once (1: sequential) */
+    int timeout_ms;     /* per connection, for the client */
+    int mutex_delay_ms; /* nginx-mutex: how long a worker without the lock
+                           waits before it tries again (nginx's
+                           accept_mutex_delay); 0: 500 ms, nginx's default */
+    int verbose;        /* workers announce themselves */
 } herd_config;
 
 typedef struct herd_mode herd_mode;
@@ -77,7 +86,12 @@ typedef struct herd {
     sup_t *sup;      /* the master's supervisor of the workers */
     int lifeline;    /* in a worker: readable (EOF) once the master is gone */
     int listen_fd;   /* the shared listening socket, -1 if none */
-    int lock_fd;     /* accept-mutex: the file the lock is taken on */
+    int lock_fd;     /* fcntl-lock: the file the lock is taken on */
+    void *lock_mem;  /* pthread-mutex, nginx-mutex: the lock, in memory
+                        shared by every worker; NULL if none */
+    int held;        /* nginx-mutex, in a worker: the listener is in its set */
+    int owner_died;  /* pthread-mutex, in a worker: it took the lock over from
+                        a holder that died, and has not said so yet */
     int *fds;        /* per worker: its SO_REUSEPORT socket, or the master's
                         end of its round-robin channel; -1 where unused */
     int *peer;       /* round-robin: the worker's end, while it is forked */
@@ -104,7 +118,9 @@ struct herd_mode {
      * Returns 0, or -1 with errno set (the message names the call). */
     int (*setup)(herd *h);
     /* Master, around fork() of worker w; optional. Round-robin makes the
-     * worker's channel before and closes the worker's end after. */
+     * worker's channel before and closes the worker's end after;
+     * nginx-mutex frees the lock if the slot's previous worker died
+     * holding it. */
     int (*spawn_prepare)(herd *h, int w);
     void (*spawn_done)(herd *h, int w, pid_t pid);
     /* Master, once the workers run; optional (round-robin watches the

@@ -1,5 +1,5 @@
 /*
- * modes.c: the eight ways N workers can wait on one port (see herd.h).
+ * modes.c: the ten ways N workers can wait on one port (see herd.h).
  *
  * Read them in order; each is a few functions filling in a herd_mode.
  * Each worker_wait counts its own *wakeups*: the moments the worker comes
@@ -21,10 +21,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/select.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -74,6 +77,15 @@ static int counted_accept(herd *h, int w, int fd)
     return HERD_STOP;
 }
 
+/* pthread-mutex and nginx-mutex keep their lock in memory that every
+ * worker shares: mapped by the master before the fork, like the counters. */
+typedef struct shared_lock {
+#ifdef __linux__
+    pthread_mutex_t mutex; /* pthread-mutex */
+#endif
+    atomic_int owner; /* nginx-mutex: the holder's pid, 0 when free */
+} shared_lock;
+
 static int nothing_to_init(herd *h, int w)
 {
     (void)h;
@@ -94,6 +106,12 @@ static void close_everything(herd *h)
 {
     close_fd(&h->listen_fd);
     close_fd(&h->lock_fd);
+    /* Only unmapped, never pthread_mutex_destroy()ed: the load client runs
+     * this too, while the workers still use the mutex. The memory goes
+     * away with the last process that maps it. */
+    if (h->lock_mem != NULL)
+        munmap(h->lock_mem, sizeof(shared_lock));
+    h->lock_mem = NULL;
     for (int i = 0; i < h->cfg->workers; i++) {
         close_fd(&h->fds[i]);
         close_fd(&h->peer[i]);
@@ -404,20 +422,69 @@ static const herd_mode mode_reuseport = {
 
 #endif
 
-/* ---- accept-mutex: take turns ----------------------------------------------- */
+/* ---- three locks: take turns at the listener -------------------------------- */
 /*
- * Only the worker holding a lock may wait for a connection; the others wait
- * for the lock. This is how Apache serialised accept() (AcceptMutex fcntl)
- * and how nginx avoided the herd before EPOLLEXCLUSIVE (accept_mutex, on by
- * default until 1.11.3). The lock is an fcntl() record lock on a temporary
- * file: it works across processes, and the kernel releases it when its
- * holder dies, so a crashed worker cannot block the others forever.
- * (Record locks belong to a process and are not inherited by fork(), which
- * is exactly right here.) The file is unlinked at once; the open fd keeps
- * it alive.
+ * Only the worker that holds a lock may accept; the others wait for their
+ * turn. There is no herd on the socket, because only one worker waits on
+ * it; the question is what waiting for the lock costs. Three locks, three
+ * answers.
+ *
+ * fcntl-lock and pthread-mutex block: the holder sleeps in accept(), the
+ * others sleep on the lock, and the holder lets go as soon as accept()
+ * returns, so that the next one waits while it serves. nginx-mutex never
+ * blocks on the lock: it is nginx's try-lock (see below).
  */
 
-static int mutex_setup(herd *h)
+/* fcntl-lock and pthread-mutex: take the lock, block in accept(), let go.
+ * lock() returns 0, HERD_AGAIN or HERD_STOP; unlock() 0 or HERD_STOP; both
+ * print what failed. */
+static int accept_in_turn(herd *h, int w, int (*lock)(herd *), int (*unlock)(herd *))
+{
+    int r = lock(h);
+    if (r != 0)
+        return r;
+    int fd = herd_accept(h->listen_fd);
+    int e = errno;
+    if (unlock(h) != 0) {
+        if (fd != -1)
+            close(fd);
+        return HERD_STOP;
+    }
+    errno = e;
+    if (fd == -1 && errno == EINTR)
+        return HERD_AGAIN;
+    counters_add(&h->count->slot[w].wakeups);
+    return counted_accept(h, w, fd);
+}
+
+static int map_lock(herd *h)
+{
+    h->call = "mmap (the lock)";
+    void *p = mmap(NULL, sizeof(shared_lock), PROT_READ | PROT_WRITE,
+                   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        return -1;
+    h->lock_mem = p;
+    atomic_init(&((shared_lock *)p)->owner, 0);
+    return 0;
+}
+
+/* ---- fcntl-lock: a record lock around accept() (UNP, Apache) ---------------- */
+/*
+ * UNP's serv03 (ch. 30) and Apache's `AcceptMutex fcntl`. The lock is an
+ * fcntl() record lock on a temporary file: it works across processes, and
+ * the kernel releases it when its holder dies, so a crashed worker cannot
+ * block the others. (Record locks belong to a process and are not inherited
+ * by fork(), which is exactly right here.) The file is unlinked at once;
+ * the open fd keeps it alive.
+ *
+ * The herd has moved from the socket to the lock: releasing a record lock
+ * wakes the waiters queued on it (the kernel's __locks_wake_up_blocks), one
+ * of them gets it and the others go back to sleep. The more workers wait,
+ * the more wake per connection: compare woken/conn with --workers 4 and 8.
+ */
+
+static int fcntl_setup(herd *h)
 {
     if (shared_listener(h, 0) == -1)
         return -1;
@@ -440,37 +507,326 @@ static int lock_file(int fd, short type)
     return fcntl(fd, F_SETLKW, &fl);
 }
 
-static int mutex_wait(herd *h, int w)
+static int fcntl_lock(herd *h)
 {
-    if (lock_file(h->lock_fd, F_WRLCK) == -1) {
+    if (lock_file(h->lock_fd, F_WRLCK) == 0)
+        return 0;
+    if (errno == EINTR)
+        return HERD_AGAIN;
+    fprintf(stderr, "[worker %d] fcntl(F_SETLKW): %s\n", (int)getpid(), strerror(errno));
+    return HERD_STOP;
+}
+
+static int fcntl_unlock(herd *h)
+{
+    if (lock_file(h->lock_fd, F_UNLCK) == 0)
+        return 0;
+    fprintf(stderr, "[worker %d] fcntl(F_UNLCK): %s\n", (int)getpid(), strerror(errno));
+    return HERD_STOP;
+}
+
+static int fcntl_wait(herd *h, int w)
+{
+    return accept_in_turn(h, w, fcntl_lock, fcntl_unlock);
+}
+
+static const herd_mode mode_fcntl_lock = {
+    .name = "fcntl-lock",
+    .how = "an fcntl() lock around a blocking accept() (UNP serv03, Apache)",
+    .available = 1,
+    .setup = fcntl_setup,
+    .worker_init = nothing_to_init,
+    .worker_wait = fcntl_wait,
+    .teardown = close_everything,
+};
+
+/* ---- pthread-mutex: a robust process-shared mutex around accept() ---------- */
+/*
+ * UNP's serv04: the same turns, with a pthread mutex in the shared memory,
+ * made PTHREAD_PROCESS_SHARED so that processes, not only threads, may use
+ * it. On Linux it is a futex: a free mutex is taken with one atomic
+ * instruction and no system call, and an unlock wakes at most one waiter.
+ * So a connection wakes two workers, whatever their number: the holder,
+ * from accept(), and the one waiter its unlock hands the turn to.
+ *
+ * A plain mutex whose holder dies stays locked for ever, and every other
+ * worker waits for ever. PTHREAD_MUTEX_ROBUST makes the kernel mark the
+ * mutex when its holder dies, and the next pthread_mutex_lock() returns
+ * EOWNERDEAD, with the lock taken. The lock guards nothing that a death
+ * could leave half-done (an accept() either gave the dead worker its
+ * connection or did not), so the new holder declares the mutex consistent
+ * and goes on.
+ *
+ * Robust process-shared mutexes are POSIX.1-2008, but not every system has
+ * them (macOS has neither); the mode runs on Linux here (glibc and musl).
+ */
+#ifdef __linux__
+
+static int pthread_setup(herd *h)
+{
+    if (shared_listener(h, 0) == -1 || map_lock(h) == -1)
+        return -1;
+    shared_lock *l = h->lock_mem;
+    pthread_mutexattr_t attr;
+    int e = pthread_mutexattr_init(&attr);
+    h->call = "pthread_mutexattr_init";
+    if (e == 0) {
+        h->call = "pthread_mutexattr_setpshared";
+        e = pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
+        if (e == 0) {
+            h->call = "pthread_mutexattr_setrobust";
+            e = pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST);
+        }
+        if (e == 0) {
+            h->call = "pthread_mutex_init";
+            e = pthread_mutex_init(&l->mutex, &attr);
+        }
+        pthread_mutexattr_destroy(&attr);
+    }
+    errno = e; /* pthread calls return the error instead of setting errno */
+    return e == 0 ? 0 : -1;
+}
+
+static int pthread_lock(herd *h)
+{
+    shared_lock *l = h->lock_mem;
+    int e = pthread_mutex_lock(&l->mutex);
+    if (e == EOWNERDEAD) {
+        h->owner_died = 1;
+        e = pthread_mutex_consistent(&l->mutex);
+    }
+    if (e == 0)
+        return 0;
+    fprintf(stderr, "[worker %d] pthread_mutex_lock: %s\n", (int)getpid(), strerror(e));
+    return HERD_STOP;
+}
+
+static int pthread_unlock(herd *h)
+{
+    shared_lock *l = h->lock_mem;
+    int e = pthread_mutex_unlock(&l->mutex);
+    if (e == 0)
+        return 0;
+    fprintf(stderr, "[worker %d] pthread_mutex_unlock: %s\n", (int)getpid(), strerror(e));
+    return HERD_STOP;
+}
+
+/* Say so when a connection came through a lock taken over from a dead
+ * holder. Not before: when the master stops the workers, the holder may die
+ * first and hand its lock to a waiter that is about to be stopped too. */
+static int pthread_wait(herd *h, int w)
+{
+    int fd = accept_in_turn(h, w, pthread_lock, pthread_unlock);
+    if (fd >= 0 && h->owner_died) {
+        printf("[worker %d] pthread-mutex: EOWNERDEAD: took the lock over from a "
+               "holder that died, and accepted\n",
+               (int)getpid());
+        h->owner_died = 0;
+    }
+    return fd;
+}
+
+static const herd_mode mode_pthread_mutex = {
+    .name = "pthread-mutex",
+    .how =
+        "a robust process-shared pthread mutex around a blocking accept() (UNP serv04)",
+    .available = 1,
+    .setup = pthread_setup,
+    .worker_init = nothing_to_init,
+    .worker_wait = pthread_wait,
+    .teardown = close_everything,
+};
+
+#else
+
+static const herd_mode mode_pthread_mutex = {
+    .name = "pthread-mutex",
+    .how = "a robust process-shared pthread mutex around accept() (Linux only here)",
+};
+
+#endif
+
+/* ---- nginx-mutex: nginx's accept_mutex, a try-lock -------------------------- */
+/*
+ * What nginx does with `accept_mutex on` (its default until 1.11.3). Nobody
+ * sleeps on this lock and nobody blocks in accept(). Every worker runs an
+ * event loop (epoll on Linux, as nginx does there; poll elsewhere), and
+ * each time round it *tries* the lock, a word in the shared memory taken by
+ * one compare-and-swap from 0 to the worker's pid (ngx_trylock_accept_mutex):
+ *
+ *   - got it: put the listener into its own epoll set, if it is not there
+ *     yet, and wait for as long as it likes; accept what comes, and let go
+ *     of the lock before serving (nginx unlocks once its accept events are
+ *     handled);
+ *   - did not: take the listener out of its set, if it was there, and wait
+ *     for its own events at most accept_mutex_delay (500 ms, --mutex-delay),
+ *     then try again.
+ *
+ * Only one set holds the listener, so a connection wakes one worker. The
+ * others wake when their delay runs out, connection or not: those are their
+ * wakeups. And the holder tries again as soon as it has accepted, while
+ * the others are still waiting out their delay, so under light load one
+ * worker takes nearly everything (README exercise 4).
+ *
+ * nginx falls back to a lock file only where it has no atomic operations,
+ * and even then it only *tries* the lock (F_SETLK, never F_SETLKW).
+ *
+ * A worker that dies holding the word would hold it for ever: nginx's
+ * master clears the word when it reaps a worker whose pid is in it
+ * (ngx_unlock_mutexes). Here spawn_prepare does that, before it forks the
+ * dead worker's replacement.
+ */
+
+static int nginx_setup(herd *h)
+{
+    /* Non-blocking: the holder accepts when its event loop says so. */
+    if (shared_listener(h, 1) == -1)
+        return -1;
+    return map_lock(h);
+}
+
+static int nginx_spawn_prepare(herd *h, int w)
+{
+    shared_lock *l = h->lock_mem;
+    int dead = atomic_load(&h->count->slot[w].pid); /* 0 at the first start */
+    int expected = dead;
+    if (dead > 0 && atomic_compare_exchange_strong(&l->owner, &expected, 0))
+        printf("[master %d] nginx-mutex: worker %d died holding the accept lock; "
+               "released it\n",
+               (int)getpid(), dead);
+    return 0;
+}
+
+static int nginx_trylock(herd *h, int me)
+{
+    shared_lock *l = h->lock_mem;
+    int free_word = 0;
+    /* Look before the compare-and-swap, as nginx does: a plain load does
+     * not claim the cache line for writing. */
+    return atomic_load(&l->owner) == 0 &&
+           atomic_compare_exchange_strong(&l->owner, &free_word, me);
+}
+
+static void nginx_unlock(herd *h, int me)
+{
+    shared_lock *l = h->lock_mem;
+    atomic_compare_exchange_strong(&l->owner, &me, 0);
+}
+
+#ifdef __linux__
+
+static int nginx_init(herd *h, int w)
+{
+    (void)w;
+    h->epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (h->epfd == -1)
+        return -1;
+    struct epoll_event life = {.events = EPOLLIN, .data.fd = h->lifeline};
+    return epoll_ctl(h->epfd, EPOLL_CTL_ADD, h->lifeline, &life);
+}
+
+/* Put the listener into this worker's set, or take it out
+ * (ngx_enable_accept_events, ngx_disable_accept_events). */
+static int nginx_watch(herd *h, int on)
+{
+    if (h->held == on)
+        return 0;
+    struct epoll_event ev = {.events = EPOLLIN, .data.fd = h->listen_fd};
+    if (epoll_ctl(h->epfd, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, h->listen_fd, &ev) == -1) {
+        fprintf(stderr, "[worker %d] epoll_ctl: %s\n", (int)getpid(), strerror(errno));
+        return -1;
+    }
+    h->held = on;
+    return 0;
+}
+
+/* One turn of the event loop: which of the lifeline and the listener (if
+ * it is in the set) became readable within timeout_ms. -1 on error. */
+static int nginx_events(herd *h, int timeout_ms, int *listener, int *lifeline)
+{
+    struct epoll_event ev[2];
+    int n = epoll_wait(h->epfd, ev, 2, timeout_ms);
+    for (int i = 0; i < n; i++) {
+        if (ev[i].data.fd == h->lifeline)
+            *lifeline = 1;
+        else
+            *listener = 1;
+    }
+    return n == -1 ? -1 : 0;
+}
+
+#else /* poll(): the set is rebuilt on every call, so h->held says it all */
+
+#define nginx_init nothing_to_init
+
+static int nginx_watch(herd *h, int on)
+{
+    h->held = on;
+    return 0;
+}
+
+static int nginx_events(herd *h, int timeout_ms, int *listener, int *lifeline)
+{
+    struct pollfd pfd[2] = {
+        {.fd = h->lifeline, .events = POLLIN},
+        {.fd = h->held ? h->listen_fd : -1, .events = POLLIN}, /* -1: ignored */
+    };
+    int n = poll(pfd, 2, timeout_ms);
+    *lifeline = n > 0 && pfd[0].revents != 0;
+    *listener = n > 0 && pfd[1].revents != 0;
+    return n == -1 ? -1 : 0;
+}
+
+#endif
+
+static int nginx_wait(herd *h, int w)
+{
+    int me = atomic_load(&h->count->slot[w].pid);
+    int locked = nginx_trylock(h, me);
+    if (nginx_watch(h, locked) == -1) {
+        if (locked)
+            nginx_unlock(h, me);
+        return HERD_STOP;
+    }
+    int delay = h->cfg->mutex_delay_ms > 0 ? h->cfg->mutex_delay_ms : 500;
+    int listener = 0, lifeline = 0;
+    int r = nginx_events(h, locked ? -1 : delay, &listener, &lifeline);
+    int e = errno;
+    int fd = -1;
+    if (r == 0 && listener && !lifeline) {
+        fd = herd_accept(h->listen_fd);
+        e = errno;
+    }
+    if (locked)
+        nginx_unlock(h, me);
+    errno = e;
+    if (r == -1) {
         if (errno == EINTR)
             return HERD_AGAIN;
-        fprintf(stderr, "[worker %d] fcntl(F_SETLKW): %s\n", (int)getpid(),
+        fprintf(stderr, "[worker %d] waiting for events: %s\n", (int)getpid(),
                 strerror(errno));
         return HERD_STOP;
     }
-    int fd = herd_accept(h->listen_fd);
-    int e = errno;
-    /* Let the next worker wait while this one serves. */
-    if (lock_file(h->lock_fd, F_UNLCK) == -1) {
-        fprintf(stderr, "[worker %d] fcntl(F_UNLCK): %s\n", (int)getpid(),
-                strerror(errno));
+    if (lifeline)
         return HERD_STOP;
-    }
-    errno = e;
-    if (fd == -1 && errno == EINTR)
-        return HERD_AGAIN;
+    if (!listener)
+        return HERD_AGAIN; /* the delay ran out: try the lock again */
     counters_add(&h->count->slot[w].wakeups);
     return counted_accept(h, w, fd);
 }
 
-static const herd_mode mode_accept_mutex = {
-    .name = "accept-mutex",
-    .how = "an fcntl() lock around a blocking accept(), as nginx did before 1.11.3",
+static const herd_mode mode_nginx_mutex = {
+    .name = "nginx-mutex",
+#ifdef __linux__
+    .how = "nginx's accept_mutex: a try-lock; only the holder epolls the listener",
+#else
+    .how = "nginx's accept_mutex: a try-lock; only the holder polls the listener",
+#endif
     .available = 1,
-    .setup = mutex_setup,
-    .worker_init = nothing_to_init,
-    .worker_wait = mutex_wait,
+    .setup = nginx_setup,
+    .spawn_prepare = nginx_spawn_prepare,
+    .worker_init = nginx_init,
+    .worker_wait = nginx_wait,
     .teardown = close_everything,
 };
 
@@ -674,7 +1030,15 @@ static const herd_mode mode_round_robin = {
 };
 
 const herd_mode *const herd_modes[] = {
-    &mode_accept,       &mode_select,          &mode_poll,
-    &mode_epoll,        &mode_epoll_exclusive, &mode_reuseport,
-    &mode_accept_mutex, &mode_round_robin,     NULL,
+    &mode_accept,
+    &mode_select,
+    &mode_poll,
+    &mode_epoll,
+    &mode_epoll_exclusive,
+    &mode_reuseport,
+    &mode_fcntl_lock,
+    &mode_pthread_mutex,
+    &mode_nginx_mutex,
+    &mode_round_robin,
+    NULL,
 };

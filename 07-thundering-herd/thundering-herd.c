@@ -21,11 +21,14 @@
  * What you should see: a table with one row per mode. "woken/conn" is how
  * many times the kernel woke a worker per connection (their context
  * switches): about all of them for select, poll and epoll, one for accept,
- * epoll-exclusive, reuseport and round-robin. "ret/conn" is how often a worker came back
- * from its wait: about one everywhere, because most woken workers find the
- * connection gone and go back to sleep inside the kernel. epoll-exclusive
- * hands nearly everything to one worker when connections come one at a
- * time; round-robin and accept spread them evenly. With a stalled worker,
+ * epoll-exclusive, reuseport, nginx-mutex and round-robin, two for
+ * pthread-mutex (a futex unlock wakes one waiter) and about three with 4
+ * workers for fcntl-lock (its release wakes several). "ret/conn" is how
+ * often a worker came back from its wait: about one everywhere, because
+ * most woken workers find the connection gone and go back to sleep inside
+ * the kernel. epoll-exclusive and nginx-mutex hand nearly everything to one
+ * worker when connections come one at a time; round-robin and accept
+ * spread them evenly. With a stalled worker,
  * reuseport keeps queueing to it and its p99 latency jumps, while the
  * others pass it over.
  *
@@ -62,6 +65,8 @@ static void usage(FILE *out)
         "  --clients C         connections in flight at once (default 1: sequential)\n"
         "  --stall-worker MS   worker 0 sleeps MS ms on every connection it serves\n"
         "  --timeout MS        give up on a connection after MS ms (default 10000)\n"
+        "  --mutex-delay MS    nginx-mutex: a worker without the lock tries again\n"
+        "                      after MS ms (default 500, nginx's accept_mutex_delay)\n"
         "  --serve             no built-in client: serve until SIGINT/SIGTERM, then\n"
         "                      print the counts (one mode only)\n"
         "  --csv               also print the figures as csv lines\n"
@@ -86,6 +91,7 @@ int main(int argc, char **argv)
         .connections = 200,
         .clients = 1,
         .timeout_ms = 10000,
+        .mutex_delay_ms = 500,
     };
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     if (cpus > 0)
@@ -120,6 +126,8 @@ int main(int argc, char **argv)
             cfg.stall_worker = cfg.stall_ms > 0 ? 0 : -1;
         } else if ((v = cli_opt(argc, argv, &i, "--timeout")) != NULL) {
             cfg.timeout_ms = (int)cli_long("--timeout", v, 1, INT_MAX / 2);
+        } else if ((v = cli_opt(argc, argv, &i, "--mutex-delay")) != NULL) {
+            cfg.mutex_delay_ms = (int)cli_long("--mutex-delay", v, 1, 60000);
         } else if (strcmp(argv[i], "--serve") == 0) {
             serve = 1;
         } else if (strcmp(argv[i], "--csv") == 0) {

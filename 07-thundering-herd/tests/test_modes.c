@@ -41,12 +41,21 @@ static void test_every_mode_has_the_interface(void **state)
         assert_non_null(m->worker_wait);
         assert_non_null(m->teardown);
     }
-    assert_int_equal(n, 8);
+    assert_int_equal(n, 10);
     assert_null(herd_mode_find("fastest"));
+    /* The fcntl() lock around accept() was once called "accept-mutex" and
+     * credited to nginx; nginx's accept_mutex is a try-lock (nginx-mutex).
+     * Only a mode named after nginx may say it works as nginx does. */
+    assert_null(herd_mode_find("accept-mutex"));
+    for (int i = 0; herd_modes[i] != NULL; i++)
+        if (strstr(herd_modes[i]->how, "nginx") != NULL)
+            assert_non_null(strstr(herd_modes[i]->name, "nginx"));
 #ifdef __linux__
     assert_true(herd_mode_find("epoll")->available);
     assert_true(herd_mode_find("reuseport")->available);
+    assert_true(herd_mode_find("pthread-mutex")->available);
 #endif
+    assert_true(herd_mode_find("nginx-mutex")->available); /* poll() elsewhere */
 }
 
 static void run_mode(const char *name, int clients)
@@ -108,7 +117,9 @@ MODE_TEST(test_poll, "poll")
 MODE_TEST(test_epoll, "epoll")
 MODE_TEST(test_epoll_exclusive, "epoll-exclusive")
 MODE_TEST(test_reuseport, "reuseport")
-MODE_TEST(test_accept_mutex, "accept-mutex")
+MODE_TEST(test_fcntl_lock, "fcntl-lock")
+MODE_TEST(test_pthread_mutex, "pthread-mutex")
+MODE_TEST(test_nginx_mutex, "nginx-mutex")
 MODE_TEST(test_round_robin, "round-robin")
 
 int main(void)
@@ -121,7 +132,9 @@ int main(void)
         cmocka_unit_test(test_epoll),
         cmocka_unit_test(test_epoll_exclusive),
         cmocka_unit_test(test_reuseport),
-        cmocka_unit_test(test_accept_mutex),
+        cmocka_unit_test(test_fcntl_lock),
+        cmocka_unit_test(test_pthread_mutex),
+        cmocka_unit_test(test_nginx_mutex),
         cmocka_unit_test(test_round_robin),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -101,10 +101,24 @@ static void test_help_lists_every_mode(void **state)
     (void)state;
     tk_proc *p = run((const char *[]){PROG, "--help", NULL}, 5000);
     assert_non_null(strstr(p->out, "usage:"));
-    const char *modes[] = {"accept",          "select",    "poll",         "epoll",
-                           "epoll-exclusive", "reuseport", "accept-mutex", "round-robin"};
+    const char *modes[] = {"accept",          "select",     "poll",       "epoll",
+                           "epoll-exclusive", "reuseport",  "fcntl-lock", "pthread-mutex",
+                           "nginx-mutex",     "round-robin"};
     for (size_t i = 0; i < sizeof modes / sizeof *modes; i++)
         assert_non_null(strstr(p->out, modes[i]));
+    /* The fcntl() lock is UNP's and Apache's, not nginx's: the old name
+     * and the old attribution are gone. */
+    assert_null(strstr(p->out, "accept-mutex"));
+    const char *line = strstr(p->out, "  fcntl-lock ");
+    assert_non_null(line);
+    size_t len = strcspn(line, "\n");
+    char buf[256];
+    assert_true(len < sizeof buf);
+    memcpy(buf, line, len);
+    buf[len] = '\0';
+    if (strstr(buf, "nginx") != NULL)
+        fail_msg("fcntl-lock is not nginx's design: %s", buf);
+    assert_non_null(strstr(p->out, "--mutex-delay"));
     tk_free(p);
 }
 
@@ -127,6 +141,8 @@ static void test_bad_arguments_exit_2(void **state)
     expect_usage_error((const char *[]){PROG, "--connections", "ten", NULL});
     expect_usage_error((const char *[]){PROG, "--frobnicate", NULL});
     expect_usage_error((const char *[]){PROG, "--serve", NULL}); /* needs one mode */
+    expect_usage_error((const char *[]){PROG, "--mutex-delay", "-1", NULL});
+    expect_usage_error((const char *[]){PROG, "--mutex-delay", "soon", NULL});
     /* Each bad value named once with its flag or variable. A host the
      * resolver refuses is one line and exit 2, not one failure per mode and
      * a table of failed rows. "bad host!" is refused without a DNS query. */
@@ -195,9 +211,14 @@ static void test_sequential_all_modes(void **state)
 #ifdef __linux__
     assert_non_null(strstr(p->out, "system: Linux "));
 #endif
+    /* Stopping the workers kills lock holders too; that is no takeover to
+     * report. */
+    assert_null(strstr(p->out, "EOWNERDEAD"));
+    assert_null(strstr(p->out, "died holding"));
     row r;
-    const char *all[] = {"accept",          "select",    "poll",         "epoll",
-                         "epoll-exclusive", "reuseport", "accept-mutex", "round-robin"};
+    const char *all[] = {"accept",          "select",     "poll",       "epoll",
+                         "epoll-exclusive", "reuseport",  "fcntl-lock", "pthread-mutex",
+                         "nginx-mutex",     "round-robin"};
     for (size_t i = 0; i < sizeof all / sizeof *all; i++) {
         get_row(p, all[i], &r);
         assert_int_equal((int)num(&r, F_SERVED), 150);
@@ -205,8 +226,8 @@ static void test_sequential_all_modes(void **state)
     }
 
     /* One return from the wait per connection: nobody woke for nothing. */
-    const char *one[] = {"accept", "epoll-exclusive", "reuseport", "accept-mutex",
-                         "round-robin"};
+    const char *one[] = {"accept",        "epoll-exclusive", "reuseport",  "fcntl-lock",
+                         "pthread-mutex", "nginx-mutex",     "round-robin"};
     for (size_t i = 0; i < sizeof one / sizeof *one; i++) {
         get_row(p, one[i], &r);
         if (num(&r, F_RET) < 0.9 || num(&r, F_RET) > 1.1)
@@ -231,6 +252,22 @@ static void test_sequential_all_modes(void **state)
             fail_msg("%s: %.3f processes woken per connection", kernel_one[i],
                      num(&r, F_WOKEN));
     }
+    /* The three locks, as the kernel counts them. A futex unlock wakes one
+     * waiter, so pthread-mutex wakes two workers per connection whatever
+     * their number: the holder, from accept(), and the waiter it hands the
+     * turn to. Releasing an fcntl() lock wakes several of its waiters.
+     * nginx's try-lock wakes the holder only; the others wake when their
+     * 500 ms delay runs out, a few times in a run this short. */
+    get_row(p, "pthread-mutex", &r);
+    if (num(&r, F_WOKEN) < 1.5 || num(&r, F_WOKEN) > 2.5)
+        fail_msg("pthread-mutex: %.3f processes woken per connection", num(&r, F_WOKEN));
+    get_row(p, "fcntl-lock", &r);
+    if (num(&r, F_WOKEN) < 2.5)
+        fail_msg("fcntl-lock: only %.3f processes woken per connection",
+                 num(&r, F_WOKEN));
+    get_row(p, "nginx-mutex", &r);
+    if (num(&r, F_WOKEN) > 1.5)
+        fail_msg("nginx-mutex: %.3f processes woken per connection", num(&r, F_WOKEN));
     /* The herd: select, poll and epoll wake (nearly) every worker. */
     const char *herd[] = {"select", "poll", "epoll"};
     for (size_t i = 0; i < sizeof herd / sizeof *herd; i++) {
@@ -252,6 +289,16 @@ static void test_sequential_all_modes(void **state)
             max = num(&r, F_ACCEPTS + w);
     if (max < 75)
         fail_msg("epoll-exclusive: its busiest worker took only %.0f of 150", max);
+    /* nginx-mutex: the holder takes the lock again as soon as it has
+     * accepted, while the others wait out their delay, so with one
+     * connection at a time the holder keeps it. */
+    get_row(p, "nginx-mutex", &r);
+    max = 0;
+    for (int w = 0; w < WORKERS; w++)
+        if (num(&r, F_ACCEPTS + w) > max)
+            max = num(&r, F_ACCEPTS + w);
+    if (max < 75)
+        fail_msg("nginx-mutex: its busiest worker took only %.0f of 150", max);
     tk_free(p);
 }
 
@@ -387,6 +434,121 @@ static void test_workers_die_with_the_master(void **state)
     }
 }
 
+/* Voluntary context switches of a process (Linux), or -1. */
+static long switches_of(pid_t pid)
+{
+    char path[64], line[128];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return -1;
+    long n = -1;
+    while (fgets(line, sizeof line, f) != NULL)
+        if (sscanf(line, "voluntary_ctxt_switches: %ld", &n) == 1)
+            break;
+    fclose(f);
+    return n;
+}
+
+typedef struct idle_workers {
+    pid_t pid[3];
+    long base[3];
+    long woke[3];
+} idle_workers;
+
+/* True once two of the three workers have woken at least 5 times. */
+static int two_woke_often(void *arg)
+{
+    idle_workers *iw = arg;
+    int often = 0;
+    for (int i = 0; i < 3; i++) {
+        iw->woke[i] = switches_of(iw->pid[i]) - iw->base[i];
+        often += iw->woke[i] >= 5;
+    }
+    return often >= 2;
+}
+
+/* nginx's accept mutex is a try-lock: while no connection comes, the
+ * holder sleeps in epoll_wait() with the listener in its set, and the
+ * others, which could not take the lock, wake every --mutex-delay ms to
+ * try again. Nobody sleeps on the lock itself. */
+static void test_nginx_mutex_losers_wake_on_their_delay(void **state)
+{
+    (void)state;
+#ifndef __linux__
+    skip(); /* the context switches come from /proc */
+#endif
+    tk_proc *p =
+        tk_track(tk_start((const char *[]){PROG, "--mode", "nginx-mutex", "--serve",
+                                           "--workers", "3", "--mutex-delay", "20", NULL},
+                          NULL));
+    assert_non_null(p);
+    assert_true(tk_wait_listening(p, 10000) > 0);
+    idle_workers iw;
+    assert_int_equal(tk_list_children(p->pid, iw.pid, 3), 3);
+    for (int i = 0; i < 3; i++)
+        assert_true((iw.base[i] = switches_of(iw.pid[i])) >= 0);
+    if (!tk_until(two_woke_often, &iw, 10000))
+        fail_msg("the workers without the lock did not wake on their delay: %ld %ld %ld",
+                 iw.woke[0], iw.woke[1], iw.woke[2]);
+    /* ... and the holder slept through it all. */
+    int asleep = 0;
+    for (int i = 0; i < 3; i++)
+        asleep += iw.woke[i] <= 1;
+    if (asleep != 1)
+        fail_msg("expected one worker asleep with the lock: woke %ld %ld %ld", iw.woke[0],
+                 iw.woke[1], iw.woke[2]);
+    int status = tk_stop(p, SIGTERM, 10000);
+    assert_true(status != -1 && WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    tk_release(p);
+}
+
+/* Kill every worker at once: whichever held the lock dies holding it.
+ * Each lock must let the replacements go on: the kernel drops a dead
+ * process's fcntl() lock; a robust pthread mutex tells the next locker
+ * EOWNERDEAD; nginx's master clears a try-lock word that holds a dead
+ * worker's pid. A connection made afterwards must be served. */
+static void kill_the_holder(const char *mode, const char *recovered)
+{
+    tk_proc *p = tk_track(tk_start(
+        (const char *[]){PROG, "--mode", mode, "--serve", "--workers", "2", NULL}, NULL));
+    assert_non_null(p);
+    int port = tk_wait_listening(p, 10000);
+    assert_true(port > 0);
+    pid_t kids[3] = {0};
+    assert_int_equal(tk_list_children(p->pid, kids, 2), 2);
+    kill(kids[0], SIGKILL);
+    kill(kids[1], SIGKILL);
+    if (!tk_until(all_gone, kids, 10000))
+        fail_msg("%s: the workers did not die", mode);
+    int fd = tk_connect("127.0.0.1", port, 5000);
+    assert_true(fd != -1);
+    char line[128];
+    if (tk_read_line(fd, line, sizeof line, 5000) <= 0)
+        fail_msg("%s: nobody served a connection after the lock holder died; output:\n%s",
+                 mode, p->out);
+    close(fd);
+    assert_non_null(strstr(line, "served by worker "));
+    int pid = atoi(strrchr(line, ' ') + 1);
+    assert_true(pid != kids[0] && pid != kids[1]);
+    if (recovered != NULL && tk_wait_output(p, recovered, 5000) == NULL)
+        fail_msg("%s: no \"%s\" line in:\n%s", mode, recovered, p->out);
+    /* Exit status 1: workers died mid-run, and the program says so. */
+    assert_true(tk_stop(p, SIGTERM, 10000) != -1);
+    tk_release(p);
+}
+
+static void test_a_dead_lock_holder_does_not_wedge_the_others(void **state)
+{
+    (void)state;
+    kill_the_holder("fcntl-lock", NULL);
+    kill_the_holder("nginx-mutex", "died holding the accept lock");
+#ifdef __linux__
+    kill_the_holder("pthread-mutex", "EOWNERDEAD");
+#endif
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -399,6 +561,10 @@ int main(void)
         cmocka_unit_test(test_serve_names_a_worker_and_stops_cleanly),
         cmocka_unit_test(test_sigint_mid_run_is_graceful),
         cmocka_unit_test(test_workers_die_with_the_master),
+        cmocka_unit_test_teardown(test_nginx_mutex_losers_wake_on_their_delay,
+                                  tk_teardown),
+        cmocka_unit_test_teardown(test_a_dead_lock_holder_does_not_wedge_the_others,
+                                  tk_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
