@@ -394,8 +394,8 @@ static void test_cost_table(void **state)
      * figure (the wall time also holds the wait for the child to get a
      * CPU), but its 1 MiB value is mostly fixed cost, which ASan inflates
      * (its runtime makes even the small parent 7-8 MiB) and load blurs.
-     * Measured with two `yes` loops on the 2 cores, gcc and clang, with and
-     * without ASan, 24 runs: 9.6 to 37 times. So ask for 3 times: a fork
+     * Measured with and without two `yes` loops on the 2 cores, gcc and
+     * clang, with and without ASan, 34 runs: 9.4 to 37 times. So ask for 3 times: a fork
      * that did not copy per-page state (huge pages, or a vfork in
      * disguise) comes out near 1. */
     print_message("fork CPU %.3f ms -> %.3f ms (%.1fx), fork %.3f -> %.3f ms, "
