@@ -10,8 +10,9 @@
  *   - SIGTERM or SIGINT: every worker reaped, none left, exit status 0,
  *     also when SIGINT reaches the whole group as Ctrl-C sends it;
  *   - a SIGKILLed master leaves no orphan behind (within 2 s);
- *   - `fork cost` prints every row, fork at 1 GiB is slower than at 1 MiB
- *     (and takes more CPU), and copy-on-write shows in the child's
+ *   - `fork cost` prints every row; fork at 1 GiB is slower than at 1 MiB
+ *     and takes over 3 times the CPU, while posix_spawn at 1 GiB is still
+ *     cheaper than a bare fork; copy-on-write shows in the child's
  *     Private_Dirty.
  *
  *   make test        (or ./build/test_fork from this directory)
@@ -413,14 +414,14 @@ static double cow_private(const char *out, const char *label)
 static void test_cost_table(void **state)
 {
     (void)state;
-    /* The sizes the chapter promises, 1 MiB and 1 GiB, but few runs and a
-     * small copy-on-write view (64 MiB): this also runs under ASan, and on a
-     * loaded two-core machine. 1 GiB has 1024 times the page tables of 1 MiB,
-     * so the difference is far larger than any noise. */
+    /* The sizes the chapter promises, 1 MiB and 1 GiB, but a small
+     * copy-on-write view (64 MiB): this also runs under ASan, on a loaded
+     * two-core machine. The medians are of 9 runs: a run at 1 GiB costs
+     * under 0.1 s; the time goes into writing the gigabyte once. */
     tk_proc *p = start((const char *[]){"./fork", "cost", "--sizes", "1,1024", "--runs",
-                                        "5", "--cow-size", "64", NULL},
+                                        "9", "--cow-size", "64", NULL},
                        NULL);
-    int st = tk_wait_exit(p, 60000);
+    int st = tk_wait_exit(p, 90000);
     assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
     tk_drain(p);
     struct row small, big;
@@ -431,12 +432,30 @@ static void test_cost_table(void **state)
     assert_true(small.fork_ms > 0 && small.fork_cpu_ms > 0 && small.vfork_ms > 0 &&
                 small.spawn_ms > 0 && small.exec_ms > 0);
     assert_true(big.rss >= 1024);
-    /* What the chapter teaches: fork's cost grows with the parent. Both the
-     * wall time and the CPU the parent spends inside fork() must grow; the
-     * CPU column is the steadier one (the wall time also holds the wait for
-     * the child to get a CPU), so it must grow at least tenfold. */
+
+    /* What the chapter teaches, as shapes with room for a busy machine.
+     *
+     * fork grows with the parent: 1 GiB has 1024 times the page tables of
+     * 1 MiB. The CPU the parent spends inside fork() is the steadier
+     * figure (the wall time also holds the wait for the child to get a
+     * CPU), but its 1 MiB value is mostly fixed cost, which ASan inflates
+     * (its runtime makes even the small parent 7-8 MiB) and load blurs.
+     * Measured with and without two `yes` loops on the 2 cores, gcc and
+     * clang, with and without ASan, 34 runs: 9.4 to 37 times. So ask for 3 times: a fork
+     * that did not copy per-page state (huge pages, or a vfork in
+     * disguise) comes out near 1. */
+    print_message("fork CPU %.3f ms -> %.3f ms (%.1fx), fork %.3f -> %.3f ms, "
+                  "posix_spawn %.3f -> %.3f ms\n",
+                  small.fork_cpu_ms, big.fork_cpu_ms, big.fork_cpu_ms / small.fork_cpu_ms,
+                  small.fork_ms, big.fork_ms, small.spawn_ms, big.spawn_ms);
+    assert_true(big.fork_cpu_ms > 3 * small.fork_cpu_ms);
     assert_true(big.fork_ms > small.fork_ms);
-    assert_true(big.fork_cpu_ms > 10 * small.fork_cpu_ms);
+    /* posix_spawn stays flat: at 1 GiB it is cheaper than a bare fork,
+     * though it also execs a program. (Measured 3.1 to 20 times cheaper in
+     * the runs above; a posix_spawn that copied the page tables would cost
+     * a fork plus an exec.) vfork is flat too, but its tiny times are too
+     * noisy on a loaded machine to compare. */
+    assert_true(big.spawn_ms < big.fork_ms);
 
     /* Copy-on-write: nothing private right after fork, all of it after the
      * child wrote everything. */
