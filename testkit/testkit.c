@@ -504,20 +504,33 @@ int tk_teardown(void **state)
  * belongs to this test), the teardown frees what the test left. cmocka
  * runs a test's teardown even when the test failed an assertion, so this is
  * the one place that sees every test end. The test's own setup, teardown
- * and initial state are kept in a tk_fixture passed as the initial state. */
+ * and initial state are kept in a tk_fixture, passed as the initial state.
+ * When a group setup sets a group state, cmocka passes that to every test
+ * instead (and ignores the initial states); the fixtures are then matched to
+ * the tests by order, which is the order cmocka runs them in. */
 struct tk_fixture {
     CMFixtureFunction setup;
     CMFixtureFunction teardown;
     void *initial_state;
 };
 
+static struct tk_fixture *fixtures;
+static size_t n_fixtures, next_fixture;
 static const struct tk_fixture *running;
 
 static int tk_test_setup(void **state)
 {
-    running = *state;
+    uintptr_t at = (uintptr_t)*state, first = (uintptr_t)fixtures;
+    struct tk_fixture *f;
+    if (at >= first && at < first + n_fixtures * sizeof *fixtures) {
+        f = *state;
+        *state = f->initial_state;
+    } else {
+        f = &fixtures[next_fixture < n_fixtures ? next_fixture : n_fixtures - 1];
+    }
+    next_fixture = (size_t)(f - fixtures) + 1;
+    running = f;
     test_serial++;
-    *state = running->initial_state;
     if (running->setup != NULL && running->setup(state) != 0) {
         /* cmocka runs neither the test nor its teardown now */
         free_registered(test_serial);
@@ -537,11 +550,13 @@ int tk_run_group_tests(const char *group_name, const struct CMUnitTest *tests, s
                        CMFixtureFunction group_setup, CMFixtureFunction group_teardown)
 {
     struct CMUnitTest *wrapped = calloc(n, sizeof *wrapped);
-    struct tk_fixture *fixtures = calloc(n, sizeof *fixtures);
+    fixtures = calloc(n, sizeof *fixtures);
     if (wrapped == NULL || fixtures == NULL) {
         perror("testkit: calloc");
         exit(1);
     }
+    n_fixtures = n;
+    next_fixture = 0;
     for (size_t i = 0; i < n; i++) {
         fixtures[i] = (struct tk_fixture){tests[i].setup_func, tests[i].teardown_func,
                                           tests[i].initial_state};
@@ -554,6 +569,8 @@ int tk_run_group_tests(const char *group_name, const struct CMUnitTest *tests, s
     /* What the group setup started and the group teardown left. */
     free_registered(0);
     free(fixtures);
+    fixtures = NULL;
+    n_fixtures = 0;
     free(wrapped);
     return rc;
 }

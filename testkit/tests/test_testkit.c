@@ -19,6 +19,8 @@
  *   env NAME...    print NAME=value (or NAME unset) for each NAME
  *   failing-suite  a cmocka suite whose first test starts fork-pause and
  *                  fails; the second test asserts that program is gone
+ *   failing-suite-group-state  the same, under a group setup that sets a
+ *                  group state
  *   interrupted-suite  a cmocka suite whose test starts fork-pause and then
  *                  waits to be killed by a signal
  */
@@ -95,12 +97,37 @@ static tk_proc *start_fork_pause(pid_t *worker)
 }
 
 static pid_t inner_pid, inner_worker;
+static int inner_setups, inner_teardowns;
+static int group_marker;
+static void *inner_expected_state; /* what cmocka should hand the test */
+
+/* The test's own fixtures: testkit wraps them and must still run them,
+ * with the state cmocka would have given them. */
+static int inner_setup(void **state)
+{
+    assert_ptr_equal(*state, inner_expected_state);
+    inner_setups++;
+    return 0;
+}
+
+static int inner_teardown(void **state)
+{
+    assert_ptr_equal(*state, inner_expected_state);
+    inner_teardowns++;
+    return 0;
+}
+
+static int inner_group_setup(void **state)
+{
+    *state = &group_marker;
+    return 0;
+}
 
 /* Fails halfway, with a program and its worker running: cmocka jumps out
  * of the test and the test's own tk_free is never reached. */
 static void inner_fails_with_a_program_running(void **state)
 {
-    (void)state;
+    assert_ptr_equal(*state, inner_expected_state);
     tk_proc *p = start_fork_pause(&inner_worker);
     inner_pid = p->pid;
     printf("started %d %d\n", (int)inner_pid, (int)inner_worker);
@@ -115,22 +142,31 @@ static int gone(void *arg)
 }
 
 /* Runs right after the failed test: what it started must be gone already,
- * not only when the whole suite exits. */
+ * not only when the whole suite exits, and its own fixtures ran. */
 static void inner_previous_programs_are_gone(void **state)
 {
-    (void)state;
+    assert_ptr_equal(*state,
+                     inner_expected_state == &group_marker ? &group_marker : NULL);
     assert_true(inner_pid > 0);
     assert_true(tk_until(gone, &inner_pid, 2000));
     assert_true(tk_until(gone, &inner_worker, 2000));
+    assert_int_equal(inner_setups, 1);
+    assert_int_equal(inner_teardowns, 1);
 }
 
-static int helper_failing_suite(void)
+/* The same two tests, once with a state of the test's own and once with a
+ * group state, which cmocka hands every test instead. */
+static int helper_failing_suite(int with_group_state)
 {
+    static int own_state;
+    inner_expected_state = with_group_state ? (void *)&group_marker : (void *)&own_state;
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(inner_fails_with_a_program_running),
+        cmocka_unit_test_prestate_setup_teardown(inner_fails_with_a_program_running,
+                                                 inner_setup, inner_teardown, &own_state),
         cmocka_unit_test(inner_previous_programs_are_gone),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return cmocka_run_group_tests(tests, with_group_state ? inner_group_setup : NULL,
+                                  NULL);
 }
 
 static void inner_waits_for_a_signal(void **state)
@@ -232,10 +268,9 @@ static void read_started(tk_proc *inner, pid_t *pid, pid_t *worker)
     *worker = b;
 }
 
-static void test_failed_test_leaves_nothing_running(void **state)
+static void check_failed_test_leaves_nothing(const char *suite)
 {
-    (void)state;
-    tk_proc *inner = tk_start((const char *[]){self, "failing-suite", NULL}, NULL);
+    tk_proc *inner = tk_start((const char *[]){self, suite, NULL}, NULL);
     assert_non_null(inner);
     pid_t pid, worker;
     read_started(inner, &pid, &worker);
@@ -243,11 +278,24 @@ static void test_failed_test_leaves_nothing_running(void **state)
     assert_true(status != -1);
     tk_drain(inner);
     /* exactly the deliberate failure, and the check after it passed */
-    assert_non_null(strstr(inner->out, "[  FAILED  ] 1 test(s)"));
-    assert_non_null(strstr(inner->out, "[       OK ] inner_previous_programs_are_gone"));
+    if (strstr(inner->out, "[  FAILED  ] 1 test(s)") == NULL ||
+        strstr(inner->out, "[       OK ] inner_previous_programs_are_gone") == NULL)
+        fail_msg("inner suite:\n%s", inner->out);
     assert_true(tk_until(gone, &pid, 2000));
     assert_true(tk_until(gone, &worker, 2000));
     tk_free(inner);
+}
+
+static void test_failed_test_leaves_nothing_running(void **state)
+{
+    (void)state;
+    check_failed_test_leaves_nothing("failing-suite");
+}
+
+static void test_failed_test_leaves_nothing_with_group_state(void **state)
+{
+    (void)state;
+    check_failed_test_leaves_nothing("failing-suite-group-state");
 }
 
 /* Ctrl-C reaches the test process (it runs in the terminal's foreground
@@ -296,7 +344,9 @@ int main(int argc, char **argv)
         if (strcmp(argv[1], "env") == 0)
             return helper_env(argc, argv);
         if (strcmp(argv[1], "failing-suite") == 0)
-            return helper_failing_suite();
+            return helper_failing_suite(0);
+        if (strcmp(argv[1], "failing-suite-group-state") == 0)
+            return helper_failing_suite(1);
         if (strcmp(argv[1], "interrupted-suite") == 0)
             return helper_interrupted_suite();
         fprintf(stderr, "test_testkit: unknown helper %s\n", argv[1]);
@@ -306,6 +356,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_started_program_has_no_extra_fd),
         cmocka_unit_test(test_started_program_gets_its_environment),
         cmocka_unit_test(test_failed_test_leaves_nothing_running),
+        cmocka_unit_test(test_failed_test_leaves_nothing_with_group_state),
         cmocka_unit_test(test_sigint_leaves_nothing_running),
         cmocka_unit_test(test_sigterm_leaves_nothing_running),
     };
