@@ -6,14 +6,26 @@
 #   make demo    the classroom tour: every chapter's demo, in order
 #   make bench   figures, side by side (never pass/fail)
 #   make clean   remove every build output
+#
+# testkit/interrupt-check checks that Ctrl-C stops `make test` and the demos
+# within a second and leaves nothing behind (about 5 s).
 
 CHAPTERS := $(patsubst %/Makefile,%,$(sort $(wildcard 0[1-7]-*/Makefile)))
+# test and check first run testkit's own tests: every chapter's black-box
+# tests stand on it.
+TEST_DIRS := testkit $(CHAPTERS)
 TOTALS := $(CURDIR)/.test-totals
 
 .PHONY: all test check demo bench fuzz clean
 
-all demo bench fuzz clean:
+all demo bench fuzz:
 	@for d in $(CHAPTERS); do \
+	    echo "=== $$d: make $@"; \
+	    $(MAKE) --no-print-directory -C $$d $@ || exit 1; \
+	done
+
+clean:
+	@for d in $(TEST_DIRS); do \
 	    echo "=== $$d: make $@"; \
 	    $(MAKE) --no-print-directory -C $$d $@ || exit 1; \
 	done
@@ -21,7 +33,7 @@ all demo bench fuzz clean:
 # test and check total the cmocka results of every chapter into one line.
 test check:
 	@rm -f $(TOTALS); status=0; \
-	for d in $(CHAPTERS); do \
+	for d in $(TEST_DIRS); do \
 	    echo "=== $$d: make $@"; \
 	    before=$$(cat $(TOTALS) 2>/dev/null | wc -l); \
 	    $(MAKE) --no-print-directory -C $$d $@ TOTALS=$(TOTALS) && continue; \

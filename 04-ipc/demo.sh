@@ -12,6 +12,7 @@ set -u
 cd "$(dirname "$0")" || exit 1
 out=$(mktemp "${TMPDIR:-/tmp}/ipc-demo.XXXXXX") || exit 1
 trap 'rm -f "$out"' EXIT
+trap 'exit 1' HUP INT TERM
 fail=0
 
 note() { printf '\n>>> %s\n' "$*"; }

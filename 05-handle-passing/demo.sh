@@ -20,9 +20,13 @@ tpid=
 cleanup() {
     [ -n "$mpid" ] && kill "$mpid" 2>/dev/null
     [ -n "$tpid" ] && kill "$tpid" 2>/dev/null
+    # Ctrl-C between `cmd &` and `mpid=$!` leaves mpid unset: stop every
+    # background job the shell still has as well.
+    jobs -p >"$tmp/jobs" && while read -r j; do kill "$j" 2>/dev/null; done <"$tmp/jobs"
     rm -rf "$tmp"
 }
 trap cleanup EXIT
+trap 'exit 1' HUP INT TERM
 fail=0
 
 note() { printf '\n>>> %s\n' "$*"; }

@@ -5,6 +5,13 @@
  * Waits use poll(2) with a deadline; nothing sleeps to synchronise.
  */
 #define _GNU_SOURCE /* pipe2(2) with O_CLOEXEC is not in POSIX.1-2008 */
+/* cmocka.h needs these first; testkit.h then declares tk_run_group_tests */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
 #include "testkit.h"
 
 #include <arpa/inet.h>
@@ -41,11 +48,177 @@ static int remaining(long long deadline)
     return left < 0 ? 0 : (int)left;
 }
 
+/* ---- every started program, until tk_free ---------------------------------
+ *
+ * tk_start registers each program here and tk_free removes it, so that
+ * nothing a test started can outlive it, whichever way the test ends:
+ *
+ *   - passed or failed: the runner below frees, when a test ends, every
+ *     program the test started and has not freed (a failed assertion jumps
+ *     out of the test, past its own tk_free calls);
+ *   - the test process is stopped by SIGINT (Ctrl-C), SIGTERM (timeout(1)),
+ *     SIGHUP or SIGQUIT: the programs run in process groups of their own,
+ *     so the signal does not reach them; on_stop_signal kills them first;
+ *   - it exits some other way: an atexit handler frees what is left.
+ *
+ * A signal handler reads the table, so the pids are sig_atomic_t, written
+ * whole. The tk_proc pointers are only used outside the handler. */
+#define TK_MAX_PROCS 256
+static volatile sig_atomic_t reg_pid[TK_MAX_PROCS];
+static tk_proc *reg_proc[TK_MAX_PROCS];
+static unsigned long reg_test[TK_MAX_PROCS]; /* the test that started it */
+static unsigned long test_serial;            /* the test running now */
+static pid_t owner;                          /* the test process itself */
+
+static const int stop_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+#define N_STOP_SIGNALS (sizeof stop_signals / sizeof stop_signals[0])
+
+/* Kill every registered program's process group and reap the programs.
+ * Only kill(2) and waitpid(2): it runs in a signal handler. */
+static void kill_registered(void)
+{
+    for (int i = 0; i < TK_MAX_PROCS; i++) {
+        pid_t pid = (pid_t)reg_pid[i];
+        if (pid > 0) {
+            kill(-pid, SIGKILL);
+            kill(pid, SIGKILL);
+        }
+    }
+    for (int i = 0; i < TK_MAX_PROCS; i++) {
+        pid_t pid = (pid_t)reg_pid[i];
+        if (pid > 0)
+            while (waitpid(pid, NULL, 0) == -1 && errno == EINTR)
+                ;
+    }
+}
+
+static void on_stop_signal(int signo)
+{
+    /* A child forked by a test (not exec'ed yet) inherits this handler;
+     * the programs are not its own to kill. */
+    if (getpid() == owner) {
+        int saved = errno;
+        kill_registered();
+        errno = saved;
+    }
+    /* SA_RESETHAND restored the default action: die of the signal, as the
+     * test process would have without testkit, once the handler returns. */
+    raise(signo);
+}
+
+static void free_registered(unsigned long since_test)
+{
+    for (int i = 0; i < TK_MAX_PROCS; i++)
+        if (reg_proc[i] != NULL && reg_test[i] >= since_test)
+            tk_free(reg_proc[i]);
+}
+
+static void free_all_at_exit(void)
+{
+    if (getpid() == owner)
+        free_registered(0);
+}
+
+/* Once per test process: the atexit handler, and handlers for the stop
+ * signals the test process would otherwise die of. A signal the process
+ * ignores, or handles itself, is left alone. */
+static void install_cleanup(void)
+{
+    if (owner != 0)
+        return;
+    owner = getpid();
+    if (atexit(free_all_at_exit) != 0) {
+        fprintf(stderr, "testkit: atexit failed\n");
+        exit(1);
+    }
+    for (size_t i = 0; i < N_STOP_SIGNALS; i++) {
+        struct sigaction old;
+        if (sigaction(stop_signals[i], NULL, &old) == -1 || old.sa_handler != SIG_DFL)
+            continue;
+        struct sigaction sa = {.sa_handler = on_stop_signal, .sa_flags = SA_RESETHAND};
+        sigemptyset(&sa.sa_mask);
+        sigaction(stop_signals[i], &sa, NULL);
+    }
+}
+
+static void register_proc(tk_proc *p)
+{
+    for (int i = 0; i < TK_MAX_PROCS; i++)
+        if (reg_pid[i] == 0) {
+            reg_proc[i] = p;
+            reg_test[i] = test_serial;
+            reg_pid[i] = p->pid;
+            return;
+        }
+    /* Would leave a program nobody can clean up. A test that keeps this
+     * many programs at once is itself wrong. */
+    fprintf(stderr, "testkit: more than %d programs started and not freed\n",
+            TK_MAX_PROCS);
+    kill(-p->pid, SIGKILL);
+    abort();
+}
+
+/* p's slot in the table, or -1 if testkit does not know it (freed
+ * already). Compares the pointer only: p may point to freed memory. */
+static int registered_slot(const tk_proc *p)
+{
+    for (int i = 0; i < TK_MAX_PROCS; i++)
+        if (reg_proc[i] == p)
+            return i;
+    return -1;
+}
+
+/* The environment of a started program: ours, with env's changes applied
+ * ("NAME=value" sets, "NAME" removes). Built before fork, because setenv
+ * and malloc are not async-signal-safe and the child may only call
+ * functions that are. Returns a malloc'ed array of pointers into environ
+ * and env (free only the array), or NULL. */
+extern char **environ;
+
+static size_t name_len(const char *entry)
+{
+    const char *eq = strchr(entry, '=');
+    return eq ? (size_t)(eq - entry) : strlen(entry);
+}
+
+static char **build_env(const char *const env[])
+{
+    size_t n_env = 0, n_ours = 0;
+    while (env && env[n_env])
+        n_env++;
+    while (environ[n_ours])
+        n_ours++;
+    char **out = calloc(n_ours + n_env + 1, sizeof *out);
+    if (out == NULL)
+        return NULL;
+    size_t n = 0;
+    for (size_t i = 0; i < n_ours; i++) {
+        size_t len = name_len(environ[i]);
+        int replaced = 0;
+        for (size_t j = 0; j < n_env && !replaced; j++)
+            replaced = name_len(env[j]) == len && strncmp(env[j], environ[i], len) == 0;
+        if (!replaced)
+            out[n++] = environ[i];
+    }
+    for (size_t j = 0; j < n_env; j++)
+        if (strchr(env[j], '=') != NULL)
+            out[n++] = (char *)env[j];
+    out[n] = NULL;
+    return out;
+}
+
 tk_proc *tk_start(const char *const argv[], const char *const env[])
 {
+    install_cleanup();
+    char **envp = build_env(env);
+    if (envp == NULL) {
+        perror("testkit: calloc");
+        return NULL;
+    }
     int pfd[2];
     if (pipe2(pfd, O_CLOEXEC) == -1) {
         perror("testkit: pipe2");
+        free(envp);
         return NULL;
     }
     /* A second CLOEXEC pipe reports an exec failure to us instead of a
@@ -55,49 +228,59 @@ tk_proc *tk_start(const char *const argv[], const char *const env[])
         perror("testkit: pipe2");
         close(pfd[0]);
         close(pfd[1]);
+        free(envp);
         return NULL;
     }
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid == -1) {
-        perror("testkit: fork");
+    /* stdin. Opened here with O_CLOEXEC: dup2 gives the child its fd 0, and
+     * exec closes the original, so the program starts with 0, 1 and 2 and
+     * nothing else of ours. */
+    int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (devnull == -1) {
+        perror("testkit: /dev/null");
         close(pfd[0]);
         close(pfd[1]);
         close(efd[0]);
         close(efd[1]);
+        free(envp);
+        return NULL;
+    }
+    /* Block every signal until the child is registered: a Ctrl-C in
+     * between would otherwise kill us before we know the child's pid, and
+     * the child must not run on_stop_signal before it execs. */
+    sigset_t all, old;
+    sigfillset(&all);
+    sigprocmask(SIG_SETMASK, &all, &old);
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == -1) {
+        perror("testkit: fork");
+        sigprocmask(SIG_SETMASK, &old, NULL);
+        close(pfd[0]);
+        close(pfd[1]);
+        close(efd[0]);
+        close(efd[1]);
+        close(devnull);
+        free(envp);
         return NULL;
     }
     if (pid == 0) {
+        /* Only async-signal-safe calls from here to exec. */
         setpgid(0, 0);
-        int devnull = open("/dev/null", O_RDONLY);
-        if (devnull != -1)
-            dup2(devnull, 0);
+        dup2(devnull, 0);
         dup2(pfd[1], 1);
         dup2(pfd[1], 2);
-        /* The test process may have blocked or ignored signals (cmocka
-         * does not, but a shell running us might); give the program the
-         * defaults a terminal user would give it. */
-        signal(SIGPIPE, SIG_DFL);
-        signal(SIGINT, SIG_DFL);
-        signal(SIGTERM, SIG_DFL);
+        /* The test process may have blocked or ignored signals (a shell
+         * running us might), and it catches the stop signals itself; give
+         * the program the defaults a terminal user would give it. */
+        struct sigaction dfl = {.sa_handler = SIG_DFL};
+        sigemptyset(&dfl.sa_mask);
+        sigaction(SIGPIPE, &dfl, NULL);
+        for (size_t i = 0; i < N_STOP_SIGNALS; i++)
+            sigaction(stop_signals[i], &dfl, NULL);
         sigset_t none;
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
-        for (int i = 0; env && env[i]; i++) {
-            const char *eq = strchr(env[i], '=');
-            if (eq == NULL) {
-                unsetenv(env[i]);
-            } else {
-                char name[256];
-                size_t n = (size_t)(eq - env[i]);
-                if (n >= sizeof name)
-                    continue;
-                memcpy(name, env[i], n);
-                name[n] = '\0';
-                setenv(name, eq + 1, 1);
-            }
-        }
-        execv(argv[0], (char *const *)argv);
+        execve(argv[0], (char *const *)argv, envp);
         int e = errno;
         if (write(efd[1], &e, sizeof e) < 0) {
             /* nothing more we can do in the child */
@@ -109,6 +292,18 @@ tk_proc *tk_start(const char *const argv[], const char *const env[])
     setpgid(pid, pid);
     close(pfd[1]);
     close(efd[1]);
+    close(devnull);
+    free(envp);
+    tk_proc *p = calloc(1, sizeof *p);
+    if (p == NULL) {
+        perror("testkit: calloc");
+        kill(-pid, SIGKILL);
+        exit(1);
+    }
+    p->pid = pid;
+    p->out_fd = pfd[0];
+    register_proc(p);
+    sigprocmask(SIG_SETMASK, &old, NULL);
     int e = 0;
     ssize_t n;
     do {
@@ -117,17 +312,9 @@ tk_proc *tk_start(const char *const argv[], const char *const env[])
     close(efd[0]);
     if (n == (ssize_t)sizeof e) {
         fprintf(stderr, "testkit: cannot exec %s: %s\n", argv[0], strerror(e));
-        waitpid(pid, NULL, 0);
-        close(pfd[0]);
+        tk_free(p);
         return NULL;
     }
-    tk_proc *p = calloc(1, sizeof *p);
-    if (p == NULL) {
-        perror("testkit: calloc");
-        exit(1);
-    }
-    p->pid = pid;
-    p->out_fd = pfd[0];
     p->out_cap = 4096;
     p->out = calloc(1, p->out_cap);
     if (p->out == NULL) {
@@ -278,50 +465,120 @@ void tk_free(tk_proc *p)
 {
     if (p == NULL)
         return;
-    /* Whatever the test did, leave nothing running. */
+    int slot = registered_slot(p);
+    if (slot == -1)
+        return; /* freed already, when its test ended */
+    /* Whatever the test did, leave nothing running. Kill and reap before
+     * unregistering, so that a stop signal arriving meanwhile still finds
+     * the program in the table. */
     kill(-p->pid, SIGKILL);
     if (!p->exited) {
         kill(p->pid, SIGKILL);
-        waitpid(p->pid, NULL, 0);
+        while (waitpid(p->pid, NULL, 0) == -1 && errno == EINTR)
+            ;
     }
+    reg_pid[slot] = 0;
+    reg_proc[slot] = NULL;
     if (p->out_fd != -1)
         close(p->out_fd);
     free(p->out);
     free(p);
 }
 
-static tk_proc *tracked[16];
-
 tk_proc *tk_track(tk_proc *p)
 {
-    if (p == NULL)
-        return NULL;
-    for (size_t i = 0; i < sizeof tracked / sizeof tracked[0]; i++)
-        if (tracked[i] == NULL) {
-            tracked[i] = p;
-            return p;
-        }
-    /* A test that starts this many programs at once is itself wrong. */
-    fprintf(stderr, "testkit: too many programs tracked in one test\n");
-    abort();
+    return p;
 }
 
 void tk_release(tk_proc *p)
 {
-    for (size_t i = 0; i < sizeof tracked / sizeof tracked[0]; i++)
-        if (tracked[i] == p)
-            tracked[i] = NULL;
     tk_free(p);
 }
 
 int tk_teardown(void **state)
 {
     (void)state;
-    for (size_t i = 0; i < sizeof tracked / sizeof tracked[0]; i++) {
-        tk_free(tracked[i]);
-        tracked[i] = NULL;
+    free_registered(test_serial);
+    return 0;
+}
+
+/* ---- the cmocka runner: a test's programs end with the test ----------------
+ *
+ * testkit.h turns cmocka_run_group_tests into tk_run_group_tests, which runs
+ * the same tests with each test's setup and teardown wrapped: the setup
+ * starts a new test serial (every program tk_start runs from then on
+ * belongs to this test), the teardown frees what the test left. cmocka
+ * runs a test's teardown even when the test failed an assertion, so this is
+ * the one place that sees every test end. The test's own setup, teardown
+ * and initial state are kept in a tk_fixture, passed as the initial state.
+ * When a group setup sets a group state, cmocka passes that to every test
+ * instead (and ignores the initial states); the fixtures are then matched to
+ * the tests by order, which is the order cmocka runs them in. */
+struct tk_fixture {
+    CMFixtureFunction setup;
+    CMFixtureFunction teardown;
+    void *initial_state;
+};
+
+static struct tk_fixture *fixtures;
+static size_t n_fixtures, next_fixture;
+static const struct tk_fixture *running;
+
+static int tk_test_setup(void **state)
+{
+    uintptr_t at = (uintptr_t)*state, first = (uintptr_t)fixtures;
+    struct tk_fixture *f;
+    if (at >= first && at < first + n_fixtures * sizeof *fixtures) {
+        f = *state;
+        *state = f->initial_state;
+    } else {
+        f = &fixtures[next_fixture < n_fixtures ? next_fixture : n_fixtures - 1];
+    }
+    next_fixture = (size_t)(f - fixtures) + 1;
+    running = f;
+    test_serial++;
+    if (running->setup != NULL && running->setup(state) != 0) {
+        /* cmocka runs neither the test nor its teardown now */
+        free_registered(test_serial);
+        return -1;
     }
     return 0;
+}
+
+static int tk_test_teardown(void **state)
+{
+    int rc = running->teardown != NULL ? running->teardown(state) : 0;
+    free_registered(test_serial);
+    return rc;
+}
+
+int tk_run_group_tests(const char *group_name, const struct CMUnitTest *tests, size_t n,
+                       CMFixtureFunction group_setup, CMFixtureFunction group_teardown)
+{
+    struct CMUnitTest *wrapped = calloc(n, sizeof *wrapped);
+    fixtures = calloc(n, sizeof *fixtures);
+    if (wrapped == NULL || fixtures == NULL) {
+        perror("testkit: calloc");
+        exit(1);
+    }
+    n_fixtures = n;
+    next_fixture = 0;
+    for (size_t i = 0; i < n; i++) {
+        fixtures[i] = (struct tk_fixture){tests[i].setup_func, tests[i].teardown_func,
+                                          tests[i].initial_state};
+        wrapped[i] = tests[i];
+        wrapped[i].setup_func = tk_test_setup;
+        wrapped[i].teardown_func = tk_test_teardown;
+        wrapped[i].initial_state = &fixtures[i];
+    }
+    int rc = _cmocka_run_group_tests(group_name, wrapped, n, group_setup, group_teardown);
+    /* What the group setup started and the group teardown left. */
+    free_registered(0);
+    free(fixtures);
+    fixtures = NULL;
+    n_fixtures = 0;
+    free(wrapped);
+    return rc;
 }
 
 int tk_connect(const char *host, int port, int timeout_ms)

@@ -17,8 +17,14 @@
  *   tk_free(p);
  *
  * The child runs in a process group of its own, so tk_free() can kill the
- * program and every worker it forked even when a test fails halfway: a failed
- * test leaves no orphan behind.
+ * program and every worker it forked. A test need not free what it started
+ * to leave nothing behind: testkit frees every program a test started when
+ * the test ends, passed or failed (see tk_run_group_tests below), and kills
+ * them all if the test process is stopped by Ctrl-C (SIGINT), timeout(1)'s
+ * SIGTERM, SIGHUP or SIGQUIT, or exits.
+ *
+ * Include testkit.h after <cmocka.h>: it replaces cmocka_run_group_tests
+ * with the version that frees each test's programs.
  */
 #ifndef TESTKIT_H
 #define TESTKIT_H
@@ -37,10 +43,12 @@ typedef struct tk_proc {
     int status;
 } tk_proc;
 
-/* Start argv[0] with its arguments. env lists extra "NAME=value" entries, or
- * "NAME" alone to remove a variable; it may be NULL. stdin is /dev/null;
- * stdout and stderr are captured together. Returns NULL (with a message on
- * stderr) if the program cannot be started. */
+/* Start argv[0] (a path: no PATH search) with its arguments. env lists
+ * extra "NAME=value" entries, or "NAME" alone to remove a variable; it may
+ * be NULL. stdin is /dev/null; stdout and stderr are captured together; the
+ * program has no other fd of ours, and the default action for every signal.
+ * Returns NULL (with a message on stderr) if the program cannot be started.
+ * testkit keeps the program on its list until tk_free. */
 tk_proc *tk_start(const char *const argv[], const char *const env[]);
 
 /* Read what the program printed, for up to timeout_ms, until `needle` appears
@@ -68,24 +76,41 @@ int tk_stop(tk_proc *p, int signo, int timeout_ms);
 int tk_wait_exit(tk_proc *p, int timeout_ms);
 
 /* Kill the whole process group if anything in it still runs, reap the program
- * and free everything. Safe on NULL. */
+ * and free everything. Safe on NULL, and on a program testkit already freed
+ * because the test that started it ended. */
 void tk_free(tk_proc *p);
 
-/* Cleanup that survives a failed assertion. cmocka leaves a failing test
- * by jumping out of it, past the test's own tk_free() calls, and the
- * program it started would keep running, orphaned. So a test hands each
- * program it starts to tk_track(), frees it early with tk_release() if it
- * likes, and names tk_teardown as the test's teardown, which frees whatever
- * is left:
- *
- *   tk_proc *p = tk_track(tk_start(argv, NULL));
- *   ...
- *   cmocka_unit_test_teardown(test_echo, tk_teardown)
- *
- * tk_track returns p (NULL stays NULL) so it wraps tk_start directly. */
+/* Older spellings, from when a test had to hand each program to tk_track()
+ * and name tk_teardown as its teardown for a failed assertion not to leave
+ * the program running. testkit now does that for every test: tk_track
+ * returns p, tk_release is tk_free, tk_teardown frees what the running test
+ * started. New tests need none of them. */
 tk_proc *tk_track(tk_proc *p);
 void tk_release(tk_proc *p);
 int tk_teardown(void **state);
+
+/* cmocka's runner with each test's programs freed when the test ends.
+ * cmocka leaves a failing test by jumping out of it, past the test's own
+ * tk_free() calls; it still runs the test's teardown, and this runner adds
+ * "free every program this test started" to every test's teardown (after
+ * the test's own, which it keeps, like its setup and state). Programs a
+ * group setup starts live until the group ends. Declared only after
+ * <cmocka.h>, which defines the types. */
+#ifdef cmocka_run_group_tests
+int tk_run_group_tests(const char *group_name, const struct CMUnitTest *tests, size_t n,
+                       CMFixtureFunction group_setup, CMFixtureFunction group_teardown);
+#undef cmocka_run_group_tests
+#define cmocka_run_group_tests(group_tests, group_setup, group_teardown)                 \
+    tk_run_group_tests(#group_tests, group_tests,                                        \
+                       sizeof(group_tests) / sizeof((group_tests)[0]), group_setup,      \
+                       group_teardown)
+#undef cmocka_run_group_tests_name
+#define cmocka_run_group_tests_name(group_name, group_tests, group_setup,                \
+                                    group_teardown)                                      \
+    tk_run_group_tests(group_name, group_tests,                                          \
+                       sizeof(group_tests) / sizeof((group_tests)[0]), group_setup,      \
+                       group_teardown)
+#endif
 
 /* TCP client side. All return -1 on error or timeout. */
 int tk_connect(const char *host, int port, int timeout_ms);
