@@ -71,10 +71,23 @@ static void usage(FILE *out)
         "                      print the counts (one mode only)\n"
         "  --csv               also print the figures as csv lines\n"
         "  -h, --help          this text\n"
+        "env NODE: the node program for the node-* modes (default node, from PATH);\n"
+        "  without it those modes are skipped\n"
         "modes:\n");
     for (int i = 0; herd_modes[i] != NULL; i++)
         fprintf(out, "  %-16s %s%s\n", herd_modes[i]->name, herd_modes[i]->how,
                 herd_modes[i]->available ? "" : " [not available here]");
+}
+
+/* node/cluster.js beside this program: the node-* modes run it. */
+static const char *script_beside(const char *argv0)
+{
+    static char path[4096];
+    const char *slash = strrchr(argv0, '/');
+    if (slash == NULL || slash - argv0 > (ptrdiff_t)sizeof path - 32)
+        return "node/cluster.js"; /* run from PATH: look in the current directory */
+    snprintf(path, sizeof path, "%.*s/node/cluster.js", (int)(slash - argv0), argv0);
+    return path;
 }
 
 int main(int argc, char **argv)
@@ -100,6 +113,8 @@ int main(int argc, char **argv)
     const char *host_from = "HOST";
     cfg.port = (int)cli_env_long("PORT", cfg.port, 0, 65535);
     cfg.workers = (int)cli_env_long("WORKERS", cfg.workers, 1, 1024);
+    cfg.node = cli_env("NODE", "node");
+    cfg.node_script = script_beside(argv[0]);
     const char *mode_name = "all";
     int serve = 0, csv = 0;
 
@@ -151,9 +166,10 @@ int main(int argc, char **argv)
         one = herd_mode_find(mode_name);
         if (one == NULL)
             cli_fail("bad value for --mode: %s (the modes are listed below)", mode_name);
-        if (!one->available) {
-            fprintf(stderr, "thundering-herd: mode %s is Linux-only: %s\n", one->name,
-                    one->how);
+        const char *missing = herd_mode_missing(one, &cfg);
+        if (missing != NULL) {
+            fprintf(stderr, "thundering-herd: mode %s cannot run here: %s (%s)\n",
+                    one->name, missing, one->how);
             return 2;
         }
     } else if (serve) {
@@ -195,11 +211,15 @@ int main(int argc, char **argv)
         row->mode = mode->name;
         row->workers = cfg.workers;
         row->accepts = &accepts[(size_t)done * (size_t)cfg.workers];
-        if (!mode->available) {
+        const char *missing = herd_mode_missing(mode, &cfg);
+        if (missing != NULL) {
             row->skipped = 1;
-            printf("[master %d] %s: skipped, Linux-only\n", (int)getpid(), mode->name);
+            row->skip_why = missing;
+            printf("[master %d] %s: skipped, %s\n", (int)getpid(), mode->name, missing);
             continue;
         }
+        /* Node's workers cannot see their returns from epoll_wait. */
+        row->no_wakeups = mode->server_stop != NULL;
         int r = herd_run(mode, &cfg, count, res);
         if (r == -1) {
             row->failed = 1;
