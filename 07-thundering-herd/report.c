@@ -219,6 +219,16 @@ static int feeds_stall(const report_row *r, const report_info *info)
     return !avoids_stall(r, info);
 }
 
+/* Some connection waited more than one and a half stalls: it cannot have
+ * been served by the stalled worker right away, so it waited for a stall
+ * that was already in progress when it was handed over (rr-on-ack and
+ * Node's rr, where a worker is free again before it has served), or in a
+ * queue (reuseport). */
+static int waited_past_a_stall(const report_row *r, const report_info *info)
+{
+    return r->max > 1.5 * info->stall_ms;
+}
+
 void report_notice(FILE *out, const report_info *info, const report_row *rows, int n)
 {
     /* The column the lists are about: the kernel's count where there is
@@ -292,5 +302,11 @@ void report_notice(FILE *out, const report_info *info, const report_row *rows, i
             fprintf(out, "none");
         fprintf(out, ".\n    Connections queued behind a stalled worker wait for it: "
                      "compare the p99 column.\n");
+        fprintf(out,
+                "    Some connections waited longer than one stall (max above %.0f ms): ",
+                1.5 * info->stall_ms);
+        if (list_modes(out, rows, n, waited_past_a_stall, info, 0) == 0)
+            fprintf(out, "none");
+        fprintf(out, ";\n    they were queued behind a stall already in progress.\n");
     }
 }
