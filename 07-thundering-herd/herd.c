@@ -8,15 +8,19 @@
  *   3. on_worker_ready    wait until every worker writes "I am waiting" on
  *                         the ready pipe, then print the listening line
  *   4. start_client       fork the load (loadgen.h) into a process of its
- *                         own, so the master is free to dispatch in
- *                         round-robin mode
+ *                         own, so the master is free to dispatch in the
+ *                         rr-* modes
  *   5. loop_run           chapter 01's loop waits for the client to finish,
- *                         or for SIGINT/SIGTERM; round-robin's master does
- *                         its accepting there too
+ *                         or for SIGINT/SIGTERM; the rr-* masters do their
+ *                         accepting there too
  *   6. on_client_done     let the counters settle, read each worker's
  *                         context switches, then sup_stop: SIGTERM to every
  *                         worker, reap them all
  *   7. mode->teardown     close what setup made
+ *
+ * An external mode (node-rr, node-none) skips 2 and 3: its setup has
+ * started the server (node node/cluster.js) and waited for its workers,
+ * and at 6 its server_stop stops it instead of sup_stop.
  *
  * A worker's side is worker_main(): wait for a connection the mode's way,
  * write one line naming itself, close, repeat. Its SIGTERM is left at the

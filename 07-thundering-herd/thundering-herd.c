@@ -21,16 +21,19 @@
  * What you should see: a table with one row per mode. "woken/conn" is how
  * many times the kernel woke a worker per connection (their context
  * switches): about all of them for select, poll and epoll, one for accept,
- * epoll-exclusive, reuseport, nginx-mutex and round-robin, two for
+ * epoll-exclusive, reuseport, nginx-mutex, the rr-* masters and Node's rr, two for
  * pthread-mutex (a futex unlock wakes one waiter) and about three with 4
  * workers for fcntl-lock (its release wakes several). "ret/conn" is how
  * often a worker came back from its wait: about one everywhere, because
  * most woken workers find the connection gone and go back to sleep inside
  * the kernel. epoll-exclusive and nginx-mutex hand nearly everything to one
- * worker when connections come one at a time; round-robin and accept
- * spread them evenly. With a stalled worker,
- * reuseport keeps queueing to it and its p99 latency jumps, while the
- * others pass it over.
+ * worker when connections come one at a time; the rr-* masters, Node's rr
+ * and accept spread them evenly; Node's none herds like epoll. With a
+ * stalled worker, reuseport keeps queueing to it and its p99 latency
+ * jumps; rr-on-ack and Node's rr hand it one connection per stall, which
+ * waits for the stall in progress (max ms about two stalls); the others
+ * pass it over. The node-* rows need node (env NODE), and are skipped
+ * without it.
  *
  * The strategies are in modes.c behind the interface in herd.h; herd.c runs
  * one of them; counters.h, loadgen.h and report.h are the measuring.

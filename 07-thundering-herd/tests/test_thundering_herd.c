@@ -581,6 +581,24 @@ static void test_workers_die_with_the_master(void **state)
             fail_msg("%s: workers outlived their master", modes[m]);
         tk_free(p);
     }
+    /* Node's cluster too: the node primary is the master's child, and its
+     * workers are the primary's. All of them must go. */
+    if (!node_installed()) {
+        print_message("node-rr: skipped, node is not installed\n");
+        return;
+    }
+    tk_proc *p = tk_start(
+        (const char *[]){PROG, "--mode", "node-rr", "--serve", "--workers", "2", NULL},
+        NULL);
+    assert_non_null(p);
+    assert_true(tk_wait_listening(p, 30000) > 0);
+    pid_t procs[4] = {0};
+    assert_int_equal(tk_list_children(p->pid, procs, 1), 1);
+    assert_int_equal(tk_list_children(procs[0], procs + 1, 2), 2);
+    kill(p->pid, SIGKILL);
+    if (!tk_until(all_gone, procs, 10000))
+        fail_msg("node-rr: the node primary or its workers outlived the master");
+    tk_free(p);
 }
 
 /* Voluntary context switches of a process (Linux), or -1. */
