@@ -50,8 +50,8 @@ echo "worker (woken/conn near 4, counted by the kernel), yet the program itself 
 echo "far fewer returns (ret/conn between 1 and 2; EAGAIN counts the workers that"
 echo "came back for nothing): most of the woken workers found the connection gone"
 echo "and went back to sleep inside the kernel, without returning."
-echo "Blocking accept, EPOLLEXCLUSIVE, SO_REUSEPORT and round-robin woke exactly one."
-echo "epoll-exclusive gave nearly everything to one worker; round-robin and accept"
+echo "Blocking accept, EPOLLEXCLUSIVE, SO_REUSEPORT and the rr-* masters woke exactly one."
+echo "epoll-exclusive gave nearly everything to one worker; the rr-* masters and accept"
 echo "took turns."
 echo "The locks: releasing the fcntl() lock woke several of its waiters (woken/conn"
 echo "about 3); a pthread mutex is a futex, whose unlock wakes one waiter (2: the"
@@ -63,7 +63,7 @@ if [ $linux = 1 ]; then
     for m in select poll epoll; do
         check "$m woke at least half of the 4 workers per connection" 'x >= 2' "$(field $m 6)"
     done
-    for m in accept epoll-exclusive reuseport round-robin; do
+    for m in accept epoll-exclusive reuseport rr-when-served rr-on-ack; do
         check "$m woke one worker per connection" 'x >= 0.9 && x <= 1.1' "$(field $m 6)"
     done
     e=$(printf '%s\n' "$csv" | awk -F, '$2 == "epoll-exclusive" {
@@ -74,7 +74,9 @@ if [ $linux = 1 ]; then
         "$(field pthread-mutex 6)"
     check "nginx-mutex woke one worker per connection" 'x <= 1.5' "$(field nginx-mutex 6)"
 fi
-check "round-robin spread them evenly (Jain index)" 'x >= 0.95' "$(field round-robin 9)"
+for m in rr-when-served rr-on-ack; do
+    check "$m spread them evenly (Jain index)" 'x >= 0.95' "$(field $m 9)"
+done
 echo
 
 echo "=== 2. concurrent: 400 connections, 8 clients at once"
@@ -88,7 +90,7 @@ echo
 echo "checking what the table showed:"
 locks="fcntl-lock nginx-mutex"
 [ $linux = 1 ] && locks="$locks pthread-mutex"
-for m in accept select poll round-robin $locks; do
+for m in accept select poll rr-when-served rr-on-ack $locks; do
     check "$m answered all 400 connections" 'x == 400' "$(field $m 4)"
 done
 echo
@@ -97,14 +99,18 @@ echo "=== 3. concurrent, worker 0 stalls 50 ms on every connection"
 show --connections 200 --clients 8 --stall-worker 50
 echo "In plain words: a stalled worker is not waiting for connections, so every"
 echo "mode where workers come and ask (accept, select, epoll, the blocking locks,"
-echo "the master's free list in round-robin) passes it over. SO_REUSEPORT decides by a"
+echo "the master's free list in rr-when-served) passes it over. SO_REUSEPORT decides by a"
 echo "hash of the client's address and port, keeps queueing a quarter of the"
 echo "connections to the stalled worker, and those wait: look at its p99."
 echo "nginx-mutex may feed it too: if the stalled worker holds the try-lock, it takes"
 echo "it again after every connection until another worker's delay runs out."
+echo "rr-on-ack, like Node's own primary (node-rr, when node is installed), counts a"
+echo "worker free once it has acknowledged a connection, before serving it: the"
+echo "stalled worker is handed the next one while it stalls, and that one waits for"
+echo "the stall in progress and then its own (max ms about two stalls)."
 echo
 echo "checking what the table showed:"
-for m in accept round-robin; do
+for m in accept rr-when-served; do
     check "$m sent the stalled worker less than half a fair share" 'x < 0.125' "$(field $m 15)"
 done
 if [ $linux = 1 ]; then

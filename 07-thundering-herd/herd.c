@@ -8,15 +8,19 @@
  *   3. on_worker_ready    wait until every worker writes "I am waiting" on
  *                         the ready pipe, then print the listening line
  *   4. start_client       fork the load (loadgen.h) into a process of its
- *                         own, so the master is free to dispatch in
- *                         round-robin mode
+ *                         own, so the master is free to dispatch in the
+ *                         rr-* modes
  *   5. loop_run           chapter 01's loop waits for the client to finish,
- *                         or for SIGINT/SIGTERM; round-robin's master does
- *                         its accepting there too
+ *                         or for SIGINT/SIGTERM; the rr-* masters do their
+ *                         accepting there too
  *   6. on_client_done     let the counters settle, read each worker's
  *                         context switches, then sup_stop: SIGTERM to every
  *                         worker, reap them all
  *   7. mode->teardown     close what setup made
+ *
+ * An external mode (node-rr, node-none) skips 2 and 3: its setup has
+ * started the server (node node/cluster.js) and waited for its workers,
+ * and at 6 its server_stop stops it instead of sup_stop.
  *
  * A worker's side is worker_main(): wait for a connection the mode's way,
  * write one line naming itself, close, repeat. Its SIGTERM is left at the
@@ -48,6 +52,41 @@ const herd_mode *herd_mode_find(const char *name)
     for (int i = 0; herd_modes[i] != NULL; i++)
         if (strcmp(herd_modes[i]->name, name) == 0)
             return herd_modes[i];
+    return NULL;
+}
+
+/* Would execvp() find `prog`? The same search: a name with a slash is a
+ * path, any other is looked for in each directory of PATH. */
+static int installed(const char *prog)
+{
+    if (strchr(prog, '/') != NULL)
+        return access(prog, X_OK) == 0;
+    const char *path = getenv("PATH");
+    if (path == NULL)
+        path = "/usr/bin:/bin";
+    while (*path != '\0') {
+        size_t len = strcspn(path, ":");
+        char file[4096];
+        if (snprintf(file, sizeof file, "%.*s/%s", (int)len, len > 0 ? path : ".", prog) <
+                (int)sizeof file &&
+            access(file, X_OK) == 0)
+            return 1;
+        path += len + (path[len] == ':');
+    }
+    return 0;
+}
+
+const char *herd_mode_missing(const herd_mode *mode, const herd_config *cfg)
+{
+    static char why[256];
+    if (!mode->available)
+        return "Linux-only";
+    if (mode->needs != NULL && strcmp(mode->needs, "node") == 0 &&
+        !installed(cfg->node)) {
+        snprintf(why, sizeof why, "%s not found (set NODE to the node program)",
+                 cfg->node);
+        return why;
+    }
     return NULL;
 }
 
@@ -265,6 +304,20 @@ static pid_t spawn_worker(sup_t *sup, int slot, void *slot_data, void **proc_dat
     return pid;
 }
 
+/* The end of a run: stop the workers. The supervisor's are stopped and
+ * reaped, and its SUP_EV_STOPPED ends the loop; an external server is
+ * stopped by its mode, which collects the counts on the way. */
+static void stop_workers(herd *h)
+{
+    if (h->mode->server_stop == NULL) {
+        sup_stop(h->sup);
+        return;
+    }
+    if (h->server != 0 && h->mode->server_stop(h) == -1)
+        h->failed = 1;
+    loop_stop(h->loop);
+}
+
 static void on_sup_event(sup_t *sup, const sup_event_t *ev, void *arg)
 {
     (void)sup;
@@ -361,7 +414,7 @@ static void on_client_done(loop_t *loop, int fd, int events, void *arg)
     }
     settle_counters(h);
     count_sleeps(h);
-    sup_stop(h->sup);
+    stop_workers(h);
 }
 
 static void on_stop_signal(loop_t *loop, int signo, void *arg)
@@ -374,7 +427,7 @@ static void on_stop_signal(loop_t *loop, int signo, void *arg)
         kill(h->client, SIGTERM); /* its EOF then stops the workers */
     } else {
         count_sleeps(h);
-        sup_stop(h->sup);
+        stop_workers(h);
     }
 }
 
@@ -452,6 +505,18 @@ static int start_client(herd *h, lg_result *res)
     return loop_watch(h->loop, done[0], LOOP_READ, on_client_done, h);
 }
 
+/* Every worker waits: say we are listening and start the load. */
+static void all_waiting(herd *h)
+{
+    printf("[master %d] %s: listening on %s:%d (pid %d)\n", (int)getpid(), h->mode->name,
+           h->cfg->host, h->port, (int)getpid());
+    if (h->cfg->connections > 0 && start_client(h, h->res) == -1) {
+        warn("[master %d] load client: %s", (int)getpid(), h->call);
+        h->failed = 1;
+        stop_workers(h);
+    }
+}
+
 /* A worker is waiting. When all are, say we are listening and start the
  * load. EOF before that means workers died before they got there. */
 static void on_worker_ready(loop_t *loop, int fd, int events, void *arg)
@@ -476,13 +541,7 @@ static void on_worker_ready(loop_t *loop, int fd, int events, void *arg)
         sup_stop(h->sup);
         return;
     }
-    printf("[master %d] %s: listening on %s:%d (pid %d)\n", (int)getpid(), h->mode->name,
-           h->cfg->host, h->port, (int)getpid());
-    if (h->cfg->connections > 0 && start_client(h, h->res) == -1) {
-        warn("[master %d] load client: %s", (int)getpid(), h->call);
-        h->failed = 1;
-        sup_stop(h->sup);
-    }
+    all_waiting(h);
 }
 
 int herd_run(const herd_mode *mode, const herd_config *cfg, counters *count,
@@ -509,6 +568,8 @@ int herd_run(const herd_mode *mode, const herd_config *cfg, counters *count,
         .client_fd = -1,
         .ready = {-1, -1},
         .res = res,
+        .server_in = -1,
+        .server_out = -1,
     };
     counters_reset(count);
     res->done = res->errors = 0;
@@ -531,6 +592,14 @@ int herd_run(const herd_mode *mode, const herd_config *cfg, counters *count,
     if (loop_on_signal(h.loop, SIGINT, on_stop_signal, &h) == -1 ||
         loop_on_signal(h.loop, SIGTERM, on_stop_signal, &h) == -1) {
         warn("[master %d] loop_on_signal", (int)getpid());
+        goto out_loop;
+    }
+    if (mode->server_stop != NULL) {
+        /* External: setup has started the server, and its workers wait. */
+        all_waiting(&h);
+        if (loop_run(h.loop) == -1)
+            warn("[master %d] loop_run", (int)getpid());
+        status = h.failed ? -1 : h.interrupted ? 1 : 0;
         goto out_loop;
     }
     sup_config_t sc = {
@@ -587,6 +656,10 @@ out_loop:
         close(h.client_fd);
     loop_free(h.loop);
 out_teardown:
+    /* An external server still running (the run failed before its end):
+     * stop it, so that it leaves nothing behind. */
+    if (mode->server_stop != NULL && h.server != 0 && mode->server_stop(&h) == -1)
+        status = -1;
     mode->teardown(&h);
 out:
     free(fds);

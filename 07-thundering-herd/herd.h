@@ -10,7 +10,7 @@
  * RoundRobinHandle (the primary accepts and hands connections out) behind
  * one interface. In Node's terms: setup is the handle's constructor (it
  * listens), spawn_prepare and spawn_done are add(worker), master_start and
- * round-robin's callbacks in the master's loop are distribute() and
+ * rr-on-ack's callbacks in the master's loop are distribute() and
  * handoff() (the next *free* worker gets the connection), worker_wait is
  * the worker's side, and teardown is what remove(worker) does when the
  * last worker has gone: close the listening handle.
@@ -30,17 +30,30 @@
  *   nginx-mutex      nginx's accept_mutex: a try-lock in shared memory; the
  *                    holder puts the listener in its own epoll set, the others
  *                    take it out and wait at most --mutex-delay ms
- *   round-robin      receives a connection from the master over SCM_RIGHTS
+ *   rr-when-served   receives a connection from the master over SCM_RIGHTS;
+ *                    the master counts it free again once it has served it
+ *   rr-on-ack        the same, but free again once it has acknowledged the
+ *                    connection, before serving it (Node's RoundRobinHandle)
+ *   node-rr          Node's own cluster, NODE_CLUSTER_SCHED_POLICY=rr
+ *   node-none        Node's own cluster, NODE_CLUSTER_SCHED_POLICY=none
  *
  * epoll, epoll-exclusive, reuseport and pthread-mutex are Linux-only here;
- * elsewhere they are listed but skipped (herd_mode.available is 0).
+ * elsewhere they are listed but skipped (herd_mode.available is 0). The
+ * node modes need the node program; without it they are skipped too
+ * (herd_mode_missing says why).
  *
  * One run (herd_run): the master sets the mode up, forks the workers under
  * chapter 02's supervisor (it reaps them, and they die with the master),
  * forks the load client (loadgen.h) and waits in chapter 01's event loop,
- * where round-robin also does its dispatching. When the client is done the
- * master stops and reaps the workers and tears the mode down. Everything the
- * workers did is in the shared counters (counters.h).
+ * where the rr-* modes also do their dispatching. When the client is done
+ * the master stops and reaps the workers and tears the mode down.
+ * Everything the workers did is in the shared counters (counters.h).
+ *
+ * The node modes are *external*: the server is another program (node
+ * node/cluster.js), so setup starts it and learns its port and its
+ * workers' pids from its output, no worker is forked here, and
+ * server_stop asks it for the counts its workers kept. The driver reads
+ * their context switches from /proc as it does for its own workers.
  */
 #ifndef HERD_H
 #define HERD_H
@@ -71,6 +84,8 @@ typedef struct herd_config {
                            waits before it tries again (nginx's
                            accept_mutex_delay); 0: 500 ms, nginx's default */
     int verbose;        /* workers announce themselves */
+    const char *node;   /* node-*: the node program (env NODE, default node) */
+    const char *node_script; /* node-*: the path of node/cluster.js */
 } herd_config;
 
 typedef struct herd_mode herd_mode;
@@ -93,12 +108,18 @@ typedef struct herd {
     int owner_died;  /* pthread-mutex, in a worker: it took the lock over from
                         a holder that died, and has not said so yet */
     int *fds;        /* per worker: its SO_REUSEPORT socket, or the master's
-                        end of its round-robin channel; -1 where unused */
-    int *peer;       /* round-robin: the worker's end, while it is forked */
+                        end of its rr-* channel; -1 where unused */
+    int *peer;       /* rr-*: the worker's end, while it is forked */
     int epfd;        /* in a worker: its own epoll instance */
-    int *free_q;     /* round-robin: ring of idle workers, oldest first */
+    int *free_q;     /* rr-*: ring of idle workers, oldest first */
     int free_head, free_len;
-    int paused;       /* round-robin: listener unwatched, no worker free */
+    int paused;   /* rr-when-served: listener unwatched, no worker free */
+    int *pending; /* rr-on-ack: ring of accepted connections no worker
+                     has yet (Node's handles[]) */
+    int pending_head, pending_len, pending_cap;
+    pid_t server;     /* node-*: the node primary, 0 when none runs */
+    int server_in;    /* node-*: its stdin; closing it asks for the counts */
+    int server_out;   /* node-*: its stdout, where the counts come */
     pid_t client;     /* the load client, 0 when none runs */
     int client_fd;    /* EOF when the client has exited */
     int ready[2];     /* each new worker writes one byte here once it waits */
@@ -111,19 +132,20 @@ typedef struct herd {
 
 struct herd_mode {
     const char *name;
-    const char *how; /* one line, for --help and the table's footnotes */
-    int available;   /* 0: Linux-only and this is not Linux */
+    const char *how;   /* one line, for --help and the table's footnotes */
+    int available;     /* 0: Linux-only and this is not Linux */
+    const char *needs; /* a program it runs ("node"), or NULL */
 
     /* Master, once, before any worker: listening socket(s), lock file.
      * Returns 0, or -1 with errno set (the message names the call). */
     int (*setup)(herd *h);
-    /* Master, around fork() of worker w; optional. Round-robin makes the
+    /* Master, around fork() of worker w; optional. The rr-* modes make the
      * worker's channel before and closes the worker's end after;
      * nginx-mutex frees the lock if the slot's previous worker died
      * holding it. */
     int (*spawn_prepare)(herd *h, int w);
     void (*spawn_done)(herd *h, int w, pid_t pid);
-    /* Master, once the workers run; optional (round-robin watches the
+    /* Master, once the workers run; optional (the rr-* modes watch the
      * listener and the channels in h->loop). */
     int (*master_start)(herd *h);
     /* Worker w, right after fork: drop what is not its own, make its own
@@ -133,10 +155,18 @@ struct herd_mode {
      * HERD_STOP. It counts wakeups, accepts and failed accepts itself,
      * because only it knows what "woke up" means for its way of waiting. */
     int (*worker_wait)(herd *h, int w);
-    /* Worker w, after it served a connection; optional (round-robin tells
-     * the master it is free again). */
+    /* Worker w, after it served a connection; optional (rr-when-served
+     * tells the master it is free again). */
     void (*worker_done)(herd *h, int w);
-    /* Master, at the end: close everything setup made. */
+    /* External modes only (NULL for the others, which have worker_init and
+     * worker_wait instead): the master, once the load is done and the
+     * workers' context switches are read. Stop the server, fill in each
+     * worker's accepts, served and naps from what it reports, and reap it.
+     * 0, or -1 after a message. */
+    int (*server_stop)(herd *h);
+    /* Master, at the end: close everything setup made. The load client
+     * calls it too, right after its fork, to drop what it inherited: it
+     * closes, it never stops anything. */
     void (*teardown)(herd *h);
 };
 
@@ -144,6 +174,9 @@ struct herd_mode {
 extern const herd_mode *const herd_modes[];
 /* The mode called `name`, or NULL. */
 const herd_mode *herd_mode_find(const char *name);
+/* NULL if mode can run here with cfg, else why not, for a "skipped: ..."
+ * line: "Linux-only", or that cfg->node is not installed. */
+const char *herd_mode_missing(const herd_mode *mode, const herd_config *cfg);
 
 /* Run one mode with cfg's workers and load: the counters are zeroed first
  * and hold the workers' counts afterwards; res (big enough for

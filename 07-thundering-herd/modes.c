@@ -1,5 +1,6 @@
 /*
- * modes.c: the ten ways N workers can wait on one port (see herd.h).
+ * modes.c: the ways N workers can wait on one port (see herd.h): eleven
+ * written here, and Node's own cluster run beside them.
  *
  * Read them in order; each is a few functions filling in a herd_mode.
  * Each worker_wait counts its own *wakeups*: the moments the worker comes
@@ -30,6 +31,8 @@
 #include <sys/mman.h>
 #include <sys/select.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #ifdef __linux__
@@ -116,6 +119,13 @@ static void close_everything(herd *h)
         close_fd(&h->fds[i]);
         close_fd(&h->peer[i]);
     }
+    for (int i = 0; i < h->pending_len; i++) /* rr-on-ack's queue */
+        close(h->pending[(h->pending_head + i) % h->pending_cap]);
+    free(h->pending);
+    h->pending = NULL;
+    h->pending_len = h->pending_cap = h->pending_head = 0;
+    close_fd(&h->server_in);
+    close_fd(&h->server_out);
 }
 
 /* ---- accept: block in accept() on the shared socket ------------------------ */
@@ -830,16 +840,31 @@ static const herd_mode mode_nginx_mutex = {
     .teardown = close_everything,
 };
 
-/* ---- round-robin: the master accepts and hands out ------------------------- */
+/* ---- rr-when-served, rr-on-ack: the master accepts and hands out ----------- */
 /*
- * Node cluster's default (RoundRobinHandle): the master alone listens and
- * accepts; each connection goes to the next *free* worker as an
- * SCM_RIGHTS message (chapter 05's fdpass) on that worker's channel, a
- * socketpair. A worker that has served its connection writes one byte back
- * and joins the end of the free queue. Nobody else wakes, the spread is
- * even, and a stalled worker is simply not free, so it is passed over. The
- * price: every connection crosses the master, one more hop and one more
- * process that must keep up.
+ * The master alone listens and accepts; each connection goes to the next
+ * *free* worker as an SCM_RIGHTS message (chapter 05's fdpass) on that
+ * worker's channel, a socketpair, and the worker answers with one byte.
+ * Nobody else wakes, and the spread is even. The price: every connection
+ * crosses the master, one more hop and one more process that must keep
+ * up. The two modes differ in what "free" means, and so in what a stalled
+ * worker does:
+ *
+ *   rr-when-served  the worker's byte says "served": it is free again once
+ *                   it has answered the connection. A stalled worker is not
+ *                   free, so it is passed over. While no worker is free the
+ *                   master stops accepting, and connections wait in the
+ *                   kernel's queue.
+ *   rr-on-ack       what Node's primary does (RoundRobinHandle in
+ *                   lib/internal/cluster/round_robin_handle.js): the byte
+ *                   is the worker's acknowledgement ({"accepted": true} in
+ *                   Node), sent as soon as the connection arrives, before
+ *                   it is served. The master accepts whatever comes and
+ *                   queues it (Node's handles[]); a worker that acks is
+ *                   handed the next queued connection at once, or joins the
+ *                   free list (Node's free[]). So a stalled worker is free
+ *                   again the moment its stall begins, and the next
+ *                   connection waits in its channel until the stall ends.
  */
 
 static void free_push(herd *h, int w)
@@ -875,6 +900,58 @@ static int rr_setup(herd *h)
     return shared_listener(h, 1);
 }
 
+/* Pass connection conn to worker w, and drop the master's reference. */
+static void rr_send(herd *h, int w, int conn)
+{
+    /* One byte of data carries the fd: SCM_RIGHTS needs some. */
+    if (fdpass_send(h->fds[w], "c", 1, conn) != 1)
+        fprintf(stderr, "[master %d] fdpass_send to worker slot %d: %s\n", (int)getpid(),
+                w, strerror(errno));
+    close(conn); /* the worker has its own reference now */
+}
+
+/* rr-on-ack: worker w is free. Give it the oldest queued connection, or
+ * put it on the free list (RoundRobinHandle.handoff). */
+static void ack_handoff(herd *h, int w)
+{
+    if (h->pending_len == 0) {
+        free_push(h, w);
+        return;
+    }
+    int conn = h->pending[h->pending_head];
+    h->pending_head = (h->pending_head + 1) % h->pending_cap;
+    h->pending_len--;
+    rr_send(h, w, conn);
+}
+
+/* rr-on-ack: queue a connection; if a worker is free, hand out the oldest
+ * (RoundRobinHandle.distribute). Node's queue has no bound; this one grows. */
+static int ack_distribute(herd *h, int conn)
+{
+    if (h->pending_len == h->pending_cap) {
+        int cap = h->pending_cap > 0 ? 2 * h->pending_cap : 16;
+        int *q = malloc((size_t)cap * sizeof *q);
+        if (q == NULL)
+            return -1;
+        for (int i = 0; i < h->pending_len; i++)
+            q[i] = h->pending[(h->pending_head + i) % h->pending_cap];
+        free(h->pending);
+        h->pending = q;
+        h->pending_head = 0;
+        h->pending_cap = cap;
+    }
+    h->pending[(h->pending_head + h->pending_len) % h->pending_cap] = conn;
+    h->pending_len++;
+    if (h->free_len > 0)
+        ack_handoff(h, free_pop(h));
+    return 0;
+}
+
+static int on_ack(const herd *h)
+{
+    return h->mode->worker_done == NULL;
+}
+
 static void rr_on_listener(loop_t *loop, int fd, int events, void *arg);
 
 static void rr_on_channel(loop_t *loop, int fd, int events, void *arg)
@@ -884,8 +961,8 @@ static void rr_on_channel(loop_t *loop, int fd, int events, void *arg)
     int w = 0;
     while (w < h->cfg->workers && h->fds[w] != fd)
         w++;
-    char acks[64];
-    ssize_t n = read(fd, acks, sizeof acks);
+    char bytes[64];
+    ssize_t n = read(fd, bytes, sizeof bytes);
     if (n == -1 && (errno == EINTR || errno == EAGAIN))
         return;
     if (n <= 0) {
@@ -895,8 +972,12 @@ static void rr_on_channel(loop_t *loop, int fd, int events, void *arg)
         free_remove(h, w);
         return;
     }
-    for (ssize_t i = 0; i < n; i++)
-        free_push(h, w); /* one byte per connection served */
+    for (ssize_t i = 0; i < n; i++) {
+        if (on_ack(h))
+            ack_handoff(h, w); /* one byte per connection acknowledged */
+        else
+            free_push(h, w); /* one byte per connection served */
+    }
     if (h->paused && h->free_len > 0) {
         h->paused = 0;
         loop_modify(loop, h->listen_fd, LOOP_READ);
@@ -929,7 +1010,10 @@ static void rr_spawn_done(herd *h, int w, pid_t pid)
     }
     if (loop_watch(h->loop, h->fds[w], LOOP_READ, rr_on_channel, h) == -1)
         fprintf(stderr, "[master %d] loop_watch: %s\n", (int)getpid(), strerror(errno));
-    free_push(h, w);
+    if (on_ack(h))
+        ack_handoff(h, w); /* RoundRobinHandle.add: in case some are queued */
+    else
+        free_push(h, w);
 }
 
 static int rr_master_start(herd *h)
@@ -941,7 +1025,9 @@ static void rr_on_listener(loop_t *loop, int fd, int events, void *arg)
 {
     (void)events;
     herd *h = arg;
-    while (h->free_len > 0) {
+    /* rr-on-ack accepts whatever comes, as Node's primary does;
+     * rr-when-served only while a worker is free. */
+    while (on_ack(h) || h->free_len > 0) {
         int conn = herd_accept(fd);
         if (conn == -1) {
             if (errno == EINTR || errno == ECONNABORTED)
@@ -951,15 +1037,15 @@ static void rr_on_listener(loop_t *loop, int fd, int events, void *arg)
                         strerror(errno));
             return;
         }
-        int w = free_pop(h);
-        /* One byte of data carries the fd: SCM_RIGHTS needs some. */
-        if (fdpass_send(h->fds[w], "c", 1, conn) != 1)
-            fprintf(stderr, "[master %d] fdpass_send to worker slot %d: %s\n",
-                    (int)getpid(), w, strerror(errno));
-        close(conn); /* the worker has its own reference now */
+        if (!on_ack(h)) {
+            rr_send(h, free_pop(h), conn);
+        } else if (ack_distribute(h, conn) == -1) {
+            fprintf(stderr, "[master %d] malloc: %s\n", (int)getpid(), strerror(errno));
+            close(conn);
+        }
     }
-    /* Nobody is free: stop accepting. New connections wait in the
-     * kernel's queue until a worker reports back. */
+    /* rr-when-served, nobody free: stop accepting. New connections wait in
+     * the kernel's queue until a worker reports back. */
     h->paused = 1;
     loop_modify(loop, fd, 0);
 }
@@ -967,20 +1053,24 @@ static void rr_on_listener(loop_t *loop, int fd, int events, void *arg)
 static int rr_worker_init(herd *h, int w)
 {
     /* A worker needs its own channel end only: not the listener (that is
-     * the master's job here) and not the master's ends of any channel. */
+     * the master's job here), not the master's ends of any channel, not
+     * connections the master has queued. */
     close_fd(&h->listen_fd);
     for (int i = 0; i < h->cfg->workers; i++) {
         close_fd(&h->fds[i]);
         if (i != w)
             close_fd(&h->peer[i]);
     }
+    for (int i = 0; i < h->pending_len; i++)
+        close(h->pending[(h->pending_head + i) % h->pending_cap]);
+    h->pending_len = 0;
     return 0;
 }
 
 /* The worker waits for its channel to become readable with poll(), and only
  * then calls recvmsg(), as an event loop (libuv's, in a Node worker) does.
  * A worker blocked in recvmsg() itself would be woken a second time per
- * connection: when the master reads the worker's "free again" byte, the
+ * connection: when the master reads the worker's one-byte reply, the
  * kernel frees that byte's buffer and wakes every sleeper on the worker's
  * socket to say "you may write again". A sleeper in recvmsg() is woken
  * whatever the reason; poll() (like epoll) hears only the events it asked
@@ -1009,15 +1099,27 @@ static int rr_wait(herd *h, int w)
     return in.fds[0];
 }
 
-static void rr_worker_done(herd *h, int w)
+/* A byte to the master: "free again". */
+static void rr_reply(herd *h, int w)
 {
     while (write(h->peer[w], "r", 1) == -1 && errno == EINTR)
         ;
 }
 
-static const herd_mode mode_round_robin = {
-    .name = "round-robin",
-    .how = "the master accepts and passes each connection to the next free worker",
+/* rr-on-ack: acknowledge at once, then serve (Node's child.js sends
+ * {ack, accepted: true} before it emits 'connection'). */
+static int rr_ack_wait(herd *h, int w)
+{
+    int conn = rr_wait(h, w);
+    if (conn >= 0)
+        rr_reply(h, w);
+    return conn;
+}
+
+static const herd_mode mode_rr_when_served = {
+    .name = "rr-when-served",
+    .how = "the master accepts and passes each connection to the next worker that "
+           "has served its last",
     .available = 1,
     .setup = rr_setup,
     .spawn_prepare = rr_spawn_prepare,
@@ -1025,7 +1127,354 @@ static const herd_mode mode_round_robin = {
     .master_start = rr_master_start,
     .worker_init = rr_worker_init,
     .worker_wait = rr_wait,
-    .worker_done = rr_worker_done,
+    .worker_done = rr_reply,
+    .teardown = close_everything,
+};
+
+static const herd_mode mode_rr_on_ack = {
+    .name = "rr-on-ack",
+    .how = "the same, but a worker is free once it acknowledges a connection, "
+           "before serving it (Node's RoundRobinHandle)",
+    .available = 1,
+    .setup = rr_setup,
+    .spawn_prepare = rr_spawn_prepare,
+    .spawn_done = rr_spawn_done,
+    .master_start = rr_master_start,
+    .worker_init = rr_worker_init,
+    .worker_wait = rr_ack_wait,
+    .teardown = close_everything,
+};
+
+/* ---- node-rr, node-none: Node's own cluster, measured from outside --------- */
+/*
+ * The real thing beside the models: node node/cluster.js, a Node primary
+ * with N cluster workers that answer exactly as the C workers do (one line
+ * naming the worker, then close), under the same load client. Node picks
+ * its scheduling from NODE_CLUSTER_SCHED_POLICY: rr (its default but on
+ * Windows: the primary accepts and hands out, as rr-on-ack does) or none
+ * (every worker has the listener in its own libuv epoll set, as the epoll
+ * mode does).
+ *
+ * The counts come from outside the Node code that is measured: each worker
+ * counts its 'connection' events (accepts), its replies (served) and its
+ * stalls (naps), and reports them to the primary at the end; the driver
+ * reads the workers' context switches from /proc, as for its own. What a
+ * Node worker cannot see is how often it returned from epoll_wait for
+ * nothing: libuv swallows the EAGAIN of a lost race. So these rows have
+ * no ret/conn and no EAGAIN.
+ *
+ * The conversation, on the node primary's stdin and stdout:
+ *   node prints, once every worker listens,
+ *     [primary PID] POLICY: listening on HOST:PORT (pid PID); workers P1 P2 ...
+ *   EOF on its stdin asks for the counts; it prints one line per worker,
+ *     [primary PID] worker P: accepts A served S naps N
+ *   stops its workers and exits 0.
+ * EOF on stdin is also what it gets when this process dies, even by
+ * SIGKILL; and on Linux PR_SET_PDEATHSIG kills it outright. Its workers
+ * exit when their channel to it closes (Node's cluster does that).
+ */
+
+/* A pipe whose two ends are close-on-exec; the child dup2()s the end it
+ * keeps onto 0 or 1, which clears the flag on the copy. */
+static int cloexec_pipe(int fd[2])
+{
+    if (pipe(fd) == -1)
+        return -1;
+    if (fcntl(fd[0], F_SETFD, FD_CLOEXEC) == -1 ||
+        fcntl(fd[1], F_SETFD, FD_CLOEXEC) == -1) {
+        int e = errno;
+        close(fd[0]);
+        close(fd[1]);
+        errno = e;
+        return -1;
+    }
+    return 0;
+}
+
+/* One line from the node primary, without its newline, waiting at most
+ * until deadline (CLOCK_MONOTONIC ms). Byte by byte: a handful of short
+ * lines, and nothing read past the line is lost. 1, 0 at EOF, -1 on
+ * timeout or error. */
+static double mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+}
+
+static int node_line(herd *h, char *line, size_t cap, double deadline)
+{
+    size_t len = 0;
+    for (;;) {
+        struct pollfd pfd = {.fd = h->server_out, .events = POLLIN};
+        double left = deadline - mono_ms();
+        if (left <= 0) {
+            errno = ETIMEDOUT;
+            return -1;
+        }
+        int r = poll(&pfd, 1, (int)left + 1);
+        if (r == -1 && errno == EINTR)
+            continue;
+        if (r <= 0) {
+            if (r == 0)
+                errno = ETIMEDOUT;
+            return -1;
+        }
+        char c;
+        ssize_t n = read(h->server_out, &c, 1);
+        if (n == -1 && errno == EINTR)
+            continue;
+        if (n == -1)
+            return -1;
+        if (n == 0 || c == '\n') {
+            line[len] = '\0';
+            if (n == 1 && h->cfg->verbose)
+                printf("%s\n", line);
+            return n == 0 && len == 0 ? 0 : 1;
+        }
+        if (len + 1 < cap)
+            line[len++] = c;
+    }
+}
+
+/* Reap the node primary: at most 5 s for it to exit on its own, then
+ * SIGKILL (its workers follow, their channel closed). Its status, or -1. */
+static int node_reap(herd *h)
+{
+    int status = -1;
+    for (int tries = 0; tries < 500; tries++) {
+        pid_t r = waitpid(h->server, &status, WNOHANG);
+        if (r == h->server)
+            goto out;
+        if (r == -1 && errno != EINTR)
+            goto out;
+        struct timespec ms10 = {0, 10000000L};
+        nanosleep(&ms10, NULL);
+    }
+    fprintf(stderr, "[master %d] node %d did not stop; killing it\n", (int)getpid(),
+            (int)h->server);
+    kill(h->server, SIGKILL);
+    while (waitpid(h->server, &status, 0) == -1 && errno == EINTR)
+        ;
+out:
+    h->server = 0;
+    return status;
+}
+
+static int node_start(herd *h, const char *policy)
+{
+    const herd_config *cfg = h->cfg;
+    int in[2], out[2], ex[2];
+    h->call = "pipe";
+    if (cloexec_pipe(in) == -1)
+        return -1;
+    if (cloexec_pipe(out) == -1) {
+        close(in[0]);
+        close(in[1]);
+        return -1;
+    }
+    if (cloexec_pipe(ex) == -1) {
+        close(in[0]);
+        close(in[1]);
+        close(out[0]);
+        close(out[1]);
+        return -1;
+    }
+    char workers[16], port[16], stall[16];
+    snprintf(workers, sizeof workers, "%d", cfg->workers);
+    snprintf(port, sizeof port, "%d", cfg->port);
+    snprintf(stall, sizeof stall, "%d", cfg->stall_worker >= 0 ? cfg->stall_ms : 0);
+    char *argv[] = {(char *)cfg->node,
+                    (char *)cfg->node_script,
+                    "--workers",
+                    workers,
+                    "--host",
+                    (char *)cfg->host,
+                    "--port",
+                    port,
+                    "--stall-worker",
+                    stall,
+                    NULL};
+    pid_t master = getpid();
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        /* Between fork and exec: _exit only. setenv() is safe here because
+         * this process has one thread. */
+        if (sup_child_guard(master, SIGKILL) == -1 || dup2(in[0], 0) == -1 ||
+            dup2(out[1], 1) == -1 || setenv("NODE_CLUSTER_SCHED_POLICY", policy, 1) == -1)
+            goto fail;
+        execvp(cfg->node, argv);
+    fail:;
+        int e = errno;
+        while (write(ex[1], &e, sizeof e) == -1 && errno == EINTR)
+            ;
+        _exit(127);
+    }
+    int e = errno;
+    close(in[0]);
+    close(out[1]);
+    close(ex[1]);
+    if (pid == -1) {
+        close(in[1]);
+        close(out[0]);
+        close(ex[0]);
+        errno = e;
+        h->call = "fork";
+        return -1;
+    }
+    h->server = pid;
+    h->server_in = in[1];
+    h->server_out = out[0];
+    /* The exec-failure pipe: EOF means exec succeeded (it was
+     * close-on-exec); an errno means it did not. */
+    ssize_t n;
+    while ((n = read(ex[0], &e, sizeof e)) == -1 && errno == EINTR)
+        ;
+    close(ex[0]);
+    if (n == (ssize_t)sizeof e) {
+        node_reap(h);
+        errno = e;
+        h->call = "exec (NODE)";
+        return -1;
+    }
+    return 0;
+}
+
+/* Wait (bounded) until every node worker sleeps: they have started, but a
+ * Node process keeps doing startup work for a moment after 'listening'. */
+static void node_settle(herd *h)
+{
+    for (int tries = 0; tries < 200; tries++) {
+        int all = 1;
+        for (int w = 0; w < h->cfg->workers && all; w++)
+            all = counters_is_asleep(atomic_load(&h->count->slot[w].pid)) == 1;
+        if (all)
+            return;
+        struct timespec ms5 = {0, 5000000L};
+        nanosleep(&ms5, NULL);
+    }
+}
+
+static int node_setup_policy(herd *h, const char *policy)
+{
+    if (node_start(h, policy) == -1)
+        return -1;
+    char line[1024];
+    double deadline = mono_ms() + 60000; /* N node processes starting on a busy machine */
+    int r;
+    while ((r = node_line(h, line, sizeof line, deadline)) == 1) {
+        const char *at = strstr(line, ": listening on ");
+        const char *pidp = at != NULL ? strstr(at, " (pid ") : NULL;
+        const char *ws = pidp != NULL ? strstr(pidp, "; workers ") : NULL;
+        if (ws == NULL)
+            continue;
+        const char *colon = pidp;
+        while (colon > at && *colon != ':')
+            colon--;
+        h->port = atoi(colon + 1);
+        char *p = (char *)ws + strlen("; workers ");
+        for (int w = 0; w < h->cfg->workers; w++) {
+            char *end;
+            long pid = strtol(p, &end, 10);
+            if (end == p || pid <= 0) {
+                h->call = "reading the node workers' pids";
+                errno = EPROTO;
+                goto fail;
+            }
+            atomic_store(&h->count->slot[w].pid, (int)pid);
+            p = end;
+        }
+        node_settle(h);
+        for (int w = 0; w < h->cfg->workers; w++) {
+            long base = counters_switches_of(atomic_load(&h->count->slot[w].pid));
+            counters_set(&h->count->slot[w].sleeps_base,
+                         base > 0 ? (unsigned long)base : 0);
+        }
+        return 0;
+    }
+    h->call = r == 0 ? "node exited before listening" : "waiting for node to listen";
+    if (r == 0)
+        errno = EPIPE;
+fail:;
+    int e = errno;
+    close_fd(&h->server_in);
+    close_fd(&h->server_out);
+    node_reap(h);
+    errno = e;
+    return -1;
+}
+
+static int node_rr_setup(herd *h)
+{
+    return node_setup_policy(h, "rr");
+}
+
+static int node_none_setup(herd *h)
+{
+    return node_setup_policy(h, "none");
+}
+
+static int node_stop(herd *h)
+{
+    close_fd(&h->server_in); /* EOF: "your counts, please" */
+    char line[256];
+    int reported = 0, r;
+    double deadline = mono_ms() + 10000;
+    while ((r = node_line(h, line, sizeof line, deadline)) == 1) {
+        int pid;
+        unsigned long accepts, served, naps;
+        const char *at = strstr(line, "] worker ");
+        if (at == NULL || sscanf(at, "] worker %d: accepts %lu served %lu naps %lu", &pid,
+                                 &accepts, &served, &naps) != 4)
+            continue;
+        for (int w = 0; w < h->cfg->workers; w++) {
+            counter_slot *s = &h->count->slot[w];
+            if (atomic_load(&s->pid) != pid)
+                continue;
+            counters_set(&s->accepts, accepts);
+            counters_set(&s->served, served);
+            counters_set(&s->naps, naps);
+            /* The naps arrive only now: take them out of the sleeps the
+             * driver read from /proc before it stopped us. */
+            unsigned long sleeps = counters_get(&s->sleeps);
+            counters_set(&s->sleeps, sleeps > naps ? sleeps - naps : 0);
+            reported++;
+        }
+    }
+    if (r == -1)
+        fprintf(stderr, "[master %d] %s: reading the counts: %s\n", (int)getpid(),
+                h->mode->name, strerror(errno));
+    close_fd(&h->server_out);
+    int status = node_reap(h);
+    if (reported == h->cfg->workers && status != -1 && WIFEXITED(status) &&
+        WEXITSTATUS(status) == 0)
+        return 0;
+    fprintf(stderr,
+            "[master %d] %s: node reported %d of %d workers' counts (status %d)\n",
+            (int)getpid(), h->mode->name, reported, h->cfg->workers, status);
+    return -1;
+}
+
+static const herd_mode mode_node_rr = {
+    .name = "node-rr",
+    .how = "Node's own cluster, NODE_CLUSTER_SCHED_POLICY=rr: its primary accepts and "
+           "hands out (node/cluster.js)",
+    .available = 1,
+    .needs = "node",
+    .setup = node_rr_setup,
+    .server_stop = node_stop,
+    .teardown = close_everything,
+};
+
+static const herd_mode mode_node_none = {
+    .name = "node-none",
+    .how = "Node's own cluster, NODE_CLUSTER_SCHED_POLICY=none: each worker epolls the "
+           "shared listener",
+    .available = 1,
+    .needs = "node",
+    .setup = node_none_setup,
+    .server_stop = node_stop,
     .teardown = close_everything,
 };
 
@@ -1039,6 +1488,9 @@ const herd_mode *const herd_modes[] = {
     &mode_fcntl_lock,
     &mode_pthread_mutex,
     &mode_nginx_mutex,
-    &mode_round_robin,
+    &mode_rr_when_served,
+    &mode_rr_on_ack,
+    &mode_node_rr,
+    &mode_node_none,
     NULL,
 };

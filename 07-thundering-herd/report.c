@@ -24,6 +24,8 @@ double report_woken_per_conn(const report_row *r)
 
 double report_wakeups_per_conn(const report_row *r)
 {
+    if (r->no_wakeups)
+        return -1.0;
     return r->served == 0 ? 0.0 : (double)r->wakeups / (double)r->served;
 }
 
@@ -77,7 +79,8 @@ void report_table(FILE *out, const report_info *info, const report_row *rows, in
         const report_row *r = &rows[i];
         fprintf(out, "%-16s ", r->mode);
         if (r->skipped) {
-            fprintf(out, "skipped: Linux-only\n");
+            fprintf(out, "skipped: %s\n",
+                    r->skip_why != NULL ? r->skip_why : "Linux-only");
             continue;
         }
         if (r->failed) {
@@ -88,7 +91,10 @@ void report_table(FILE *out, const report_info *info, const report_row *rows, in
             fprintf(out, "%10.2f", report_woken_per_conn(r));
         else
             fprintf(out, "%10s", "-");
-        fprintf(out, " %8.2f %6lu  ", report_wakeups_per_conn(r), r->eagain);
+        if (r->no_wakeups)
+            fprintf(out, " %8s %6s  ", "-", "-");
+        else
+            fprintf(out, " %8.2f %6lu  ", report_wakeups_per_conn(r), r->eagain);
         unsigned long max = 0;
         for (int w = 0; w < r->workers; w++) {
             fprintf(out, "%5lu%c", r->accepts[w], w == info->stall_worker ? '*' : ' ');
@@ -130,9 +136,12 @@ void report_csv(FILE *out, const report_info *info, const report_row *rows, int 
             continue;
         }
         double rate = r->elapsed_ms > 0 ? r->done * 1000.0 / r->elapsed_ms : 0;
-        fprintf(out, "csv,%s,%d,%lu,%d,%.3f,%.3f,%lu,%.3f,%.2f,%.0f,%.3f,%.3f,%.3f,%.3f",
+        /* -1: not known (woken/conn off Linux; ret/conn and EAGAIN for
+         * Node's workers). */
+        fprintf(out, "csv,%s,%d,%lu,%d,%.3f,%.3f,%ld,%.3f,%.2f,%.0f,%.3f,%.3f,%.3f,%.3f",
                 r->mode, r->workers, r->served, r->errors, report_woken_per_conn(r),
-                report_wakeups_per_conn(r), r->eagain,
+                r->no_wakeups ? -1.0 : report_wakeups_per_conn(r),
+                r->no_wakeups ? -1L : (long)r->eagain,
                 counters_jain(r->accepts, r->workers),
                 counters_spread(r->accepts, r->workers), rate, r->p50, r->p99, r->max,
                 report_share(r, info->stall_worker));
@@ -145,6 +154,12 @@ void report_csv(FILE *out, const report_info *info, const report_row *rows, int 
 static int usable(const report_row *r)
 {
     return !r->skipped && !r->failed && r->served > 0;
+}
+
+/* Has a wakeup figure to sort by: the kernel's, or the program's own. */
+static int has_wakeups(const report_row *r)
+{
+    return r->sleeps_known || !r->no_wakeups;
 }
 
 /* The kernel's count where there is one, else what the program saw. */
@@ -185,12 +200,12 @@ static int list_modes(FILE *out, const report_row *rows, int n,
 static int is_herd(const report_row *r, const report_info *info)
 {
     (void)info;
-    return woken(r) >= HERD_WOKEN_PER_CONN;
+    return has_wakeups(r) && woken(r) >= HERD_WOKEN_PER_CONN;
 }
 
 static int wakes_one(const report_row *r, const report_info *info)
 {
-    return !is_herd(r, info);
+    return has_wakeups(r) && !is_herd(r, info);
 }
 
 /* Gave the stalled worker less than half of a fair share. */
@@ -202,6 +217,16 @@ static int avoids_stall(const report_row *r, const report_info *info)
 static int feeds_stall(const report_row *r, const report_info *info)
 {
     return !avoids_stall(r, info);
+}
+
+/* Some connection waited more than one and a half stalls: it cannot have
+ * been served by the stalled worker right away, so it waited for a stall
+ * that was already in progress when it was handed over (rr-on-ack and
+ * Node's rr, where a worker is free again before it has served), or in a
+ * queue (reuseport). */
+static int waited_past_a_stall(const report_row *r, const report_info *info)
+{
+    return r->max > 1.5 * info->stall_ms;
 }
 
 void report_notice(FILE *out, const report_info *info, const report_row *rows, int n)
@@ -277,5 +302,11 @@ void report_notice(FILE *out, const report_info *info, const report_row *rows, i
             fprintf(out, "none");
         fprintf(out, ".\n    Connections queued behind a stalled worker wait for it: "
                      "compare the p99 column.\n");
+        fprintf(out,
+                "    Some connections waited longer than one stall (max above %.0f ms): ",
+                1.5 * info->stall_ms);
+        if (list_modes(out, rows, n, waited_past_a_stall, info, 0) == 0)
+            fprintf(out, "none");
+        fprintf(out, ";\n    they were queued behind a stall already in progress.\n");
     }
 }

@@ -29,8 +29,11 @@
 
 typedef struct report_row {
     const char *mode;
-    int skipped; /* not available on this system */
-    int failed;  /* the run failed; figures are meaningless */
+    int skipped;          /* not available on this system */
+    const char *skip_why; /* why, for the table ("Linux-only" if NULL) */
+    int no_wakeups;       /* ret/conn and EAGAIN unknown (Node's workers: libuv
+                             keeps its returns from epoll_wait to itself) */
+    int failed;           /* the run failed; figures are meaningless */
     int workers;
     const unsigned long *accepts; /* per worker: connections served */
     unsigned long wakeups, eagain, served;
@@ -51,7 +54,8 @@ typedef struct report_info {
 /* Processes woken per served connection, from sleeps (0 when nothing was
  * served; -1 when the system does not tell). */
 double report_woken_per_conn(const report_row *r);
-/* Returns from the wait per served connection (0 when nothing was served). */
+/* Returns from the wait per served connection (0 when nothing was served;
+ * -1 when the workers cannot tell, as Node's cannot). */
 double report_wakeups_per_conn(const report_row *r);
 /* The stalled worker's share of the connections, 0..1. */
 double report_share(const report_row *r, int worker);

@@ -21,16 +21,19 @@
  * What you should see: a table with one row per mode. "woken/conn" is how
  * many times the kernel woke a worker per connection (their context
  * switches): about all of them for select, poll and epoll, one for accept,
- * epoll-exclusive, reuseport, nginx-mutex and round-robin, two for
+ * epoll-exclusive, reuseport, nginx-mutex, the rr-* masters and Node's rr, two for
  * pthread-mutex (a futex unlock wakes one waiter) and about three with 4
  * workers for fcntl-lock (its release wakes several). "ret/conn" is how
  * often a worker came back from its wait: about one everywhere, because
  * most woken workers find the connection gone and go back to sleep inside
  * the kernel. epoll-exclusive and nginx-mutex hand nearly everything to one
- * worker when connections come one at a time; round-robin and accept
- * spread them evenly. With a stalled worker,
- * reuseport keeps queueing to it and its p99 latency jumps, while the
- * others pass it over.
+ * worker when connections come one at a time; the rr-* masters, Node's rr
+ * and accept spread them evenly; Node's none herds like epoll. With a
+ * stalled worker, reuseport keeps queueing to it and its p99 latency
+ * jumps; rr-on-ack and Node's rr hand it one connection per stall, which
+ * waits for the stall in progress (max ms about two stalls); the others
+ * pass it over. The node-* rows need node (env NODE), and are skipped
+ * without it.
  *
  * The strategies are in modes.c behind the interface in herd.h; herd.c runs
  * one of them; counters.h, loadgen.h and report.h are the measuring.
@@ -71,10 +74,23 @@ static void usage(FILE *out)
         "                      print the counts (one mode only)\n"
         "  --csv               also print the figures as csv lines\n"
         "  -h, --help          this text\n"
+        "env NODE: the node program for the node-* modes (default node, from PATH);\n"
+        "  without it those modes are skipped\n"
         "modes:\n");
     for (int i = 0; herd_modes[i] != NULL; i++)
         fprintf(out, "  %-16s %s%s\n", herd_modes[i]->name, herd_modes[i]->how,
                 herd_modes[i]->available ? "" : " [not available here]");
+}
+
+/* node/cluster.js beside this program: the node-* modes run it. */
+static const char *script_beside(const char *argv0)
+{
+    static char path[4096];
+    const char *slash = strrchr(argv0, '/');
+    if (slash == NULL || slash - argv0 > (ptrdiff_t)sizeof path - 32)
+        return "node/cluster.js"; /* run from PATH: look in the current directory */
+    snprintf(path, sizeof path, "%.*s/node/cluster.js", (int)(slash - argv0), argv0);
+    return path;
 }
 
 int main(int argc, char **argv)
@@ -100,6 +116,8 @@ int main(int argc, char **argv)
     const char *host_from = "HOST";
     cfg.port = (int)cli_env_long("PORT", cfg.port, 0, 65535);
     cfg.workers = (int)cli_env_long("WORKERS", cfg.workers, 1, 1024);
+    cfg.node = cli_env("NODE", "node");
+    cfg.node_script = script_beside(argv[0]);
     const char *mode_name = "all";
     int serve = 0, csv = 0;
 
@@ -151,9 +169,10 @@ int main(int argc, char **argv)
         one = herd_mode_find(mode_name);
         if (one == NULL)
             cli_fail("bad value for --mode: %s (the modes are listed below)", mode_name);
-        if (!one->available) {
-            fprintf(stderr, "thundering-herd: mode %s is Linux-only: %s\n", one->name,
-                    one->how);
+        const char *missing = herd_mode_missing(one, &cfg);
+        if (missing != NULL) {
+            fprintf(stderr, "thundering-herd: mode %s cannot run here: %s (%s)\n",
+                    one->name, missing, one->how);
             return 2;
         }
     } else if (serve) {
@@ -195,11 +214,15 @@ int main(int argc, char **argv)
         row->mode = mode->name;
         row->workers = cfg.workers;
         row->accepts = &accepts[(size_t)done * (size_t)cfg.workers];
-        if (!mode->available) {
+        const char *missing = herd_mode_missing(mode, &cfg);
+        if (missing != NULL) {
             row->skipped = 1;
-            printf("[master %d] %s: skipped, Linux-only\n", (int)getpid(), mode->name);
+            row->skip_why = missing;
+            printf("[master %d] %s: skipped, %s\n", (int)getpid(), mode->name, missing);
             continue;
         }
+        /* Node's workers cannot see their returns from epoll_wait. */
+        row->no_wakeups = mode->server_stop != NULL;
         int r = herd_run(mode, &cfg, count, res);
         if (r == -1) {
             row->failed = 1;

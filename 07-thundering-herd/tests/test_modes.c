@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -37,12 +38,30 @@ static void test_every_mode_has_the_interface(void **state)
         if (!m->available)
             continue;
         assert_non_null(m->setup);
-        assert_non_null(m->worker_init);
-        assert_non_null(m->worker_wait);
         assert_non_null(m->teardown);
+        /* Either the driver forks the workers and they wait the mode's
+         * way, or the server is another program that setup starts and
+         * server_stop stops (node-rr, node-none). */
+        if (m->server_stop == NULL) {
+            assert_non_null(m->worker_init);
+            assert_non_null(m->worker_wait);
+        } else {
+            assert_null(m->worker_wait);
+        }
     }
-    assert_int_equal(n, 10);
+    assert_int_equal(n, 13);
     assert_null(herd_mode_find("fastest"));
+    /* The master-accepts mode that frees a worker when it has *served* its
+     * connection was once called "round-robin" and credited to Node; Node
+     * frees a worker when it has *acknowledged* it (rr-on-ack). Only a mode
+     * named after Node may say it is Node's. */
+    assert_null(herd_mode_find("round-robin"));
+    assert_non_null(herd_mode_find("rr-when-served"));
+    assert_non_null(herd_mode_find("rr-on-ack"));
+    for (int i = 0; herd_modes[i] != NULL; i++)
+        if (strstr(herd_modes[i]->how, "Node") != NULL)
+            assert_true(strstr(herd_modes[i]->name, "node") != NULL ||
+                        strcmp(herd_modes[i]->name, "rr-on-ack") == 0);
     /* The fcntl() lock around accept() was once called "accept-mutex" and
      * credited to nginx; nginx's accept_mutex is a try-lock (nginx-mutex).
      * Only a mode named after nginx may say it works as nginx does. */
@@ -62,8 +81,6 @@ static void run_mode(const char *name, int clients)
 {
     const herd_mode *m = herd_mode_find(name);
     assert_non_null(m);
-    if (!m->available)
-        skip();
     herd_config cfg = {
         .host = "127.0.0.1",
         .workers = WORKERS,
@@ -71,7 +88,14 @@ static void run_mode(const char *name, int clients)
         .connections = CONNS,
         .clients = clients,
         .timeout_ms = 10000,
+        .node = getenv("NODE") != NULL ? getenv("NODE") : "node",
+        .node_script = "node/cluster.js",
     };
+    const char *missing = herd_mode_missing(m, &cfg);
+    if (missing != NULL) {
+        print_message("%s: skipped, %s\n", name, missing);
+        skip();
+    }
     counters *count = counters_new(WORKERS);
     lg_result *res = lg_result_new(CONNS);
     assert_non_null(count);
@@ -91,12 +115,18 @@ static void run_mode(const char *name, int clients)
             found |= res->sample[i].pid == atomic_load(&count->slot[w].pid);
         assert_true(found);
     }
-    /* At least one wakeup per accept, and every wakeup accounted for. */
+    /* At least one wakeup per accept, and every wakeup accounted for.
+     * (Node's workers cannot tell: libuv swallows their wakeups.) */
     unsigned long wakeups = counters_sum(count, offsetof(counter_slot, wakeups));
     unsigned long eagain = counters_sum(count, offsetof(counter_slot, eagain));
-    assert_true(wakeups >= CONNS);
-    assert_true(wakeups <= CONNS + eagain);
-    /* Everything reaped and closed. */
+    if (m->server_stop == NULL) {
+        assert_true(wakeups >= CONNS);
+        assert_true(wakeups <= CONNS + eagain);
+    }
+    /* Everything reaped and closed; no worker left running, not even
+     * Node's, which are the node primary's children, not ours. */
+    for (int w = 0; w < WORKERS; w++)
+        assert_false(tk_alive(atomic_load(&count->slot[w].pid)));
     assert_int_equal(tk_count_children(getpid()), 0);
     assert_int_equal(tk_count_zombies(getpid()), 0);
     assert_int_equal(tk_count_fds(getpid()), fds_before);
@@ -120,7 +150,24 @@ MODE_TEST(test_reuseport, "reuseport")
 MODE_TEST(test_fcntl_lock, "fcntl-lock")
 MODE_TEST(test_pthread_mutex, "pthread-mutex")
 MODE_TEST(test_nginx_mutex, "nginx-mutex")
-MODE_TEST(test_round_robin, "round-robin")
+MODE_TEST(test_rr_when_served, "rr-when-served")
+MODE_TEST(test_rr_on_ack, "rr-on-ack")
+MODE_TEST(test_node_rr, "node-rr")
+MODE_TEST(test_node_none, "node-none")
+
+/* Without node the Node rows are skipped, and say why; the C modes run. */
+static void test_node_modes_without_node(void **state)
+{
+    (void)state;
+    herd_config cfg = {.node = "/nonexistent/node", .node_script = "node/cluster.js"};
+    const char *why = herd_mode_missing(herd_mode_find("node-rr"), &cfg);
+    assert_non_null(why);
+    assert_non_null(strstr(why, "/nonexistent/node"));
+    assert_non_null(herd_mode_missing(herd_mode_find("node-none"), &cfg));
+    assert_null(herd_mode_missing(herd_mode_find("accept"), &cfg));
+    cfg.node = "no-such-node-program";
+    assert_non_null(herd_mode_missing(herd_mode_find("node-rr"), &cfg));
+}
 
 int main(void)
 {
@@ -135,7 +182,11 @@ int main(void)
         cmocka_unit_test(test_fcntl_lock),
         cmocka_unit_test(test_pthread_mutex),
         cmocka_unit_test(test_nginx_mutex),
-        cmocka_unit_test(test_round_robin),
+        cmocka_unit_test(test_rr_when_served),
+        cmocka_unit_test(test_rr_on_ack),
+        cmocka_unit_test(test_node_rr),
+        cmocka_unit_test(test_node_none),
+        cmocka_unit_test(test_node_modes_without_node),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -126,6 +126,55 @@ static void test_stalled_worker_is_marked_and_named(void **state)
     free(notice);
 }
 
+/* A worker counted free before it has served (rr-on-ack, Node's rr) is
+ * handed connections while it stalls: they wait for the stall in progress
+ * and then their own. The share alone does not show it; the longest wait
+ * does, and the notice names the modes where it passed 1.5 stalls. */
+static void test_notice_names_waits_behind_a_stall(void **state)
+{
+    (void)state;
+    report_info info = {.workers = 4,
+                        .connections = 200,
+                        .clients = 8,
+                        .stall_worker = 0,
+                        .stall_ms = 20};
+    report_row rows[3] = {row("accept", stalled, 200, 200),
+                          row("rr-on-ack", stalled, 200, 200),
+                          row("node-rr", stalled, 0, 150)};
+    rows[0].max = 21.0;
+    rows[1].max = 41.0;
+    rows[2].max = 49.8;
+    rows[2].no_wakeups = 1;
+    char *notice = capture(report_notice, &info, rows, 3);
+    assert_non_null(strstr(notice, "passed over by: accept, rr-on-ack and node-rr."));
+    assert_non_null(strstr(notice, "longer than one stall (max above 30 ms): rr-on-ack "
+                                   "and node-rr"));
+    free(notice);
+    /* Node's workers cannot count their returns from the wait: "-". */
+    char *table = capture(report_table, &info, rows, 3);
+    const char *line = strstr(table, "\nnode-rr ");
+    assert_non_null(line);
+    assert_non_null(strstr(line, "   0.75        -      -  "));
+    free(table);
+    char *csv = capture(report_csv, &info, rows, 3);
+    assert_non_null(strstr(csv, "\ncsv,node-rr,4,200,0,0.750,-1.000,-1,"));
+    free(csv);
+}
+
+/* A skipped row says why. */
+static void test_skipped_row_says_why(void **state)
+{
+    (void)state;
+    report_info info = {
+        .workers = 4, .connections = 200, .clients = 1, .stall_worker = -1};
+    report_row rows[1] = {row("node-rr", even, 0, 0)};
+    rows[0].skipped = 1;
+    rows[0].skip_why = "node not found";
+    char *table = capture(report_table, &info, rows, 1);
+    assert_non_null(strstr(table, "node-rr          skipped: node not found\n"));
+    free(table);
+}
+
 static void test_notice_names_the_herd(void **state)
 {
     (void)state;
@@ -283,6 +332,8 @@ int main(void)
         cmocka_unit_test(test_ratios),
         cmocka_unit_test(test_table),
         cmocka_unit_test(test_stalled_worker_is_marked_and_named),
+        cmocka_unit_test(test_notice_names_waits_behind_a_stall),
+        cmocka_unit_test(test_skipped_row_says_why),
         cmocka_unit_test(test_notice_names_the_herd),
         cmocka_unit_test(test_notice_lists_every_mode_once_sequential),
         cmocka_unit_test(test_notice_lists_every_mode_once_concurrent),

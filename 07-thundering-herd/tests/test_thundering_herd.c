@@ -85,6 +85,12 @@ static double num(const row *r, int field)
     return strtod(r->f[field], NULL);
 }
 
+/* Is there a node for the node-* modes (the program looks the same way)? */
+static int node_installed(void)
+{
+    return system("command -v \"${NODE:-node}\" >/dev/null 2>&1") == 0;
+}
+
 /* Run the program to completion and return it (for its output). */
 static tk_proc *run(const char *const argv[], int timeout_ms)
 {
@@ -101,11 +107,16 @@ static void test_help_lists_every_mode(void **state)
     (void)state;
     tk_proc *p = run((const char *[]){PROG, "--help", NULL}, 5000);
     assert_non_null(strstr(p->out, "usage:"));
-    const char *modes[] = {"accept",          "select",     "poll",       "epoll",
-                           "epoll-exclusive", "reuseport",  "fcntl-lock", "pthread-mutex",
-                           "nginx-mutex",     "round-robin"};
+    const char *modes[] = {
+        "accept",    "select",     "poll",          "epoll",       "epoll-exclusive",
+        "reuseport", "fcntl-lock", "pthread-mutex", "nginx-mutex", "rr-when-served",
+        "rr-on-ack", "node-rr",    "node-none"};
     for (size_t i = 0; i < sizeof modes / sizeof *modes; i++)
         assert_non_null(strstr(p->out, modes[i]));
+    /* The master that waits until a worker has *served* its connection is
+     * not Node's round-robin, and no longer has its name. */
+    assert_null(strstr(p->out, "  round-robin "));
+    assert_non_null(strstr(p->out, "NODE"));
     /* The fcntl() lock is UNP's and Apache's, not nginx's: the old name
      * and the old attribution are gone. */
     assert_null(strstr(p->out, "accept-mutex"));
@@ -216,9 +227,10 @@ static void test_sequential_all_modes(void **state)
     assert_null(strstr(p->out, "EOWNERDEAD"));
     assert_null(strstr(p->out, "died holding"));
     row r;
-    const char *all[] = {"accept",          "select",     "poll",       "epoll",
-                         "epoll-exclusive", "reuseport",  "fcntl-lock", "pthread-mutex",
-                         "nginx-mutex",     "round-robin"};
+    const char *all[] = {"accept",         "select",          "poll",
+                         "epoll",          "epoll-exclusive", "reuseport",
+                         "fcntl-lock",     "pthread-mutex",   "nginx-mutex",
+                         "rr-when-served", "rr-on-ack"};
     for (size_t i = 0; i < sizeof all / sizeof *all; i++) {
         get_row(p, all[i], &r);
         assert_int_equal((int)num(&r, F_SERVED), 150);
@@ -226,8 +238,9 @@ static void test_sequential_all_modes(void **state)
     }
 
     /* One return from the wait per connection: nobody woke for nothing. */
-    const char *one[] = {"accept",        "epoll-exclusive", "reuseport",  "fcntl-lock",
-                         "pthread-mutex", "nginx-mutex",     "round-robin"};
+    const char *one[] = {"accept",         "epoll-exclusive", "reuseport",
+                         "fcntl-lock",     "pthread-mutex",   "nginx-mutex",
+                         "rr-when-served", "rr-on-ack"};
     for (size_t i = 0; i < sizeof one / sizeof *one; i++) {
         get_row(p, one[i], &r);
         if (num(&r, F_RET) < 0.9 || num(&r, F_RET) > 1.1)
@@ -243,9 +256,11 @@ static void test_sequential_all_modes(void **state)
 #ifdef __linux__
     /* And the kernel agrees that only one process woke up (its count of
      * voluntary context switches) for the modes that wait exclusively, and
-     * for round-robin, whose worker polls its channel so that the master
-     * reading its "free again" byte does not wake it a second time. */
-    const char *kernel_one[] = {"accept", "epoll-exclusive", "reuseport", "round-robin"};
+     * for the two master-accepts modes, whose worker polls its channel so
+     * that the master reading its one-byte reply does not wake it a second
+     * time. */
+    const char *kernel_one[] = {"accept", "epoll-exclusive", "reuseport",
+                                "rr-when-served", "rr-on-ack"};
     for (size_t i = 0; i < sizeof kernel_one / sizeof *kernel_one; i++) {
         get_row(p, kernel_one[i], &r);
         if (num(&r, F_WOKEN) < 0.9 || num(&r, F_WOKEN) > 1.1)
@@ -277,10 +292,13 @@ static void test_sequential_all_modes(void **state)
                      num(&r, F_WOKEN));
     }
 #endif
-    /* round-robin spreads evenly ... */
-    get_row(p, "round-robin", &r);
+    /* The master-accepts modes spread evenly ... */
+    get_row(p, "rr-when-served", &r);
     if (num(&r, F_JAIN) < 0.95)
-        fail_msg("round-robin: Jain %.3f", num(&r, F_JAIN));
+        fail_msg("rr-when-served: Jain %.3f", num(&r, F_JAIN));
+    get_row(p, "rr-on-ack", &r);
+    if (num(&r, F_JAIN) < 0.95)
+        fail_msg("rr-on-ack: Jain %.3f", num(&r, F_JAIN));
     /* ... and epoll-exclusive gives most connections to one worker. */
     get_row(p, "epoll-exclusive", &r);
     double max = 0;
@@ -299,6 +317,59 @@ static void test_sequential_all_modes(void **state)
             max = num(&r, F_ACCEPTS + w);
     if (max < 75)
         fail_msg("nginx-mutex: its busiest worker took only %.0f of 150", max);
+    /* Node's own cluster, when node is installed: its primary hands out
+     * connections in turn (rr), or its workers share the listener, each in
+     * its own libuv epoll set (none), and herd like epoll. */
+    if (strstr(p->out, "\ncsv,node-rr,skipped") != NULL) {
+        print_message("node-rr, node-none: skipped, node is not installed\n");
+    } else {
+        get_row(p, "node-rr", &r);
+        assert_int_equal((int)num(&r, F_SERVED), 150);
+        assert_int_equal((int)num(&r, F_ERRORS), 0);
+        if (num(&r, F_JAIN) < 0.95)
+            fail_msg("node-rr: Jain %.3f", num(&r, F_JAIN));
+        get_row(p, "node-none", &r);
+        assert_int_equal((int)num(&r, F_SERVED), 150);
+        assert_int_equal((int)num(&r, F_ERRORS), 0);
+#ifdef __linux__
+        get_row(p, "node-rr", &r);
+        if (num(&r, F_WOKEN) < 0.9 || num(&r, F_WOKEN) > 1.5)
+            fail_msg("node-rr: %.3f processes woken per connection", num(&r, F_WOKEN));
+        get_row(p, "node-none", &r);
+        if (num(&r, F_WOKEN) < WORKERS / 2.0)
+            fail_msg("node-none: only %.3f processes woken per connection",
+                     num(&r, F_WOKEN));
+#endif
+    }
+    tk_free(p);
+}
+
+/* Without node, the Node rows say so and the C modes run as before. */
+static void test_node_rows_skipped_without_node(void **state)
+{
+    (void)state;
+    tk_proc *p = tk_start(
+        (const char *[]){PROG, "--workers", "4", "--connections", "6", "--csv", NULL},
+        (const char *[]){"NODE=/nonexistent/node", NULL});
+    assert_non_null(p);
+    int status = tk_wait_exit(p, 60000);
+    if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        fail_msg("exited with status %d; output:\n%s", status, p->out);
+    assert_non_null(strstr(p->out, "\ncsv,node-rr,skipped"));
+    assert_non_null(strstr(p->out, "\ncsv,node-none,skipped"));
+    assert_non_null(strstr(p->out, "node-rr          skipped: /nonexistent/node"));
+    row r;
+    get_row(p, "rr-on-ack", &r);
+    assert_int_equal((int)num(&r, F_SERVED), 6);
+    tk_free(p);
+    /* Asked for by name, it is a usage error that says why. */
+    p = tk_start((const char *[]){PROG, "--mode", "node-rr", NULL},
+                 (const char *[]){"NODE=/nonexistent/node", NULL});
+    assert_non_null(p);
+    status = tk_wait_exit(p, 10000);
+    assert_true(status != -1 && WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 2);
+    assert_non_null(strstr(p->out, "/nonexistent/node"));
     tk_free(p);
 }
 
@@ -322,14 +393,14 @@ static void test_stalled_worker(void **state)
     (void)state;
     row acc, rr, rp;
     run_stalled("accept", &acc);
-    run_stalled("round-robin", &rr);
+    run_stalled("rr-when-served", &rr);
     /* A stalled worker is not waiting, so it is passed over: it gets far
      * less than a fair quarter. */
     if (num(&acc, F_STALL_SHARE) >= 0.125)
         fail_msg("accept: the stalled worker got %.3f of the connections",
                  num(&acc, F_STALL_SHARE));
     if (num(&rr, F_STALL_SHARE) >= 0.125)
-        fail_msg("round-robin: the stalled worker got %.3f of the connections",
+        fail_msg("rr-when-served: the stalled worker got %.3f of the connections",
                  num(&rr, F_STALL_SHARE));
 #ifdef __linux__
     run_stalled("reuseport", &rp);
@@ -347,14 +418,92 @@ static void test_stalled_worker(void **state)
 #endif
 }
 
+/* Two workers, worker 0 stalls STALL_MS on every connection; four
+ * connections made one after another, each given SLOW_MS to answer before
+ * the next is made. Returns how many did not answer in time (they queued
+ * behind the stall), and in *longest the longest any of them waited. */
+enum { STALL_MS = 600, SLOW_MS = 200 };
+
+static int queued_behind_the_stall(const char *mode, long long *longest)
+{
+    char stall[16];
+    snprintf(stall, sizeof stall, "%d", STALL_MS);
+    tk_proc *p =
+        tk_track(tk_start((const char *[]){PROG, "--mode", mode, "--serve", "--workers",
+                                           "2", "--stall-worker", stall, NULL},
+                          NULL));
+    assert_non_null(p);
+    int port = tk_wait_listening(p, 30000);
+    if (port <= 0)
+        fail_msg("%s did not start:\n%s", mode, p->out);
+    int slow[4];
+    long long sent[4];
+    int nslow = 0;
+    char line[128];
+    for (int i = 0; i < 4; i++) {
+        long long t = tk_now_ms();
+        int fd = tk_connect("127.0.0.1", port, 5000);
+        assert_true(fd != -1);
+        if (tk_read_line(fd, line, sizeof line, SLOW_MS) > 0) {
+            close(fd);
+            continue;
+        }
+        slow[nslow] = fd;
+        sent[nslow++] = t;
+    }
+    *longest = 0;
+    for (int i = 0; i < nslow; i++) {
+        if (tk_read_line(slow[i], line, sizeof line, 10 * STALL_MS) <= 0)
+            fail_msg("%s: a connection queued behind the stall got no reply", mode);
+        long long waited = tk_now_ms() - sent[i];
+        if (waited > *longest)
+            *longest = waited;
+        close(slow[i]);
+    }
+    int status = tk_stop(p, SIGTERM, 10000);
+    if (!(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0))
+        fail_msg("%s: status %d after SIGTERM:\n%s", mode, status, p->out);
+    tk_release(p);
+    return nslow;
+}
+
+/* When is a worker free again? rr-when-served: once it has served its
+ * connection, so while worker 0 stalls every other connection goes to
+ * worker 1, and the one connection caught by the stall waits one stall.
+ * Node's primary: once the worker has acknowledged the connection, which
+ * it does before serving it. So the stalled worker is back on the free
+ * list at once, takes every other connection, and the second one waits
+ * for the stall in progress and then its own. rr-on-ack does what Node
+ * does, and Node itself (node-rr) when node is installed. */
+static void test_free_when_served_or_on_ack(void **state)
+{
+    (void)state;
+    long long longest;
+    int n = queued_behind_the_stall("rr-when-served", &longest);
+    if (n != 1 || longest >= STALL_MS * 3 / 2)
+        fail_msg("rr-when-served: %d connections queued, the longest waited %lld ms", n,
+                 longest);
+    const char *ack[] = {"rr-on-ack", "node-rr"};
+    for (size_t i = 0; i < sizeof ack / sizeof *ack; i++) {
+        if (strcmp(ack[i], "node-rr") == 0 && !node_installed()) {
+            print_message("node-rr: skipped, node is not installed\n");
+            continue;
+        }
+        n = queued_behind_the_stall(ack[i], &longest);
+        if (n != 2 || longest < STALL_MS * 3 / 2)
+            fail_msg("%s: %d connections queued, the longest waited %lld ms", ack[i], n,
+                     longest);
+    }
+}
+
 /* --serve: a reader's nc gets a line naming a worker; SIGTERM stops it
  * all with status 0 and the counts. */
 static void test_serve_names_a_worker_and_stops_cleanly(void **state)
 {
     (void)state;
-    tk_proc *p = tk_start((const char *[]){PROG, "--mode", "round-robin", "--serve",
-                                           "--workers", "2", NULL},
-                          NULL);
+    tk_proc *p = tk_start(
+        (const char *[]){PROG, "--mode", "rr-on-ack", "--serve", "--workers", "2", NULL},
+        NULL);
     assert_non_null(p);
     int port = tk_wait_listening(p, 10000);
     assert_true(port > 0);
@@ -374,7 +523,7 @@ static void test_serve_names_a_worker_and_stops_cleanly(void **state)
     int status = tk_stop(p, SIGTERM, 10000);
     assert_true(status != -1 && WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 0);
-    assert_non_null(strstr(p->out, "round-robin "));
+    assert_non_null(strstr(p->out, "rr-on-ack "));
     for (int i = 0; i < nkids; i++)
         assert_false(tk_alive(kids[i]));
     tk_free(p);
@@ -418,7 +567,7 @@ static int all_gone(void *arg)
 static void test_workers_die_with_the_master(void **state)
 {
     (void)state;
-    const char *modes[] = {"accept", "select", "round-robin"};
+    const char *modes[] = {"accept", "select", "rr-on-ack"};
     for (size_t m = 0; m < sizeof modes / sizeof *modes; m++) {
         tk_proc *p = tk_start(
             (const char *[]){PROG, "--mode", modes[m], "--serve", "--workers", "3", NULL},
@@ -432,6 +581,24 @@ static void test_workers_die_with_the_master(void **state)
             fail_msg("%s: workers outlived their master", modes[m]);
         tk_free(p);
     }
+    /* Node's cluster too: the node primary is the master's child, and its
+     * workers are the primary's. All of them must go. */
+    if (!node_installed()) {
+        print_message("node-rr: skipped, node is not installed\n");
+        return;
+    }
+    tk_proc *p = tk_start(
+        (const char *[]){PROG, "--mode", "node-rr", "--serve", "--workers", "2", NULL},
+        NULL);
+    assert_non_null(p);
+    assert_true(tk_wait_listening(p, 30000) > 0);
+    pid_t procs[4] = {0};
+    assert_int_equal(tk_list_children(p->pid, procs, 1), 1);
+    assert_int_equal(tk_list_children(procs[0], procs + 1, 2), 2);
+    kill(p->pid, SIGKILL);
+    if (!tk_until(all_gone, procs, 10000))
+        fail_msg("node-rr: the node primary or its workers outlived the master");
+    tk_free(p);
 }
 
 /* Voluntary context switches of a process (Linux), or -1. */
@@ -557,7 +724,9 @@ int main(void)
         cmocka_unit_test_teardown(test_host_by_name, tk_teardown),
         cmocka_unit_test(test_port_in_use_exits_1_naming_bind),
         cmocka_unit_test(test_sequential_all_modes),
+        cmocka_unit_test(test_node_rows_skipped_without_node),
         cmocka_unit_test(test_stalled_worker),
+        cmocka_unit_test_teardown(test_free_when_served_or_on_ack, tk_teardown),
         cmocka_unit_test(test_serve_names_a_worker_and_stops_cleanly),
         cmocka_unit_test(test_sigint_mid_run_is_graceful),
         cmocka_unit_test(test_workers_die_with_the_master),
