@@ -398,11 +398,11 @@ int main(int argc, char **argv)
         err(1, "uname");
     printf("kernel: %s %s, %ld CPUs online\n", u.sysname, u.release,
            sysconf(_SC_NPROCESSORS_ONLN));
-    printf("%d processes on one listening socket, %d trials per row: each trial forks "
-           "them afresh, lets them register in the first order and start waiting in "
-           "the second, each only once the one before is asleep, and makes one "
-           "connection\n",
+    printf("%d processes on one listening socket, %d trials per row, each trial with "
+           "fresh processes and one connection\n",
            n, trials);
+    printf("register: the order of their epoll_ctl(ADD); wait: the order in which "
+           "they go to sleep, each once the one before sleeps\n");
     printf("%-16s %-10s %-10s %s\n", "mode", "register", "wait", "winner of each trial");
 
     /* Forward and backward: the first to register is then the first or the
