@@ -61,6 +61,21 @@ static void usage(FILE *out)
                  "Linux only.\n");
 }
 
+typedef struct mode {
+    const char *name;
+    int use_epoll;
+    int exclusive; /* EPOLLEXCLUSIVE */
+} mode;
+
+enum { MAX_PROCS = 10 }; /* one digit each in the table */
+
+static const mode modes[] = {
+    {"epoll-exclusive", 1, 1},
+    {"epoll", 1, 0},
+    {"accept", 0, 0},
+};
+enum { NMODES = sizeof modes / sizeof modes[0] };
+
 #ifdef __linux__
 
 #include <arpa/inet.h>
@@ -68,6 +83,7 @@ static void usage(FILE *out)
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdint.h>
 #include <sys/epoll.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -77,25 +93,13 @@ static void usage(FILE *out)
 
 #include "counters.h" /* counters_is_asleep: state S in /proc/PID/stat */
 
-enum { MAX_PROCS = 10, TIMEOUT_MS = 5000 };
+enum { TIMEOUT_MS = 5000 };
 
-typedef struct mode {
-    const char *name;
-    int use_epoll;
-    unsigned flags; /* added to EPOLLIN when the listener is registered */
-    int available;
-} mode;
-
-static const mode modes[] = {
 #ifdef EPOLLEXCLUSIVE
-    {"epoll-exclusive", 1, EPOLLEXCLUSIVE, 1},
+#define EXCLUSIVE_FLAG EPOLLEXCLUSIVE
 #else
-    {"epoll-exclusive", 1, 0, 0}, /* headers older than Linux 4.5 */
+#define EXCLUSIVE_FLAG 0 /* headers older than Linux 4.5: the mode is skipped */
 #endif
-    {"epoll", 1, 0, 1},
-    {"accept", 0, 0, 1},
-};
-enum { NMODES = sizeof modes / sizeof modes[0] };
 
 /* ---- a process that waits --------------------------------------------------- */
 
@@ -103,7 +107,8 @@ enum { NMODES = sizeof modes / sizeof modes[0] };
  * stdio buffers it inherited. */
 static _Noreturn void child_fail(int k, const char *call)
 {
-    dprintf(STDERR_FILENO, "[process %d] %s: %s\n", k, call, strerror(errno));
+    dprintf(STDERR_FILENO, "[waiter %d] process %d: %s: %s\n", (int)getpid(), k, call,
+            strerror(errno));
     _exit(1);
 }
 
@@ -146,7 +151,8 @@ static _Noreturn void waiter(int k, const mode *m, int lfd, int go, int rep, pid
         ep = epoll_create1(EPOLL_CLOEXEC);
         if (ep == -1)
             child_fail(k, "epoll_create1");
-        struct epoll_event ev = {.events = EPOLLIN | m->flags, .data.fd = lfd};
+        uint32_t flags = m->exclusive ? (uint32_t)EXCLUSIVE_FLAG : 0;
+        struct epoll_event ev = {.events = EPOLLIN | flags, .data.fd = lfd};
         if (epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &ev) == -1)
             child_fail(k, "epoll_ctl(ADD)");
     }
@@ -363,6 +369,65 @@ static void row(const mode *m, int n, int trials, const int *reg, const int *wai
     printf("%-16s %-10s %-10s %s\n", m->name, r, wt, winners);
 }
 
+/* Every mode (chosen == -1) or one, n processes, `trials` per row. */
+static int run(int n, int trials, int chosen)
+{
+    setvbuf(stdout, NULL, _IOLBF, 0);
+
+    struct utsname u;
+    if (uname(&u) == -1)
+        err(1, "uname");
+    printf("kernel: %s %s, %ld CPUs online\n", u.sysname, u.release,
+           sysconf(_SC_NPROCESSORS_ONLN));
+    printf("%d processes on one listening socket, %d trials per row, each trial with "
+           "fresh processes and one connection\n",
+           n, trials);
+    printf("register: the order of their epoll_ctl(ADD); wait: the order in which "
+           "they go to sleep, each once the one before sleeps\n");
+    printf("%-16s %-10s %-10s %s\n", "mode", "register", "wait", "winner of each trial");
+
+    /* Forward and backward: the first to register is then the first or the
+     * last to wait, and process 0 (forked first) is not always first. */
+    int fwd[MAX_PROCS], rev[MAX_PROCS];
+    for (int k = 0; k < n; k++) {
+        fwd[k] = k;
+        rev[k] = n - 1 - k;
+    }
+    const int *orders[2] = {fwd, rev};
+    tally t[NMODES] = {{0}};
+    for (int i = 0; i < NMODES; i++) {
+        const mode *m = &modes[i];
+        if (chosen != -1 && chosen != i)
+            continue;
+        if (m->exclusive && EXCLUSIVE_FLAG == 0) {
+            printf("%-16s (no EPOLLEXCLUSIVE in these headers: skipped)\n", m->name);
+            continue;
+        }
+        /* accept() registers nothing: only the waiting order varies. */
+        for (int r = 0; r < (m->use_epoll ? 2 : 1); r++)
+            for (int w = 0; w < 2; w++)
+                row(m, n, trials, orders[r], orders[w], &t[i]);
+    }
+
+    printf("who won:\n");
+    for (int i = 0; i < NMODES; i++) {
+        if (t[i].total == 0)
+            continue;
+        if (modes[i].use_epoll)
+            printf("  %s: of %d connections, the first to register won %d, the last to "
+                   "register %d, the first to wait %d, the last to wait %d\n",
+                   modes[i].name, t[i].total, t[i].first_reg, t[i].last_reg,
+                   t[i].first_wait, t[i].last_wait);
+        else
+            printf("  %s: of %d connections, the first to wait won %d, the last to wait "
+                   "%d\n",
+                   modes[i].name, t[i].total, t[i].first_wait, t[i].last_wait);
+    }
+    return 0;
+}
+
+#endif
+
 int main(int argc, char **argv)
 {
     cli_init("wake-order", usage);
@@ -391,71 +456,13 @@ int main(int argc, char **argv)
     if (chosen == -1 && strcmp(mode_name, "all") != 0)
         cli_fail("bad value for --mode: %s (want epoll-exclusive, epoll, accept or all)",
                  mode_name);
-    setvbuf(stdout, NULL, _IOLBF, 0);
-
-    struct utsname u;
-    if (uname(&u) == -1)
-        err(1, "uname");
-    printf("kernel: %s %s, %ld CPUs online\n", u.sysname, u.release,
-           sysconf(_SC_NPROCESSORS_ONLN));
-    printf("%d processes on one listening socket, %d trials per row, each trial with "
-           "fresh processes and one connection\n",
-           n, trials);
-    printf("register: the order of their epoll_ctl(ADD); wait: the order in which "
-           "they go to sleep, each once the one before sleeps\n");
-    printf("%-16s %-10s %-10s %s\n", "mode", "register", "wait", "winner of each trial");
-
-    /* Forward and backward: the first to register is then the first or the
-     * last to wait, and process 0 (forked first) is not always first. */
-    int fwd[MAX_PROCS], rev[MAX_PROCS];
-    for (int k = 0; k < n; k++) {
-        fwd[k] = k;
-        rev[k] = n - 1 - k;
-    }
-    const int *orders[2] = {fwd, rev};
-    tally t[NMODES] = {{0}};
-    for (int i = 0; i < NMODES; i++) {
-        const mode *m = &modes[i];
-        if (chosen != -1 && chosen != i)
-            continue;
-        if (!m->available) {
-            printf("%-16s (no EPOLLEXCLUSIVE in these headers: skipped)\n", m->name);
-            continue;
-        }
-        /* accept() registers nothing: only the waiting order varies. */
-        for (int r = 0; r < (m->use_epoll ? 2 : 1); r++)
-            for (int w = 0; w < 2; w++)
-                row(m, n, trials, orders[r], orders[w], &t[i]);
-    }
-
-    printf("who won:\n");
-    for (int i = 0; i < NMODES; i++) {
-        if (t[i].total == 0)
-            continue;
-        if (modes[i].use_epoll)
-            printf("  %s: of %d connections, the first to register won %d, the last to "
-                   "register %d, the first to wait %d, the last to wait %d\n",
-                   modes[i].name, t[i].total, t[i].first_reg, t[i].last_reg,
-                   t[i].first_wait, t[i].last_wait);
-        else
-            printf("  %s: of %d connections, the first to wait won %d, the last to wait "
-                   "%d\n",
-                   modes[i].name, t[i].total, t[i].first_wait, t[i].last_wait);
-    }
-    return 0;
-}
-
-#else /* not Linux */
-
-int main(int argc, char **argv)
-{
-    cli_init("wake-order", usage);
-    if (argc > 1 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
-        usage(stdout);
-        return 0;
-    }
+#ifdef __linux__
+    return run(n, trials, chosen);
+#else
+    (void)n;
+    (void)trials;
+    (void)chosen;
     printf("wake-order: needs Linux (epoll, /proc/PID/wchan): nothing to do here\n");
     return 0;
-}
-
 #endif
+}
