@@ -253,8 +253,11 @@ static int make_listener(int nonblocking, struct sockaddr_in *addr)
         err(1, "listen");
     if (getsockname(fd, (struct sockaddr *)addr, &len) == -1)
         err(1, "getsockname");
-    if (nonblocking && fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) == -1)
-        err(1, "fcntl(O_NONBLOCK)");
+    if (nonblocking) {
+        int fl = fcntl(fd, F_GETFL);
+        if (fl == -1 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) == -1)
+            err(1, "fcntl(O_NONBLOCK)");
+    }
     return fd;
 }
 
@@ -272,11 +275,11 @@ static void tell(int fd, char token)
         err(1, "write to a process");
 }
 
-/* One trial: n fresh processes register in the order reg[] (ignored for
- * accept), start waiting in the order wait[], one connection. Returns the
+/* One trial: n fresh processes register in the order reg_order[] (ignored for
+ * accept), start waiting in the order wait_order[], one connection. Returns the
  * process that accepted it. */
 static int trial(const mode *m, int lfd, const struct sockaddr_in *addr, int n,
-                 const int *reg, const int *wait)
+                 const int *reg_order, const int *wait_order)
 {
     int rep[2], go[MAX_PROCS][2];
     pid_t pid[MAX_PROCS];
@@ -295,13 +298,13 @@ static int trial(const mode *m, int lfd, const struct sockaddr_in *addr, int n,
     close(rep[1]);
 
     for (int i = 0; i < n; i++) {
-        tell(go[reg[i]][1], 'r');
-        expect_report(rep[0], reg[i], "that it registered");
+        tell(go[reg_order[i]][1], 'r');
+        expect_report(rep[0], reg_order[i], "that it registered");
     }
     for (int i = 0; i < n; i++) {
-        tell(go[wait[i]][1], 'w');
-        expect_report(rep[0], wait[i], "that it is going to wait");
-        wait_until_asleep(pid[wait[i]], wait[i], m);
+        tell(go[wait_order[i]][1], 'w');
+        expect_report(rep[0], wait_order[i], "that it is going to wait");
+        wait_until_asleep(pid[wait_order[i]], wait_order[i], m);
     }
 
     int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -345,27 +348,27 @@ static void order_text(char *out, const int *order, int n)
 }
 
 /* One row: `trials` trials with one pair of orders. */
-static void row(const mode *m, int n, int trials, const int *reg, const int *wait,
-                tally *t)
+static void row(const mode *m, int n, int trials, const int *reg_order,
+                const int *wait_order, tally *t)
 {
     struct sockaddr_in addr;
     int lfd = make_listener(m->use_epoll, &addr);
     char winners[1024];
     for (int i = 0; i < trials; i++) {
-        int w = trial(m, lfd, &addr, n, reg, wait);
+        int w = trial(m, lfd, &addr, n, reg_order, wait_order);
         winners[i] = (char)('0' + w);
         t->total++;
-        t->first_reg += w == reg[0];
-        t->last_reg += w == reg[n - 1];
-        t->first_wait += w == wait[0];
-        t->last_wait += w == wait[n - 1];
+        t->first_reg += w == reg_order[0];
+        t->last_reg += w == reg_order[n - 1];
+        t->first_wait += w == wait_order[0];
+        t->last_wait += w == wait_order[n - 1];
     }
     winners[trials] = '\0';
     close(lfd);
     char r[MAX_PROCS + 1] = "-", wt[MAX_PROCS + 1];
     if (m->use_epoll)
-        order_text(r, reg, n);
-    order_text(wt, wait, n);
+        order_text(r, reg_order, n);
+    order_text(wt, wait_order, n);
     printf("%-16s %-10s %-10s %s\n", m->name, r, wt, winners);
 }
 
