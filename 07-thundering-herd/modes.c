@@ -274,10 +274,13 @@ static const herd_mode mode_poll = {
  * socket's wait queue, so epoll herds exactly like select.
  *
  * EPOLLEXCLUSIVE (Linux 4.5) makes those entries exclusive: the kernel
- * wakes one instance whose owner is waiting in epoll_wait(). It always
- * tries them in the same order, so when connections come one at a time the
- * same worker, the one that is idle and first in the queue, gets all of
- * them: no herd, and no balance either. nginx uses it since 1.11.3.
+ * wakes one instance whose owner is waiting in epoll_wait(). It tries them
+ * in the order the workers *registered* the listener (epoll_ctl ADD), not
+ * the order they started waiting (./wake-order shows it), so when
+ * connections come one at a time the first-registered worker gets all of
+ * them: no herd, and no balance either. nginx uses it since 1.11.3 and,
+ * since 1.21.6, re-adds its listener every 16 accepts to move its entry to
+ * the back of that order.
  *
  * The instance is made in the worker, after the fork: an epoll instance
  * created before fork() would be one instance shared by every worker.
