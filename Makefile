@@ -47,4 +47,4 @@ doc-test:
 	@for d in $(CHAPTERS); do \
 	    $(MAKE) --no-print-directory -s -C $$d all || exit 1; \
 	done
-	@testkit/doc-test $(addsuffix /README.md,$(CHAPTERS))
+	@testkit/doc-test README.md $(addsuffix /README.md,$(CHAPTERS))
