@@ -5,6 +5,8 @@
 #   make check   the same tests, built with AddressSanitizer and UBSan
 #   make demo    the classroom tour: every chapter's demo, in order
 #   make bench   figures, side by side (never pass/fail)
+#   make doc-test  run the commands every chapter README shows and compare
+#                the output it shows; ends with `N passed, N failed`
 #   make clean   remove every build output
 #
 # testkit/interrupt-check checks that Ctrl-C stops `make test` and the demos
@@ -16,7 +18,7 @@ CHAPTERS := $(patsubst %/Makefile,%,$(sort $(wildcard 0[1-7]-*/Makefile)))
 TEST_DIRS := testkit $(CHAPTERS)
 TOTALS := $(CURDIR)/.test-totals
 
-.PHONY: all test check demo bench fuzz clean
+.PHONY: all test check demo bench fuzz clean doc-test
 
 all demo bench fuzz:
 	@for d in $(CHAPTERS); do \
@@ -49,3 +51,12 @@ test check:
 	fi; \
 	rm -f $(TOTALS); \
 	exit $$status
+
+# doc-test first checks the checker, then builds every chapter and runs each
+# README's walk-through in its folder (testkit/doc-test), one line per README.
+doc-test:
+	@testkit/test-doc-test >/dev/null || { testkit/test-doc-test; exit 1; }
+	@for d in $(CHAPTERS); do \
+	    $(MAKE) --no-print-directory -s -C $$d all || exit 1; \
+	done
+	@testkit/doc-test README.md $(addsuffix /README.md,$(CHAPTERS))

@@ -49,7 +49,7 @@ vpath %.c tests $(REUSE) $(ROOT)/testkit
 
 TEST_BINS := $(addprefix $(BUILD)/,$(TESTS))
 
-.PHONY: all run demo test check bench clean fuzz FORCE
+.PHONY: all run demo test check bench clean fuzz doc-test FORCE
 .DEFAULT_GOAL := all
 
 all: $(PROGS) $(TEST_BINS)
@@ -93,6 +93,11 @@ demo: all
 
 bench: all
 	@if [ -f bench.sh ]; then sh ./bench.sh; else echo "(no bench in this chapter)"; fi
+
+# The README's walk-through, run and compared with what it shows
+# (testkit/doc-test says how a README marks its blocks).
+doc-test: all
+	@$(ROOT)/testkit/doc-test README.md
 
 # libFuzzer harnesses: a chapter lists FUZZERS (fuzz/<name>.c) and the module
 # sources they test in FUZZ_SRCS. Each runs for FUZZ_SECONDS, starting from the
