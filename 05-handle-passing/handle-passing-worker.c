@@ -10,7 +10,8 @@
  * It waits for the message "server" with a handle, then accepts connections
  * on that socket and answers each one with `child data, pid N\n` before
  * closing it (the post's sub.js calls socket.send(), which net.Socket does
- * not have; the answer here is an ordinary write). It tells its master which
+ * not have; the answer here is an ordinary write, and the close waits for
+ * the client's end, as socket.end() does: close_after_answer). It tells its master which
  * fd the server arrived as, and what that fd is ("socket:[16054]"): the
  * master prints that next to its own fd for the same socket.
  *
@@ -45,6 +46,10 @@
 /* How long accepting stays paused after accept(2) failed for want of fds
  * or memory, before the worker asks the kernel again. */
 #define RESUME_MS 250
+
+/* How long an answered connection may keep sending before it is closed
+ * anyway (see close_after_answer). */
+#define LINGER_MS 2000
 
 typedef struct {
     loop_t *loop;
@@ -93,14 +98,83 @@ static void on_resume(loop_t *loop, loop_timer_t *timer, void *arg)
         err(1, "loop_modify on the server");
 }
 
+/* ---- closing after the answer ----------------------------------------------
+ *
+ * The worker never reads the client's request: the answer is the same
+ * whatever was asked. But a close() while the client's bytes sit unread
+ * makes the kernel send a reset (RST) instead of an end of file (FIN), and
+ * the client gets "Connection reset by peer" after the answer, or instead
+ * of it if the reset arrives first. So, as Node does for socket.end() (a
+ * half-close, then the socket closes when the client's own end arrives):
+ * shut down our sending side, which sends the FIN after the answer, then
+ * read and drop whatever the client still sends until its end of file, for
+ * LINGER_MS at most. */
+typedef struct {
+    loop_t *loop;
+    int fd;
+    loop_timer_t *timer;
+} closing_t;
+
+static void finish_close(closing_t *c)
+{
+    if (loop_unwatch(c->loop, c->fd) == -1)
+        warn("loop_unwatch");
+    if (c->timer != NULL)
+        loop_timer_cancel(c->loop, c->timer);
+    close(c->fd);
+    free(c);
+}
+
+static void on_linger_input(loop_t *loop, int fd, int events, void *arg)
+{
+    (void)loop;
+    (void)events;
+    char drop[4096];
+    ssize_t n = read(fd, drop, sizeof drop); /* readable: this does not block */
+    if (n > 0 || (n == -1 && errno == EINTR))
+        return;        /* dropped; wait for the client's end */
+    finish_close(arg); /* end of file, or an error such as a reset */
+}
+
+static void on_linger_timeout(loop_t *loop, loop_timer_t *timer, void *arg)
+{
+    (void)loop;
+    (void)timer;
+    closing_t *c = arg;
+    c->timer = NULL; /* a one-shot timer's handle is gone once it fires */
+    finish_close(c);
+}
+
+static void close_after_answer(worker_t *w, int fd)
+{
+    closing_t *c = malloc(sizeof *c);
+    if (c == NULL || shutdown(fd, SHUT_WR) == -1) {
+        free(c); /* ENOTCONN: the client is gone already; nothing to wait for */
+        close(fd);
+        return;
+    }
+    *c = (closing_t){.loop = w->loop, .fd = fd};
+    if (loop_watch(w->loop, fd, LOOP_READ, on_linger_input, c) == -1) {
+        warn("loop_watch");
+        close(fd);
+        free(c);
+        return;
+    }
+    c->timer = loop_timer_add(w->loop, LINGER_MS, 0, on_linger_timeout, c);
+    if (c->timer == NULL) {
+        warn("loop_timer_add");
+        finish_close(c);
+    }
+}
+
 /* accept(2) failed with the connection still waiting: out of fds (EMFILE,
  * ENFILE) or memory. The listener stays readable, so a level-triggered loop
  * would call on_accept again at once, fail again, and spin at 100% CPU.
  * Instead stop asking for a while: the client waits in the backlog, and
- * every RESUME_MS the worker tries again. This worker closes each
- * connection at once, so no fd of its own will come free; the retry is for
- * a limit that is raised, or a system-wide shortage that ends. Chapter 01's
- * server pauses the same way. */
+ * every RESUME_MS the worker tries again: by then the answered connections
+ * it was closing (close_after_answer) may have ended, or a limit been
+ * raised, or a system-wide shortage ended. Chapter 01's server pauses the
+ * same way. */
 static void pause_accept(worker_t *w, int error)
 {
     if (loop_modify(w->loop, w->listen_fd, 0) == -1)
@@ -150,9 +224,12 @@ static void on_accept(loop_t *loop, int fd, int events, void *arg)
         }
         char reply[64];
         int len = snprintf(reply, sizeof reply, "child data, pid %d\n", w->pid);
-        if (send_all(c, reply, (size_t)len) == -1)
+        if (send_all(c, reply, (size_t)len) == -1) {
             warn("send");
-        close(c);
+            close(c);
+        } else {
+            close_after_answer(w, c);
+        }
         w->served++;
         printf("[worker %d] served connection %ld\n", w->pid, w->served);
     }

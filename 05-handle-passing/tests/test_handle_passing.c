@@ -35,6 +35,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -245,6 +246,53 @@ static void test_several_pids_one_port(void **state)
     assert_int_equal(tk_count_output(c, "child data, pid "), 10);
     assert_non_null(strstr(c->out, "10 connections served by "));
     tk_release(c);
+    stop(&r);
+}
+
+/* A client whose request is still unread when the worker has answered
+ * (here: it is sent while the worker is stopped, so it is waiting when the
+ * worker accepts) must read the answer and then an end of file. A close()
+ * with unread input makes the kernel send a reset instead of a FIN, and
+ * the client sees "Connection reset by peer" after the answer, as curl did
+ * now and then. */
+static void test_answer_ends_in_eof_not_reset(void **state)
+{
+    (void)state;
+    run_t r;
+    start(&r, 1);
+    for (int round = 0; round < 3; round++) {
+        assert_int_equal(kill(r.pids[0], SIGSTOP), 0);
+        int fd = tk_connect("127.0.0.1", r.port, WAIT_MS);
+        assert_true(fd >= 0);
+        assert_int_equal(tk_send_str(fd, "GET / HTTP/1.0\r\nHost: t\r\n\r\n"), 0);
+        assert_int_equal(kill(r.pids[0], SIGCONT), 0);
+        char buf[256];
+        size_t len = 0;
+        int reset = 0;
+        for (;;) {
+            struct pollfd pf = {.fd = fd, .events = POLLIN};
+            if (poll(&pf, 1, WAIT_MS) != 1)
+                fail_msg("round %d: no answer and no end within %d ms", round, WAIT_MS);
+            ssize_t n = read(fd, buf + len, sizeof buf - 1 - len);
+            if (n == -1 && errno == EINTR)
+                continue;
+            if (n == -1) {
+                reset = errno == ECONNRESET;
+                if (!reset)
+                    fail_msg("round %d: read: %s", round, strerror(errno));
+                break;
+            }
+            if (n == 0)
+                break;
+            len += (size_t)n;
+        }
+        buf[len] = '\0';
+        close(fd);
+        assert_non_null(strstr(buf, "child data, pid "));
+        if (reset)
+            fail_msg("round %d: the answer was followed by a reset, not an end of file",
+                     round);
+    }
     stop(&r);
 }
 
@@ -475,6 +523,7 @@ int main(void)
         cmocka_unit_test_teardown(test_sigterm_stops_everything, tk_teardown),
         cmocka_unit_test_teardown(test_bad_fd_numbers_are_refused, tk_teardown),
         cmocka_unit_test_teardown(test_usage, tk_teardown),
+        cmocka_unit_test(test_answer_ends_in_eof_not_reset),
         cmocka_unit_test_teardown(test_client_without_server, tk_teardown),
         cmocka_unit_test_teardown(test_host_by_name, tk_teardown),
     };
