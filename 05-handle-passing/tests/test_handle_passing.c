@@ -464,6 +464,34 @@ static void test_host_by_name(void **state)
     tk_release(m);
 }
 
+/* spread.sh, the repeated run behind the notes' distribution: every run
+ * prints each worker's share, the shares add up to the connections made,
+ * and the summary line gives the ranges. */
+static void test_spread_script(void **state)
+{
+    (void)state;
+    tk_proc *p = tk_track(
+        tk_start((const char *[]){"/bin/sh", "./spread.sh", "3", "2", "20", NULL}, NULL));
+    assert_non_null(p);
+    int status = tk_wait_exit(p, 60000);
+    if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0))
+        fail_msg("spread.sh failed:\n%s", p->out);
+    for (int r = 1; r <= 3; r++) {
+        char tag[16];
+        snprintf(tag, sizeof tag, "run %2d:", r);
+        const char *line = strstr(p->out, tag);
+        if (line == NULL)
+            fail_msg("no \"%s\" in:\n%s", tag, p->out);
+        char *end;
+        long a = strtol(line + strlen(tag), &end, 10);
+        long b = strtol(end, NULL, 10);
+        if (a + b != 20 || a < b)
+            fail_msg("want two shares, largest first, adding up to 20:\n%s", p->out);
+    }
+    assert_non_null(strstr(p->out, "over 3 runs: largest share "));
+    tk_release(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -477,6 +505,7 @@ int main(void)
         cmocka_unit_test_teardown(test_usage, tk_teardown),
         cmocka_unit_test_teardown(test_client_without_server, tk_teardown),
         cmocka_unit_test_teardown(test_host_by_name, tk_teardown),
+        cmocka_unit_test_teardown(test_spread_script, tk_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
