@@ -492,6 +492,37 @@ static void test_spread_script(void **state)
     tk_release(p);
 }
 
+#ifdef __linux__
+/* take: a process that was sent nothing takes the worker's listening socket
+ * with pidfd_getfd(2), the same socket (same inode), and with the worker
+ * frozen it answers the port itself. */
+static void test_take_with_pidfd_getfd(void **state)
+{
+    (void)state;
+    run_t r;
+    start(&r, 1);
+    char pid[16], fd[16];
+    snprintf(pid, sizeof pid, "%d", r.pids[0]);
+    snprintf(fd, sizeof fd, "%d", r.fds[0]);
+    tk_proc *t = tk_track(tk_start(
+        (const char *[]){"./handle-passing", "take", "-n", "2", pid, fd, NULL}, NULL));
+    assert_non_null(t);
+    const char *line = tk_wait_output(t, "took fd ", WAIT_MS);
+    if (line == NULL)
+        fail_msg("take did not take the socket:\n%s", t->out);
+    assert_non_null(strstr(line, r.socket_id));
+    assert_int_equal(kill(r.pids[0], SIGSTOP), 0);
+    int a = ask_pid(r.port), b = ask_pid(r.port);
+    kill(r.pids[0], SIGCONT);
+    assert_int_equal(a, t->pid);
+    assert_int_equal(b, t->pid);
+    int status = tk_wait_exit(t, WAIT_MS);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    tk_release(t);
+    stop(&r);
+}
+#endif
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -506,6 +537,9 @@ int main(void)
         cmocka_unit_test_teardown(test_client_without_server, tk_teardown),
         cmocka_unit_test_teardown(test_host_by_name, tk_teardown),
         cmocka_unit_test_teardown(test_spread_script, tk_teardown),
+#ifdef __linux__
+        cmocka_unit_test_teardown(test_take_with_pidfd_getfd, tk_teardown),
+#endif
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
