@@ -16,6 +16,8 @@
  *   ./event-loop --threads                       # same protocol, thread per client
  *   ./event-loop --backend epoll                 # or LOOP_BACKEND=epoll
  *   ./event-loop load --conns 1000 --msgs 10     # round trips p50/p99/max + stats
+ *   ./event-loop thread-limit --limit 2000       # where thread creation stops
+ *   ./event-loop switch-cost                     # what a context switch costs
  *
  * The protocol is in proto.h; the server is server.c (accepting), conn.c
  * (loop mode) and threads.c (--threads); the clients are in load.c. The
@@ -34,6 +36,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "costs.h"
 #include "load.h"
 #include "loop.h"
 #include "net.h"
@@ -49,6 +52,8 @@ static void usage(FILE *to)
         "                  [--timeout MS] LINE...\n"
         "       event-loop load [--host H] [--port P] [--conns N] [--msgs M]\n"
         "                  [--interval MS] [--timeout S]\n"
+        "       event-loop thread-limit [--limit N] [--spare-maps M]\n"
+        "       event-loop switch-cost [--rounds N]\n"
         "\n"
         "The server answers one line with one line:\n"
         "  any line   -> pid N: <line>\n"
@@ -62,7 +67,8 @@ static void usage(FILE *to)
         "Environment: HOST (default 127.0.0.1), PORT (default 7000; 0: any free port),\n"
         "LOOP_BACKEND. `client` sends each LINE and prints the reply and its round\n"
         "trip; `load` opens N connections, sends M pings on each, prints p50/p99/max\n"
-        "round trips and then the server's stats.\n");
+        "round trips and then the server's stats. `thread-limit` and `switch-cost`\n"
+        "measure what threads cost here (see their --help).\n");
 }
 
 /* --max-fds: lower (or raise, up to the hard limit) how many fds this
@@ -85,6 +91,10 @@ int main(int argc, char **argv)
         return client_main(argc - 1, argv + 1);
     if (argc > 1 && strcmp(argv[1], "load") == 0)
         return load_main(argc - 1, argv + 1);
+    if (argc > 1 && strcmp(argv[1], "thread-limit") == 0)
+        return thread_limit_main(argc - 1, argv + 1);
+    if (argc > 1 && strcmp(argv[1], "switch-cost") == 0)
+        return switch_cost_main(argc - 1, argv + 1);
 
     cli_init("event-loop", usage);
     const char *host = cli_env("HOST", "127.0.0.1");

@@ -132,7 +132,8 @@ void server_refuse(server_t *s, int fd, const char *why)
 }
 
 /* Give the new connection the mode's blocking behaviour, and make sure it
- * is close-on-exec (accept(2) gives neither; accept4 is not POSIX). */
+ * is close-on-exec (accept(2) gives neither; accept4 came only in
+ * POSIX.1-2024, and this tutorial builds against POSIX.1-2008). */
 static int set_fd_mode(int fd, int nonblocking)
 {
     int fl = fcntl(fd, F_GETFD);

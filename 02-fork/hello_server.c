@@ -145,7 +145,8 @@ static void on_listen(loop_t *loop, int fd, int events, void *arg)
                         strerror(errno));
             return;
         }
-        /* accept(2) gives neither flag (accept4 is not POSIX): set both. */
+        /* accept(2) gives neither flag (accept4 is not in POSIX.1-2008; it
+         * came in POSIX.1-2024): set both. */
         struct hello_conn *c = calloc(1, sizeof *c);
         if (c == NULL || net_set_nonblock(cfd, 1) == -1 ||
             fcntl(cfd, F_SETFD, FD_CLOEXEC) == -1 ||

@@ -36,6 +36,7 @@
  * `./handle-passing -- node node/sub.js` runs Node workers instead: the C
  * master sends the server to Node, on the wire exactly as Node would.
  */
+#include "take.h"
 #include "cli.h"
 #include "fdpass.h"
 #include "handle.h"
@@ -85,6 +86,7 @@ static void usage(FILE *to)
         to,
         "usage: handle-passing [-p PORT] [-H HOST] [-w WORKERS] [-- WORKER [ARGS...]]\n"
         "       handle-passing client [-p PORT] [-H HOST] [-n COUNT]\n"
+        "       handle-passing take [-n COUNT] PID FD\n"
         "\n"
         "The master listens on HOST:PORT, starts WORKERS workers with an IPC channel\n"
         "on fd 3, sends each the listening socket (a NODE_HANDLE message with the fd\n"
@@ -98,7 +100,10 @@ static void usage(FILE *to)
         "                      e.g. `-- node node/sub.js` for Node workers\n"
         "\n"
         "client: connect COUNT times (default 10) and show which pid answered.\n"
-        "  -n, --count COUNT   number of connections\n");
+        "  -n, --count COUNT   number of connections\n"
+        "\n"
+        "take: take fd FD of the running process PID with pidfd_getfd(2) (Linux\n"
+        "5.6+) and answer COUNT connections on it (default 3).\n");
 }
 
 typedef struct {
@@ -442,6 +447,8 @@ int main(int argc, char *argv[])
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
     options_t o;
+    if (argc > 1 && strcmp(argv[1], "take") == 0)
+        return take_main(argc - 1, argv + 1);
     if (argc > 1 && strcmp(argv[1], "client") == 0) {
         parse_args(argc, argv, 2, 1, &o);
         return run_client(&o);

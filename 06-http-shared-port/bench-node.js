@@ -7,7 +7,8 @@
 // Once every worker has the server it prints `listening on 127.0.0.1:8081
 // (pid N)` (bench.sh waits for that line); then
 // `curl http://127.0.0.1:8081/` answers {"msg":"Hello World","pid":<a worker>}.
-// SIGINT or SIGTERM stops the master and its workers.
+// SIGINT or SIGTERM stops the master and its workers. KEEP_SERVER=1 keeps
+// the post's bug (no server.close() in the master): see post-master.js.
 //
 // The master listens, forks one worker per CPU (WORKERS), sends each the
 // server with sub.send('server', server), and then closes its own copy,
@@ -37,7 +38,9 @@ if (process.argv[2] !== 'worker') {
       subs.push(sub);
       sub.on('message', (m) => {
         if (m === 'ready' && ++ready === workers) {
-          server.close(); // the fix: only the workers hold the socket now
+          // the fix: only the workers hold the socket now. KEEP_SERVER=1
+          // leaves the post's bug in, for post-master.js to show.
+          if (process.env.KEEP_SERVER !== '1') server.close();
           console.log(`listening on ${addr.address}:${addr.port} (pid ${process.pid})`);
         }
       });

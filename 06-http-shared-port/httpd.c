@@ -16,7 +16,8 @@
  */
 #ifdef __linux__
 /* accept4(2): a non-blocking, close-on-exec socket in one call (Linux and
- * the BSDs; glibc declares it only under _GNU_SOURCE). */
+ * the BSDs; POSIX.1-2024 has it too, but this tutorial builds against
+ * POSIX.1-2008, so glibc declares it only under _GNU_SOURCE). */
 #define _GNU_SOURCE
 #endif
 #include "httpd.h"

@@ -670,6 +670,74 @@ static void test_load_and_client(void **state)
     stop(&s);
 }
 
+/* thread-limit: the threads it asked for are created, each costs the maps
+ * the chapter's arithmetic uses (a stack and its guard page), and with the
+ * map table filled up to a few spare maps, creation stops at the map limit
+ * (vm.max_map_count) with the error named, long before the --limit. */
+static void test_thread_limit(void **state)
+{
+    (void)state;
+    tk_proc *p = track(tk_start(
+        (const char *[]){"./event-loop", "thread-limit", "--limit", "50", NULL}, NULL));
+    int status = tk_wait_exit(p, 30000);
+    if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0))
+        fail_msg("thread-limit failed:\n%s", p->out);
+    assert_non_null(strstr(p->out, "created 50 threads (the --limit)"));
+    assert_non_null(strstr(p->out, "kernel.pid_max"));
+    const char *m = strstr(p->out, "after: ");
+    assert_non_null(m);
+    double per = strtod(m + strlen("after: "), NULL);
+    if (per < 2.0)
+        fail_msg("want at least 2 maps per thread (stack + guard):\n%s", p->out);
+    tk_release(p);
+
+    p = track(tk_start((const char *[]){"./event-loop", "thread-limit", "--limit", "5000",
+                                        "--spare-maps", "200", NULL},
+                       NULL));
+    status = tk_wait_exit(p, 30000);
+    if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0))
+        fail_msg("thread-limit --spare-maps failed:\n%s", p->out);
+    if (strstr(p->out, "not run under AddressSanitizer") != NULL) {
+        tk_release(p); /* `make check`: the sanitizer cannot run out of maps */
+        goto bad_values;
+    }
+    const char *c = strstr(p->out, "created ");
+    assert_non_null(c);
+    long made = strtol(c + strlen("created "), NULL, 10);
+    /* 200 spare maps hold at most 100 threads at 2 maps each. */
+    if (made > 100 || strstr(p->out, "then pthread_create failed: ") == NULL)
+        fail_msg("want creation to stop at the map limit:\n%s", p->out);
+    tk_release(p);
+
+bad_values:
+    tk_expect_bad_value(
+        (const char *[]){"./event-loop", "thread-limit", "--limit", "0", NULL}, NULL,
+        "--limit", "0");
+    tk_expect_bad_value(
+        (const char *[]){"./event-loop", "thread-limit", "--spare-maps", "x", NULL}, NULL,
+        "--spare-maps", "x");
+}
+
+/* switch-cost: both ping-pong runs report a positive time per hand-over. */
+static void test_switch_cost(void **state)
+{
+    (void)state;
+    tk_proc *p = track(tk_start(
+        (const char *[]){"./event-loop", "switch-cost", "--rounds", "2000", NULL}, NULL));
+    int status = tk_wait_exit(p, 30000);
+    if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0))
+        fail_msg("switch-cost failed:\n%s", p->out);
+    const char *a = strstr(p->out, "any CPU:  ");
+    assert_non_null(a);
+    assert_true(strtod(a + strlen("any CPU:  "), NULL) > 0);
+    assert_non_null(strstr(p->out, "one CPU:  "));
+    assert_non_null(strstr(p->out, "(2000 round trips)"));
+    tk_release(p);
+    tk_expect_bad_value(
+        (const char *[]){"./event-loop", "switch-cost", "--rounds", "-1", NULL}, NULL,
+        "--rounds", "-1");
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -688,6 +756,8 @@ int main(void)
         cmocka_unit_test_teardown(test_usage, tk_teardown),
         cmocka_unit_test_teardown(test_bad_values_named, tk_teardown),
         cmocka_unit_test_teardown(test_load_and_client, tk_teardown),
+        cmocka_unit_test_teardown(test_thread_limit, tk_teardown),
+        cmocka_unit_test_teardown(test_switch_cost, tk_teardown),
     };
     return cmocka_run_group_tests_name("event-loop", tests, NULL, NULL);
 }

@@ -478,6 +478,56 @@ static void test_cost_missing_program(void **state)
     tk_free(p);
 }
 
+/* nginx-respawn.sh, exercise 3's evidence: nginx replaces every killed
+ * worker (a new pid each round, found by the script within its deadline),
+ * or the script says it skipped because nginx is missing. */
+static void test_nginx_respawn_script(void **state)
+{
+    (void)state;
+    tk_proc *p =
+        tk_start((const char *[]){"/bin/sh", "./nginx-respawn.sh", "2", NULL}, NULL);
+    assert_non_null(p);
+    int status = tk_wait_exit(p, 40000);
+    if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0))
+        fail_msg("nginx-respawn.sh failed:\n%s", p->out);
+    if (strstr(p->out, "skipped: nginx is not installed") == NULL) {
+        assert_non_null(strstr(p->out, "round 1: killed worker "));
+        assert_non_null(strstr(p->out, "round 2: killed worker "));
+        assert_int_equal(tk_count_output(p, "exited on signal 9"), 2);
+    }
+    tk_free(p);
+}
+
+/* post-ports.js, the post's port choice: its counts are printed, a second
+ * listen on a drawn port fails with EADDRINUSE, and port 0 is shown to get
+ * a real port. Skipped without node. */
+static void test_post_ports_script(void **state)
+{
+    (void)state;
+    tk_proc *p = tk_start(
+        (const char *[]){
+            "/bin/sh", "-c",
+            "command -v node >/dev/null || { echo 'skipped: no node'; exit 0; }; "
+            "exec node post-ports.js --trials 20000",
+            NULL},
+        NULL);
+    assert_non_null(p);
+    int status = tk_wait_exit(p, 30000);
+    if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0))
+        fail_msg("post-ports.js failed:\n%s", p->out);
+    if (strstr(p->out, "skipped: no node") == NULL) {
+        assert_non_null(strstr(p->out, "20000 starts of 4 workers"));
+        /* every drawn port (0..999) is below the unprivileged start, 1024
+         * unless the machine lowered it */
+        assert_non_null(strstr(p->out, ": 80000 of 80000\n"));
+        assert_non_null(strstr(p->out, "first ok, second EADDRINUSE"));
+        const char *g = strstr(p->out, "the kernel gave ");
+        assert_non_null(g);
+        assert_true(atoi(g + strlen("the kernel gave ")) > 0);
+    }
+    tk_free(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -498,6 +548,8 @@ int main(void)
         cmocka_unit_test(test_killed_master_leaves_no_orphan),
         cmocka_unit_test(test_cost_table),
         cmocka_unit_test(test_cost_missing_program),
+        cmocka_unit_test(test_nginx_respawn_script),
+        cmocka_unit_test(test_post_ports_script),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

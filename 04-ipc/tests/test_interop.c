@@ -8,6 +8,7 @@
  *   Node master, C worker:   node node-master.js            (fork with execPath)
  *                            node node-master.js --spawn    (spawn, 'ipc' stdio)
  *   byte-for-byte codec:     node tests/interop-echo.js echo|surrogate|oversized
+ *   what JSON mode loses:    node tests/interop-echo.js losses
  *
  * If these pass, the wire format is Node's own: JSON text plus '\n' on fd 3,
  * announced by NODE_CHANNEL_FD.
@@ -167,7 +168,9 @@ static void test_echo_is_byte_identical(void **state)
     if (!exited_with(status, 0))
         fail_msg("interop-echo.js echo failed; output tail:\n%s",
                  p->out_len > 2000 ? p->out + p->out_len - 2000 : p->out);
-    assert_non_null(strstr(p->out, "28 echoes identical to what JSON.stringify sent"));
+    /* the reply lines themselves, as the C worker wrote them, not their
+     * values after Node parsed them */
+    assert_non_null(strstr(p->out, "28 reply lines byte-identical to JSON.stringify"));
     assert_non_null(strstr(p->out, "worker exited with code 0 after 28 replies"));
     tk_free(p);
 }
@@ -203,6 +206,29 @@ static void test_oversized_from_node_closes_the_channel(void **state)
     tk_free(p);
 }
 
+/* The default (JSON) serialization loses what JSON cannot say, on its way
+ * to any child: the C worker echoes what actually arrived. */
+static void test_json_mode_losses(void **state)
+{
+    (void)state;
+    NEED_NODE();
+    tk_proc *p =
+        tk_start((const char *[]){node, "tests/interop-echo.js", "losses", NULL}, NULL);
+    assert_non_null(p);
+    int status = tk_wait_exit(p, 20000);
+    tk_drain(p);
+    if (!exited_with(status, 0))
+        fail_msg("interop-echo.js losses failed:\n%s", p->out);
+    assert_non_null(
+        strstr(p->out, "the C worker received "
+                       "{\"d\":\"1970-01-01T00:00:00.000Z\",\"n\":null,\"m\":{}}"));
+    assert_non_null(
+        strstr(p->out, "a BigInt: TypeError: Do not know how to serialize a BigInt"));
+    assert_non_null(
+        strstr(p->out, "a cycle: TypeError: Converting circular structure to JSON"));
+    tk_free(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -212,6 +238,7 @@ int main(void)
         cmocka_unit_test(test_echo_is_byte_identical),
         cmocka_unit_test(test_lone_surrogate_from_node_is_dropped),
         cmocka_unit_test(test_oversized_from_node_closes_the_channel),
+        cmocka_unit_test(test_json_mode_losses),
     };
     return cmocka_run_group_tests(tests, note_missing_node, NULL);
 }

@@ -3,8 +3,10 @@
 //
 //   node node/main.js [WORKER] [N]        (defaults: ../handle-passing-worker, 2)
 //
-// fork() always runs `node MODULE`, so to give a C program a channel Node's
-// way we use spawn() with an 'ipc' entry in stdio: Node creates the
+// fork() runs `execPath MODULE` (node unless options.execPath says
+// otherwise), so it would hand the C worker a module path it does not take.
+// To give a C program a channel Node's way without it we use spawn() with
+// an 'ipc' entry in stdio: Node creates the
 // socketpair, the child's end becomes fd 3 and NODE_CHANNEL_FD=3 is set,
 // as for fork(). Then child.send('server', server) writes the NODE_HANDLE
 // envelope with the listening socket attached; the C worker answers

@@ -512,6 +512,65 @@ static void test_host_by_name(void **state)
     tk_release(m);
 }
 
+/* spread.sh, the repeated run behind the notes' distribution: every run
+ * prints each worker's share, the shares add up to the connections made,
+ * and the summary line gives the ranges. */
+static void test_spread_script(void **state)
+{
+    (void)state;
+    tk_proc *p = tk_track(
+        tk_start((const char *[]){"/bin/sh", "./spread.sh", "3", "2", "20", NULL}, NULL));
+    assert_non_null(p);
+    int status = tk_wait_exit(p, 60000);
+    if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0))
+        fail_msg("spread.sh failed:\n%s", p->out);
+    for (int r = 1; r <= 3; r++) {
+        char tag[16];
+        snprintf(tag, sizeof tag, "run %2d:", r);
+        const char *line = strstr(p->out, tag);
+        if (line == NULL)
+            fail_msg("no \"%s\" in:\n%s", tag, p->out);
+        char *end;
+        long a = strtol(line + strlen(tag), &end, 10);
+        long b = strtol(end, NULL, 10);
+        if (a + b != 20 || a < b)
+            fail_msg("want two shares, largest first, adding up to 20:\n%s", p->out);
+    }
+    assert_non_null(strstr(p->out, "over 3 runs: largest share "));
+    tk_release(p);
+}
+
+#ifdef __linux__
+/* take: a process that was sent nothing takes the worker's listening socket
+ * with pidfd_getfd(2), the same socket (same inode), and with the worker
+ * frozen it answers the port itself. */
+static void test_take_with_pidfd_getfd(void **state)
+{
+    (void)state;
+    run_t r;
+    start(&r, 1);
+    char pid[16], fd[16];
+    snprintf(pid, sizeof pid, "%d", r.pids[0]);
+    snprintf(fd, sizeof fd, "%d", r.fds[0]);
+    tk_proc *t = tk_track(tk_start(
+        (const char *[]){"./handle-passing", "take", "-n", "2", pid, fd, NULL}, NULL));
+    assert_non_null(t);
+    const char *line = tk_wait_output(t, "took fd ", WAIT_MS);
+    if (line == NULL)
+        fail_msg("take did not take the socket:\n%s", t->out);
+    assert_non_null(strstr(line, r.socket_id));
+    assert_int_equal(kill(r.pids[0], SIGSTOP), 0);
+    int a = ask_pid(r.port), b = ask_pid(r.port);
+    kill(r.pids[0], SIGCONT);
+    assert_int_equal(a, t->pid);
+    assert_int_equal(b, t->pid);
+    int status = tk_wait_exit(t, WAIT_MS);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    tk_release(t);
+    stop(&r);
+}
+#endif
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -526,6 +585,10 @@ int main(void)
         cmocka_unit_test(test_answer_ends_in_eof_not_reset),
         cmocka_unit_test_teardown(test_client_without_server, tk_teardown),
         cmocka_unit_test_teardown(test_host_by_name, tk_teardown),
+        cmocka_unit_test_teardown(test_spread_script, tk_teardown),
+#ifdef __linux__
+        cmocka_unit_test_teardown(test_take_with_pidfd_getfd, tk_teardown),
+#endif
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
