@@ -485,23 +485,6 @@ void tk_free(tk_proc *p)
     free(p);
 }
 
-tk_proc *tk_track(tk_proc *p)
-{
-    return p;
-}
-
-void tk_release(tk_proc *p)
-{
-    tk_free(p);
-}
-
-int tk_teardown(void **state)
-{
-    (void)state;
-    free_registered(test_serial);
-    return 0;
-}
-
 /* ---- the cmocka runner: a test's programs end with the test ----------------
  *
  * testkit.h turns cmocka_run_group_tests into tk_run_group_tests, which runs
@@ -858,7 +841,7 @@ int tk_until(int (*cond)(void *arg), void *arg, int timeout_ms)
 void tk_expect_bad_value(const char *const argv[], const char *const env[],
                          const char *flag, const char *value)
 {
-    tk_proc *p = tk_track(tk_start(argv, env));
+    tk_proc *p = tk_start(argv, env);
     assert_non_null(p);
     int status = tk_wait_exit(p, 5000);
     if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 2)
@@ -886,5 +869,5 @@ void tk_expect_bad_value(const char *const argv[], const char *const env[],
     if (naming != 1)
         fail_msg("%s with %s %s: wanted one line naming both, got %d; it printed:\n%s",
                  argv[0], flag, value, naming, p->out);
-    tk_release(p);
+    tk_free(p);
 }

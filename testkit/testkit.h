@@ -80,15 +80,6 @@ int tk_wait_exit(tk_proc *p, int timeout_ms);
  * because the test that started it ended. */
 void tk_free(tk_proc *p);
 
-/* Older spellings, from when a test had to hand each program to tk_track()
- * and name tk_teardown as its teardown for a failed assertion not to leave
- * the program running. testkit now does that for every test: tk_track
- * returns p, tk_release is tk_free, tk_teardown frees what the running test
- * started. New tests need none of them. */
-tk_proc *tk_track(tk_proc *p);
-void tk_release(tk_proc *p);
-int tk_teardown(void **state);
-
 /* cmocka's runner with each test's programs freed when the test ends.
  * cmocka leaves a failing test by jumping out of it, past the test's own
  * tk_free() calls; it still runs the test's teardown, and this runner adds

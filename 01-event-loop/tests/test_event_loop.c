@@ -38,13 +38,14 @@ struct server {
     int port;
 };
 
-/* Every program a test starts goes through track(), so that testkit's
- * tk_teardown kills it even when the test fails halfway (cmocka then jumps
- * out of the test function, past its own cleanup). */
-static tk_proc *track(tk_proc *p)
+/* Every program a test starts goes through started(), which fails the test
+ * if it could not start. testkit frees whatever a test started when the
+ * test ends, even when it fails halfway (cmocka then jumps out of the test
+ * function, past its own cleanup). */
+static tk_proc *started(tk_proc *p)
 {
     assert_non_null(p);
-    return tk_track(p);
+    return p;
 }
 
 /* Start ./event-loop with extra arguments (NULL-terminated) and env. */
@@ -56,7 +57,7 @@ static struct server start(const char *const *extra, const char *const *env)
         argv[n++] = extra[i];
     argv[n] = NULL;
     struct server s;
-    s.p = track(tk_start(argv, env));
+    s.p = started(tk_start(argv, env));
     s.port = tk_wait_listening(s.p, 10000);
     if (s.port <= 0)
         fail_msg("no listening line; output:\n%s", s.p->out);
@@ -71,7 +72,7 @@ static void stop(struct server *s)
         fail_msg("server did not exit 0 on SIGTERM (status %d); output:\n%s", status,
                  s->p->out);
     assert_non_null(strstr(s->p->out, "stopping:"));
-    tk_release(s->p);
+    tk_free(s->p);
     s->p = NULL;
 }
 
@@ -558,7 +559,7 @@ static void test_sigint_stops_gracefully(void **state)
         char rest[64];
         assert_int_equal(tk_read_all(fd, rest, sizeof rest, T), 0); /* EOF */
         close(fd);
-        tk_release(s.p);
+        tk_free(s.p);
     }
 }
 
@@ -570,7 +571,7 @@ static void test_port_in_use(void **state)
     char port[16];
     snprintf(port, sizeof port, "%d", s.port);
     tk_proc *second =
-        track(tk_start((const char *[]){"./event-loop", "--port", port, NULL}, NULL));
+        started(tk_start((const char *[]){"./event-loop", "--port", port, NULL}, NULL));
     int status = tk_wait_exit(second, T);
     assert_true(WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 1);
@@ -578,18 +579,19 @@ static void test_port_in_use(void **state)
     snprintf(want, sizeof want, "port %s: Address already in use", port);
     if (strstr(second->out, want) == NULL)
         fail_msg("want \"%s\" in:\n%s", want, second->out);
-    tk_release(second);
+    tk_free(second);
     stop(&s);
 }
 
 static void test_usage(void **state)
 {
     (void)state;
-    tk_proc *p = track(tk_start((const char *[]){"./event-loop", "--help", NULL}, NULL));
+    tk_proc *p =
+        started(tk_start((const char *[]){"./event-loop", "--help", NULL}, NULL));
     int status = tk_wait_exit(p, T);
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     assert_non_null(strstr(p->out, "usage: event-loop"));
-    tk_release(p);
+    tk_free(p);
     /* Each bad argument is named, with its value, above the usage. */
     const char *bad[][4] = {{"./event-loop", "--bogus", NULL},
                             {"./event-loop", "--backend", "kqueue", NULL},
@@ -600,14 +602,14 @@ static void test_usage(void **state)
                          "bad value for --port: 70000", "--max-fds needs a value",
                          "--conns needs a value"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        p = track(tk_start(bad[i], NULL));
+        p = started(tk_start(bad[i], NULL));
         status = tk_wait_exit(p, T);
         assert_true(WIFEXITED(status));
         assert_int_equal(WEXITSTATUS(status), 2);
         assert_non_null(strstr(p->out, "usage:"));
         if (strstr(p->out, why[i]) == NULL)
             fail_msg("want \"%s\" in:\n%s", why[i], p->out);
-        tk_release(p);
+        tk_free(p);
     }
 }
 
@@ -644,9 +646,9 @@ static void test_load_and_client(void **state)
     struct server s = start(extra, NULL);
     char port[16];
     snprintf(port, sizeof port, "%d", s.port);
-    tk_proc *l = track(tk_start((const char *[]){"./event-loop", "load", "--port", port,
-                                                 "--conns", "100", "--msgs", "5", NULL},
-                                NULL));
+    tk_proc *l = started(tk_start((const char *[]){"./event-loop", "load", "--port", port,
+                                                   "--conns", "100", "--msgs", "5", NULL},
+                                  NULL));
     int status = tk_wait_exit(l, 30000);
     if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0))
         fail_msg("load failed:\n%s", l->out);
@@ -655,18 +657,18 @@ static void test_load_and_client(void **state)
     assert_non_null(strstr(l->out, "p99"));
     /* the stats were taken with all 100 connections open, plus its own */
     assert_non_null(strstr(l->out, "server: stats mode=loop backend=poll conns=101 "));
-    tk_release(l);
+    tk_free(l);
 
-    tk_proc *c = track(tk_start((const char *[]){"./event-loop", "client", "--port", port,
-                                                 "hello", "busy 10", NULL},
-                                NULL));
+    tk_proc *c = started(tk_start((const char *[]){"./event-loop", "client", "--port",
+                                                   port, "hello", "busy 10", NULL},
+                                  NULL));
     status = tk_wait_exit(c, T);
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     char want[64];
     snprintf(want, sizeof want, " ms  pid %ld: hello\n", (long)s.p->pid);
     assert_non_null(strstr(c->out, want));
     assert_non_null(strstr(c->out, "busy 10 ms done"));
-    tk_release(c);
+    tk_free(c);
     stop(&s);
 }
 
@@ -677,7 +679,7 @@ static void test_load_and_client(void **state)
 static void test_thread_limit(void **state)
 {
     (void)state;
-    tk_proc *p = track(tk_start(
+    tk_proc *p = started(tk_start(
         (const char *[]){"./event-loop", "thread-limit", "--limit", "50", NULL}, NULL));
     int status = tk_wait_exit(p, 30000);
     if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0))
@@ -689,16 +691,16 @@ static void test_thread_limit(void **state)
     double per = strtod(m + strlen("after: "), NULL);
     if (per < 2.0)
         fail_msg("want at least 2 maps per thread (stack + guard):\n%s", p->out);
-    tk_release(p);
+    tk_free(p);
 
-    p = track(tk_start((const char *[]){"./event-loop", "thread-limit", "--limit", "5000",
-                                        "--spare-maps", "200", NULL},
-                       NULL));
+    p = started(tk_start((const char *[]){"./event-loop", "thread-limit", "--limit",
+                                          "5000", "--spare-maps", "200", NULL},
+                         NULL));
     status = tk_wait_exit(p, 30000);
     if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0))
         fail_msg("thread-limit --spare-maps failed:\n%s", p->out);
     if (strstr(p->out, "not run under AddressSanitizer") != NULL) {
-        tk_release(p); /* `make check`: the sanitizer cannot run out of maps */
+        tk_free(p); /* `make check`: the sanitizer cannot run out of maps */
         goto bad_values;
     }
     const char *c = strstr(p->out, "created ");
@@ -707,7 +709,7 @@ static void test_thread_limit(void **state)
     /* 200 spare maps hold at most 100 threads at 2 maps each. */
     if (made > 100 || strstr(p->out, "then pthread_create failed: ") == NULL)
         fail_msg("want creation to stop at the map limit:\n%s", p->out);
-    tk_release(p);
+    tk_free(p);
 
 bad_values:
     tk_expect_bad_value(
@@ -722,7 +724,7 @@ bad_values:
 static void test_switch_cost(void **state)
 {
     (void)state;
-    tk_proc *p = track(tk_start(
+    tk_proc *p = started(tk_start(
         (const char *[]){"./event-loop", "switch-cost", "--rounds", "2000", NULL}, NULL));
     int status = tk_wait_exit(p, 30000);
     if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0))
@@ -732,7 +734,7 @@ static void test_switch_cost(void **state)
     assert_true(strtod(a + strlen("any CPU:  "), NULL) > 0);
     assert_non_null(strstr(p->out, "one CPU:  "));
     assert_non_null(strstr(p->out, "(2000 round trips)"));
-    tk_release(p);
+    tk_free(p);
     tk_expect_bad_value(
         (const char *[]){"./event-loop", "switch-cost", "--rounds", "-1", NULL}, NULL,
         "--rounds", "-1");
@@ -742,22 +744,22 @@ int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_teardown(test_echo_every_backend, tk_teardown),
-        cmocka_unit_test_teardown(test_200_clients, tk_teardown),
-        cmocka_unit_test_teardown(test_busy_blocks_the_loop, tk_teardown),
-        cmocka_unit_test_teardown(test_threads_same_protocol, tk_teardown),
-        cmocka_unit_test_teardown(test_fd_setsize_refusal, tk_teardown),
-        cmocka_unit_test_teardown(test_no_emfile_spin, tk_teardown),
-        cmocka_unit_test_teardown(test_too_long_line, tk_teardown),
-        cmocka_unit_test_teardown(test_vanished_client, tk_teardown),
-        cmocka_unit_test_teardown(test_backpressure, tk_teardown),
-        cmocka_unit_test_teardown(test_sigint_stops_gracefully, tk_teardown),
-        cmocka_unit_test_teardown(test_port_in_use, tk_teardown),
-        cmocka_unit_test_teardown(test_usage, tk_teardown),
-        cmocka_unit_test_teardown(test_bad_values_named, tk_teardown),
-        cmocka_unit_test_teardown(test_load_and_client, tk_teardown),
-        cmocka_unit_test_teardown(test_thread_limit, tk_teardown),
-        cmocka_unit_test_teardown(test_switch_cost, tk_teardown),
+        cmocka_unit_test(test_echo_every_backend),
+        cmocka_unit_test(test_200_clients),
+        cmocka_unit_test(test_busy_blocks_the_loop),
+        cmocka_unit_test(test_threads_same_protocol),
+        cmocka_unit_test(test_fd_setsize_refusal),
+        cmocka_unit_test(test_no_emfile_spin),
+        cmocka_unit_test(test_too_long_line),
+        cmocka_unit_test(test_vanished_client),
+        cmocka_unit_test(test_backpressure),
+        cmocka_unit_test(test_sigint_stops_gracefully),
+        cmocka_unit_test(test_port_in_use),
+        cmocka_unit_test(test_usage),
+        cmocka_unit_test(test_bad_values_named),
+        cmocka_unit_test(test_load_and_client),
+        cmocka_unit_test(test_thread_limit),
+        cmocka_unit_test(test_switch_cost),
     };
     return cmocka_run_group_tests_name("event-loop", tests, NULL, NULL);
 }

@@ -124,25 +124,25 @@ static void test_bad_values_named(void **state)
 static void test_host_by_name(void **state)
 {
     (void)state;
-    tk_proc *p = tk_track(
+    tk_proc *p =
         start((const char *[]){"./fork", "--workers", "1", "--host", "localhost", NULL},
-              (const char *[]){"WORKERS", NULL}));
+              (const char *[]){"WORKERS", NULL});
     const char *line = tk_wait_output(p, "listening on localhost:", T_START);
     if (line == NULL)
         fail_msg("no worker listening on localhost:\n%s", p->out);
     int port = atoi(line + strlen("listening on localhost:"));
     char port_s[16];
     snprintf(port_s, sizeof port_s, "%d", port);
-    tk_proc *g = tk_track(
-        start((const char *[]){"./fork", "get", port_s, "localhost", NULL}, NULL));
+    tk_proc *g =
+        start((const char *[]){"./fork", "get", port_s, "localhost", NULL}, NULL);
     int st = tk_wait_exit(g, T_START);
     if (!(WIFEXITED(st) && WEXITSTATUS(st) == 0) ||
         strstr(g->out, "Hello World.") == NULL)
         fail_msg("fork get %s localhost:\n%s", port_s, g->out);
-    tk_release(g);
+    tk_free(g);
     st = tk_stop(p, SIGTERM, 10000);
     assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
-    tk_release(p);
+    tk_free(p);
 }
 
 /* backend_env is "LOOP_BACKEND=epoll" to pick a backend, or "LOOP_BACKEND"
@@ -532,8 +532,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_usage),
-        cmocka_unit_test_teardown(test_bad_values_named, tk_teardown),
-        cmocka_unit_test_teardown(test_host_by_name, tk_teardown),
+        cmocka_unit_test(test_bad_values_named),
+        cmocka_unit_test(test_host_by_name),
         cmocka_unit_test(test_each_worker_answers_on_its_port),
 #ifdef __linux__
         cmocka_unit_test(test_each_worker_answers_epoll),

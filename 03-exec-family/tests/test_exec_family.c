@@ -232,7 +232,7 @@ static void test_sigterm_stops_gracefully(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_teardown(test_help_and_bad_arguments, tk_teardown),
+        cmocka_unit_test(test_help_and_bad_arguments),
         cmocka_unit_test(test_spawn_streams_ls_lines),
         cmocka_unit_test(test_exec_expands_home),
         cmocka_unit_test(test_exec_file_prints_literally),

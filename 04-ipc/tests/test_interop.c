@@ -219,9 +219,9 @@ static void test_json_mode_losses(void **state)
     tk_drain(p);
     if (!exited_with(status, 0))
         fail_msg("interop-echo.js losses failed:\n%s", p->out);
-    assert_non_null(
-        strstr(p->out, "the C worker received "
-                       "{\"d\":\"1970-01-01T00:00:00.000Z\",\"n\":null,\"m\":{}}"));
+    assert_non_null(strstr(p->out,
+                           "the C worker received "
+                           "{\"d\":\"1970-01-01T00:00:00.000Z\",\"n\":null,\"m\":{}}"));
     assert_non_null(
         strstr(p->out, "a BigInt: TypeError: Do not know how to serialize a BigInt"));
     assert_non_null(

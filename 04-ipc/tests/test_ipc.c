@@ -126,8 +126,8 @@ static void test_worker_refuses_a_bad_message_limit(void **state)
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char env[64];
         snprintf(env, sizeof env, "IPC_MAX_MESSAGE=%s", bad[i]);
-        tk_proc *p = tk_track(
-            tk_start((const char *[]){"./ipc", NULL}, (const char *[]){env, NULL}));
+        tk_proc *p =
+            tk_start((const char *[]){"./ipc", NULL}, (const char *[]){env, NULL});
         assert_non_null(p);
         assert_true(exited_with(tk_wait_exit(p, 10000), 1));
         tk_drain(p);
@@ -138,7 +138,7 @@ static void test_worker_refuses_a_bad_message_limit(void **state)
                      p->out);
         assert_non_null(strstr(p->out, "exited with code 2"));
         assert_int_equal(tk_count_output(p, "IPC_MAX_MESSAGE="), 1); /* said once */
-        tk_release(p);
+        tk_free(p);
     }
 }
 
@@ -241,10 +241,9 @@ static void test_ipc_timeout_follows_with_sigkill(void **state)
 {
     (void)state;
     long long t0 = tk_now_ms();
-    tk_proc *p =
-        tk_track(tk_start((const char *[]){"./ipc", "--timeout", "300", "sh", "-c",
+    tk_proc *p = tk_start((const char *[]){"./ipc", "--timeout", "300", "sh", "-c",
                                            "trap '' TERM; exec sleep 20", NULL},
-                          NULL));
+                          NULL);
     assert_non_null(p);
     int status = tk_wait_exit(p, 8000);
     long long took = tk_now_ms() - t0;
@@ -257,7 +256,7 @@ static void test_ipc_timeout_follows_with_sigkill(void **state)
         strstr(p->out, "still running 2000 ms after SIGTERM: sending SIGKILL"));
     assert_non_null(strstr(p->out, "killed by signal SIGKILL"));
     assert_int_equal(tk_count_group(p->pid), 0);
-    tk_release(p);
+    tk_free(p);
 }
 
 /* The same for a stop asked by a signal: SIGTERM to the master reaches the
@@ -265,10 +264,10 @@ static void test_ipc_timeout_follows_with_sigkill(void **state)
 static void test_ipc_stop_follows_with_sigkill(void **state)
 {
     (void)state;
-    tk_proc *p = tk_track(
+    tk_proc *p =
         tk_start((const char *[]){"./ipc", "sh", "-c",
                                   "trap '' TERM; echo ready; exec sleep 20", NULL},
-                 NULL));
+                 NULL);
     assert_non_null(p);
     assert_non_null(tk_wait_output(p, "ready", 5000));
     long long t0 = tk_now_ms();
@@ -278,7 +277,7 @@ static void test_ipc_stop_follows_with_sigkill(void **state)
     assert_true(took >= 1900 && took < 6000);
     assert_non_null(strstr(p->out, "killed by signal SIGKILL"));
     assert_int_equal(tk_count_group(p->pid), 0);
-    tk_release(p);
+    tk_free(p);
 }
 
 static void test_ipc_sigterm_is_a_clean_stop(void **state)
@@ -423,7 +422,6 @@ static void test_worker_stops_reading_a_master_that_does_not_read(void **state)
 {
     (void)state;
     raw r = start_worker("Gus");
-    tk_track(r.p);
     long rss0 = rss_kb(r.p->pid);
     assert_true(rss0 > 0);
     int fl = fcntl(r.fd, F_GETFL);
@@ -505,7 +503,7 @@ static void test_worker_stops_reading_a_master_that_does_not_read(void **state)
     assert_non_null(strstr(r.p->out, "caught up: reading again"));
     close(r.fd);
     assert_true(exited_with(tk_wait_exit(r.p, 5000), 0));
-    tk_release(r.p);
+    tk_free(r.p);
 }
 
 static void test_worker_exits_when_the_master_goes(void **state)
@@ -529,21 +527,20 @@ int main(void)
         cmocka_unit_test(test_ipc_conversation),
         cmocka_unit_test(test_ipc_raw_line_is_reported_and_skipped),
         cmocka_unit_test(test_ipc_worker_message_limit),
-        cmocka_unit_test_teardown(test_worker_refuses_a_bad_message_limit, tk_teardown),
+        cmocka_unit_test(test_worker_refuses_a_bad_message_limit),
         cmocka_unit_test(test_worker_gets_only_fds_0_to_3),
-        cmocka_unit_test_teardown(test_ipc_help_and_bad_args, tk_teardown),
+        cmocka_unit_test(test_ipc_help_and_bad_args),
         cmocka_unit_test(test_ipc_reports_a_worker_that_cannot_start),
         cmocka_unit_test(test_ipc_timeout_with_a_silent_worker),
         cmocka_unit_test(test_ipc_sigterm_is_a_clean_stop),
-        cmocka_unit_test_teardown(test_ipc_timeout_follows_with_sigkill, tk_teardown),
-        cmocka_unit_test_teardown(test_ipc_stop_follows_with_sigkill, tk_teardown),
+        cmocka_unit_test(test_ipc_timeout_follows_with_sigkill),
+        cmocka_unit_test(test_ipc_stop_follows_with_sigkill),
         cmocka_unit_test(test_worker_without_a_channel),
         cmocka_unit_test(test_worker_wire_format),
         cmocka_unit_test(test_worker_survives_a_malformed_line),
         cmocka_unit_test(test_worker_hangs_up_on_an_oversized_message),
         cmocka_unit_test(test_worker_exits_when_the_master_goes),
-        cmocka_unit_test_teardown(test_worker_stops_reading_a_master_that_does_not_read,
-                                  tk_teardown),
+        cmocka_unit_test(test_worker_stops_reading_a_master_that_does_not_read),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -73,9 +73,8 @@ static void start(run_t *r, int n)
     char nbuf[8];
     snprintf(nbuf, sizeof nbuf, "%d", n);
     memset(r, 0, sizeof *r);
-    r->p = tk_track(
-        tk_start((const char *[]){"./handle-passing", "-p", "0", "-w", nbuf, NULL},
-                 (const char *[]){"NODE_CHANNEL_FD", "PORT", "HOST", NULL}));
+    r->p = tk_start((const char *[]){"./handle-passing", "-p", "0", "-w", nbuf, NULL},
+                    (const char *[]){"NODE_CHANNEL_FD", "PORT", "HOST", NULL});
     assert_non_null(r->p);
     r->port = tk_wait_listening(r->p, WAIT_MS);
     assert_true(r->port > 0);
@@ -108,7 +107,7 @@ static void stop(run_t *r)
     int status = tk_stop(r->p, SIGTERM, WAIT_MS);
     assert_true(WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 0);
-    tk_release(r->p);
+    tk_free(r->p);
 }
 
 /* The fd numbers in process pid whose /proc link reads `id`. Returns how
@@ -237,15 +236,15 @@ static void test_several_pids_one_port(void **state)
     /* The built-in client: 10 connections, each answered. */
     char port[16];
     snprintf(port, sizeof port, "%d", r.port);
-    tk_proc *c = tk_track(
-        tk_start((const char *[]){"./handle-passing", "client", "-p", port, NULL}, NULL));
+    tk_proc *c =
+        tk_start((const char *[]){"./handle-passing", "client", "-p", port, NULL}, NULL);
     assert_non_null(c);
     int status = tk_wait_exit(c, WAIT_MS);
     assert_true(WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 0);
     assert_int_equal(tk_count_output(c, "child data, pid "), 10);
     assert_non_null(strstr(c->out, "10 connections served by "));
-    tk_release(c);
+    tk_free(c);
     stop(&r);
 }
 
@@ -383,7 +382,7 @@ static void test_sigterm_stops_everything(void **state)
     assert_int_equal(tk_count_output(r.p, "the master closed the channel; exiting"), 2);
     assert_non_null(strstr(r.p->out, "all 2 workers have exited; bye"));
     assert_int_equal(tk_count_group(pgid), 0);
-    tk_release(r.p);
+    tk_free(r.p);
 }
 
 /* A worker's report names its fd as a JSON number, a double it chooses.
@@ -393,10 +392,9 @@ static void test_sigterm_stops_everything(void **state)
 static void test_bad_fd_numbers_are_refused(void **state)
 {
     (void)state;
-    tk_proc *p =
-        tk_track(tk_start((const char *[]){"./handle-passing", "-p", "0", "-w", "1", "--",
+    tk_proc *p = tk_start((const char *[]){"./handle-passing", "-p", "0", "-w", "1", "--",
                                            "sh", "tests/bad-fd-worker", NULL},
-                          (const char *[]){"NODE_CHANNEL_FD", "PORT", "HOST", NULL}));
+                          (const char *[]){"NODE_CHANNEL_FD", "PORT", "HOST", NULL});
     assert_non_null(p);
     assert_non_null(tk_wait_output(p, "handoff complete", WAIT_MS));
     const char *bad[] = {"\"fd\":1e+300,", "\"fd\":-1,", "\"fd\":1.5,"};
@@ -413,42 +411,40 @@ static void test_bad_fd_numbers_are_refused(void **state)
     int status = tk_stop(p, SIGTERM, WAIT_MS);
     assert_true(WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 0);
-    tk_release(p);
+    tk_free(p);
 }
 
 static void test_usage(void **state)
 {
     (void)state;
-    tk_proc *p =
-        tk_track(tk_start((const char *[]){"./handle-passing", "--help", NULL}, NULL));
+    tk_proc *p = tk_start((const char *[]){"./handle-passing", "--help", NULL}, NULL);
     assert_non_null(p);
     int status = tk_wait_exit(p, WAIT_MS);
     assert_int_equal(WEXITSTATUS(status), 0);
     assert_non_null(strstr(p->out, "usage: handle-passing"));
-    tk_release(p);
+    tk_free(p);
 
-    p = tk_track(
-        tk_start((const char *[]){"./handle-passing", "--bogus", "1", NULL}, NULL));
+    p = tk_start((const char *[]){"./handle-passing", "--bogus", "1", NULL}, NULL);
     status = tk_wait_exit(p, WAIT_MS);
     assert_int_equal(WEXITSTATUS(status), 2);
-    tk_release(p);
+    tk_free(p);
 
-    p = tk_track(tk_start((const char *[]){"./handle-passing", "client", NULL},
-                          (const char *[]){"PORT", NULL}));
+    p = tk_start((const char *[]){"./handle-passing", "client", NULL},
+                 (const char *[]){"PORT", NULL});
     status = tk_wait_exit(p, WAIT_MS);
     assert_int_equal(WEXITSTATUS(status), 2);
-    tk_release(p);
+    tk_free(p);
 
     /* The worker, run by hand without a channel, says why it cannot run. */
-    p = tk_track(tk_start((const char *[]){"./handle-passing-worker", NULL},
-                          (const char *[]){"NODE_CHANNEL_FD", NULL}));
+    p = tk_start((const char *[]){"./handle-passing-worker", NULL},
+                 (const char *[]){"NODE_CHANNEL_FD", NULL});
     status = tk_wait_exit(p, WAIT_MS);
     assert_int_equal(WEXITSTATUS(status), 1);
     assert_non_null(strstr(p->out, "NODE_CHANNEL_FD"));
     /* ...and only that: errno is not part of the reason. */
     if (strstr(p->out, "No such file or directory") != NULL)
         fail_msg("a meaningless errno in:\n%s", p->out);
-    tk_release(p);
+    tk_free(p);
 
     /* Each bad value named once, with its flag or variable (01's cli.c);
      * "bad host!" is refused by the resolver without a DNS query. */
@@ -476,40 +472,39 @@ static void test_client_without_server(void **state)
     close(fd);
     char port_s[16];
     snprintf(port_s, sizeof port_s, "%d", port);
-    tk_proc *p = tk_track(tk_start(
+    tk_proc *p = tk_start(
         (const char *[]){"./handle-passing", "client", "-p", port_s, "-n", "10", NULL},
-        NULL));
+        NULL);
     int status = tk_wait_exit(p, WAIT_MS);
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 1);
     if (tk_count_output(p, "Connection refused") != 1)
         fail_msg("want one 'Connection refused' line, got:\n%s", p->out);
-    tk_release(p);
+    tk_free(p);
 }
 
 /* --host takes a name, as in every chapter (01's net.c). */
 static void test_host_by_name(void **state)
 {
     (void)state;
-    tk_proc *m = tk_track(tk_start(
+    tk_proc *m = tk_start(
         (const char *[]){"./handle-passing", "-w", "1", "--host", "localhost", NULL},
-        NULL));
+        NULL);
     assert_non_null(m);
     int port = tk_wait_listening(m, WAIT_MS);
     if (port <= 0)
         fail_msg("no listening line:\n%s", m->out);
     char port_s[16];
     snprintf(port_s, sizeof port_s, "%d", port);
-    tk_proc *c =
-        tk_track(tk_start((const char *[]){"./handle-passing", "client", "-H",
+    tk_proc *c = tk_start((const char *[]){"./handle-passing", "client", "-H",
                                            "localhost", "-p", port_s, "-n", "2", NULL},
-                          NULL));
+                          NULL);
     int status = tk_wait_exit(c, WAIT_MS);
     if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0))
         fail_msg("client by name failed:\n%s", c->out);
-    tk_release(c);
+    tk_free(c);
     status = tk_stop(m, SIGTERM, WAIT_MS);
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-    tk_release(m);
+    tk_free(m);
 }
 
 /* spread.sh, the repeated run behind the notes' distribution: every run
@@ -518,8 +513,8 @@ static void test_host_by_name(void **state)
 static void test_spread_script(void **state)
 {
     (void)state;
-    tk_proc *p = tk_track(
-        tk_start((const char *[]){"/bin/sh", "./spread.sh", "3", "2", "20", NULL}, NULL));
+    tk_proc *p =
+        tk_start((const char *[]){"/bin/sh", "./spread.sh", "3", "2", "20", NULL}, NULL);
     assert_non_null(p);
     int status = tk_wait_exit(p, 60000);
     if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0))
@@ -537,7 +532,7 @@ static void test_spread_script(void **state)
             fail_msg("want two shares, largest first, adding up to 20:\n%s", p->out);
     }
     assert_non_null(strstr(p->out, "over 3 runs: largest share "));
-    tk_release(p);
+    tk_free(p);
 }
 
 #ifdef __linux__
@@ -552,8 +547,8 @@ static void test_take_with_pidfd_getfd(void **state)
     char pid[16], fd[16];
     snprintf(pid, sizeof pid, "%d", r.pids[0]);
     snprintf(fd, sizeof fd, "%d", r.fds[0]);
-    tk_proc *t = tk_track(tk_start(
-        (const char *[]){"./handle-passing", "take", "-n", "2", pid, fd, NULL}, NULL));
+    tk_proc *t = tk_start(
+        (const char *[]){"./handle-passing", "take", "-n", "2", pid, fd, NULL}, NULL);
     assert_non_null(t);
     const char *line = tk_wait_output(t, "took fd ", WAIT_MS);
     if (line == NULL)
@@ -566,7 +561,7 @@ static void test_take_with_pidfd_getfd(void **state)
     assert_int_equal(b, t->pid);
     int status = tk_wait_exit(t, WAIT_MS);
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-    tk_release(t);
+    tk_free(t);
     stop(&r);
 }
 #endif
@@ -574,20 +569,20 @@ static void test_take_with_pidfd_getfd(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_teardown(test_fd_numbers_differ_socket_is_same, tk_teardown),
-        cmocka_unit_test_teardown(test_master_keeps_no_copy, tk_teardown),
-        cmocka_unit_test_teardown(test_several_pids_one_port, tk_teardown),
-        cmocka_unit_test_teardown(test_killed_worker_others_serve, tk_teardown),
-        cmocka_unit_test_teardown(test_worker_out_of_fds_pauses_accept, tk_teardown),
-        cmocka_unit_test_teardown(test_sigterm_stops_everything, tk_teardown),
-        cmocka_unit_test_teardown(test_bad_fd_numbers_are_refused, tk_teardown),
-        cmocka_unit_test_teardown(test_usage, tk_teardown),
+        cmocka_unit_test(test_fd_numbers_differ_socket_is_same),
+        cmocka_unit_test(test_master_keeps_no_copy),
+        cmocka_unit_test(test_several_pids_one_port),
+        cmocka_unit_test(test_killed_worker_others_serve),
+        cmocka_unit_test(test_worker_out_of_fds_pauses_accept),
+        cmocka_unit_test(test_sigterm_stops_everything),
+        cmocka_unit_test(test_bad_fd_numbers_are_refused),
+        cmocka_unit_test(test_usage),
         cmocka_unit_test(test_answer_ends_in_eof_not_reset),
-        cmocka_unit_test_teardown(test_client_without_server, tk_teardown),
-        cmocka_unit_test_teardown(test_host_by_name, tk_teardown),
-        cmocka_unit_test_teardown(test_spread_script, tk_teardown),
+        cmocka_unit_test(test_client_without_server),
+        cmocka_unit_test(test_host_by_name),
+        cmocka_unit_test(test_spread_script),
 #ifdef __linux__
-        cmocka_unit_test_teardown(test_take_with_pidfd_getfd, tk_teardown),
+        cmocka_unit_test(test_take_with_pidfd_getfd),
 #endif
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -165,9 +165,9 @@ static void test_node_master_c_workers(void **state)
         skip();
         return;
     }
-    tk_proc *p = tk_track(tk_start(
+    tk_proc *p = tk_start(
         (const char *[]){node_path, "node/main.js", "./handle-passing-worker", "2", NULL},
-        (const char *[]){"PORT=0", "HOST=127.0.0.1", NULL}));
+        (const char *[]){"PORT=0", "HOST=127.0.0.1", NULL});
     assert_non_null(p);
     int port = tk_wait_listening(p, WAIT_MS);
     assert_true(port > 0);
@@ -192,7 +192,7 @@ static void test_node_master_c_workers(void **state)
     assert_true(WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 0);
     assert_int_equal(tk_count_output(p, "the master closed the channel; exiting"), 2);
-    tk_release(p);
+    tk_free(p);
 }
 
 /* The C master sends the server to Node children. */
@@ -203,10 +203,9 @@ static void test_c_master_node_workers(void **state)
         skip();
         return;
     }
-    tk_proc *p =
-        tk_track(tk_start((const char *[]){"./handle-passing", "-p", "0", "-w", "2", "--",
+    tk_proc *p = tk_start((const char *[]){"./handle-passing", "-p", "0", "-w", "2", "--",
                                            node_path, "node/sub.js", NULL},
-                          (const char *[]){"PORT", "HOST", NULL}));
+                          (const char *[]){"PORT", "HOST", NULL});
     assert_non_null(p);
     int port = tk_wait_listening(p, WAIT_MS);
     assert_true(port > 0);
@@ -241,14 +240,14 @@ static void test_c_master_node_workers(void **state)
      * period ran out and it killed them. */
     assert_null(strstr(p->out, "did not exit; SIGKILL"));
     assert_int_equal(tk_count_output(p, "the master closed the channel; exiting"), 2);
-    tk_release(p);
+    tk_free(p);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_teardown(test_node_master_c_workers, tk_teardown),
-        cmocka_unit_test_teardown(test_c_master_node_workers, tk_teardown),
+        cmocka_unit_test(test_node_master_c_workers),
+        cmocka_unit_test(test_c_master_node_workers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

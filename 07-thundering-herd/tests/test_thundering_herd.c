@@ -171,15 +171,15 @@ static void test_bad_arguments_exit_2(void **state)
 static void test_host_by_name(void **state)
 {
     (void)state;
-    tk_proc *p = tk_track(
+    tk_proc *p =
         tk_start((const char *[]){PROG, "--mode", "accept", "--workers", "2",
                                   "--connections", "20", "--host", "localhost", NULL},
-                 NULL));
+                 NULL);
     assert_non_null(p);
     int st = tk_wait_exit(p, 30000);
     if (!(WIFEXITED(st) && WEXITSTATUS(st) == 0))
         fail_msg("--host localhost failed:\n%s", p->out);
-    tk_release(p);
+    tk_free(p);
 }
 
 /* A port that is taken: exit 1, with a message that names the call. */
@@ -433,10 +433,9 @@ static int queued_behind_the_stall(const char *mode, long long *longest)
 {
     char stall[16];
     snprintf(stall, sizeof stall, "%d", STALL_MS);
-    tk_proc *p =
-        tk_track(tk_start((const char *[]){PROG, "--mode", mode, "--serve", "--workers",
+    tk_proc *p = tk_start((const char *[]){PROG, "--mode", mode, "--serve", "--workers",
                                            "2", "--stall-worker", stall, NULL},
-                          NULL));
+                          NULL);
     assert_non_null(p);
     int port = tk_wait_listening(p, 30000);
     if (port <= 0)
@@ -468,7 +467,7 @@ static int queued_behind_the_stall(const char *mode, long long *longest)
     int status = tk_stop(p, SIGTERM, 10000);
     if (!(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0))
         fail_msg("%s: status %d after SIGTERM:\n%s", mode, status, p->out);
-    tk_release(p);
+    tk_free(p);
     return nslow;
 }
 
@@ -650,10 +649,9 @@ static void test_nginx_mutex_losers_wake_on_their_delay(void **state)
 #ifndef __linux__
     skip(); /* the context switches come from /proc */
 #endif
-    tk_proc *p =
-        tk_track(tk_start((const char *[]){PROG, "--mode", "nginx-mutex", "--serve",
+    tk_proc *p = tk_start((const char *[]){PROG, "--mode", "nginx-mutex", "--serve",
                                            "--workers", "3", "--mutex-delay", "20", NULL},
-                          NULL));
+                          NULL);
     assert_non_null(p);
     assert_true(tk_wait_listening(p, 10000) > 0);
     idle_workers iw;
@@ -673,7 +671,7 @@ static void test_nginx_mutex_losers_wake_on_their_delay(void **state)
     int status = tk_stop(p, SIGTERM, 10000);
     assert_true(status != -1 && WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 0);
-    tk_release(p);
+    tk_free(p);
 }
 
 /* Kill every worker at once: whichever held the lock dies holding it.
@@ -683,8 +681,8 @@ static void test_nginx_mutex_losers_wake_on_their_delay(void **state)
  * worker's pid. A connection made afterwards must be served. */
 static void kill_the_holder(const char *mode, const char *recovered)
 {
-    tk_proc *p = tk_track(tk_start(
-        (const char *[]){PROG, "--mode", mode, "--serve", "--workers", "2", NULL}, NULL));
+    tk_proc *p = tk_start(
+        (const char *[]){PROG, "--mode", mode, "--serve", "--workers", "2", NULL}, NULL);
     assert_non_null(p);
     int port = tk_wait_listening(p, 10000);
     assert_true(port > 0);
@@ -708,7 +706,7 @@ static void kill_the_holder(const char *mode, const char *recovered)
         fail_msg("%s: no \"%s\" line in:\n%s", mode, recovered, p->out);
     /* Exit status 1: workers died mid-run, and the program says so. */
     assert_true(tk_stop(p, SIGTERM, 10000) != -1);
-    tk_release(p);
+    tk_free(p);
 }
 
 static void test_a_dead_lock_holder_does_not_wedge_the_others(void **state)
@@ -725,20 +723,18 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_help_lists_every_mode),
-        cmocka_unit_test_teardown(test_bad_arguments_exit_2, tk_teardown),
-        cmocka_unit_test_teardown(test_host_by_name, tk_teardown),
+        cmocka_unit_test(test_bad_arguments_exit_2),
+        cmocka_unit_test(test_host_by_name),
         cmocka_unit_test(test_port_in_use_exits_1_naming_bind),
         cmocka_unit_test(test_sequential_all_modes),
         cmocka_unit_test(test_node_rows_skipped_without_node),
         cmocka_unit_test(test_stalled_worker),
-        cmocka_unit_test_teardown(test_free_when_served_or_on_ack, tk_teardown),
+        cmocka_unit_test(test_free_when_served_or_on_ack),
         cmocka_unit_test(test_serve_names_a_worker_and_stops_cleanly),
         cmocka_unit_test(test_sigint_mid_run_is_graceful),
         cmocka_unit_test(test_workers_die_with_the_master),
-        cmocka_unit_test_teardown(test_nginx_mutex_losers_wake_on_their_delay,
-                                  tk_teardown),
-        cmocka_unit_test_teardown(test_a_dead_lock_holder_does_not_wedge_the_others,
-                                  tk_teardown),
+        cmocka_unit_test(test_nginx_mutex_losers_wake_on_their_delay),
+        cmocka_unit_test(test_a_dead_lock_holder_does_not_wedge_the_others),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -40,7 +40,7 @@
 /* Run the program to completion; fail the test unless it exits 0. */
 static tk_proc *run(const char *const argv[])
 {
-    tk_proc *p = tk_track(tk_start(argv, NULL));
+    tk_proc *p = tk_start(argv, NULL);
     assert_non_null(p);
     int status = tk_wait_exit(p, 20000);
     if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
@@ -145,7 +145,7 @@ static void test_table_has_one_winner_per_trial(void **state)
     assert_int_equal(get_summary(p, "accept").total, 6);
     /* Every process was reaped: nothing is left in the program's group. */
     assert_int_equal(tk_count_group(p->pid), 0);
-    tk_release(p);
+    tk_free(p);
 }
 
 /* The deterministic findings: EPOLLEXCLUSIVE's entries sit on the socket's
@@ -171,7 +171,7 @@ static void test_exclusive_follows_registration_accept_follows_waiting(void **st
     if (ac.first_wait != ac.total)
         fail_msg("accept: the first to wait won %d of %d:\n%s", ac.first_wait, ac.total,
                  p->out);
-    tk_release(p);
+    tk_free(p);
 }
 
 /* Without EPOLLEXCLUSIVE every instance is woken (from the last registered
@@ -193,7 +193,7 @@ static void test_plain_epoll_is_a_race(void **state)
     if (s.first_reg == s.total || s.first_wait == s.total)
         fail_msg("epoll: the first to register won %d of %d, the first to wait %d:\n%s",
                  s.first_reg, s.total, s.first_wait, p->out);
-    tk_release(p);
+    tk_free(p);
 }
 
 static void test_bad_values_exit_2(void **state)
@@ -211,17 +211,16 @@ static void test_bad_values_exit_2(void **state)
                         (const char *[]){"WORKERS=many", NULL}, "WORKERS", "many");
     tk_proc *p = run((const char *[]){PROG, "--help", NULL});
     assert_non_null(strstr(p->out, "usage: wake-order"));
-    tk_release(p);
+    tk_free(p);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_teardown(test_table_has_one_winner_per_trial, tk_teardown),
-        cmocka_unit_test_teardown(
-            test_exclusive_follows_registration_accept_follows_waiting, tk_teardown),
-        cmocka_unit_test_teardown(test_plain_epoll_is_a_race, tk_teardown),
-        cmocka_unit_test_teardown(test_bad_values_exit_2, tk_teardown),
+        cmocka_unit_test(test_table_has_one_winner_per_trial),
+        cmocka_unit_test(test_exclusive_follows_registration_accept_follows_waiting),
+        cmocka_unit_test(test_plain_epoll_is_a_race),
+        cmocka_unit_test(test_bad_values_exit_2),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
