@@ -175,6 +175,55 @@ static void test_paused_watcher(void **state)
     loop_free(loop);
 }
 
+/* Watchers come and go in any order, and each backend keeps its own copy
+ * of the interest (select its sets and their highest fd, poll a table,
+ * epoll the kernel's list): after the highest fd is paused or removed the
+ * lower ones are still waited on, and a resumed one is waited on again. */
+static void test_highest_fd_comes_and_goes(void **state)
+{
+    loop_t *loop = new_loop(state);
+    int lo[2], hi[2];
+    make_pipe(lo);
+    make_pipe(hi);
+    int high = fcntl(hi[0], F_DUPFD_CLOEXEC, 100); /* above lo, below FD_SETSIZE */
+    assert_true(high >= 100 && high < FD_SETSIZE);
+    put_byte(lo[1]);
+    put_byte(hi[1]);
+    struct seen sl = {0}, sh = {0};
+    assert_int_equal(loop_watch(loop, lo[0], LOOP_READ, record, &sl), 0);
+    assert_int_equal(loop_watch(loop, high, LOOP_READ, record, &sh), 0);
+
+    assert_int_equal(loop_run_once(loop, 2000), 0);
+    assert_int_equal(sl.calls, 1);
+    assert_int_equal(sh.calls, 1);
+
+    assert_int_equal(loop_modify(loop, high, 0), 0); /* paused: lo alone */
+    assert_int_equal(loop_run_once(loop, 2000), 0);
+    assert_int_equal(sl.calls, 2);
+    assert_int_equal(sh.calls, 1);
+
+    assert_int_equal(loop_modify(loop, high, LOOP_READ), 0); /* resumed */
+    assert_int_equal(loop_run_once(loop, 2000), 0);
+    assert_int_equal(sl.calls, 3);
+    assert_int_equal(sh.calls, 2);
+
+    assert_int_equal(loop_unwatch(loop, high), 0); /* removed: lo alone */
+    assert_int_equal(loop_run_once(loop, 2000), 0);
+    assert_int_equal(sl.calls, 4);
+    assert_int_equal(sh.calls, 2);
+
+    assert_int_equal(loop_unwatch(loop, lo[0]), 0); /* nothing watched */
+    assert_int_equal(loop_run_once(loop, 30), 0);
+    assert_int_equal(sl.calls, 4);
+
+    close(high);
+    close(hi[0]);
+    close(hi[1]);
+    close(lo[0]);
+    close(lo[1]);
+    loop_free(loop);
+}
+
 /* The loop's cost model: a wait per iteration, and on epoll one epoll_ctl
  * per real change of a watcher's events, none for a change that changes
  * nothing. A server that sets its interest after every reply (conn.c's
@@ -799,6 +848,7 @@ static void test_signals_after_fork(void **state)
         cmocka_unit_test_prestate(test_read_readiness, backend_ptr),                     \
         cmocka_unit_test_prestate(test_write_readiness, backend_ptr),                    \
         cmocka_unit_test_prestate(test_paused_watcher, backend_ptr),                     \
+        cmocka_unit_test_prestate(test_highest_fd_comes_and_goes, backend_ptr),          \
         cmocka_unit_test_prestate(test_unchanged_interest_costs_no_call, backend_ptr),   \
         cmocka_unit_test_prestate(test_bad_arguments, backend_ptr),                      \
         cmocka_unit_test_prestate(test_fd_setsize, backend_ptr),                         \
