@@ -9,7 +9,7 @@
 #
 # and writes one link rule per program, for example
 #
-#   event-loop: $(BUILD)/event-loop.o $(BUILD)/loop.o
+#   event-loop: $(BUILD)/event-loop.o $(LOOP_OBJS)
 #
 # Objects always go to build/ inside the chapter that is being built, even when
 # the source lives in an earlier chapter, so chapters never share object files.
@@ -21,6 +21,13 @@
 
 ROOT := $(patsubst %/,%,$(dir $(lastword $(MAKEFILE_LIST))))
 BUILD := build
+
+# 01's loop, which every chapter links: the core and its three backends
+# (01-event-loop/loop_backend.h). A program names $(LOOP_OBJS); a fuzzer that
+# compiles the loop in names $(LOOP_SRCS).
+LOOP_FILES := loop.c loop_select.c loop_poll.c loop_epoll.c
+LOOP_OBJS := $(addprefix $(BUILD)/,$(LOOP_FILES:.c=.o))
+LOOP_SRCS := $(addprefix $(ROOT)/01-event-loop/,$(LOOP_FILES))
 
 CSTD := -std=c11 -D_POSIX_C_SOURCE=200809L
 WARN := -Wall -Wextra -Wpedantic -Wshadow -Wmissing-prototypes -Werror
@@ -71,7 +78,7 @@ $(BUILD)/testkit.o: CFLAGS += $(CMOCKA_CFLAGS)
 $(BUILD)/test_%.o: CFLAGS += $(CMOCKA_CFLAGS)
 
 # A test program links its own objects plus testkit and cmocka; a chapter adds
-# the modules under test with a line like `$(BUILD)/test_loop: $(BUILD)/loop.o`.
+# the modules under test with a line like `$(BUILD)/test_loop: $(LOOP_OBJS)`.
 $(BUILD)/test_%: $(BUILD)/test_%.o $(BUILD)/testkit.o
 	$(CC) $(LDFLAGS) $(filter %.o,$^) -o $@ $(CMOCKA_LIBS) $(LDLIBS)
 

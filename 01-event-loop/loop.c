@@ -1,10 +1,9 @@
 /*
- * loop.c: the reactor behind loop.h, with three backends.
+ * loop.c: the reactor behind loop.h, the part every backend shares.
  *
  * Read this file from the top: first the watcher table and the timer heap,
- * which every backend shares, then the signal self-pipe, then the three ways
- * of asking the kernel "what is ready?" (select, poll, epoll), and last
- * loop_run_once(), which ties them together:
+ * then the signal self-pipe, and last loop_run_once(), which ties them
+ * together:
  *
  *     wait for I/O, at most until the next timer is due
  *     call the I/O callbacks for what is ready
@@ -14,32 +13,30 @@
  * the watchers while we are walking the list of ready fds: every watcher
  * carries a generation number, and readiness gathered for an older
  * generation of the same fd number is dropped instead of delivered.
+ *
+ * How to ask the kernel "what is ready?" is a backend's job, behind the
+ * small interface in loop_backend.h: loop_select.c is the one to read next;
+ * loop_poll.c and loop_epoll.c are the C10K step. This file tells the
+ * backend each change of interest and asks it to wait, and nothing more.
  */
 #include "loop.h"
+#include "loop_backend.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/select.h>
 #include <time.h>
 #include <unistd.h>
 
-#ifdef __linux__
-#include <sys/epoll.h>
-#endif
-
 struct watcher {
-    int active;    /* 1 while watched */
-    int internal;  /* the signal pipe: not counted by loop_watch_count */
-    int events;    /* LOOP_READ | LOOP_WRITE asked for */
-    int in_kernel; /* epoll: registered in the interest list */
-    int in_list;   /* epoll: the events registered there, when in_kernel */
-    uint64_t gen;  /* changes each time the fd number is watched anew */
+    int active;   /* 1 while watched */
+    int internal; /* the signal pipe: not counted by loop_watch_count */
+    int events;   /* LOOP_READ | LOOP_WRITE asked for */
+    uint64_t gen; /* changes each time the fd number is watched anew */
     loop_io_cb cb;
     void *arg;
 };
@@ -72,6 +69,8 @@ struct sig_handler {
 
 struct loop {
     loop_backend_t backend;
+    const struct loop_backend_ops *ops;
+    void *be; /* the backend's state */
     int stopped;
 
     struct watcher *w; /* indexed by fd */
@@ -79,17 +78,14 @@ struct loop {
     int nwatch; /* user watchers */
     uint64_t next_gen;
 
-    struct ready *ready;
+    struct ready *ready; /* filled by the backend's wait, through loop_ready() */
+    int nready;
     int ready_cap;
 
     loop_timer_t **heap; /* min-heap on (due, seq) */
     size_t heap_len;
     size_t heap_cap;
     uint64_t next_seq;
-
-    struct pollfd *pfds; /* poll backend */
-    int pfds_cap;
-    int epfd; /* epoll backend */
 
     loop_counts_t counts; /* kernel calls, for loop_counts() */
 
@@ -111,37 +107,31 @@ uint64_t loop_now_ms(void)
 }
 
 /* ---------------------------------------------------------------------- */
-/* Backend names                                                          */
+/* Backends                                                               */
+
+/* Indexed by loop_backend_t. A backend this system lacks has no create. */
+static const struct loop_backend_ops *const backends[] = {
+    [LOOP_SELECT] = &loop_select_ops,
+    [LOOP_POLL] = &loop_poll_ops,
+    [LOOP_EPOLL] = &loop_epoll_ops,
+};
+enum { NBACKENDS = sizeof backends / sizeof backends[0] };
 
 const char *loop_backend_name(loop_backend_t backend)
 {
-    switch (backend) {
-    case LOOP_SELECT:
-        return "select";
-    case LOOP_POLL:
-        return "poll";
-    case LOOP_EPOLL:
-        return "epoll";
-    }
-    return "?";
+    if ((unsigned)backend >= NBACKENDS)
+        return "?";
+    return backends[backend]->name;
 }
 
 int loop_backend_parse(const char *name, loop_backend_t *out)
 {
-    if (strcmp(name, "select") == 0) {
-        *out = LOOP_SELECT;
-        return 0;
+    for (unsigned b = 0; b < NBACKENDS; b++) {
+        if (backends[b]->create != NULL && strcmp(name, backends[b]->name) == 0) {
+            *out = (loop_backend_t)b;
+            return 0;
+        }
     }
-    if (strcmp(name, "poll") == 0) {
-        *out = LOOP_POLL;
-        return 0;
-    }
-#ifdef __linux__
-    if (strcmp(name, "epoll") == 0) {
-        *out = LOOP_EPOLL;
-        return 0;
-    }
-#endif
     return -1;
 }
 
@@ -170,30 +160,27 @@ loop_counts_t loop_counts(const loop_t *loop)
 
 loop_t *loop_new(loop_backend_t backend)
 {
-#ifndef __linux__
-    if (backend == LOOP_EPOLL) {
+    if ((unsigned)backend >= NBACKENDS) {
+        errno = EINVAL;
+        return NULL;
+    }
+    if (backends[backend]->create == NULL) {
         errno = ENOSYS;
         return NULL;
     }
-#endif
     loop_t *loop = calloc(1, sizeof *loop);
     if (loop == NULL)
         return NULL;
     loop->backend = backend;
-    loop->epfd = -1;
+    loop->ops = backends[backend];
     loop->sig_rfd = -1;
-#ifdef __linux__
-    if (backend == LOOP_EPOLL) {
-        /* The kernel keeps the interest list; we only tell it changes. */
-        loop->epfd = epoll_create1(EPOLL_CLOEXEC);
-        if (loop->epfd == -1) {
-            int saved = errno;
-            free(loop);
-            errno = saved;
-            return NULL;
-        }
+    loop->be = loop->ops->create(&loop->counts);
+    if (loop->be == NULL) {
+        int saved = errno;
+        free(loop);
+        errno = saved;
+        return NULL;
     }
-#endif
     return loop;
 }
 
@@ -229,16 +216,14 @@ void loop_free(loop_t *loop)
         close(sig_wfd);
         sig_wfd = -1;
     }
-    /* Closing our copy of an epoll fd never changes the interest list of a
-     * parent that shares it after fork(); EPOLL_CTL_DEL would. */
-    if (loop->epfd != -1)
-        close(loop->epfd);
+    /* Only frees and closes: a parent that shares a kernel-side interest
+     * list with us after fork() keeps it as it was. */
+    loop->ops->destroy(loop->be);
     for (size_t i = 0; i < loop->heap_len; i++)
         free(loop->heap[i]);
     free(loop->heap);
     free(loop->w);
     free(loop->ready);
-    free(loop->pfds);
     free(loop->sigs);
     free(loop);
 }
@@ -262,56 +247,14 @@ static int grow_watchers(loop_t *loop, int fd)
     return 0;
 }
 
-#ifdef __linux__
-/* Bring the epoll interest list in line with what the watcher asks for. A
- * paused watcher (events == 0) is taken out of the list altogether, because
- * epoll reports EPOLLHUP and EPOLLERR even when nothing was asked for, and a
- * paused, hung-up fd would wake the loop forever.
- *
- * The list lives in the kernel, and each change is a system call, so we
- * remember what we registered and make no call when nothing changes. A
- * server typically restates its interest after every reply ("read, and
- * write if output is queued"); without this check epoll would pay one
- * epoll_ctl per reply, more than select and poll pay for the whole set. */
-static int epoll_sync(loop_t *loop, int fd, struct watcher *w, int want)
-{
-    struct epoll_event ev = {0};
-    ev.data.fd = fd;
-    if (want & LOOP_READ)
-        ev.events |= EPOLLIN;
-    if (want & LOOP_WRITE)
-        ev.events |= EPOLLOUT;
-    if (want == 0) {
-        if (w->in_kernel) {
-            loop->counts.interest_changes++;
-            if (epoll_ctl(loop->epfd, EPOLL_CTL_DEL, fd, &ev) == -1 && errno != EBADF &&
-                errno != ENOENT)
-                return -1;
-        }
-        w->in_kernel = 0;
-        return 0;
-    }
-    if (w->in_kernel && w->in_list == want)
-        return 0;
-    loop->counts.interest_changes++;
-    if (epoll_ctl(loop->epfd, w->in_kernel ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &ev) ==
-        -1)
-        return -1;
-    w->in_kernel = 1;
-    w->in_list = want;
-    return 0;
-}
-#endif
-
 static int watch(loop_t *loop, int fd, int events, loop_io_cb cb, void *arg, int internal)
 {
     if (fd < 0) {
         errno = EBADF;
         return -1;
     }
-    if (loop->backend == LOOP_SELECT && fd >= FD_SETSIZE) {
-        /* FD_SET on such an fd writes past the end of the fd_set: the
-         * classic select() overflow. Refuse instead. */
+    if (fd >= loop->ops->fd_limit) {
+        /* select's fd_set has no room for it (loop_select.c). */
         errno = ERANGE;
         return -1;
     }
@@ -319,14 +262,8 @@ static int watch(loop_t *loop, int fd, int events, loop_io_cb cb, void *arg, int
         return -1;
     struct watcher *w = &loop->w[fd];
     events &= LOOP_READ | LOOP_WRITE;
-#ifdef __linux__
-    if (loop->backend == LOOP_EPOLL) {
-        if (!w->active)
-            w->in_kernel = 0;
-        if (epoll_sync(loop, fd, w, events) == -1)
-            return -1;
-    }
-#endif
+    if (loop->ops->set(loop->be, fd, events) == -1)
+        return -1;
     if (!w->active) {
         w->active = 1;
         w->internal = internal;
@@ -353,10 +290,8 @@ int loop_modify(loop_t *loop, int fd, int events)
     }
     struct watcher *w = &loop->w[fd];
     events &= LOOP_READ | LOOP_WRITE;
-#ifdef __linux__
-    if (loop->backend == LOOP_EPOLL && epoll_sync(loop, fd, w, events) == -1)
+    if (loop->ops->set(loop->be, fd, events) == -1)
         return -1;
-#endif
     w->events = events;
     return 0;
 }
@@ -368,10 +303,7 @@ int loop_unwatch(loop_t *loop, int fd)
         return -1;
     }
     struct watcher *w = &loop->w[fd];
-#ifdef __linux__
-    if (loop->backend == LOOP_EPOLL)
-        epoll_sync(loop, fd, w, 0); /* EBADF if already closed: harmless */
-#endif
+    loop->ops->set(loop->be, fd, 0); /* an fd closed first is no error */
     if (!w->internal)
         loop->nwatch--;
     memset(w, 0, sizeof *w);
@@ -717,11 +649,11 @@ int loop_stop_on_signal(loop_t *loop, int signo)
 }
 
 /* ---------------------------------------------------------------------- */
-/* The three ways to wait                                                 */
+/* Running                                                                */
 
-static int add_ready(loop_t *loop, int n, int fd, int events)
+int loop_ready(loop_t *loop, int fd, int events)
 {
-    if (n == loop->ready_cap) {
+    if (loop->nready == loop->ready_cap) {
         int cap = loop->ready_cap ? loop->ready_cap * 2 : 64;
         struct ready *r = realloc(loop->ready, (size_t)cap * sizeof *r);
         if (r == NULL)
@@ -729,119 +661,14 @@ static int add_ready(loop_t *loop, int n, int fd, int events)
         loop->ready = r;
         loop->ready_cap = cap;
     }
-    loop->ready[n].fd = fd;
-    loop->ready[n].events = events;
-    loop->ready[n].gen = loop->w[fd].gen;
+    /* Remember which watcher the readiness is for, before any callback
+     * can remove it or watch the fd number anew. */
+    struct ready *r = &loop->ready[loop->nready++];
+    r->fd = fd;
+    r->events = events;
+    r->gen = fd < loop->w_cap ? loop->w[fd].gen : 0;
     return 0;
 }
-
-/* select(2): rebuild both sets from the watcher table on every call, since
- * select overwrites them with the answer. Cost: O(highest fd), twice. */
-static int wait_select(loop_t *loop, int timeout_ms)
-{
-    fd_set rd, wr;
-    FD_ZERO(&rd);
-    FD_ZERO(&wr);
-    int maxfd = -1;
-    for (int fd = 0; fd < loop->w_cap; fd++) {
-        const struct watcher *w = &loop->w[fd];
-        if (!w->active || w->events == 0)
-            continue;
-        if (w->events & LOOP_READ)
-            FD_SET(fd, &rd);
-        if (w->events & LOOP_WRITE)
-            FD_SET(fd, &wr);
-        maxfd = fd;
-    }
-    struct timeval tv, *tvp = NULL;
-    if (timeout_ms >= 0) {
-        tv.tv_sec = timeout_ms / 1000;
-        tv.tv_usec = (timeout_ms % 1000) * 1000;
-        tvp = &tv;
-    }
-    int r = select(maxfd + 1, &rd, &wr, NULL, tvp);
-    if (r <= 0)
-        return r;
-    int n = 0;
-    for (int fd = 0; fd <= maxfd; fd++) {
-        int ev =
-            (FD_ISSET(fd, &rd) ? LOOP_READ : 0) | (FD_ISSET(fd, &wr) ? LOOP_WRITE : 0);
-        if (ev && add_ready(loop, n++, fd, ev) == -1)
-            return -1;
-    }
-    return n;
-}
-
-/* poll(2): one struct per watched fd, no FD_SETSIZE limit, but still the
- * whole array crosses into the kernel on every call. */
-static int wait_poll(loop_t *loop, int timeout_ms)
-{
-    int count = 0;
-    for (int fd = 0; fd < loop->w_cap; fd++) {
-        const struct watcher *w = &loop->w[fd];
-        if (!w->active || w->events == 0)
-            continue;
-        if (count == loop->pfds_cap) {
-            int cap = loop->pfds_cap ? loop->pfds_cap * 2 : 64;
-            struct pollfd *p = realloc(loop->pfds, (size_t)cap * sizeof *p);
-            if (p == NULL)
-                return -1;
-            loop->pfds = p;
-            loop->pfds_cap = cap;
-        }
-        loop->pfds[count].fd = fd;
-        loop->pfds[count].events = (short)(((w->events & LOOP_READ) ? POLLIN : 0) |
-                                           ((w->events & LOOP_WRITE) ? POLLOUT : 0));
-        loop->pfds[count].revents = 0;
-        count++;
-    }
-    int r = poll(loop->pfds, (nfds_t)count, timeout_ms);
-    if (r <= 0)
-        return r;
-    int n = 0;
-    for (int i = 0; i < count; i++) {
-        short re = loop->pfds[i].revents;
-        if (re == 0)
-            continue;
-        int ev = 0;
-        if (re & POLLIN)
-            ev |= LOOP_READ;
-        if (re & POLLOUT)
-            ev |= LOOP_WRITE;
-        if (re & (POLLERR | POLLHUP | POLLNVAL))
-            ev |= LOOP_ERROR;
-        if (add_ready(loop, n++, loop->pfds[i].fd, ev) == -1)
-            return -1;
-    }
-    return n;
-}
-
-#ifdef __linux__
-/* epoll(7): the interest list lives in the kernel, so the call costs only
- * as much as the number of ready fds. */
-static int wait_epoll(loop_t *loop, int timeout_ms)
-{
-    struct epoll_event evs[256];
-    int r = epoll_wait(loop->epfd, evs, 256, timeout_ms);
-    if (r <= 0)
-        return r;
-    for (int i = 0; i < r; i++) {
-        int ev = 0;
-        if (evs[i].events & EPOLLIN)
-            ev |= LOOP_READ;
-        if (evs[i].events & EPOLLOUT)
-            ev |= LOOP_WRITE;
-        if (evs[i].events & (EPOLLERR | EPOLLHUP))
-            ev |= LOOP_ERROR;
-        if (add_ready(loop, i, evs[i].data.fd, ev) == -1)
-            return -1;
-    }
-    return r;
-}
-#endif
-
-/* ---------------------------------------------------------------------- */
-/* Running                                                                */
 
 int loop_run_once(loop_t *loop, int timeout_ms)
 {
@@ -851,28 +678,14 @@ int loop_run_once(loop_t *loop, int timeout_ms)
     if (loop->stopped)
         wait = 0;
 
-    int n;
+    loop->nready = 0;
     loop->counts.waits++;
-    switch (loop->backend) {
-    case LOOP_POLL:
-        n = wait_poll(loop, wait);
-        break;
-#ifdef __linux__
-    case LOOP_EPOLL:
-        n = wait_epoll(loop, wait);
-        break;
-#endif
-    default:
-        n = wait_select(loop, wait);
-        break;
-    }
-    if (n == -1) {
-        if (errno != EINTR)
-            return -1;
-        n = 0;
-    }
+    /* EINTR is no failure: the signal's byte waits in the self-pipe, and
+     * the next iteration reads it. */
+    if (loop->ops->wait(loop->be, loop, wait) == -1 && errno != EINTR)
+        return -1;
 
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; i < loop->nready; i++) {
         struct ready r = loop->ready[i];
         if (r.fd >= loop->w_cap)
             continue;

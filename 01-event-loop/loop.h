@@ -8,7 +8,9 @@
  * fire?") and then calls the callbacks for the answer. Node's libuv is the
  * same idea, larger.
  *
- * Three backends ask that question in three ways, with identical behaviour:
+ * Three backends ask that question in three ways, with identical behaviour,
+ * each in a file of its own behind loop_backend.h (loop_select.c,
+ * loop_poll.c, loop_epoll.c); loop.c, the core, is the same for all three:
  *
  *   select(2)  the default, and the subject of chapter 01. Portable, but it
  *              cannot watch an fd >= FD_SETSIZE (1024 on Linux), and each
