@@ -83,6 +83,10 @@ test: all
 check:
 	@$(MAKE) --no-print-directory SAN=1 test
 
+# testkit's strerror helper (see tk_strerror in testkit.h).
+$(BUILD)/strerror: $(BUILD)/strerror.o
+	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+
 run: all
 	./$(firstword $(PROGS))
 
