@@ -4,6 +4,8 @@
 #
 #   PROGS   the programs built at the chapter root (the first is `make run`'s)
 #   TESTS   the cmocka test programs, named tests/<name>.c, built into build/
+#   BLACKBOX  those of TESTS that run the programs rather than link modules
+#           (`make musl-test` runs them against musl-built programs)
 #   REUSE   directories of earlier chapters whose modules this chapter reuses
 #           (their .c files are found through vpath and their headers via -I)
 #
@@ -18,6 +20,8 @@
 #   CC=clang   build with another compiler (the flags stamp forces a rebuild)
 #   SAN=1      build with AddressSanitizer and UndefinedBehaviorSanitizer;
 #              this is what `make check` does
+#   MUSL_CC=   the compiler `make musl-test` builds the programs with
+#              (default musl-gcc)
 
 ROOT := $(patsubst %/,%,$(dir $(lastword $(MAKEFILE_LIST))))
 BUILD := build
@@ -49,7 +53,7 @@ vpath %.c tests $(REUSE) $(ROOT)/testkit
 
 TEST_BINS := $(addprefix $(BUILD)/,$(TESTS))
 
-.PHONY: all run demo test check bench clean fuzz doc-test FORCE
+.PHONY: all run demo test check bench clean fuzz doc-test musl-test FORCE
 .DEFAULT_GOAL := all
 
 all: $(PROGS) $(TEST_BINS)
@@ -82,6 +86,27 @@ test: all
 
 check:
 	@$(MAKE) --no-print-directory SAN=1 test
+
+# The black-box tests against the programs built with musl instead of the
+# usual libc: the check that the programs lean on POSIX, not on glibc. cmocka
+# is not built for musl, so the tests themselves are built with $(CC) as
+# usual, and the unit tests (which link the modules into a cmocka program)
+# are not part of this run: only the programs under test are musl's. Their
+# objects go to build/musl/; the programs are linked at the chapter root,
+# where the tests look for them, and removed when the run ends, however it
+# ends, so that the next `make` links the usual ones again. The tests ask
+# build/musl/strerror (testkit/strerror.c, built with musl) for the errno
+# wording the programs print.
+MUSL_CC ?= musl-gcc
+musl-test:
+	@command -v $(MUSL_CC) >/dev/null || \
+	    { echo "make musl-test: no $(MUSL_CC) (Debian, Ubuntu: apt-get install musl-tools)" >&2; exit 1; }
+	@rm -f $(PROGS); trap 'rm -f $(PROGS)' EXIT; \
+	trap 'exit 130' INT; trap 'exit 143' TERM; trap 'exit 129' HUP; \
+	$(MAKE) --no-print-directory -s CC=$(MUSL_CC) SAN= BUILD=$(BUILD)/musl \
+	    $(PROGS) $(BUILD)/musl/strerror && \
+	$(MAKE) --no-print-directory -s $(addprefix -o ,$(PROGS)) all && \
+	TK_STRERROR=$(BUILD)/musl/strerror $(ROOT)/testkit/run-tests $(addprefix $(BUILD)/,$(BLACKBOX))
 
 # testkit's strerror helper (see tk_strerror in testkit.h).
 $(BUILD)/strerror: $(BUILD)/strerror.o
