@@ -46,6 +46,15 @@ endif
 CMOCKA_CFLAGS := $(shell pkg-config --cflags cmocka 2>/dev/null)
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
 
+# The programs need only libc; the tests need cmocka. Without it (or with a
+# compiler that cannot see it, like musl-gcc), `make` builds the programs and
+# skips the tests with one line, and `make test` says what to install. The
+# probe preprocesses <cmocka.h> with the compiler in use (\043 is a #).
+HAVE_CMOCKA := $(shell printf '\043include <stdarg.h>\n\043include <stddef.h>\n\043include <stdint.h>\n\043include <setjmp.h>\n\043include <cmocka.h>\n' | \
+                 $(CC) $(CMOCKA_CFLAGS) -E -x c - >/dev/null 2>&1 && echo yes)
+NO_CMOCKA := the tests need cmocka, which $(CC) does not find: install libcmocka-dev \
+             (Debian, Ubuntu), libcmocka-devel (Fedora) or cmocka (brew, FreeBSD pkg)
+
 # Search only for sources. A plain VPATH would also find an earlier
 # chapter's build/ and build/*.o (e.g. ../01-event-loop/build/testkit.o,
 # built with other flags) and use them instead of building our own.
@@ -56,7 +65,12 @@ TEST_BINS := $(addprefix $(BUILD)/,$(TESTS))
 .PHONY: all run demo test check bench clean fuzz doc-test musl-test FORCE
 .DEFAULT_GOAL := all
 
+ifeq ($(HAVE_CMOCKA),yes)
 all: $(PROGS) $(TEST_BINS)
+else
+all: $(PROGS)
+	@echo "$(notdir $(CURDIR)): programs built, tests skipped: $(NO_CMOCKA)"
+endif
 
 # A stamp of the compiler and flags: when they change (CC=clang, SAN=1), every
 # object depends on a newer stamp and is rebuilt. No stale sanitizer objects.
@@ -81,8 +95,13 @@ $(BUILD)/test_%: $(BUILD)/test_%.o $(BUILD)/testkit.o
 
 # Run every test program; testkit/run-tests prints one `N passed, N failed`
 # line and appends the counts to $(TOTALS) when the top-level Makefile asks.
+ifeq ($(HAVE_CMOCKA),yes)
 test: all
 	@$(ROOT)/testkit/run-tests $(TEST_BINS)
+else
+test:
+	@echo "make test: $(NO_CMOCKA)" >&2; exit 1
+endif
 
 check:
 	@$(MAKE) --no-print-directory SAN=1 test
