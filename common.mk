@@ -110,7 +110,7 @@ check:
 # usual libc: the check that the programs lean on POSIX, not on glibc. cmocka
 # is not built for musl, so the tests themselves are built with $(CC) as
 # usual, and the unit tests (which link the modules into a cmocka program)
-# are not part of this run: only the programs under test are musl's. Their
+# are neither built nor run here: only the programs under test are musl's. Their
 # objects go to build/musl/; the programs are linked at the chapter root,
 # where the tests look for them, and removed when the run ends, however it
 # ends, so that the next `make` links the usual ones again. The tests ask
@@ -124,7 +124,7 @@ musl-test:
 	trap 'exit 130' INT; trap 'exit 143' TERM; trap 'exit 129' HUP; \
 	$(MAKE) --no-print-directory -s CC=$(MUSL_CC) SAN= BUILD=$(BUILD)/musl \
 	    $(PROGS) $(BUILD)/musl/strerror && \
-	$(MAKE) --no-print-directory -s $(addprefix -o ,$(PROGS)) all && \
+	$(MAKE) --no-print-directory -s $(addprefix -o ,$(PROGS)) $(addprefix $(BUILD)/,$(BLACKBOX)) && \
 	TK_STRERROR=$(BUILD)/musl/strerror $(ROOT)/testkit/run-tests $(addprefix $(BUILD)/,$(BLACKBOX))
 
 # testkit's strerror helper (see tk_strerror in testkit.h).
