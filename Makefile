@@ -3,6 +3,9 @@
 #
 #   make test    build everything and run every test; ends with `N passed, N failed`
 #   make check   the same tests, built with AddressSanitizer and UBSan
+#   make musl-test  the black-box tests against the programs built with
+#                musl-gcc (Debian: musl-tools): the code leans on POSIX, not
+#                glibc; ends with `N passed, N failed`
 #   make demo    the classroom tour: every chapter's demo, in order
 #   make bench   figures, side by side (never pass/fail)
 #   make doc-test  run the commands every chapter README shows and compare
@@ -18,7 +21,7 @@ CHAPTERS := $(patsubst %/Makefile,%,$(sort $(wildcard 0[1-7]-*/Makefile)))
 TEST_DIRS := testkit $(CHAPTERS)
 TOTALS := $(CURDIR)/.test-totals
 
-.PHONY: all test check demo bench fuzz clean doc-test
+.PHONY: all test check musl-test demo bench fuzz clean doc-test
 
 all demo bench fuzz:
 	@for d in $(CHAPTERS); do \
@@ -32,10 +35,11 @@ clean:
 	    $(MAKE) --no-print-directory -C $$d $@ || exit 1; \
 	done
 
-# test and check total the cmocka results of every chapter into one line.
-test check:
+# test and check total the cmocka results of every chapter into one line;
+# musl-test too, over the chapters (testkit has no program to build).
+test check musl-test:
 	@rm -f $(TOTALS); status=0; \
-	for d in $(TEST_DIRS); do \
+	for d in $(if $(filter musl-test,$@),$(CHAPTERS),$(TEST_DIRS)); do \
 	    echo "=== $$d: make $@"; \
 	    before=$$(cat $(TOTALS) 2>/dev/null | wc -l); \
 	    $(MAKE) --no-print-directory -C $$d $@ TOTALS=$(TOTALS) && continue; \

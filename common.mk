@@ -4,6 +4,8 @@
 #
 #   PROGS   the programs built at the chapter root (the first is `make run`'s)
 #   TESTS   the cmocka test programs, named tests/<name>.c, built into build/
+#   BLACKBOX  those of TESTS that run the programs rather than link modules
+#           (`make musl-test` runs them against musl-built programs)
 #   REUSE   directories of earlier chapters whose modules this chapter reuses
 #           (their .c files are found through vpath and their headers via -I)
 #
@@ -18,6 +20,8 @@
 #   CC=clang   build with another compiler (the flags stamp forces a rebuild)
 #   SAN=1      build with AddressSanitizer and UndefinedBehaviorSanitizer;
 #              this is what `make check` does
+#   MUSL_CC=   the compiler `make musl-test` builds the programs with
+#              (default musl-gcc)
 
 ROOT := $(patsubst %/,%,$(dir $(lastword $(MAKEFILE_LIST))))
 BUILD := build
@@ -49,6 +53,15 @@ endif
 CMOCKA_CFLAGS := $(shell pkg-config --cflags cmocka 2>/dev/null)
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
 
+# The programs need only libc; the tests need cmocka. Without it (or with a
+# compiler that cannot see it, like musl-gcc), `make` builds the programs and
+# skips the tests with one line, and `make test` says what to install. The
+# probe preprocesses <cmocka.h> with the compiler in use (\043 is a #).
+HAVE_CMOCKA := $(shell printf '\043include <stdarg.h>\n\043include <stddef.h>\n\043include <stdint.h>\n\043include <setjmp.h>\n\043include <cmocka.h>\n' | \
+                 $(CC) $(CMOCKA_CFLAGS) -E -x c - >/dev/null 2>&1 && echo yes)
+NO_CMOCKA := the tests need cmocka, which $(CC) does not find: install libcmocka-dev \
+             (Debian, Ubuntu), libcmocka-devel (Fedora) or cmocka (brew, FreeBSD pkg)
+
 # Search only for sources. A plain VPATH would also find an earlier
 # chapter's build/ and build/*.o (e.g. ../01-event-loop/build/testkit.o,
 # built with other flags) and use them instead of building our own.
@@ -56,10 +69,15 @@ vpath %.c tests $(REUSE) $(ROOT)/testkit
 
 TEST_BINS := $(addprefix $(BUILD)/,$(TESTS))
 
-.PHONY: all run demo test check bench clean fuzz doc-test FORCE
+.PHONY: all run demo test check bench clean fuzz doc-test musl-test FORCE
 .DEFAULT_GOAL := all
 
+ifeq ($(HAVE_CMOCKA),yes)
 all: $(PROGS) $(TEST_BINS)
+else
+all: $(PROGS)
+	@echo "$(notdir $(CURDIR)): programs built, tests skipped: $(NO_CMOCKA)"
+endif
 
 # A stamp of the compiler and flags: when they change (CC=clang, SAN=1), every
 # object depends on a newer stamp and is rebuilt. No stale sanitizer objects.
@@ -84,11 +102,41 @@ $(BUILD)/test_%: $(BUILD)/test_%.o $(BUILD)/testkit.o
 
 # Run every test program; testkit/run-tests prints one `N passed, N failed`
 # line and appends the counts to $(TOTALS) when the top-level Makefile asks.
+ifeq ($(HAVE_CMOCKA),yes)
 test: all
 	@$(ROOT)/testkit/run-tests $(TEST_BINS)
+else
+test:
+	@echo "make test: $(NO_CMOCKA)" >&2; exit 1
+endif
 
 check:
 	@$(MAKE) --no-print-directory SAN=1 test
+
+# The black-box tests against the programs built with musl instead of the
+# usual libc: the check that the programs lean on POSIX, not on glibc. cmocka
+# is not built for musl, so the tests themselves are built with $(CC) as
+# usual, and the unit tests (which link the modules into a cmocka program)
+# are neither built nor run here: only the programs under test are musl's. Their
+# objects go to build/musl/; the programs are linked at the chapter root,
+# where the tests look for them, and removed when the run ends, however it
+# ends, so that the next `make` links the usual ones again. The tests ask
+# build/musl/strerror (testkit/strerror.c, built with musl) for the errno
+# wording the programs print.
+MUSL_CC ?= musl-gcc
+musl-test:
+	@command -v $(MUSL_CC) >/dev/null || \
+	    { echo "make musl-test: no $(MUSL_CC) (Debian, Ubuntu: apt-get install musl-tools)" >&2; exit 1; }
+	@rm -f $(PROGS); trap 'rm -f $(PROGS)' EXIT; \
+	trap 'exit 130' INT; trap 'exit 143' TERM; trap 'exit 129' HUP; \
+	$(MAKE) --no-print-directory -s CC=$(MUSL_CC) SAN= BUILD=$(BUILD)/musl \
+	    $(PROGS) $(BUILD)/musl/strerror && \
+	$(MAKE) --no-print-directory -s $(addprefix -o ,$(PROGS)) $(addprefix $(BUILD)/,$(BLACKBOX)) && \
+	TK_STRERROR=$(BUILD)/musl/strerror $(ROOT)/testkit/run-tests $(addprefix $(BUILD)/,$(BLACKBOX))
+
+# testkit's strerror helper (see tk_strerror in testkit.h).
+$(BUILD)/strerror: $(BUILD)/strerror.o
+	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 
 run: all
 	./$(firstword $(PROGS))

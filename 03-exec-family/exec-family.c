@@ -19,8 +19,9 @@
  *              the input smuggles in, exec_file does not.
  *   shebang    ./hello.sh run directly: the kernel honours its #! line.
  *   eacces     a copy of hello.sh without the execute bit: EACCES.
- *   enoexec    ./no-shebang (no #! line): execve gives ENOEXEC; glibc's
- *              execvp would run it with /bin/sh instead, and does.
+ *   enoexec    ./no-shebang (no #! line): execve gives ENOEXEC; execvp
+ *              runs it with /bin/sh instead, as POSIX asks, where the libc
+ *              does so (glibc, the BSDs, macOS; musl does not).
  *   enoent     a missing program: ENOENT from execve, not "exit 127";
  *              through the shell, though, it IS exit 127.
  *   timeout    `sleep 10` with a 500 ms timeout: killed by SIGTERM. Then
@@ -260,8 +261,9 @@ static void case_enoexec(void)
     wait_for_children();
 
     proc_options_t o = {0};
-    o.execvp = 1; /* the child calls glibc's execvp(3) instead */
-    say("enoexec: the same file through execvp(3), which retries it with /bin/sh");
+    o.execvp = 1; /* the child calls the libc's execvp(3) instead */
+    say("enoexec: the same file through execvp(3), which POSIX has retry it with /bin/sh "
+        "(musl's does not)");
     if (proc_exec_file(loop, file, argv, &o, report, "exec_file no-shebang (execvp)") ==
         -1)
         err(1, "proc_exec_file");

@@ -321,7 +321,7 @@ static void child_main(const struct plan *pl, int errfd)
         child_fail(errfd, STEP_CHDIR);
 
     if (pl->use_execvp)
-        execvp(pl->file, pl->argv); /* glibc: ENOEXEC -> /bin/sh FILE ARGS */
+        execvp(pl->file, pl->argv); /* ENOEXEC -> /bin/sh FILE ARGS, but not in musl */
     else
         exec_search(pl);
     child_fail(errfd, STEP_EXECVE);

@@ -35,6 +35,26 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+const char *tk_strerror(int e)
+{
+    static char text[256][128]; /* errno numbers are small; asked once each */
+    const char *helper = getenv("TK_STRERROR");
+    if (helper == NULL || *helper == '\0' || e < 0 || e >= 256)
+        return strerror(e);
+    if (text[e][0] != '\0')
+        return text[e];
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "'%s' %d", helper, e);
+    FILE *f = popen(cmd, "r");
+    if (f == NULL)
+        fail_msg("TK_STRERROR=%s: popen: %s", helper, strerror(errno));
+    int ok = fgets(text[e], sizeof text[e], f) != NULL;
+    if (pclose(f) != 0 || !ok)
+        fail_msg("TK_STRERROR=%s: cannot run it", helper);
+    text[e][strcspn(text[e], "\n")] = '\0';
+    return text[e];
+}
+
 long long tk_now_ms(void)
 {
     struct timespec ts;

@@ -127,6 +127,15 @@ int tk_alive(pid_t pid); /* exists and is not a zombie */
 /* CPU time (user + system) of a process, in milliseconds, or -1. */
 long tk_cpu_ms(pid_t pid);
 
+/* The text the programs under test print for errno e: strerror(e) of the C
+ * library they were built with. Error wording is the library's (glibc says
+ * "Address already in use", musl "Address in use"), so tests compare with
+ * this, never with a literal. It is our own strerror(e), unless the
+ * environment variable TK_STRERROR names a helper built with the programs'
+ * compiler (testkit/strerror.c; `make musl-test` sets it), which is then
+ * asked. The string stays valid until the test program exits. */
+const char *tk_strerror(int e);
+
 /* Milliseconds on the monotonic clock. */
 long long tk_now_ms(void);
 

@@ -575,8 +575,8 @@ static void test_port_in_use(void **state)
     int status = tk_wait_exit(second, T);
     assert_true(WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 1);
-    char want[64];
-    snprintf(want, sizeof want, "port %s: Address already in use", port);
+    char want[160];
+    snprintf(want, sizeof want, "port %s: %s", port, tk_strerror(EADDRINUSE));
     if (strstr(second->out, want) == NULL)
         fail_msg("want \"%s\" in:\n%s", want, second->out);
     tk_free(second);
@@ -706,8 +706,11 @@ static void test_thread_limit(void **state)
     const char *c = strstr(p->out, "created ");
     assert_non_null(c);
     long made = strtol(c + strlen("created "), NULL, 10);
-    /* 200 spare maps hold at most 100 threads at 2 maps each. */
-    if (made > 100 || strstr(p->out, "then pthread_create failed: ") == NULL)
+    /* 200 spare maps hold 100 threads at 2 maps each, and one more at most:
+     * mmap refuses only once the count is already over vm.max_map_count, so
+     * the libc's order of mmap and mprotect decides whether the 101st fits
+     * (glibc stops at 100, musl at 101). */
+    if (made > 101 || strstr(p->out, "then pthread_create failed: ") == NULL)
         fail_msg("want creation to stop at the map limit:\n%s", p->out);
     tk_free(p);
 

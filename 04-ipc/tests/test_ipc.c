@@ -110,7 +110,9 @@ static void test_ipc_worker_message_limit(void **state)
     tk_drain(p);
     assert_non_null(strstr(p->out, "is larger than the maximum of 32 bytes"));
     assert_non_null(strstr(p->out, "channel closed after an error: exiting"));
-    assert_non_null(strstr(p->out, "the worker went away after 0 of 2 replies"));
+    /* 0 replies; how many messages were sent before the worker's close
+     * arrived (and the next send failed with EPIPE) is a race. */
+    assert_non_null(strstr(p->out, "the worker went away after 0 of "));
     assert_non_null(strstr(p->out, "exited with code 1"));
     assert_int_equal(tk_count_group(p->pid), 0);
     tk_free(p);
@@ -215,7 +217,9 @@ static void test_ipc_reports_a_worker_that_cannot_start(void **state)
     tk_proc *p = tk_start((const char *[]){"./ipc", "./no-such-worker", NULL}, NULL);
     assert_true(exited_with(tk_wait_exit(p, 5000), 1));
     tk_drain(p);
-    assert_non_null(strstr(p->out, "spawn ./no-such-worker: No such file or directory"));
+    char want[160];
+    snprintf(want, sizeof want, "spawn ./no-such-worker: %s", tk_strerror(ENOENT));
+    assert_non_null(strstr(p->out, want));
     tk_free(p);
 }
 
@@ -306,7 +310,9 @@ static void test_worker_without_a_channel(void **state)
                  (const char *[]){"NODE_CHANNEL_FD=1", NULL}); /* a pipe, not a socket */
     assert_true(exited_with(tk_wait_exit(p, 5000), 1));
     tk_drain(p);
-    assert_non_null(strstr(p->out, "NODE_CHANNEL_FD: Socket operation on non-socket"));
+    char want[160];
+    snprintf(want, sizeof want, "NODE_CHANNEL_FD: %s", tk_strerror(ENOTSOCK));
+    assert_non_null(strstr(p->out, want));
     tk_free(p);
 }
 

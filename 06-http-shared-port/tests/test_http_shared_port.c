@@ -1344,7 +1344,7 @@ static void test_out_of_fds_does_not_spin(void **state)
     int fd[40];
     for (int i = 0; i < 40; i++)
         fd[i] = tk_connect(HOST, s.port, 2000); /* the backlog takes the rest */
-    assert_non_null(tk_wait_output(s.p, "Too many open files", 3000));
+    assert_non_null(tk_wait_output(s.p, tk_strerror(EMFILE), 3000));
     long cpu0 = tk_cpu_ms(w);
     long long t0 = tk_now_ms();
     struct timespec ts = {1, 0};
@@ -1437,7 +1437,8 @@ static void test_usage_and_exit_codes(void **state)
                                             "./no-such-worker", NULL},
                            NULL, &e);
     if (got_e != 1 || strstr(e->out, "./no-such-worker: ") == NULL ||
-        strstr(e->out, strerror(ENOENT)) == NULL || strstr(e->out, "crash loop") != NULL)
+        strstr(e->out, tk_strerror(ENOENT)) == NULL ||
+        strstr(e->out, "crash loop") != NULL)
         fail_msg("--worker ./no-such-worker: exit %d, output:\n%s", got_e, e->out);
     tk_free(e);
     current = NULL;
@@ -1472,7 +1473,7 @@ static void test_usage_and_exit_codes(void **state)
         run_to_end((const char *[]){"./http-shared-port", "-p", portstr, NULL}, NULL, &q);
     current = p;
     if (got != 1 || strstr(q->out, "bind") == NULL ||
-        strstr(q->out, strerror(EADDRINUSE)) == NULL)
+        strstr(q->out, tk_strerror(EADDRINUSE)) == NULL)
         fail_msg("second server on port %d: exit %d, output:\n%s", port, got, q->out);
     tk_free(q);
     assert_true(closed_within(idle, 9000));

@@ -31,6 +31,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -286,6 +287,23 @@ static void check_failed_test_leaves_nothing(const char *suite)
     tk_free(inner);
 }
 
+/* tk_strerror: our libc's wording, unless TK_STRERROR names a helper, which
+ * is then asked, once per errno (echo stands in for it: its line is the
+ * number). The helper itself answers as strerror does. */
+static void test_strerror_asks_the_helper(void **state)
+{
+    (void)state;
+    assert_int_equal(unsetenv("TK_STRERROR"), 0);
+    assert_string_equal(tk_strerror(EADDRINUSE), strerror(EADDRINUSE));
+    char want[16];
+    snprintf(want, sizeof want, "%d", EDOM);
+    assert_int_equal(setenv("TK_STRERROR", "/bin/echo", 1), 0);
+    assert_string_equal(tk_strerror(EDOM), want);
+    assert_int_equal(setenv("TK_STRERROR", "build/strerror", 1), 0);
+    assert_string_equal(tk_strerror(ENOENT), strerror(ENOENT));
+    assert_int_equal(unsetenv("TK_STRERROR"), 0);
+}
+
 static void test_failed_test_leaves_nothing_running(void **state)
 {
     (void)state;
@@ -355,6 +373,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_started_program_has_no_extra_fd),
         cmocka_unit_test(test_started_program_gets_its_environment),
+        cmocka_unit_test(test_strerror_asks_the_helper),
         cmocka_unit_test(test_failed_test_leaves_nothing_running),
         cmocka_unit_test(test_failed_test_leaves_nothing_with_group_state),
         cmocka_unit_test(test_sigint_leaves_nothing_running),
