@@ -2,9 +2,11 @@
  * proc.c: spawn, exec and exec_file on top of the chapter 01 loop.
  *
  * Read it in this order:
- *   1. start_child(): fork(2), and in the child the steps before execve(2)
+ *   1. proc_start(): fork(2), and in the child the steps before execve(2)
  *      (child_main). An errno from any step goes back over a close-on-exec
  *      pipe, so the parent learns "ENOENT" instead of guessing from exit 127.
+ *      start_child() only turns the stdio options into fds for it; callers
+ *      that reap their own children call proc_start() directly.
  *   2. on_output(): the parent reads both output pipes through the loop, so
  *      a child that fills stderr while we wait on stdout cannot deadlock.
  *   3. proc_reap() and finish(): SIGCHLD arrives through the loop's self-pipe;
@@ -182,9 +184,9 @@ const char *proc_status_str(const proc_status_t *st, char *buf, size_t len)
 /* The child, between fork() and execve()                                  */
 
 /* Which call failed, as an index the child can write without pointers. */
-enum step { STEP_SIGNALS, STEP_SETPGID, STEP_DUP, STEP_CHDIR, STEP_EXECVE };
-static const char *const step_names[] = {"sigprocmask", "setpgid", "dup2", "chdir",
-                                         "execve"};
+enum step { STEP_SIGNALS, STEP_SETPGID, STEP_HOOK, STEP_DUP, STEP_CHDIR, STEP_EXECVE };
+static const char *const step_names[] = {"sigprocmask", "setpgid", "before_exec",
+                                         "dup2",        "chdir",   "execve"};
 
 struct child_error {
     int err;
@@ -204,9 +206,12 @@ struct plan {
     char *const *envp; /* never NULL here */
     const char *path;  /* PATH to search when file has no '/' */
     const char *cwd;
+    int use_search; /* search PATH when file has no '/' */
     int use_execvp;
     int new_group; /* setpgid(0, 0): lead a process group of our own */
-    struct fd_map map[3 + 64];
+    int (*hook)(void *);
+    void *hook_arg;
+    struct fd_map map[PROC_START_MAX_FDS];
     int nmap;
     int max_to; /* the highest child fd number asked for */
 };
@@ -226,7 +231,7 @@ static void child_fail(int errfd, int step)
  * and stop at any error that means "found it, but it cannot run". */
 static void exec_search(const struct plan *pl)
 {
-    if (strchr(pl->file, '/') != NULL) {
+    if (!pl->use_search || strchr(pl->file, '/') != NULL) {
         execve(pl->file, pl->argv, pl->envp);
         return;
     }
@@ -283,12 +288,17 @@ static void child_main(const struct plan *pl, int errfd)
     if (pl->new_group && setpgid(0, 0) == -1)
         child_fail(errfd, STEP_SETPGID);
 
+    /* 1c. The caller's own step, if any (chapter 06: PR_SET_PDEATHSIG and
+     *     the check that the master is still alive). */
+    if (pl->hook != NULL && pl->hook(pl->hook_arg) == -1)
+        child_fail(errfd, STEP_HOOK);
+
     /* 2. Move every source fd (and the error pipe) above the highest target
      *    number first. Otherwise dup2(5, 3) followed by dup2(3, 4) would
      *    hand out the wrong file when one mapping's target is another's
      *    source. The copies are close-on-exec. */
     int above = pl->max_to + 1;
-    int from[3 + 64];
+    int from[PROC_START_MAX_FDS];
     for (int i = 0; i < pl->nmap; i++) {
         from[i] = fcntl(pl->map[i].from, F_DUPFD_CLOEXEC, above);
         if (from[i] == -1)
@@ -360,17 +370,37 @@ static void close_fd(int *fd)
     }
 }
 
-/* fork() and execve(). Returns the child's pid with p->stdin_fd and
- * p->out_fd[] set, or -1 with *fail saying which call failed and why. */
-static pid_t start_child(proc_t *p, const char *file, char *const argv[],
-                         const proc_options_t *o, proc_status_t *fail)
+pid_t proc_start(const proc_start_t *s, const char **step)
 {
-    struct plan pl = {.file = file,
-                      .argv = argv,
-                      .cwd = o->cwd,
-                      .use_execvp = o->execvp,
-                      .new_group = o->process_group};
-    pl.envp = o->env ? o->env : environ;
+    const char *ignored;
+    if (step == NULL)
+        step = &ignored;
+    *step = "arguments";
+    if (s == NULL || s->file == NULL || s->argv == NULL || s->argv[0] == NULL ||
+        s->nfds < 0 || s->nfds > PROC_START_MAX_FDS || (s->nfds > 0 && s->fds == NULL) ||
+        (s->execvp && s->env != NULL)) {
+        errno = EINVAL;
+        return -1;
+    }
+    struct plan pl = {.file = s->file,
+                      .argv = s->argv,
+                      .cwd = s->cwd,
+                      .use_search = s->path_search,
+                      .use_execvp = s->execvp,
+                      .new_group = s->process_group,
+                      .hook = s->before_exec,
+                      .hook_arg = s->before_exec_arg,
+                      .max_to = 2};
+    for (int i = 0; i < s->nfds; i++) {
+        if (s->fds[i].parent_fd < 0 || s->fds[i].child_fd < 0) {
+            errno = EINVAL;
+            return -1;
+        }
+        pl.map[pl.nmap++] = (struct fd_map){s->fds[i].parent_fd, s->fds[i].child_fd};
+        if (s->fds[i].child_fd > pl.max_to)
+            pl.max_to = s->fds[i].child_fd;
+    }
+    pl.envp = s->env ? s->env : environ;
     pl.path = NULL;
     for (char *const *e = pl.envp; *e; e++)
         if (strncmp(*e, "PATH=", 5) == 0)
@@ -378,9 +408,60 @@ static pid_t start_child(proc_t *p, const char *file, char *const argv[],
     if (pl.path == NULL)
         pl.path = "/bin:/usr/bin"; /* what glibc's execvp uses then */
 
+    int errpipe[2];
+    *step = "pipe2";
+    if (pipe2(errpipe, O_CLOEXEC) == -1)
+        return -1;
+
+    /* Block every signal across fork(), so that no handler of ours runs in
+     * the child before child_main() has reset them. */
+    sigset_t all, old;
+    sigfillset(&all);
+    sigprocmask(SIG_SETMASK, &all, &old);
+    pid_t pid = fork();
+    if (pid == 0)
+        child_main(&pl, errpipe[1]); /* never returns */
+    int fork_errno = errno;
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    close(errpipe[1]);
+    if (pid == -1) {
+        close(errpipe[0]);
+        *step = "fork";
+        errno = fork_errno;
+        return -1;
+    }
+
+    /* Wait for the verdict: EOF means execve succeeded (the close-on-exec
+     * pipe closed), a struct child_error means it did not. Our copy of the
+     * write end is closed above, or we would never see EOF. */
+    struct child_error ce;
+    ssize_t n;
+    do
+        n = read(errpipe[0], &ce, sizeof ce);
+    while (n == -1 && errno == EINTR);
+    close(errpipe[0]);
+    if (n == (ssize_t)sizeof ce) {
+        /* It _exited already; reap it now so it never shows as a zombie
+         * and never reaches anyone's SIGCHLD callback. */
+        while (waitpid(pid, NULL, 0) == -1 && errno == EINTR)
+            ;
+        *step = step_names[ce.step];
+        errno = ce.err;
+        return -1;
+    }
+    return pid;
+}
+
+/* proc_start() with the stdio options turned into fds 0, 1, 2. Returns the
+ * child's pid with p->stdin_fd and p->out_fd[] set, or -1 with *fail saying
+ * which call failed and why. */
+static pid_t start_child(proc_t *p, const char *file, char *const argv[],
+                         const proc_options_t *o, proc_status_t *fail)
+{
     /* The parent's ends of the pipes, and the fds the child gets. */
     int mine[3] = {-1, -1, -1}, theirs[3] = {-1, -1, -1};
-    int errpipe[2] = {-1, -1};
+    proc_fd_t map[PROC_START_MAX_FDS];
+    int nmap = 0;
     const char *step = "pipe2";
     pid_t pid = -1;
 
@@ -388,89 +469,52 @@ static pid_t start_child(proc_t *p, const char *file, char *const argv[],
         if (o->stdio[i] == PROC_PIPE) {
             int pfd[2];
             if (pipe2(pfd, O_CLOEXEC) == -1)
-                goto fail;
+                goto done;
             mine[i] = i == 0 ? pfd[1] : pfd[0];
             theirs[i] = i == 0 ? pfd[0] : pfd[1];
         } else if (o->stdio[i] == PROC_IGNORE) {
             step = "open /dev/null";
             theirs[i] = open("/dev/null", (i == 0 ? O_RDONLY : O_WRONLY) | O_CLOEXEC);
             if (theirs[i] == -1)
-                goto fail;
+                goto done;
         }
         /* PROC_INHERIT: fd i stays what it is; nothing to map. */
         if (theirs[i] != -1)
-            pl.map[pl.nmap++] = (struct fd_map){theirs[i], i};
+            map[nmap++] = (proc_fd_t){theirs[i], i};
     }
-    pl.max_to = 2;
-    for (int i = 0; i < o->nfds; i++) {
-        pl.map[pl.nmap++] = (struct fd_map){o->fds[i].parent_fd, o->fds[i].child_fd};
-        if (o->fds[i].child_fd > pl.max_to)
-            pl.max_to = o->fds[i].child_fd;
-    }
-    step = "pipe2";
-    if (pipe2(errpipe, O_CLOEXEC) == -1)
-        goto fail;
+    for (int i = 0; i < o->nfds; i++)
+        map[nmap++] = o->fds[i];
+    proc_start_t s = {.file = file,
+                      .path_search = 1,
+                      .argv = argv,
+                      .env = o->env,
+                      .cwd = o->cwd,
+                      .fds = map,
+                      .nfds = nmap,
+                      .process_group = o->process_group,
+                      .execvp = o->execvp};
+    pid = proc_start(&s, &step);
 
-    /* Block every signal across fork(), so that no handler of ours runs in
-     * the child before child_main() has reset them. */
-    sigset_t all, old;
-    sigfillset(&all);
-    sigprocmask(SIG_SETMASK, &all, &old);
-    pid = fork();
-    if (pid == 0)
-        child_main(&pl, errpipe[1]); /* never returns */
-    int fork_errno = errno;
-    sigprocmask(SIG_SETMASK, &old, NULL);
-    if (pid == -1) {
-        errno = fork_errno;
-        step = "fork";
-        goto fail;
-    }
-
-    /* Wait for the verdict: EOF means execve succeeded (the close-on-exec
-     * pipe closed), a struct child_error means it did not. Our copy of the
-     * write end must be closed first, or we would never see EOF. */
-    close_fd(&errpipe[1]);
-    struct child_error ce;
-    ssize_t n;
-    do
-        n = read(errpipe[0], &ce, sizeof ce);
-    while (n == -1 && errno == EINTR);
-    close_fd(&errpipe[0]);
+done:;
+    int e = errno;
     for (int i = 0; i < 3; i++)
         close_fd(&theirs[i]);
-    if (n == (ssize_t)sizeof ce) {
-        /* It _exited already; reap it now so it never shows as a zombie
-         * and never reaches our SIGCHLD callback. */
-        while (waitpid(pid, NULL, 0) == -1 && errno == EINTR)
-            ;
-        errno = ce.err;
-        step = step_names[ce.step];
-        pid = -1;
-        goto fail;
+    if (pid == -1) {
+        for (int i = 0; i < 3; i++)
+            close_fd(&mine[i]);
+        memset(fail, 0, sizeof *fail);
+        fail->how = PROC_SPAWN_FAILED;
+        fail->err = e;
+        fail->step = step;
+        fail->code = -1;
+        errno = e;
+        return -1;
     }
-
     p->stdin_fd = mine[0];
     p->out_fd[0] = -1;
     p->out_fd[1] = mine[1];
     p->out_fd[2] = mine[2];
     return pid;
-
-fail:
-    fail->how = PROC_SPAWN_FAILED;
-    fail->err = errno;
-    fail->step = step;
-    fail->code = -1;
-    fail->signo = 0;
-    fail->stream = 0;
-    for (int i = 0; i < 3; i++) {
-        close_fd(&mine[i]);
-        close_fd(&theirs[i]);
-    }
-    close_fd(&errpipe[0]);
-    close_fd(&errpipe[1]);
-    errno = fail->err;
-    return -1;
 }
 
 /* ---------------------------------------------------------------------- */

@@ -3,9 +3,11 @@
  * child_process does: spawn, exec and execFile.
  *
  * Chapter 03 teaches this module; chapter 04 reuses it to start its worker
- * with an IPC socket as fd 3. Everything runs on one loop_t (chapter 01):
- * the child's output pipes are loop watchers, a timeout is a loop timer, and
- * the child's exit arrives as SIGCHLD through loop_on_signal().
+ * with an IPC socket as fd 3, and chapter 06's master starts its workers
+ * with proc_start() (below), because chapter 02's supervisor reaps them.
+ * Everything runs on one loop_t (chapter 01): the child's output pipes are
+ * loop watchers, a timeout is a loop timer, and the child's exit arrives as
+ * SIGCHLD through loop_on_signal().
  *
  * The three entry points, as in Node:
  *
@@ -21,11 +23,13 @@
  *                   bytes. A file name without '/' is searched in PATH as
  *                   execvp(3) does.
  *
- * Starting a child is fork(2) + execve(2). Failures before or in execve
- * (ENOENT, EACCES, ENOEXEC, a bad cwd...) travel back to the parent over a
- * close-on-exec pipe: the pipe closes by itself when execve succeeds, or the
- * child writes its errno into it and _exits. So a missing program is an
- * error with errno ENOENT, never a child that "exited with 127".
+ * Starting a child is fork(2) + execve(2), in proc_start(), which callers
+ * that reap their own children may also call directly. Failures before or
+ * in execve (ENOENT, EACCES, ENOEXEC, a bad cwd...) travel back to the
+ * parent over a close-on-exec pipe: the pipe closes by itself when execve
+ * succeeds, or the child writes its errno into it and _exits. So a missing
+ * program is an error with errno ENOENT, never a child that "exited with
+ * 127".
  *
  * Unlike execvp(3), the PATH search here does NOT retry a file that fails
  * with ENOEXEC (no "#!" line) under /bin/sh; it reports ENOEXEC, so the
@@ -217,6 +221,43 @@ int proc_exec(loop_t *loop, const char *command, const proc_options_t *opts,
 /* Run `file` with argv directly, no shell; otherwise as proc_exec. */
 int proc_exec_file(loop_t *loop, const char *file, char *const argv[],
                    const proc_options_t *opts, proc_exec_cb cb, void *arg);
+
+/* ---- start: fork + exec for callers that reap their own children -------- */
+
+/* proc_spawn's own fork and exec, for code that does its own reaping (chapter
+ * 06's master: chapter 02's supervisor reaps its workers). It forks, and in
+ * the child resets every signal to its default and clears the mask, runs
+ * before_exec, puts each fds[i].parent_fd at fds[i].child_fd (a source may be
+ * another mapping's target: every source is moved above all targets first),
+ * marks every other fd close-on-exec, chdirs and execs. The parent waits on a
+ * close-on-exec errno pipe for the verdict. Nothing is watched, nothing is
+ * reaped: the pid is the caller's to wait for. */
+#define PROC_START_MAX_FDS (3 + 64)
+
+typedef struct {
+    const char *file;     /* the program: a path, as for execve(2) ... */
+    int path_search;      /* ... or, with 1 and no '/' in file, searched in
+                             env's PATH as proc_spawn does */
+    char *const *argv;    /* argv[0] is the name the child sees */
+    char *const *env;     /* NULL: inherit environ */
+    const char *cwd;      /* NULL: the parent's */
+    const proc_fd_t *fds; /* the child's fds; here child_fd may be 0, 1, 2 */
+    int nfds;             /* at most PROC_START_MAX_FDS */
+    int process_group;    /* 1: setpgid(0, 0) in the child */
+    int execvp;           /* 1: execvp(3) and its ENOEXEC fallback; env NULL */
+    /* In the child, after the signals are reset and before the fds move:
+     * async-signal-safe calls only (no malloc, no stdio). Return -1 with
+     * errno set to stop the start (step "before_exec"). May be NULL. */
+    int (*before_exec)(void *arg);
+    void *before_exec_arg;
+} proc_start_t;
+
+/* Start the child. Returns its pid once execve has succeeded, or -1 with
+ * errno set and, if step is not NULL, *step naming the call that failed
+ * ("execve", "dup2", "chdir", "before_exec", "fork", "pipe2", or "arguments"
+ * with EINVAL). A child that failed was reaped before the return. Signals are
+ * blocked across fork(), so no handler of the parent runs in the child. */
+pid_t proc_start(const proc_start_t *s, const char **step);
 
 /* ---- reaping -------------------------------------------------------------- */
 

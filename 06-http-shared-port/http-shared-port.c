@@ -51,7 +51,6 @@
  */
 #include <err.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <netdb.h>
 #include <signal.h>
@@ -59,7 +58,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "chan.h"
@@ -68,6 +66,7 @@
 #include "json.h"
 #include "loop.h"
 #include "net.h"
+#include "proc.h"
 #include "supervisor.h"
 
 #define CHILD_CHANNEL_FD 3  /* where Node puts the IPC channel */
@@ -307,27 +306,30 @@ static void on_worker_disconnect(chan_t *ch, void *arg)
 
 /* ---- starting a worker ---------------------------------------------------- */
 
-/* The supervisor's spawn hook: fork, put the channel on fd 3 and the
- * lifeline on fd 4, exec http-worker, then pass it the listener. */
+/* In the worker, before exec: PR_SET_PDEATHSIG, and give up if the master
+ * died before that could take effect. Async-signal-safe. */
+static int guard_worker(void *arg)
+{
+    (void)arg;
+    if (sup_child_guard(me, SIGTERM) == -1) {
+        errno = ESRCH; /* the master is already gone */
+        return -1;
+    }
+    return 0;
+}
+
+/* The supervisor's spawn hook: start http-worker with the channel on fd 3
+ * and the lifeline on fd 4 (chapter 03's proc_start: the supervisor, not
+ * proc, reaps it), then pass it the listener. */
 static pid_t spawn_worker(sup_t *sup, int slot, void *slot_data, void **proc_data,
                           void *arg)
 {
     master_t *m = arg;
-    int sv[2], ep[2];
+    int sv[2];
     (void)slot_data;
 
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1)
         return -1;
-    /* The exec-error pipe: close-on-exec, so it closes by itself when
-     * execve succeeds; if execve fails the child writes its errno into it. */
-    if (pipe(ep) == -1 || fcntl(ep[0], F_SETFD, FD_CLOEXEC) == -1 ||
-        fcntl(ep[1], F_SETFD, FD_CLOEXEC) == -1) {
-        int e = errno;
-        close(sv[0]);
-        close(sv[1]);
-        errno = e;
-        return -1;
-    }
     worker_t *w = calloc(1, sizeof *w);
     if (w == NULL)
         errx(1, "out of memory");
@@ -338,65 +340,22 @@ static pid_t spawn_worker(sup_t *sup, int slot, void *slot_data, void **proc_dat
             errx(1, "out of memory");
     }
 
-    /* Block signals across fork so that none runs the loop's handler in the
-     * child (it would write into the master's self-pipe). */
-    sigset_t all, old;
-    sigfillset(&all);
-    sigprocmask(SIG_SETMASK, &all, &old);
-    fflush(stdout); /* nothing buffered gets printed twice */
-    pid_t pid = fork();
-    if (pid == 0) {
-        /* The child: only async-signal-safe calls until execve; _exit. */
-        static const int reset[] = {SIGINT, SIGTERM, SIGHUP, SIGUSR1, SIGCHLD, SIGPIPE};
-        struct sigaction dfl;
-        memset(&dfl, 0, sizeof dfl);
-        dfl.sa_handler = SIG_DFL;
-        for (size_t i = 0; i < sizeof reset / sizeof reset[0]; i++)
-            sigaction(reset[i], &dfl, NULL);
-        sigset_t none;
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        if (sup_child_guard(me, SIGTERM) == -1)
-            _exit(1); /* the master is already gone */
-        /* Move both fds above 4 first, so dup2 into 3 and 4 cannot clobber
-         * one with the other; dup2 clears close-on-exec on the copies. */
-        int chfd = fcntl(sv[1], F_DUPFD, 10);
-        int llfd = fcntl(sup_lifeline_fd(sup), F_DUPFD, 10);
-        if (chfd == -1 || llfd == -1 || dup2(chfd, CHILD_CHANNEL_FD) == -1 ||
-            dup2(llfd, CHILD_LIFELINE_FD) == -1)
-            goto fail;
-        close(chfd);
-        close(llfd);
-        execve(m->worker_path, m->worker_argv, m->worker_env);
-    fail:;
-        int e = errno;
-        ssize_t wr = write(ep[1], &e, sizeof e);
-        (void)wr;
-        _exit(127); /* never seen as such: the parent reads e from the pipe */
-    }
-    int fork_errno = errno;
-    sigprocmask(SIG_SETMASK, &old, NULL);
+    proc_fd_t fds[] = {{sv[1], CHILD_CHANNEL_FD},
+                       {sup_lifeline_fd(sup), CHILD_LIFELINE_FD}};
+    proc_start_t start = {.file = m->worker_path,
+                          .argv = m->worker_argv,
+                          .env = m->worker_env,
+                          .fds = fds,
+                          .nfds = 2,
+                          .before_exec = guard_worker};
+    fflush(stdout);                       /* nothing buffered gets printed twice */
+    pid_t pid = proc_start(&start, NULL); /* execve's errno if it failed */
+    int e = errno;
     close(sv[1]);
-    close(ep[1]);
     if (pid == -1) {
         close(sv[0]);
-        close(ep[0]);
         free(w);
-        errno = fork_errno;
-        return -1;
-    }
-    /* Wait for execve: EOF means it succeeded, an int means it failed. */
-    int child_errno = 0;
-    ssize_t n;
-    while ((n = read(ep[0], &child_errno, sizeof child_errno)) == -1 && errno == EINTR)
-        ;
-    close(ep[0]);
-    if (n > 0) {
-        while (waitpid(pid, NULL, 0) == -1 && errno == EINTR)
-            ; /* not the supervisor's yet: we reap it */
-        close(sv[0]);
-        free(w);
-        errno = child_errno;
+        errno = e;
         return -1;
     }
 

@@ -859,6 +859,149 @@ static void test_crossed_fd_mappings(void **state)
     close(b[0]);
 }
 
+/* ---- proc_start: fork + exec for callers that reap their own children --- */
+
+/* Wait for pid (ours, not proc's), with a deadline instead of a hang. */
+static int reap_within(pid_t pid, int timeout_ms)
+{
+    int st = -1;
+    for (int waited = 0; waited < timeout_ms; waited += 10) {
+        pid_t r = waitpid(pid, &st, WNOHANG);
+        if (r == pid)
+            return st;
+        assert_int_equal(r, 0);
+        usleep(10000);
+    }
+    fail_msg("child %d still running after %d ms", (int)pid, timeout_ms);
+    return -1;
+}
+
+static void test_start_fd_map_with_overlapping_numbers(void **state)
+{
+    (void)state;
+    int a[2], b[2], c[2];
+    assert_int_equal(pipe2(a, O_CLOEXEC), 0);
+    assert_int_equal(pipe2(b, O_CLOEXEC), 0);
+    assert_int_equal(pipe2(c, O_CLOEXEC), 0);
+    /* Each source number is the other's target, and stdout is in the map
+     * too: a naive dup2 in order would hand both numbers the same pipe. */
+    proc_fd_t fds[] = {{a[1], b[1]}, {b[1], a[1]}, {c[1], 1}};
+    char cmd[100];
+    snprintf(cmd, sizeof cmd, "echo to-a >&%d; echo to-b >&%d; echo out", b[1], a[1]);
+    char *argv[] = {"sh", "-c", cmd, NULL};
+    proc_start_t s = {.file = "/bin/sh", .argv = argv, .fds = fds, .nfds = 3};
+    const char *step = NULL;
+    pid_t pid = proc_start(&s, &step);
+    assert_true(pid > 0);
+    close(a[1]);
+    close(b[1]);
+    close(c[1]);
+    char line[64];
+    assert_true(tk_read_all(a[0], line, sizeof line, 5000) > 0);
+    assert_string_equal(line, "to-a\n");
+    assert_true(tk_read_all(b[0], line, sizeof line, 5000) > 0);
+    assert_string_equal(line, "to-b\n");
+    assert_true(tk_read_all(c[0], line, sizeof line, 5000) > 0);
+    assert_string_equal(line, "out\n");
+    int st = reap_within(pid, 5000);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    close(a[0]);
+    close(b[0]);
+    close(c[0]);
+}
+
+static int hook_calls_in_parent;
+
+/* Runs in the child: write our pid (async-signal-safe calls only). */
+static int hook_report_pid(void *arg)
+{
+    hook_calls_in_parent++; /* the child's copy: the parent's stays 0 */
+    pid_t me = getpid();
+    return write(*(int *)arg, &me, sizeof me) == (ssize_t)sizeof me ? 0 : -1;
+}
+
+static int hook_refuse(void *arg)
+{
+    (void)arg;
+    errno = EPERM;
+    return -1;
+}
+
+static void test_start_reports_the_exec_errno(void **state)
+{
+    (void)state;
+    char *argv[] = {"nope", NULL};
+    proc_start_t s = {.file = tmp_path("missing"), .argv = argv};
+    const char *step = NULL;
+    errno = 0;
+    assert_int_equal(proc_start(&s, &step), -1);
+    assert_int_equal(errno, ENOENT);
+    assert_non_null(step);
+    assert_string_equal(step, "execve");
+    /* The failed child was reaped by proc_start, not left as a zombie. */
+    assert_int_equal(waitpid(-1, NULL, WNOHANG), -1);
+    assert_int_equal(errno, ECHILD);
+
+    /* Without path_search the file is a path, as for execve: "sh" is
+     * ./sh, which does not exist here. */
+    s.file = "sh";
+    s.cwd = tmp_path("");
+    assert_int_equal(proc_start(&s, &step), -1);
+    assert_int_equal(errno, ENOENT);
+
+    /* A hook that fails stops the start, with its errno and step. */
+    s.file = "/bin/true";
+    s.cwd = NULL;
+    s.before_exec = hook_refuse;
+    assert_int_equal(proc_start(&s, &step), -1);
+    assert_int_equal(errno, EPERM);
+    assert_string_equal(step, "before_exec");
+    assert_int_equal(waitpid(-1, NULL, WNOHANG), -1);
+}
+
+static void test_start_resets_signals_and_runs_the_hook(void **state)
+{
+    (void)state;
+    struct sigaction ign = {.sa_handler = SIG_IGN}, old;
+    sigemptyset(&ign.sa_mask);
+    assert_int_equal(sigaction(SIGPIPE, &ign, &old), 0);
+    sigset_t usr1, oldmask;
+    sigemptyset(&usr1);
+    sigaddset(&usr1, SIGUSR1);
+    assert_int_equal(sigprocmask(SIG_BLOCK, &usr1, &oldmask), 0);
+
+    /* An ignored SIGPIPE would let the shell run on to exit 3. */
+    char *pipe_argv[] = {"sh", "-c", "kill -PIPE $$; exit 3", NULL};
+    proc_start_t s = {.file = "/bin/sh", .argv = pipe_argv};
+    pid_t pid = proc_start(&s, NULL);
+    assert_true(pid > 0);
+    int st = reap_within(pid, 5000);
+    assert_true(WIFSIGNALED(st));
+    assert_int_equal(WTERMSIG(st), SIGPIPE);
+
+    /* A blocked SIGUSR1 would stay pending; with the hook on, too. */
+    int hp[2];
+    assert_int_equal(pipe2(hp, O_CLOEXEC), 0);
+    char *usr1_argv[] = {"sh", "-c", "kill -USR1 $$; exit 3", NULL};
+    s.argv = usr1_argv;
+    s.before_exec = hook_report_pid;
+    s.before_exec_arg = &hp[1];
+    pid = proc_start(&s, NULL);
+    assert_true(pid > 0);
+    st = reap_within(pid, 5000);
+    assert_true(WIFSIGNALED(st));
+    assert_int_equal(WTERMSIG(st), SIGUSR1);
+    close(hp[1]);
+    pid_t hook_pid = 0;
+    assert_int_equal(read(hp[0], &hook_pid, sizeof hook_pid), (ssize_t)sizeof hook_pid);
+    assert_int_equal(hook_pid, pid);           /* it ran in the child ... */
+    assert_int_equal(hook_calls_in_parent, 0); /* ... and only there */
+    close(hp[0]);
+
+    sigprocmask(SIG_SETMASK, &oldmask, NULL);
+    sigaction(SIGPIPE, &old, NULL);
+}
+
 /* ---- spawn: streaming, stdin, exit event, kill -------------------------- */
 
 struct stream {
@@ -1141,6 +1284,9 @@ int main(void)
         cmocka_unit_test(test_extra_fd_at_the_number_asked),
         cmocka_unit_test(test_socketpair_end_as_fd_3),
         cmocka_unit_test(test_crossed_fd_mappings),
+        cmocka_unit_test(test_start_fd_map_with_overlapping_numbers),
+        cmocka_unit_test(test_start_reports_the_exec_errno),
+        cmocka_unit_test(test_start_resets_signals_and_runs_the_hook),
         cmocka_unit_test(test_spawn_stdin_to_stdout),
         cmocka_unit_test(test_spawn_streams_before_exit),
         cmocka_unit_test(test_spawn_kill_reports_signal),
