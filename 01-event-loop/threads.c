@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "linebuf.h"
+#include "net.h"
 #include "proto.h"
 
 struct tconn {
@@ -45,21 +46,6 @@ int threads_count(void)
     int n = count;
     pthread_mutex_unlock(&lock);
     return n;
-}
-
-/* Write all of buf, however many calls it takes. Returns 0 or -1. */
-static int write_all(int fd, const char *buf, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
-        if (n == -1 && errno == EINTR)
-            continue;
-        if (n == -1)
-            return -1;
-        buf += n;
-        len -= (size_t)n;
-    }
-    return 0;
 }
 
 static void unregister(struct tconn *t)
@@ -119,7 +105,7 @@ static void *serve(void *arg)
                            ms);
             proto_info info = {"threads", "-", threads_count()};
             size_t rlen = proto_reply(line, len, &info, reply, PROTO_REPLY_MAX);
-            if (write_all(fd, reply, rlen) == -1) {
+            if (net_send_all(fd, reply, rlen) == -1) {
                 server_log(s, "fd %d: send: %s: client vanished mid-write, closing", fd,
                            strerror(errno));
                 ok = 0;
@@ -130,7 +116,7 @@ static void *serve(void *arg)
         if (r == -1) {
             static const char msg[] = PROTO_TOO_LONG;
             server_log(s, "fd %d: line longer than %d bytes, closing", fd, LINEBUF_MAX);
-            if (write_all(fd, msg, sizeof msg - 1) == 0) {
+            if (net_send_all(fd, msg, sizeof msg - 1) == 0) {
                 /* As in conn.c: FIN after the error line, then discard
                  * what is already queued so close(2) sends no reset. */
                 shutdown(fd, SHUT_WR);
