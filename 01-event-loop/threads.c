@@ -48,9 +48,9 @@ int threads_count(void)
     return n;
 }
 
-static void unregister(struct tconn *t)
+/* Take t off the list of live connections; the caller holds the lock. */
+static void unlink_locked(struct tconn *t)
 {
-    pthread_mutex_lock(&lock);
     if (t->prev != NULL)
         t->prev->next = t->next;
     else
@@ -58,6 +58,12 @@ static void unregister(struct tconn *t)
     if (t->next != NULL)
         t->next->prev = t->prev;
     count--;
+}
+
+static void unregister(struct tconn *t)
+{
+    pthread_mutex_lock(&lock);
+    unlink_locked(t);
     close(t->fd); /* under the lock, so threads_stop never shuts down a reused fd */
     if (count == 0)
         pthread_cond_broadcast(&all_gone);
@@ -168,13 +174,7 @@ int threads_start(server_t *s, int fd)
     pthread_attr_destroy(&attr);
     if (e != 0) {
         pthread_mutex_lock(&lock);
-        if (t->prev != NULL)
-            t->prev->next = t->next;
-        else
-            list = t->next;
-        if (t->next != NULL)
-            t->next->prev = t->prev;
-        count--;
+        unlink_locked(t); /* fd stays open: the caller refuses it */
         pthread_mutex_unlock(&lock);
         free(t);
         errno = e;
