@@ -473,9 +473,8 @@ static int accept_in_turn(herd *h, int w, int (*lock)(herd *), int (*unlock)(her
 static int map_lock(herd *h)
 {
     h->call = "mmap (the lock)";
-    void *p = mmap(NULL, sizeof(shared_lock), PROT_READ | PROT_WRITE,
-                   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED)
+    void *p = counters_shared_map(sizeof(shared_lock));
+    if (p == NULL)
         return -1;
     h->lock_mem = p;
     atomic_init(&((shared_lock *)p)->owner, 0);
