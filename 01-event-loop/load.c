@@ -82,20 +82,6 @@ static int connect_blocking(const struct target *t)
     return fd;
 }
 
-static int send_all(int fd, const char *buf, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
-        if (n == -1 && errno == EINTR)
-            continue;
-        if (n == -1)
-            return -1;
-        buf += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 /* Read one line into out (NUL-terminated, newline dropped), waiting at most
  * timeout_ms. Returns its length, or -1 (errno ETIMEDOUT, or 0 for EOF). */
 static int read_line(int fd, linebuf_t *lb, char *out, size_t cap, int timeout_ms)
@@ -209,7 +195,7 @@ int client_main(int argc, char **argv)
             }
             sprintf(msg, "%s\n", argv[j]);
             uint64_t t0 = now_us();
-            int sent = send_all(fd, msg, strlen(msg));
+            int sent = net_send_all(fd, msg, strlen(msg));
             free(msg);
             if (sent == -1) {
                 fprintf(stderr, "event-loop client: send: %s\n", strerror(errno));
@@ -654,7 +640,7 @@ int load_main(int argc, char **argv)
     linebuf_t lb;
     linebuf_init(&lb, 4096);
     char reply[1024];
-    if (send_all(ctl, "stats\n", 6) == -1 ||
+    if (net_send_all(ctl, "stats\n", 6) == -1 ||
         read_line(ctl, &lb, reply, sizeof reply, 10000) == -1) {
         printf("[load %ld] server: no stats: %s\n", me,
                errno ? strerror(errno) : "connection closed");

@@ -1,5 +1,5 @@
 /*
- * net.c: addresses and listening sockets (net.h).
+ * net.c: addresses, listening sockets, fd flags and writing all bytes (net.h).
  *
  * getaddrinfo(3) takes names and both address families, so `--host
  * localhost` and `--host ::1` work wherever `--host 127.0.0.1` does.
@@ -41,6 +41,29 @@ int net_set_nonblock(int fd, int on)
     if (fl == -1)
         return -1;
     return fcntl(fd, F_SETFL, on ? fl | O_NONBLOCK : fl & ~O_NONBLOCK);
+}
+
+int net_set_cloexec(int fd)
+{
+    int fl = fcntl(fd, F_GETFD);
+    if (fl == -1)
+        return -1;
+    return fcntl(fd, F_SETFD, fl | FD_CLOEXEC);
+}
+
+int net_send_all(int fd, const void *buf, size_t len)
+{
+    const char *p = buf;
+    while (len > 0) {
+        ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+        if (n == -1 && errno == EINTR)
+            continue;
+        if (n == -1)
+            return -1;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
 }
 
 int net_local_port(int fd)

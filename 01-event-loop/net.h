@@ -1,6 +1,7 @@
 /*
  * net.h: one home for turning HOST and PORT into a TCP socket address and a
- * listening socket, for every chapter's servers and clients.
+ * listening socket, for socket and fd flags, and for writing all bytes, for
+ * every chapter's servers and clients.
  *
  * HOST is a name ("localhost") or a numeric IPv4 or IPv6 address; PORT 0
  * lets the kernel pick a free port, which net_listen reports back. Errors
@@ -28,6 +29,17 @@ int net_listen(const char *host, int port, int backlog, int *bound_port, char *w
 
 /* Set (on != 0) or clear O_NONBLOCK on fd. Returns 0, or -1 with errno. */
 int net_set_nonblock(int fd, int on);
+
+/* Set FD_CLOEXEC on fd, for an fd that was made without it (accept(2),
+ * pipe(2), a received descriptor), so a later exec does not leak it.
+ * Returns 0, or -1 with errno. */
+int net_set_cloexec(int fd);
+
+/* Write all len bytes of buf to a connected socket, retrying after EINTR
+ * and short writes; for blocking sockets (on a non-blocking one EAGAIN is an
+ * error like any other). MSG_NOSIGNAL: a peer that hung up is EPIPE, not a
+ * SIGPIPE that kills the process. Returns 0, or -1 with errno. */
+int net_send_all(int fd, const void *buf, size_t len);
 
 /* The local port of a bound socket, or -1 with errno set. */
 int net_local_port(int fd);

@@ -15,7 +15,6 @@
 #include "server.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -25,6 +24,7 @@
 #include <unistd.h>
 
 #include "conn.h"
+#include "net.h"
 #include "proto.h"
 #include "threads.h"
 
@@ -136,14 +136,7 @@ void server_refuse(server_t *s, int fd, const char *why)
  * POSIX.1-2024, and this tutorial builds against POSIX.1-2008). */
 static int set_fd_mode(int fd, int nonblocking)
 {
-    int fl = fcntl(fd, F_GETFD);
-    if (fl == -1 || fcntl(fd, F_SETFD, fl | FD_CLOEXEC) == -1)
-        return -1;
-    fl = fcntl(fd, F_GETFL);
-    if (fl == -1)
-        return -1;
-    fl = nonblocking ? (fl | O_NONBLOCK) : (fl & ~O_NONBLOCK);
-    return fcntl(fd, F_SETFL, fl);
+    return net_set_cloexec(fd) == -1 ? -1 : net_set_nonblock(fd, nonblocking);
 }
 
 static void take(server_t *s, int fd)

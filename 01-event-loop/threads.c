@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "linebuf.h"
+#include "net.h"
 #include "proto.h"
 
 struct tconn {
@@ -47,24 +48,9 @@ int threads_count(void)
     return n;
 }
 
-/* Write all of buf, however many calls it takes. Returns 0 or -1. */
-static int write_all(int fd, const char *buf, size_t len)
+/* Take t off the list of live connections; the caller holds the lock. */
+static void unlink_locked(struct tconn *t)
 {
-    while (len > 0) {
-        ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
-        if (n == -1 && errno == EINTR)
-            continue;
-        if (n == -1)
-            return -1;
-        buf += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
-static void unregister(struct tconn *t)
-{
-    pthread_mutex_lock(&lock);
     if (t->prev != NULL)
         t->prev->next = t->next;
     else
@@ -72,6 +58,12 @@ static void unregister(struct tconn *t)
     if (t->next != NULL)
         t->next->prev = t->prev;
     count--;
+}
+
+static void unregister(struct tconn *t)
+{
+    pthread_mutex_lock(&lock);
+    unlink_locked(t);
     close(t->fd); /* under the lock, so threads_stop never shuts down a reused fd */
     if (count == 0)
         pthread_cond_broadcast(&all_gone);
@@ -119,7 +111,7 @@ static void *serve(void *arg)
                            ms);
             proto_info info = {"threads", "-", threads_count()};
             size_t rlen = proto_reply(line, len, &info, reply, PROTO_REPLY_MAX);
-            if (write_all(fd, reply, rlen) == -1) {
+            if (net_send_all(fd, reply, rlen) == -1) {
                 server_log(s, "fd %d: send: %s: client vanished mid-write, closing", fd,
                            strerror(errno));
                 ok = 0;
@@ -130,7 +122,7 @@ static void *serve(void *arg)
         if (r == -1) {
             static const char msg[] = PROTO_TOO_LONG;
             server_log(s, "fd %d: line longer than %d bytes, closing", fd, LINEBUF_MAX);
-            if (write_all(fd, msg, sizeof msg - 1) == 0) {
+            if (net_send_all(fd, msg, sizeof msg - 1) == 0) {
                 /* As in conn.c: FIN after the error line, then discard
                  * what is already queued so close(2) sends no reset. */
                 shutdown(fd, SHUT_WR);
@@ -182,13 +174,7 @@ int threads_start(server_t *s, int fd)
     pthread_attr_destroy(&attr);
     if (e != 0) {
         pthread_mutex_lock(&lock);
-        if (t->prev != NULL)
-            t->prev->next = t->next;
-        else
-            list = t->next;
-        if (t->next != NULL)
-            t->next->prev = t->prev;
-        count--;
+        unlink_locked(t); /* fd stays open: the caller refuses it */
         pthread_mutex_unlock(&lock);
         free(t);
         errno = e;

@@ -275,14 +275,8 @@ static int run_get(const char *port_s, const char *host)
     int n = snprintf(req, sizeof req,
                      "GET / HTTP/1.1\r\nHost: %s:%ld\r\nConnection: close\r\n\r\n", host,
                      port);
-    for (int off = 0; off < n;) {
-        ssize_t w = send(fd, req + off, (size_t)(n - off), MSG_NOSIGNAL);
-        if (w == -1 && errno == EINTR)
-            continue;
-        if (w == -1)
-            err(1, "send");
-        off += (int)w;
-    }
+    if (net_send_all(fd, req, (size_t)n) == -1)
+        err(1, "send");
     char buf[4096];
     for (;;) {
         ssize_t r = read(fd, buf, sizeof buf);

@@ -29,6 +29,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "stats.h"
+
 extern char **environ;
 
 enum { MIB = 1024 * 1024 };
@@ -145,18 +147,6 @@ static double time_fork_exec(const char *prog)
     }
     reap(pid, "fork+exec");
     return now_ms() - t0;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -368,11 +358,11 @@ int cost_run(const cost_opts *o)
         if (o->no_vfork)
             snprintf(vf, sizeof vf, "%8s ms", "-");
         else
-            snprintf(vf, sizeof vf, "%8.3f ms", median(t[2], o->runs));
+            snprintf(vf, sizeof vf, "%8.3f ms", stats_median(t[2], o->runs));
         printf("[cost %d] %5zu MiB  %6.1f MiB    %8.3f ms    %8.3f ms    %s    %8.3f ms"
                "    %8.3f ms\n",
-               me, mib, rss, median(t[0], o->runs), median(t[1], o->runs), vf,
-               median(t[3], o->runs), median(t[4], o->runs));
+               me, mib, rss, stats_median(t[0], o->runs), stats_median(t[1], o->runs), vf,
+               stats_median(t[3], o->runs), stats_median(t[4], o->runs));
         if (munmap(buf, mib * MIB) == -1)
             err(1, "munmap");
     }

@@ -51,6 +51,7 @@
 #include "cli.h"  /* taught in 01-event-loop */
 #include "loop.h" /* taught in 01-event-loop */
 #include "proc.h"
+#include "stats.h" /* the median, from 02-fork */
 
 static loop_t *loop;
 static int pending;    /* children of the current case not yet reported */
@@ -454,18 +455,6 @@ static double time_call(int use_shell)
     return now_ms() - t0;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
 static void case_cost(void)
 {
     say("cost: %d runs each of /bin/true, one call at a time, exec_file and exec "
@@ -484,7 +473,7 @@ static void case_cost(void)
     }
     if (n < cost_runs)
         say("cost: stopped after %d runs", n);
-    double f = median(file, n), s = median(shell, n);
+    double f = stats_median(file, n), s = stats_median(shell, n);
     say("cost: exec_file /bin/true            %.3f ms per call (median)", f);
     say("cost: exec '/bin/true' (sh -c first) %.3f ms per call (median)", s);
     say("cost: exec / exec_file = %.2f", s / f);

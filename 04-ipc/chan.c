@@ -16,6 +16,7 @@
  *   4. disconnecting, the accessors and the child's side of the handoff.
  */
 #include "chan.h"
+#include "net.h" /* fd flags, from 01-event-loop */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -97,11 +98,7 @@ chan_t *chan_open(loop_t *loop, int fd, const chan_callbacks *cb, void *user)
     /* Non-blocking, so that neither a slow peer nor a half-written message
      * can ever stall the loop; close-on-exec, so the channel does not leak
      * into programs this process starts later. */
-    int fl = fcntl(fd, F_GETFL);
-    if (fl == -1 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) == -1)
-        return NULL;
-    int fdfl = fcntl(fd, F_GETFD);
-    if (fdfl == -1 || fcntl(fd, F_SETFD, fdfl | FD_CLOEXEC) == -1)
+    if (net_set_nonblock(fd, 1) == -1 || net_set_cloexec(fd) == -1)
         return NULL;
 
     chan_t *ch = calloc(1, sizeof *ch);
@@ -830,8 +827,7 @@ int chan_fd_from_env(void)
     }
     /* The fd came to us through exec, so it is not close-on-exec; make it so,
      * or our own children would hold the channel open. */
-    int fl = fcntl(fd, F_GETFD);
-    if (fl == -1 || fcntl(fd, F_SETFD, fl | FD_CLOEXEC) == -1)
+    if (net_set_cloexec(fd) == -1)
         return -1;
     return fd;
 }

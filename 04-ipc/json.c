@@ -368,7 +368,7 @@ static void buf_addc(buf *b, char c)
     buf_add(b, &c, 1);
 }
 
-static int hex_value(unsigned char c)
+int json_hex_value(unsigned char c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';
@@ -386,7 +386,7 @@ static long read_hex4(parser *p)
         return -1;
     long v = 0;
     for (int i = 0; i < 4; i++) {
-        int h = hex_value(p->s[p->pos + i]);
+        int h = json_hex_value(p->s[p->pos + i]);
         if (h < 0)
             return -1;
         v = v * 16 + h;

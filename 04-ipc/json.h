@@ -169,4 +169,9 @@ char *json_serialize(const json_value *v, size_t *len_out);
 /* "null", "boolean", "number", "string", "array" or "object". */
 const char *json_type_name(json_type t);
 
+/* The value of one hex digit (0-9, a-f, A-F), or -1: the digits of a \uXXXX
+ * escape. Public because 06's HTTP parser, which compiles this file, reads
+ * percent-escapes and IPv6 literals with the same rule. */
+int json_hex_value(unsigned char c);
+
 #endif

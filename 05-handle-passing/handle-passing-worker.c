@@ -29,10 +29,10 @@
  */
 #include "fdpass.h"
 #include "handle.h"
+#include "net.h"
 
 #include <err.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,22 +71,6 @@ static void usage(FILE *to, int status)
             "answers every connection with `child data, pid N`. Run ./handle-passing\n"
             "(or node node/main.js) instead of running this by hand.\n");
     exit(status);
-}
-
-/* Write all of buf, retrying after EINTR and short writes. MSG_NOSIGNAL:
- * a client that hung up early is EPIPE, not a SIGPIPE that kills us. */
-static int send_all(int fd, const char *buf, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
-        if (n == -1 && errno == EINTR)
-            continue;
-        if (n == -1)
-            return -1;
-        buf += n;
-        len -= (size_t)n;
-    }
-    return 0;
 }
 
 static void on_resume(loop_t *loop, loop_timer_t *timer, void *arg)
@@ -215,16 +199,14 @@ static void on_accept(loop_t *loop, int fd, int events, void *arg)
         /* accept(2) gives a blocking socket on Linux (a BSD kernel copies
          * O_NONBLOCK from the listener, so clear it to be sure). The answer
          * is a few bytes into an empty send buffer: it cannot block. */
-        int fl = fcntl(c, F_GETFL);
-        if (fl == -1 || fcntl(c, F_SETFL, fl & ~O_NONBLOCK) == -1 ||
-            fcntl(c, F_SETFD, FD_CLOEXEC) == -1) {
+        if (net_set_nonblock(c, 0) == -1 || net_set_cloexec(c) == -1) {
             warn("fcntl on a new connection");
             close(c);
             continue;
         }
         char reply[64];
         int len = snprintf(reply, sizeof reply, "child data, pid %d\n", w->pid);
-        if (send_all(c, reply, (size_t)len) == -1) {
+        if (net_send_all(c, reply, (size_t)len) == -1) {
             warn("send");
             close(c);
         } else {
@@ -274,8 +256,7 @@ static void on_message(chan_t *ch, const json_value *msg, int fd, void *user)
 
     /* Non-blocking: when another worker wins the race for a connection,
      * our accept() must return EAGAIN instead of blocking the loop. */
-    int fl = fcntl(fd, F_GETFL);
-    if (fl == -1 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) == -1)
+    if (net_set_nonblock(fd, 1) == -1)
         err(1, "fcntl O_NONBLOCK");
     if (loop_watch(w->loop, fd, LOOP_READ, on_accept, w) == -1)
         err(1, "loop_watch on fd %d", fd);

@@ -11,6 +11,7 @@
  * strings, and fuzz/fuzz_http.c with whatever libFuzzer invents.
  */
 #include "http.h"
+#include "json.h" /* json_hex_value, from 04-ipc */
 
 #include <string.h>
 
@@ -134,18 +135,6 @@ static int is_digit(unsigned char c)
     return c >= '0' && c <= '9';
 }
 
-/* The value of a hex digit, or -1. */
-static int hex_value(unsigned char c)
-{
-    if (is_digit(c))
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Field values: visible ASCII, space, tab and obs-text (bytes >= 0x80).
  * NUL, DEL and the other control bytes are refused: a NUL in particular
  * would cut the value short in any C code downstream. */
@@ -200,7 +189,7 @@ static int authority_byte(http_parser_t *p, unsigned char c)
             p->auth_state = A_IP_LITERAL_END;
             return p->auth_host_len > 0 ? 0 : -1;
         }
-        if (hex_value(c) < 0 && c != ':' && c != '.')
+        if (json_hex_value(c) < 0 && c != ':' && c != '.')
             return -1;
         p->auth_host_len++;
         return 0;
@@ -622,7 +611,7 @@ static int chunk_line_byte(http_parser_t *p, unsigned char c)
         return fail(p, 400);
 
     if (p->state == S_CHUNK_SIZE) {
-        int d = hex_value(c);
+        int d = json_hex_value(c);
         if (d >= 0) {
             /* The size so far is at most the body limit (else it was
              * refused), so this cannot overflow, whatever the number of

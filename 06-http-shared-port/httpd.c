@@ -23,7 +23,6 @@
 #include "httpd.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +32,7 @@
 #include <unistd.h>
 
 #include "http.h"
+#include "net.h" /* fd flags and writing all bytes, from 01-event-loop */
 
 #define READ_BUF 16384         /* one read(2), shared by all connections */
 #define OUT_BUF 65536          /* responses formatted before one write */
@@ -532,8 +532,7 @@ static int accept_one(int lfd)
     return accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 #else
     int fd = accept(lfd, NULL, NULL);
-    if (fd != -1 && (fcntl(fd, F_SETFD, FD_CLOEXEC) == -1 ||
-                     fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) == -1)) {
+    if (fd != -1 && (net_set_cloexec(fd) == -1 || net_set_nonblock(fd, 1) == -1)) {
         close(fd);
         return -1;
     }
@@ -632,8 +631,7 @@ httpd_t *httpd_new(loop_t *loop, int listen_fd, const httpd_config_t *cfg)
         errno = ENOTSOCK;
         return NULL;
     }
-    int fl = fcntl(listen_fd, F_GETFL);
-    if (fl == -1 || fcntl(listen_fd, F_SETFL, fl | O_NONBLOCK) == -1)
+    if (net_set_nonblock(listen_fd, 1) == -1)
         return NULL;
     httpd_t *h = calloc(1, sizeof *h);
     if (h == NULL)

@@ -14,14 +14,20 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 
-counters *counters_new(int nslots)
+void *counters_shared_map(size_t size)
 {
-    size_t size = sizeof(counters) + (size_t)nslots * sizeof(counter_slot);
     /* MAP_SHARED is the whole point: MAP_PRIVATE would give every child
      * its own copy-on-write copy, and the master would read zeros. */
     void *mem =
         mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    if (mem == MAP_FAILED)
+    return mem == MAP_FAILED ? NULL : mem;
+}
+
+counters *counters_new(int nslots)
+{
+    void *mem =
+        counters_shared_map(sizeof(counters) + (size_t)nslots * sizeof(counter_slot));
+    if (mem == NULL)
         return NULL;
     counters *c = mem; /* anonymous mappings start zeroed */
     c->nslots = nslots;

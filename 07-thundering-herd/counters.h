@@ -56,6 +56,12 @@ typedef struct counters {
     counter_slot slot[]; /* nslots of them */
 } counters;
 
+/* size bytes of zeroed memory that the children this process forks later
+ * share with it (mmap MAP_SHARED | MAP_ANONYMOUS): the one place this
+ * chapter maps shared memory, for the counters, the load client's results
+ * and the shared lock. NULL with errno on failure; munmap(p, size) frees. */
+void *counters_shared_map(size_t size);
+
 /* Map a zeroed table of nslots slots, shared with every child forked after
  * this call. Returns NULL with errno set on failure. */
 counters *counters_new(int nslots);

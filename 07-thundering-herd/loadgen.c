@@ -13,7 +13,7 @@
  *
  * tests/test_loadgen.c runs it against a tiny forked server.
  */
-/* MAP_ANONYMOUS, SOCK_NONBLOCK and SOCK_CLOEXEC are not POSIX.1-2008. */
+/* SOCK_NONBLOCK and SOCK_CLOEXEC are not POSIX.1-2008. */
 #define _DEFAULT_SOURCE
 #include "loadgen.h"
 
@@ -31,14 +31,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "net.h" /* 01-event-loop */
+#include "counters.h" /* counters_shared_map */
+#include "net.h"      /* 01-event-loop */
 
 lg_result *lg_result_new(int total)
 {
-    size_t size = sizeof(lg_result) + (size_t)total * sizeof(lg_sample);
     void *mem =
-        mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    if (mem == MAP_FAILED)
+        counters_shared_map(sizeof(lg_result) + (size_t)total * sizeof(lg_sample));
+    if (mem == NULL)
         return NULL;
     lg_result *r = mem;
     r->total = total;

@@ -40,6 +40,7 @@
 #endif
 
 #include "fdpass.h" /* SCM_RIGHTS, taught in chapter 05 */
+#include "net.h"    /* fd flags, from chapter 01 */
 
 /* ---- shared by several modes ----------------------------------------------- */
 
@@ -54,9 +55,8 @@ static int shared_listener(herd *h, int nonblocking)
     if (h->listen_fd == -1)
         return -1;
     if (nonblocking) {
-        int fl = fcntl(h->listen_fd, F_GETFL);
         h->call = "fcntl(O_NONBLOCK)";
-        if (fl == -1 || fcntl(h->listen_fd, F_SETFL, fl | O_NONBLOCK) == -1)
+        if (net_set_nonblock(h->listen_fd, 1) == -1)
             return -1;
     }
     return 0;
@@ -473,9 +473,8 @@ static int accept_in_turn(herd *h, int w, int (*lock)(herd *), int (*unlock)(her
 static int map_lock(herd *h)
 {
     h->call = "mmap (the lock)";
-    void *p = mmap(NULL, sizeof(shared_lock), PROT_READ | PROT_WRITE,
-                   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED)
+    void *p = counters_shared_map(sizeof(shared_lock));
+    if (p == NULL)
         return -1;
     h->lock_mem = p;
     atomic_init(&((shared_lock *)p)->owner, 0);
@@ -511,7 +510,7 @@ static int fcntl_setup(herd *h)
         return -1;
     unlink(path);
     h->call = "fcntl(FD_CLOEXEC)";
-    return fcntl(h->lock_fd, F_SETFD, FD_CLOEXEC);
+    return net_set_cloexec(h->lock_fd);
 }
 
 static int lock_file(int fd, short type)

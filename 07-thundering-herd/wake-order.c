@@ -48,6 +48,7 @@
 #include <unistd.h>
 
 #include "cli.h" /* flags, as in every chapter (01-event-loop) */
+#include "net.h" /* fd flags (01-event-loop) */
 
 static void usage(FILE *out)
 {
@@ -253,11 +254,8 @@ static int make_listener(int nonblocking, struct sockaddr_in *addr)
         err(1, "listen");
     if (getsockname(fd, (struct sockaddr *)addr, &len) == -1)
         err(1, "getsockname");
-    if (nonblocking) {
-        int fl = fcntl(fd, F_GETFL);
-        if (fl == -1 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) == -1)
-            err(1, "fcntl(O_NONBLOCK)");
-    }
+    if (nonblocking && net_set_nonblock(fd, 1) == -1)
+        err(1, "fcntl(O_NONBLOCK)");
     return fd;
 }
 

@@ -49,6 +49,23 @@ static void expect_roundtrip(const char *in, const char *out)
     free(s);
 }
 
+/* \uXXXX digits; 06's HTTP parser uses the same function for percent-escapes
+ * and IPv6 literals. */
+static void test_hex_value(void **state)
+{
+    (void)state;
+    const char *digits = "0123456789abcdef";
+    for (int i = 0; i < 16; i++) {
+        assert_int_equal(json_hex_value((unsigned char)digits[i]), i);
+        if (i >= 10)
+            assert_int_equal(json_hex_value((unsigned char)(digits[i] - 'a' + 'A')), i);
+    }
+    const char *not_hex = "gG/:@`xz -\x80\xff";
+    for (const char *c = not_hex; *c != '\0'; c++)
+        assert_int_equal(json_hex_value((unsigned char)*c), -1);
+    assert_int_equal(json_hex_value('\0'), -1);
+}
+
 static void test_scalars(void **state)
 {
     (void)state;
@@ -462,6 +479,7 @@ int main(void)
         cmocka_unit_test(test_serialize_compact),
         cmocka_unit_test(test_object_lookup),
         cmocka_unit_test(test_integers_are_range_checked),
+        cmocka_unit_test(test_hex_value),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

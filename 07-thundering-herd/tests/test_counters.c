@@ -14,6 +14,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -140,9 +141,35 @@ static void test_is_asleep(void **state)
 #endif
 }
 
+/* The shared map every 07 module uses: zeroed, and a child's writes are
+ * seen by the parent (a private map would leave the parent reading 0). */
+static void test_shared_map_is_zeroed_and_shared(void **state)
+{
+    (void)state;
+    size_t size = 3 * 4096 + 8;
+    unsigned char *p = counters_shared_map(size);
+    assert_non_null(p);
+    for (size_t i = 0; i < size; i++)
+        assert_int_equal(p[i], 0);
+    pid_t pid = fork();
+    assert_true(pid != -1);
+    if (pid == 0) {
+        p[0] = 42;
+        p[size - 1] = 7;
+        _exit(0);
+    }
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    assert_int_equal(p[0], 42);
+    assert_int_equal(p[size - 1], 7);
+    assert_int_equal(munmap(p, size), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_shared_map_is_zeroed_and_shared),
         cmocka_unit_test(test_new_is_zeroed_and_reset_zeroes),
         cmocka_unit_test(test_children_write_parent_reads),
         cmocka_unit_test(test_jain),
