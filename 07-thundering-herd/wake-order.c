@@ -429,6 +429,19 @@ static int run(int n, int trials, int chosen)
 
 #endif
 
+/* The mode --mode names: its index in modes[], or -1 for all. Exits 2 if
+ * there is no such mode. */
+static int mode_index(const char *name)
+{
+    for (int i = 0; i < NMODES; i++)
+        if (strcmp(name, modes[i].name) == 0)
+            return i;
+    if (strcmp(name, "all") != 0)
+        cli_fail("bad value for --mode: %s (want epoll-exclusive, epoll, accept or all)",
+                 name);
+    return -1;
+}
+
 int main(int argc, char **argv)
 {
     cli_init("wake-order", usage);
@@ -437,26 +450,17 @@ int main(int argc, char **argv)
     const char *mode_name = "all";
     for (int i = 1; i < argc; i++) {
         const char *v;
-        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-            usage(stdout);
-            return 0;
-        } else if ((v = cli_opt(argc, argv, &i, "--mode")) != NULL) {
+        cli_help(argv[i]);
+        if ((v = cli_opt(argc, argv, &i, "--mode")) != NULL)
             mode_name = v;
-        } else if ((v = cli_opt(argc, argv, &i, "--workers")) != NULL) {
+        else if ((v = cli_opt(argc, argv, &i, "--workers")) != NULL)
             n = (int)cli_long("--workers", v, 2, MAX_PROCS);
-        } else if ((v = cli_opt(argc, argv, &i, "--trials")) != NULL) {
+        else if ((v = cli_opt(argc, argv, &i, "--trials")) != NULL)
             trials = (int)cli_long("--trials", v, 1, 1000);
-        } else {
+        else
             cli_bad_arg(argv[i]);
-        }
     }
-    int chosen = -1;
-    for (int i = 0; i < NMODES; i++)
-        if (strcmp(mode_name, modes[i].name) == 0)
-            chosen = i;
-    if (chosen == -1 && strcmp(mode_name, "all") != 0)
-        cli_fail("bad value for --mode: %s (want epoll-exclusive, epoll, accept or all)",
-                 mode_name);
+    int chosen = mode_index(mode_name);
 #ifdef __linux__
     return run(n, trials, chosen);
 #else
