@@ -1361,47 +1361,66 @@ static void node_settle(herd *h)
     }
 }
 
+/* The node primary's line
+ *   [primary PID] POLICY: listening on HOST:PORT (pid PID); workers P1 P2 ...
+ * gives the port and the workers' pids. 1 if line was it, 0 if it is some
+ * other line, -1 (errno EPROTO) if the pids are not there. */
+static int node_listening(herd *h, const char *line)
+{
+    const char *at = strstr(line, ": listening on ");
+    const char *pidp = at != NULL ? strstr(at, " (pid ") : NULL;
+    const char *ws = pidp != NULL ? strstr(pidp, "; workers ") : NULL;
+    if (ws == NULL)
+        return 0;
+    const char *colon = pidp;
+    while (colon > at && *colon != ':')
+        colon--;
+    h->port = atoi(colon + 1);
+    const char *p = ws + strlen("; workers ");
+    for (int w = 0; w < h->cfg->workers; w++) {
+        char *end;
+        long pid = strtol(p, &end, 10);
+        if (end == p || pid <= 0) {
+            h->call = "reading the node workers' pids";
+            errno = EPROTO;
+            return -1;
+        }
+        atomic_store(&h->count->slot[w].pid, (int)pid);
+        p = end;
+    }
+    return 1;
+}
+
+/* Once the node workers sleep: their context switches so far, the base
+ * their sleeps are counted from. */
+static void node_sleeps_base(herd *h)
+{
+    node_settle(h);
+    for (int w = 0; w < h->cfg->workers; w++) {
+        long base = counters_switches_of(atomic_load(&h->count->slot[w].pid));
+        counters_set(&h->count->slot[w].sleeps_base, base > 0 ? (unsigned long)base : 0);
+    }
+}
+
+/* Start node with policy and read its output until it listens. */
 static int node_setup_policy(herd *h, const char *policy)
 {
     if (node_start(h, policy) == -1)
         return -1;
     char line[1024];
     double deadline = mono_ms() + 60000; /* N node processes starting on a busy machine */
-    int r;
-    while ((r = node_line(h, line, sizeof line, deadline)) == 1) {
-        const char *at = strstr(line, ": listening on ");
-        const char *pidp = at != NULL ? strstr(at, " (pid ") : NULL;
-        const char *ws = pidp != NULL ? strstr(pidp, "; workers ") : NULL;
-        if (ws == NULL)
-            continue;
-        const char *colon = pidp;
-        while (colon > at && *colon != ':')
-            colon--;
-        h->port = atoi(colon + 1);
-        char *p = (char *)ws + strlen("; workers ");
-        for (int w = 0; w < h->cfg->workers; w++) {
-            char *end;
-            long pid = strtol(p, &end, 10);
-            if (end == p || pid <= 0) {
-                h->call = "reading the node workers' pids";
-                errno = EPROTO;
-                goto fail;
-            }
-            atomic_store(&h->count->slot[w].pid, (int)pid);
-            p = end;
-        }
-        node_settle(h);
-        for (int w = 0; w < h->cfg->workers; w++) {
-            long base = counters_switches_of(atomic_load(&h->count->slot[w].pid));
-            counters_set(&h->count->slot[w].sleeps_base,
-                         base > 0 ? (unsigned long)base : 0);
-        }
+    int r, found = 0;
+    while (found == 0 && (r = node_line(h, line, sizeof line, deadline)) == 1)
+        found = node_listening(h, line);
+    if (found == 1) {
+        node_sleeps_base(h);
         return 0;
     }
-    h->call = r == 0 ? "node exited before listening" : "waiting for node to listen";
-    if (r == 0)
-        errno = EPIPE;
-fail:;
+    if (found == 0) {
+        h->call = r == 0 ? "node exited before listening" : "waiting for node to listen";
+        if (r == 0)
+            errno = EPIPE;
+    }
     int e = errno;
     close_fd(&h->server_in);
     close_fd(&h->server_out);
