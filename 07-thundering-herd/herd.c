@@ -47,6 +47,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "net.h" /* fd flags (01-event-loop) */
+
 const herd_mode *herd_mode_find(const char *name)
 {
     for (int i = 0; herd_modes[i] != NULL; i++)
@@ -160,6 +162,23 @@ int herd_accept(int listen_fd)
     }
     return fd;
 #endif
+}
+
+int herd_pipe(int fd[2])
+{
+    int p[2];
+    if (pipe(p) == -1)
+        return -1;
+    if (net_set_cloexec(p[0]) == -1 || net_set_cloexec(p[1]) == -1) {
+        int e = errno;
+        close(p[0]);
+        close(p[1]);
+        errno = e;
+        return -1;
+    }
+    fd[0] = p[0];
+    fd[1] = p[1];
+    return 0;
 }
 
 /* ---- the worker ----------------------------------------------------------- */
@@ -456,49 +475,49 @@ static void wait_until_workers_sleep(void *arg)
     }
 }
 
-/* The load client: a child of the master that runs lg_run() and exits.
- * Its results are written straight into shared memory. Returns 0, or -1
- * with errno set and h->call naming the call that failed. */
+/* The load client's process: drop what it inherited, run the load, exit.
+ * Its results are written straight into shared memory; its exit closes
+ * the write end of the done pipe, and the master sees EOF. */
+static _Noreturn void client_main(herd *h, lg_result *res, pid_t master,
+                                  const sigset_t *mask)
+{
+    if (sup_child_guard(master, SIGTERM) == -1)
+        _exit(1);
+    child_signals(h, mask);
+    h->mode->teardown(h); /* the client holds no listener or channel */
+    const herd_config *cfg = h->cfg;
+    int r =
+        lg_run_paced(cfg->host, h->port, cfg->clients, cfg->connections, cfg->timeout_ms,
+                     res, cfg->clients == 1 ? wait_until_workers_sleep : NULL, h);
+    if (r == -1) {
+        warn("[client %d] lg_run", (int)getpid());
+        _exit(1);
+    }
+    _exit(0);
+}
+
+/* Step 4, the load client: a child of the master that runs lg_run() and
+ * exits. Returns 0, or -1 with errno set and h->call naming the call that
+ * failed. */
 static int start_client(herd *h, lg_result *res)
 {
     int done[2];
     h->call = "pipe";
-    if (pipe(done) == -1)
+    if (herd_pipe(done) == -1)
         return -1;
-    h->call = "fcntl(FD_CLOEXEC)";
-    if (fcntl(done[0], F_SETFD, FD_CLOEXEC) == -1 ||
-        fcntl(done[1], F_SETFD, FD_CLOEXEC) == -1) {
-        int e = errno;
-        close(done[0]);
-        close(done[1]);
-        errno = e;
-        return -1;
-    }
     pid_t master = getpid();
     sigset_t mask;
     h->call = "fork";
     pid_t pid = fork_quietly(&mask);
-    if (pid == -1) {
-        close(done[0]);
-        close(done[1]);
-        return -1;
-    }
     if (pid == 0) {
         close(done[0]);
-        if (sup_child_guard(master, SIGTERM) == -1)
-            _exit(1);
-        child_signals(h, &mask);
-        h->mode->teardown(h); /* the client holds no listener or channel */
-        int r = lg_run_paced(h->cfg->host, h->port, h->cfg->clients, h->cfg->connections,
-                             h->cfg->timeout_ms, res,
-                             h->cfg->clients == 1 ? wait_until_workers_sleep : NULL, h);
-        if (r == -1) {
-            warn("[client %d] lg_run", (int)getpid());
-            _exit(1);
-        }
-        _exit(0); /* done[1] closes here: the master sees EOF */
+        client_main(h, res, master, &mask);
     }
     close(done[1]);
+    if (pid == -1) {
+        close(done[0]);
+        return -1;
+    }
     h->client = pid;
     h->client_fd = done[0];
     h->call = "loop_watch";
@@ -544,126 +563,170 @@ static void on_worker_ready(loop_t *loop, int fd, int events, void *arg)
     all_waiting(h);
 }
 
-int herd_run(const herd_mode *mode, const herd_config *cfg, counters *count,
-             lg_result *res)
+/* ---- the master: one run, step by step ------------------------------------- */
+
+/* n ints, each -1 (nothing open yet). */
+static int *per_worker(int n)
 {
-    int *fds = malloc((size_t)cfg->workers * sizeof *fds);
-    int *peer = malloc((size_t)cfg->workers * sizeof *peer);
-    int *free_q = malloc((size_t)cfg->workers * sizeof *free_q);
-    if (fds == NULL || peer == NULL || free_q == NULL)
+    int *a = malloc((size_t)n * sizeof *a);
+    if (a == NULL)
         err(1, "malloc");
-    for (int i = 0; i < cfg->workers; i++)
-        fds[i] = peer[i] = -1;
-    herd h = {
+    for (int i = 0; i < n; i++)
+        a[i] = -1;
+    return a;
+}
+
+/* The state of a run before step 1: nothing open, the counts zeroed. */
+static herd herd_new(const herd_mode *mode, const herd_config *cfg, counters *count,
+                     lg_result *res)
+{
+    counters_reset(count);
+    res->done = res->errors = 0;
+    res->elapsed_ms = 0;
+    return (herd){
         .mode = mode,
         .cfg = cfg,
         .count = count,
         .lifeline = -1,
         .listen_fd = -1,
         .lock_fd = -1,
-        .fds = fds,
-        .peer = peer,
+        .fds = per_worker(cfg->workers),
+        .peer = per_worker(cfg->workers),
         .epfd = -1,
-        .free_q = free_q,
+        .free_q = per_worker(cfg->workers),
         .client_fd = -1,
         .ready = {-1, -1},
         .res = res,
         .server_in = -1,
         .server_out = -1,
     };
-    counters_reset(count);
-    res->done = res->errors = 0;
-    res->elapsed_ms = 0;
-    int status = -1;
+}
 
-    if (mode->setup(&h) == -1) {
-        warn("[master %d] %s: %s", (int)getpid(), mode->name,
-             h.call != NULL ? h.call : "setup");
-        goto out;
-    }
+/* The master's loop (chapter 01), which also hears SIGINT and SIGTERM.
+ * NULL after a message. */
+static loop_t *master_loop(herd *h)
+{
     loop_backend_t backend;
     if (loop_backend_default(&backend) == -1)
         backend = LOOP_POLL;
-    h.loop = loop_new(backend);
-    if (h.loop == NULL) {
+    loop_t *loop = loop_new(backend);
+    if (loop == NULL) {
         warn("[master %d] loop_new", (int)getpid());
-        goto out_teardown;
+        return NULL;
     }
-    if (loop_on_signal(h.loop, SIGINT, on_stop_signal, &h) == -1 ||
-        loop_on_signal(h.loop, SIGTERM, on_stop_signal, &h) == -1) {
+    if (loop_on_signal(loop, SIGINT, on_stop_signal, h) == -1 ||
+        loop_on_signal(loop, SIGTERM, on_stop_signal, h) == -1) {
         warn("[master %d] loop_on_signal", (int)getpid());
-        goto out_loop;
+        loop_free(loop);
+        return NULL;
     }
-    if (mode->server_stop != NULL) {
-        /* External: setup has started the server, and its workers wait. */
-        all_waiting(&h);
-        if (loop_run(h.loop) == -1)
-            warn("[master %d] loop_run", (int)getpid());
-        status = h.failed ? -1 : h.interrupted ? 1 : 0;
-        goto out_loop;
-    }
+    return loop;
+}
+
+/* Step 5: wait in the loop until the run is over. 0 done, 1 interrupted,
+ * -1 failed. */
+static int run_loop(herd *h)
+{
+    if (loop_run(h->loop) == -1)
+        warn("[master %d] loop_run", (int)getpid());
+    return h->failed ? -1 : h->interrupted ? 1 : 0;
+}
+
+static void start_failed(herd *h, const char *what)
+{
+    warn("[master %d] %s: %s", (int)getpid(), h->mode->name, what);
+    h->failed = 1;
+    sup_stop(h->sup);
+}
+
+/* Steps 2 and 3: fork the workers, then have the loop listen on the ready
+ * pipe for each to say it waits (on_worker_ready starts the load). */
+static void start_workers(herd *h)
+{
+    int started = sup_start(h->sup);
+    /* Only the first workers report; a replacement finds ready[1] closed. */
+    close(h->ready[1]);
+    h->ready[1] = -1;
+    if (started == -1)
+        start_failed(h, "starting the workers");
+    else if (h->mode->master_start != NULL && h->mode->master_start(h) == -1)
+        start_failed(h, "master_start");
+    else if (loop_watch(h->loop, h->ready[0], LOOP_READ, on_worker_ready, h) == -1)
+        start_failed(h, "loop_watch");
+}
+
+/* Steps 2 to 6 for a mode whose workers are forked here, under chapter
+ * 02's supervisor. */
+static int run_workers(herd *h)
+{
     sup_config_t sc = {
-        .nslots = cfg->workers,
+        .nslots = h->cfg->workers,
         .spawn = spawn_worker,
         .on_event = on_sup_event,
-        .arg = &h,
+        .arg = h,
         .stop_timeout_ms = 3000,
     };
-    h.sup = sup_new(h.loop, &sc);
-    if (h.sup == NULL) {
+    h->sup = sup_new(h->loop, &sc);
+    if (h->sup == NULL) {
         warn("[master %d] sup_new", (int)getpid());
-        goto out_loop;
+        return -1;
     }
-    if (pipe(h.ready) == -1) {
+    int status = -1;
+    if (herd_pipe(h->ready) == -1) {
         warn("[master %d] pipe", (int)getpid());
-        goto out_sup;
-    }
-    if (fcntl(h.ready[0], F_SETFD, FD_CLOEXEC) == -1 ||
-        fcntl(h.ready[1], F_SETFD, FD_CLOEXEC) == -1) {
-        warn("[master %d] fcntl(FD_CLOEXEC)", (int)getpid());
-        close(h.ready[1]);
-        h.ready[1] = -1;
-        goto out_sup;
-    }
-    int started = sup_start(h.sup);
-    /* Only the first workers report; a replacement finds ready[1] closed. */
-    close(h.ready[1]);
-    h.ready[1] = -1;
-    if (started == -1) {
-        warn("[master %d] %s: starting the workers", (int)getpid(), mode->name);
-        h.failed = 1;
-        sup_stop(h.sup);
     } else {
-        if (mode->master_start != NULL && mode->master_start(&h) == -1) {
-            warn("[master %d] %s: master_start", (int)getpid(), mode->name);
-            h.failed = 1;
-            sup_stop(h.sup);
-        } else if (loop_watch(h.loop, h.ready[0], LOOP_READ, on_worker_ready, &h) == -1) {
-            warn("[master %d] loop_watch", (int)getpid());
-            h.failed = 1;
-            sup_stop(h.sup);
-        }
+        start_workers(h);
+        status = run_loop(h);
     }
-    if (loop_run(h.loop) == -1)
-        warn("[master %d] loop_run", (int)getpid());
-    status = h.failed ? -1 : h.interrupted ? 1 : 0;
-out_sup:
-    sup_free(h.sup);
-    if (h.ready[0] != -1)
-        close(h.ready[0]);
-out_loop:
-    if (h.client_fd != -1)
-        close(h.client_fd);
-    loop_free(h.loop);
-out_teardown:
-    /* An external server still running (the run failed before its end):
-     * stop it, so that it leaves nothing behind. */
-    if (mode->server_stop != NULL && h.server != 0 && mode->server_stop(&h) == -1)
+    sup_free(h->sup);
+    if (h->ready[0] != -1)
+        close(h->ready[0]);
+    return status;
+}
+
+/* Steps 4 to 6 for an external mode: its setup has started the server, and
+ * its workers wait. */
+static int run_external(herd *h)
+{
+    all_waiting(h);
+    return run_loop(h);
+}
+
+/* Steps 2 to 6, in the master's loop. */
+static int run_in_loop(herd *h)
+{
+    h->loop = master_loop(h);
+    if (h->loop == NULL)
+        return -1;
+    int status = h->mode->server_stop != NULL ? run_external(h) : run_workers(h);
+    if (h->client_fd != -1)
+        close(h->client_fd);
+    loop_free(h->loop);
+    return status;
+}
+
+/* Step 7. An external server still running (the run failed before its
+ * end) is stopped first, so that it leaves nothing behind. */
+static int teardown(herd *h, int status)
+{
+    if (h->mode->server_stop != NULL && h->server != 0 && h->mode->server_stop(h) == -1)
         status = -1;
-    mode->teardown(&h);
-out:
-    free(fds);
-    free(peer);
-    free(free_q);
+    h->mode->teardown(h);
+    return status;
+}
+
+int herd_run(const herd_mode *mode, const herd_config *cfg, counters *count,
+             lg_result *res)
+{
+    herd h = herd_new(mode, cfg, count, res);
+    int status = -1;
+    if (mode->setup(&h) == -1)
+        warn("[master %d] %s: %s", (int)getpid(), mode->name,
+             h.call != NULL ? h.call : "setup");
+    else
+        status = teardown(&h, run_in_loop(&h));
+    free(h.fds);
+    free(h.peer);
+    free(h.free_q);
     return status;
 }

@@ -139,104 +139,150 @@ int lg_sockaddr(const char *host, int port, struct sockaddr_storage *ss, socklen
     return 0;
 }
 
+/* One run of the client: the slots, the address, and the counts so far. */
+typedef struct client {
+    struct sockaddr_storage addr;
+    socklen_t addrlen;
+    slot *slots;
+    struct pollfd *pfd; /* one per slot, rebuilt before every poll() */
+    int nslots, total, timeout_ms;
+    int started, finished;
+    double t0, last, paced; /* start, last reply, and time spent in pace() */
+    void (*pace)(void *arg);
+    void *arg;
+    lg_result *r;
+} client;
+
+/* Keep every free slot busy while connections remain to start. -1 if the
+ * client itself is broken (out of fds). */
+static int start_free_slots(client *c)
+{
+    for (int i = 0; i < c->nslots && c->started < c->total; i++) {
+        if (c->slots[i].fd != -1)
+            continue;
+        if (c->pace != NULL) {
+            double before = now_ms();
+            c->pace(c->arg);
+            c->paced += now_ms() - before;
+        }
+        int s = slot_start(&c->slots[i], (struct sockaddr *)&c->addr, c->addrlen);
+        if (s == -2)
+            return -1;
+        c->started++;
+        if (s == -1) {
+            c->r->errors++;
+            c->finished++;
+        }
+    }
+    return 0;
+}
+
+/* Wait for any slot to become readable, but no longer than the oldest may
+ * wait. -1 if poll() failed. */
+static int wait_for_slots(client *c)
+{
+    double oldest = 0;
+    for (int i = 0; i < c->nslots; i++) {
+        c->pfd[i].fd = c->slots[i].fd; /* poll ignores negative fds */
+        c->pfd[i].events = POLLIN;
+        c->pfd[i].revents = 0;
+        if (c->slots[i].fd != -1 && (oldest == 0 || c->slots[i].started < oldest))
+            oldest = c->slots[i].started;
+    }
+    if (oldest == 0)
+        return 0; /* everything failed at once; start more */
+    double wait = oldest + c->timeout_ms - now_ms();
+    int n = poll(c->pfd, (nfds_t)c->nslots, wait < 0 ? 0 : (int)ceil(wait));
+    return n == -1 && errno != EINTR ? -1 : 0;
+}
+
+/* A connection is over: a sample if it got its reply, else an error. */
+static void finish_slot(client *c, slot *s, int ok, double now)
+{
+    close(s->fd);
+    s->fd = -1;
+    c->finished++;
+    lg_result *r = c->r;
+    if (!ok) {
+        r->errors++;
+        return;
+    }
+    r->sample[r->done].latency_ms = s->replied - s->started;
+    r->sample[r->done].pid = lg_parse_reply(s->line);
+    r->done++;
+    c->last = now;
+}
+
+/* Read what poll() said is there; finish the slots that are done or out of
+ * time. */
+static void read_slots(client *c)
+{
+    double now = now_ms();
+    for (int i = 0; i < c->nslots; i++) {
+        slot *s = &c->slots[i];
+        if (s->fd == -1)
+            continue;
+        int ok = 0, over = 0;
+        if (c->pfd[i].revents != 0)
+            over = slot_read(s, &ok);
+        if (!over && now - s->started >= c->timeout_ms)
+            over = 1; /* ok stays 0: a timeout is an error */
+        if (over)
+            finish_slot(c, s, ok, now);
+    }
+}
+
+/* The client's slots and poll set, all free. -1 with errno if out of
+ * memory. */
+static int client_alloc(client *c)
+{
+    c->slots = calloc((size_t)c->nslots, sizeof *c->slots);
+    c->pfd = calloc((size_t)c->nslots, sizeof *c->pfd);
+    if (c->slots == NULL || c->pfd == NULL) {
+        free(c->slots);
+        free(c->pfd);
+        return -1;
+    }
+    for (int i = 0; i < c->nslots; i++)
+        c->slots[i].fd = -1;
+    return 0;
+}
+
+static void client_free(client *c)
+{
+    for (int i = 0; i < c->nslots; i++)
+        if (c->slots[i].fd != -1)
+            close(c->slots[i].fd);
+    free(c->slots);
+    free(c->pfd);
+}
+
 int lg_run_paced(const char *host, int port, int clients, int total, int timeout_ms,
                  lg_result *r, void (*pace)(void *arg), void *arg)
 {
-    struct sockaddr_storage ss;
-    socklen_t sslen;
-    if (lg_sockaddr(host, port, &ss, &sslen) == -1)
+    client c = {
+        .total = total, .timeout_ms = timeout_ms, .pace = pace, .arg = arg, .r = r};
+    if (lg_sockaddr(host, port, &c.addr, &c.addrlen) == -1)
         return -1;
     if (clients < 1 || total < 0 || total > r->total) {
         errno = EINVAL;
         return -1;
     }
-    if (clients > total)
-        clients = total > 0 ? total : 1;
-
-    slot *slots = calloc((size_t)clients, sizeof *slots);
-    struct pollfd *pfd = calloc((size_t)clients, sizeof *pfd);
-    if (slots == NULL || pfd == NULL) {
-        free(slots);
-        free(pfd);
+    c.nslots = clients <= total ? clients : total > 0 ? total : 1;
+    if (client_alloc(&c) == -1)
         return -1;
-    }
-    for (int i = 0; i < clients; i++)
-        slots[i].fd = -1;
-
     r->done = 0;
     r->errors = 0;
-    int started = 0, finished = 0, status = 0;
-    double t0 = now_ms(), last = t0, paced = 0;
-    while (finished < total) {
-        /* Keep every free slot busy while connections remain to start. */
-        for (int i = 0; i < clients && started < total; i++) {
-            if (slots[i].fd != -1)
-                continue;
-            if (pace != NULL) {
-                double before = now_ms();
-                pace(arg);
-                paced += now_ms() - before;
-            }
-            int s = slot_start(&slots[i], (struct sockaddr *)&ss, sslen);
-            if (s == -2) {
-                status = -1;
-                goto out;
-            }
-            started++;
-            if (s == -1) {
-                r->errors++;
-                finished++;
-            }
-        }
-        /* Wait for any of them, but no longer than the oldest may wait. */
-        double oldest = 0;
-        for (int i = 0; i < clients; i++) {
-            pfd[i].fd = slots[i].fd; /* poll ignores negative fds */
-            pfd[i].events = POLLIN;
-            pfd[i].revents = 0;
-            if (slots[i].fd != -1 && (oldest == 0 || slots[i].started < oldest))
-                oldest = slots[i].started;
-        }
-        if (oldest == 0)
-            continue; /* everything failed at once; start more */
-        double wait = oldest + timeout_ms - now_ms();
-        int n = poll(pfd, (nfds_t)clients, wait < 0 ? 0 : (int)ceil(wait));
-        if (n == -1 && errno != EINTR) {
+    c.t0 = c.last = now_ms();
+    int status = 0;
+    while (status == 0 && c.finished < total) {
+        if (start_free_slots(&c) == -1 || wait_for_slots(&c) == -1)
             status = -1;
-            goto out;
-        }
-        double now = now_ms();
-        for (int i = 0; i < clients; i++) {
-            slot *s = &slots[i];
-            if (s->fd == -1)
-                continue;
-            int ok = 0, over = 0;
-            if (pfd[i].revents != 0)
-                over = slot_read(s, &ok);
-            if (!over && now - s->started >= timeout_ms)
-                over = 1; /* ok stays 0: a timeout is an error */
-            if (!over)
-                continue;
-            close(s->fd);
-            s->fd = -1;
-            finished++;
-            if (ok) {
-                r->sample[r->done].latency_ms = s->replied - s->started;
-                r->sample[r->done].pid = lg_parse_reply(s->line);
-                r->done++;
-                last = now;
-            } else {
-                r->errors++;
-            }
-        }
+        else
+            read_slots(&c);
     }
-out:
-    for (int i = 0; i < clients; i++)
-        if (slots[i].fd != -1)
-            close(slots[i].fd);
-    free(slots);
-    free(pfd);
-    r->elapsed_ms = last - t0 - paced;
+    client_free(&c);
+    r->elapsed_ms = c.last - c.t0 - c.paced;
     if (r->elapsed_ms < 0)
         r->elapsed_ms = 0;
     return status;

@@ -13,6 +13,15 @@
  * already taken goes back to sleep without returning. The driver counts
  * those too, from the workers' context switches (counters.h).
  *
+ * Every mode has the same shape, and the likeness is deliberate: a few
+ * functions, then its herd_mode table with the same fields in the same
+ * order (or, where the mode cannot run, a table with only its name and
+ * how). The driver sees nothing but the table (herd.h), and a reader
+ * compares two modes field by field. What really is the same logic lives
+ * once, in the first section: the shared listener, counting a wakeup and
+ * an accept (woken, listener_woke), a failed wait (wait_failed), and the
+ * teardown every mode uses (close_everything).
+ *
  * See one mode at work with ./thundering-herd --mode NAME --workers 4;
  * tests/test_modes.c runs each through the driver.
  */
@@ -77,6 +86,45 @@ static int counted_accept(herd *h, int w, int fd)
         return HERD_AGAIN;
     }
     fprintf(stderr, "[worker %d] accept: %s\n", (int)getpid(), strerror(errno));
+    return HERD_STOP;
+}
+
+/* The worker is back from its wait saying "a connection is there": one
+ * wakeup. Then what its accept() gave: fd, or -1 with errno. */
+static int woken(herd *h, int w, int fd)
+{
+    counters_add(&h->count->slot[w].wakeups);
+    return counted_accept(h, w, fd);
+}
+
+/* A blocking accept() returned: the wakeup, unless a signal interrupted
+ * it (then wait again). */
+static int accept_returned(herd *h, int w, int fd)
+{
+    if (fd == -1 && errno == EINTR)
+        return HERD_AGAIN;
+    return woken(h, w, fd);
+}
+
+/* A wait that watches the listener and the lifeline returned: the master
+ * is gone (stop), the listener is not ready (wait again), or it is (one
+ * wakeup, and the accept). */
+static int listener_woke(herd *h, int w, int lifeline_ready, int listener_ready)
+{
+    if (lifeline_ready)
+        return HERD_STOP;
+    if (!listener_ready)
+        return HERD_AGAIN;
+    return woken(h, w, herd_accept(h->listen_fd));
+}
+
+/* The wait itself (select, poll, epoll_wait, a lock) failed: a signal
+ * means wait again; anything else ends the worker, named by `call`. */
+static int wait_failed(const char *call)
+{
+    if (errno == EINTR)
+        return HERD_AGAIN;
+    fprintf(stderr, "[worker %d] %s: %s\n", (int)getpid(), call, strerror(errno));
     return HERD_STOP;
 }
 
@@ -145,11 +193,7 @@ static int accept_setup(herd *h)
 
 static int accept_wait(herd *h, int w)
 {
-    int fd = herd_accept(h->listen_fd);
-    if (fd == -1 && errno == EINTR)
-        return HERD_AGAIN;
-    counters_add(&h->count->slot[w].wakeups);
-    return counted_accept(h, w, fd);
+    return accept_returned(h, w, herd_accept(h->listen_fd));
 }
 
 static const herd_mode mode_accept = {
@@ -205,18 +249,10 @@ static int select_wait(herd *h, int w)
     FD_SET(h->listen_fd, &readable);
     FD_SET(h->lifeline, &readable);
     int maxfd = h->listen_fd > h->lifeline ? h->listen_fd : h->lifeline;
-    if (select(maxfd + 1, &readable, NULL, NULL, NULL) == -1) {
-        if (errno == EINTR)
-            return HERD_AGAIN;
-        fprintf(stderr, "[worker %d] select: %s\n", (int)getpid(), strerror(errno));
-        return HERD_STOP;
-    }
-    if (FD_ISSET(h->lifeline, &readable))
-        return HERD_STOP;
-    if (!FD_ISSET(h->listen_fd, &readable))
-        return HERD_AGAIN;
-    counters_add(&h->count->slot[w].wakeups);
-    return counted_accept(h, w, herd_accept(h->listen_fd));
+    if (select(maxfd + 1, &readable, NULL, NULL, NULL) == -1)
+        return wait_failed("select");
+    return listener_woke(h, w, FD_ISSET(h->lifeline, &readable),
+                         FD_ISSET(h->listen_fd, &readable));
 }
 
 static const herd_mode mode_select = {
@@ -242,18 +278,9 @@ static int poll_wait(herd *h, int w)
         {.fd = h->listen_fd, .events = POLLIN},
         {.fd = h->lifeline, .events = POLLIN},
     };
-    if (poll(pfd, 2, -1) == -1) {
-        if (errno == EINTR)
-            return HERD_AGAIN;
-        fprintf(stderr, "[worker %d] poll: %s\n", (int)getpid(), strerror(errno));
-        return HERD_STOP;
-    }
-    if (pfd[1].revents != 0)
-        return HERD_STOP;
-    if (pfd[0].revents == 0)
-        return HERD_AGAIN;
-    counters_add(&h->count->slot[w].wakeups);
-    return counted_accept(h, w, herd_accept(h->listen_fd));
+    if (poll(pfd, 2, -1) == -1)
+        return wait_failed("poll");
+    return listener_woke(h, w, pfd[1].revents != 0, pfd[0].revents != 0);
 }
 
 static const herd_mode mode_poll = {
@@ -309,22 +336,16 @@ static int epoll_wait_conn(herd *h, int w)
 {
     struct epoll_event ev[2];
     int n = epoll_wait(h->epfd, ev, 2, -1);
-    if (n == -1) {
-        if (errno == EINTR)
-            return HERD_AGAIN;
-        fprintf(stderr, "[worker %d] epoll_wait: %s\n", (int)getpid(), strerror(errno));
-        return HERD_STOP;
-    }
-    int listener_ready = 0;
+    if (n == -1)
+        return wait_failed("epoll_wait");
+    int lifeline = 0, listener = 0;
     for (int i = 0; i < n; i++) {
         if (ev[i].data.fd == h->lifeline)
-            return HERD_STOP;
-        listener_ready = 1;
+            lifeline = 1;
+        else
+            listener = 1;
     }
-    if (!listener_ready)
-        return HERD_AGAIN;
-    counters_add(&h->count->slot[w].wakeups);
-    return counted_accept(h, w, herd_accept(h->listen_fd));
+    return listener_woke(h, w, lifeline, listener);
 }
 
 static const herd_mode mode_epoll = {
@@ -409,11 +430,7 @@ static int reuseport_init(herd *h, int w)
 
 static int reuseport_wait(herd *h, int w)
 {
-    int fd = herd_accept(h->fds[w]);
-    if (fd == -1 && errno == EINTR)
-        return HERD_AGAIN;
-    counters_add(&h->count->slot[w].wakeups);
-    return counted_accept(h, w, fd);
+    return accept_returned(h, w, herd_accept(h->fds[w]));
 }
 
 static const herd_mode mode_reuseport = {
@@ -464,10 +481,7 @@ static int accept_in_turn(herd *h, int w, int (*lock)(herd *), int (*unlock)(her
         return HERD_STOP;
     }
     errno = e;
-    if (fd == -1 && errno == EINTR)
-        return HERD_AGAIN;
-    counters_add(&h->count->slot[w].wakeups);
-    return counted_accept(h, w, fd);
+    return accept_returned(h, w, fd);
 }
 
 static int map_lock(herd *h)
@@ -523,10 +537,7 @@ static int fcntl_lock(herd *h)
 {
     if (lock_file(h->lock_fd, F_WRLCK) == 0)
         return 0;
-    if (errno == EINTR)
-        return HERD_AGAIN;
-    fprintf(stderr, "[worker %d] fcntl(F_SETLKW): %s\n", (int)getpid(), strerror(errno));
-    return HERD_STOP;
+    return wait_failed("fcntl(F_SETLKW)");
 }
 
 static int fcntl_unlock(herd *h)
@@ -812,19 +823,13 @@ static int nginx_wait(herd *h, int w)
     if (locked)
         nginx_unlock(h, me);
     errno = e;
-    if (r == -1) {
-        if (errno == EINTR)
-            return HERD_AGAIN;
-        fprintf(stderr, "[worker %d] waiting for events: %s\n", (int)getpid(),
-                strerror(errno));
-        return HERD_STOP;
-    }
+    if (r == -1)
+        return wait_failed("waiting for events");
     if (lifeline)
         return HERD_STOP;
     if (!listener)
         return HERD_AGAIN; /* the delay ran out: try the lock again */
-    counters_add(&h->count->slot[w].wakeups);
-    return counted_accept(h, w, fd);
+    return woken(h, w, fd);
 }
 
 static const herd_mode mode_nginx_mutex = {
@@ -1080,12 +1085,8 @@ static int rr_worker_init(herd *h, int w)
 static int rr_wait(herd *h, int w)
 {
     struct pollfd pfd = {.fd = h->peer[w], .events = POLLIN};
-    if (poll(&pfd, 1, -1) == -1) {
-        if (errno == EINTR)
-            return HERD_AGAIN;
-        fprintf(stderr, "[worker %d] poll: %s\n", (int)getpid(), strerror(errno));
-        return HERD_STOP;
-    }
+    if (poll(&pfd, 1, -1) == -1)
+        return wait_failed("poll");
     char byte;
     fdpass_in_t in;
     ssize_t n = fdpass_recv(h->peer[w], &byte, 1, 1, &in);
@@ -1176,27 +1177,6 @@ static const herd_mode mode_rr_on_ack = {
  * exit when their channel to it closes (Node's cluster does that).
  */
 
-/* A pipe whose two ends are close-on-exec; the child dup2()s the end it
- * keeps onto 0 or 1, which clears the flag on the copy. */
-static int cloexec_pipe(int fd[2])
-{
-    if (pipe(fd) == -1)
-        return -1;
-    if (fcntl(fd[0], F_SETFD, FD_CLOEXEC) == -1 ||
-        fcntl(fd[1], F_SETFD, FD_CLOEXEC) == -1) {
-        int e = errno;
-        close(fd[0]);
-        close(fd[1]);
-        errno = e;
-        return -1;
-    }
-    return 0;
-}
-
-/* One line from the node primary, without its newline, waiting at most
- * until deadline (CLOCK_MONOTONIC ms). Byte by byte: a handful of short
- * lines, and nothing read past the line is lost. 1, 0 at EOF, -1 on
- * timeout or error. */
 static double mono_ms(void)
 {
     struct timespec ts;
@@ -1204,6 +1184,10 @@ static double mono_ms(void)
     return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
 }
 
+/* One line from the node primary, without its newline, waiting at most
+ * until deadline (CLOCK_MONOTONIC ms). Byte by byte: a handful of short
+ * lines, and nothing read past the line is lost. 1, 0 at EOF, -1 on
+ * timeout or error. */
 static int node_line(herd *h, char *line, size_t cap, double deadline)
 {
     size_t len = 0;
@@ -1263,25 +1247,33 @@ out:
     return status;
 }
 
-static int node_start(herd *h, const char *policy)
+/* node_start's three pipes, close-on-exec (the child dup2()s the ends it
+ * keeps onto 0 and 1, which clears the flag on the copies): all or none. */
+static int node_pipes(int in[2], int out[2], int ex[2])
 {
-    const herd_config *cfg = h->cfg;
-    int in[2], out[2], ex[2];
-    h->call = "pipe";
-    if (cloexec_pipe(in) == -1)
+    if (herd_pipe(in) == -1)
         return -1;
-    if (cloexec_pipe(out) == -1) {
-        close(in[0]);
-        close(in[1]);
-        return -1;
-    }
-    if (cloexec_pipe(ex) == -1) {
-        close(in[0]);
-        close(in[1]);
-        close(out[0]);
-        close(out[1]);
-        return -1;
-    }
+    if (herd_pipe(out) == -1)
+        goto close_in;
+    if (herd_pipe(ex) == -1)
+        goto close_out;
+    return 0;
+close_out:
+    close(out[0]);
+    close(out[1]);
+close_in:
+    close(in[0]);
+    close(in[1]);
+    return -1;
+}
+
+/* In the forked child: stdin from `in`, stdout to `out`, then exec node
+ * node/cluster.js with the run's flags. If that fails, the errno goes to
+ * the master on `ex`. Between fork and exec: _exit only. snprintf() and
+ * setenv() are safe here because this process has one thread. */
+static _Noreturn void node_exec(const herd_config *cfg, const char *policy, pid_t master,
+                                int in, int out, int ex)
+{
     char workers[16], port[16], stall[16];
     snprintf(workers, sizeof workers, "%d", cfg->workers);
     snprintf(port, sizeof port, "%d", cfg->port);
@@ -1297,22 +1289,45 @@ static int node_start(herd *h, const char *policy)
                     "--stall-worker",
                     stall,
                     NULL};
+    if (sup_child_guard(master, SIGKILL) != -1 && dup2(in, 0) != -1 &&
+        dup2(out, 1) != -1 && setenv("NODE_CLUSTER_SCHED_POLICY", policy, 1) != -1)
+        execvp(cfg->node, argv);
+    int e = errno;
+    while (write(ex, &e, sizeof e) == -1 && errno == EINTR)
+        ;
+    _exit(127);
+}
+
+/* The exec-failure pipe: EOF means exec succeeded (the pipe was
+ * close-on-exec); an errno means it did not, and the child is reaped. */
+static int node_exec_result(herd *h, int ex)
+{
+    int e;
+    ssize_t n;
+    while ((n = read(ex, &e, sizeof e)) == -1 && errno == EINTR)
+        ;
+    close(ex);
+    if (n != (ssize_t)sizeof e)
+        return 0;
+    node_reap(h);
+    errno = e;
+    h->call = "exec (NODE)";
+    return -1;
+}
+
+/* Start node node/cluster.js with NODE_CLUSTER_SCHED_POLICY=policy; its
+ * stdin and stdout become h->server_in and h->server_out. */
+static int node_start(herd *h, const char *policy)
+{
+    int in[2], out[2], ex[2];
+    h->call = "pipe";
+    if (node_pipes(in, out, ex) == -1)
+        return -1;
     pid_t master = getpid();
     fflush(NULL);
     pid_t pid = fork();
-    if (pid == 0) {
-        /* Between fork and exec: _exit only. setenv() is safe here because
-         * this process has one thread. */
-        if (sup_child_guard(master, SIGKILL) == -1 || dup2(in[0], 0) == -1 ||
-            dup2(out[1], 1) == -1 || setenv("NODE_CLUSTER_SCHED_POLICY", policy, 1) == -1)
-            goto fail;
-        execvp(cfg->node, argv);
-    fail:;
-        int e = errno;
-        while (write(ex[1], &e, sizeof e) == -1 && errno == EINTR)
-            ;
-        _exit(127);
-    }
+    if (pid == 0)
+        node_exec(h->cfg, policy, master, in[0], out[1], ex[1]);
     int e = errno;
     close(in[0]);
     close(out[1]);
@@ -1328,19 +1343,7 @@ static int node_start(herd *h, const char *policy)
     h->server = pid;
     h->server_in = in[1];
     h->server_out = out[0];
-    /* The exec-failure pipe: EOF means exec succeeded (it was
-     * close-on-exec); an errno means it did not. */
-    ssize_t n;
-    while ((n = read(ex[0], &e, sizeof e)) == -1 && errno == EINTR)
-        ;
-    close(ex[0]);
-    if (n == (ssize_t)sizeof e) {
-        node_reap(h);
-        errno = e;
-        h->call = "exec (NODE)";
-        return -1;
-    }
-    return 0;
+    return node_exec_result(h, ex[0]);
 }
 
 /* Wait (bounded) until every node worker sleeps: they have started, but a
@@ -1358,47 +1361,66 @@ static void node_settle(herd *h)
     }
 }
 
+/* The node primary's line
+ *   [primary PID] POLICY: listening on HOST:PORT (pid PID); workers P1 P2 ...
+ * gives the port and the workers' pids. 1 if line was it, 0 if it is some
+ * other line, -1 (errno EPROTO) if the pids are not there. */
+static int node_listening(herd *h, const char *line)
+{
+    const char *at = strstr(line, ": listening on ");
+    const char *pidp = at != NULL ? strstr(at, " (pid ") : NULL;
+    const char *ws = pidp != NULL ? strstr(pidp, "; workers ") : NULL;
+    if (ws == NULL)
+        return 0;
+    const char *colon = pidp;
+    while (colon > at && *colon != ':')
+        colon--;
+    h->port = atoi(colon + 1);
+    const char *p = ws + strlen("; workers ");
+    for (int w = 0; w < h->cfg->workers; w++) {
+        char *end;
+        long pid = strtol(p, &end, 10);
+        if (end == p || pid <= 0) {
+            h->call = "reading the node workers' pids";
+            errno = EPROTO;
+            return -1;
+        }
+        atomic_store(&h->count->slot[w].pid, (int)pid);
+        p = end;
+    }
+    return 1;
+}
+
+/* Once the node workers sleep: their context switches so far, the base
+ * their sleeps are counted from. */
+static void node_sleeps_base(herd *h)
+{
+    node_settle(h);
+    for (int w = 0; w < h->cfg->workers; w++) {
+        long base = counters_switches_of(atomic_load(&h->count->slot[w].pid));
+        counters_set(&h->count->slot[w].sleeps_base, base > 0 ? (unsigned long)base : 0);
+    }
+}
+
+/* Start node with policy and read its output until it listens. */
 static int node_setup_policy(herd *h, const char *policy)
 {
     if (node_start(h, policy) == -1)
         return -1;
     char line[1024];
     double deadline = mono_ms() + 60000; /* N node processes starting on a busy machine */
-    int r;
-    while ((r = node_line(h, line, sizeof line, deadline)) == 1) {
-        const char *at = strstr(line, ": listening on ");
-        const char *pidp = at != NULL ? strstr(at, " (pid ") : NULL;
-        const char *ws = pidp != NULL ? strstr(pidp, "; workers ") : NULL;
-        if (ws == NULL)
-            continue;
-        const char *colon = pidp;
-        while (colon > at && *colon != ':')
-            colon--;
-        h->port = atoi(colon + 1);
-        char *p = (char *)ws + strlen("; workers ");
-        for (int w = 0; w < h->cfg->workers; w++) {
-            char *end;
-            long pid = strtol(p, &end, 10);
-            if (end == p || pid <= 0) {
-                h->call = "reading the node workers' pids";
-                errno = EPROTO;
-                goto fail;
-            }
-            atomic_store(&h->count->slot[w].pid, (int)pid);
-            p = end;
-        }
-        node_settle(h);
-        for (int w = 0; w < h->cfg->workers; w++) {
-            long base = counters_switches_of(atomic_load(&h->count->slot[w].pid));
-            counters_set(&h->count->slot[w].sleeps_base,
-                         base > 0 ? (unsigned long)base : 0);
-        }
+    int r, found = 0;
+    while (found == 0 && (r = node_line(h, line, sizeof line, deadline)) == 1)
+        found = node_listening(h, line);
+    if (found == 1) {
+        node_sleeps_base(h);
         return 0;
     }
-    h->call = r == 0 ? "node exited before listening" : "waiting for node to listen";
-    if (r == 0)
-        errno = EPIPE;
-fail:;
+    if (found == 0) {
+        h->call = r == 0 ? "node exited before listening" : "waiting for node to listen";
+        if (r == 0)
+            errno = EPIPE;
+    }
     int e = errno;
     close_fd(&h->server_in);
     close_fd(&h->server_out);

@@ -65,9 +65,8 @@ static void print_bar(FILE *out, unsigned long x, unsigned long max)
         fputc(i < filled ? '#' : '.', out);
 }
 
-void report_table(FILE *out, const report_info *info, const report_row *rows, int n)
+static void print_header_line(FILE *out, const report_info *info, int bars)
 {
-    int bars = info->workers <= BARS_MAX_WORKERS;
     int counts_width = info->workers * 6;
     fprintf(out, "%-16s %10s %8s %6s  %-*s", "mode", "woken/conn", "ret/conn", "EAGAIN",
             counts_width, "accepts per worker");
@@ -75,53 +74,78 @@ void report_table(FILE *out, const report_info *info, const report_row *rows, in
         fprintf(out, " %-*s", info->workers * (BAR_WIDTH + 1), "");
     fprintf(out, " %7s %5s %8s %7s %7s %7s\n", "max/min", "Jain", "conns/s", "p50 ms",
             "p99 ms", "max ms");
-    for (int i = 0; i < n; i++) {
-        const report_row *r = &rows[i];
-        fprintf(out, "%-16s ", r->mode);
-        if (r->skipped) {
-            fprintf(out, "skipped: %s\n",
-                    r->skip_why != NULL ? r->skip_why : "Linux-only");
-            continue;
-        }
-        if (r->failed) {
-            fprintf(out, "failed (see the messages above)\n");
-            continue;
-        }
-        if (r->sleeps_known)
-            fprintf(out, "%10.2f", report_woken_per_conn(r));
-        else
-            fprintf(out, "%10s", "-");
-        if (r->no_wakeups)
-            fprintf(out, " %8s %6s  ", "-", "-");
-        else
-            fprintf(out, " %8.2f %6lu  ", report_wakeups_per_conn(r), r->eagain);
-        unsigned long max = 0;
-        for (int w = 0; w < r->workers; w++) {
-            fprintf(out, "%5lu%c", r->accepts[w], w == info->stall_worker ? '*' : ' ');
-            if (r->accepts[w] > max)
-                max = r->accepts[w];
-        }
-        if (bars) {
-            for (int w = 0; w < r->workers; w++) {
-                fputc(' ', out);
-                print_bar(out, r->accepts[w], max);
-            }
-        }
-        double spread = counters_spread(r->accepts, r->workers);
-        if (spread < 0)
-            fprintf(out, "  %7s", "inf");
-        else
-            fprintf(out, "  %7.2f", spread);
-        double rate = r->elapsed_ms > 0 ? r->done * 1000.0 / r->elapsed_ms : 0;
-        fprintf(out, " %5.2f", counters_jain(r->accepts, r->workers));
-        if (r->done > 0)
-            fprintf(out, " %8.0f %7.2f %7.2f %7.2f", rate, r->p50, r->p99, r->max);
-        else
-            fprintf(out, " %8s %7s %7s %7s", "-", "-", "-", "-"); /* no built-in client */
-        if (r->errors > 0)
-            fprintf(out, "  (%d failed)", r->errors);
-        fputc('\n', out);
+}
+
+/* woken/conn, ret/conn and EAGAIN; "-" where they are not known. */
+static void print_wakeups(FILE *out, const report_row *r)
+{
+    if (r->sleeps_known)
+        fprintf(out, "%10.2f", report_woken_per_conn(r));
+    else
+        fprintf(out, "%10s", "-");
+    if (r->no_wakeups)
+        fprintf(out, " %8s %6s  ", "-", "-");
+    else
+        fprintf(out, " %8.2f %6lu  ", report_wakeups_per_conn(r), r->eagain);
+}
+
+/* The accepts per worker, as counts, then as bars if there is room. */
+static void print_accepts(FILE *out, const report_info *info, const report_row *r,
+                          int bars)
+{
+    unsigned long max = 0;
+    for (int w = 0; w < r->workers; w++) {
+        fprintf(out, "%5lu%c", r->accepts[w], w == info->stall_worker ? '*' : ' ');
+        if (r->accepts[w] > max)
+            max = r->accepts[w];
     }
+    for (int w = 0; bars && w < r->workers; w++) {
+        fputc(' ', out);
+        print_bar(out, r->accepts[w], max);
+    }
+}
+
+/* max/min, Jain, and the client's figures. */
+static void print_spread_and_latency(FILE *out, const report_row *r)
+{
+    double spread = counters_spread(r->accepts, r->workers);
+    if (spread < 0)
+        fprintf(out, "  %7s", "inf");
+    else
+        fprintf(out, "  %7.2f", spread);
+    double rate = r->elapsed_ms > 0 ? r->done * 1000.0 / r->elapsed_ms : 0;
+    fprintf(out, " %5.2f", counters_jain(r->accepts, r->workers));
+    if (r->done > 0)
+        fprintf(out, " %8.0f %7.2f %7.2f %7.2f", rate, r->p50, r->p99, r->max);
+    else
+        fprintf(out, " %8s %7s %7s %7s", "-", "-", "-", "-"); /* no built-in client */
+    if (r->errors > 0)
+        fprintf(out, "  (%d failed)", r->errors);
+}
+
+static void print_row(FILE *out, const report_info *info, const report_row *r, int bars)
+{
+    fprintf(out, "%-16s ", r->mode);
+    if (r->skipped) {
+        fprintf(out, "skipped: %s\n", r->skip_why != NULL ? r->skip_why : "Linux-only");
+        return;
+    }
+    if (r->failed) {
+        fprintf(out, "failed (see the messages above)\n");
+        return;
+    }
+    print_wakeups(out, r);
+    print_accepts(out, info, r, bars);
+    print_spread_and_latency(out, r);
+    fputc('\n', out);
+}
+
+void report_table(FILE *out, const report_info *info, const report_row *rows, int n)
+{
+    int bars = info->workers <= BARS_MAX_WORKERS;
+    print_header_line(out, info, bars);
+    for (int i = 0; i < n; i++)
+        print_row(out, info, &rows[i], bars);
 }
 
 void report_csv(FILE *out, const report_info *info, const report_row *rows, int n)
@@ -169,10 +193,11 @@ static double woken(const report_row *r)
 }
 
 /* "a, b and c" from the modes of the rows that pass `pick`, each with its
- * woken/conn figure as the table prints it when with_wake is set. */
-static int list_modes(FILE *out, const report_row *rows, int n,
-                      int (*pick)(const report_row *, const report_info *),
-                      const report_info *info, int with_wake)
+ * woken/conn figure as the table prints it when with_wake is set; "none"
+ * if no row does. */
+static void list_modes(FILE *out, const report_row *rows, int n,
+                       int (*pick)(const report_row *, const report_info *),
+                       const report_info *info, int with_wake)
 {
     int total = 0;
     for (int i = 0; i < n; i++)
@@ -187,7 +212,8 @@ static int list_modes(FILE *out, const report_row *rows, int n,
         if (with_wake)
             fprintf(out, " (%.2f)", woken(&rows[i]));
     }
-    return total;
+    if (total == 0)
+        fprintf(out, "none");
 }
 
 /* One threshold splits the modes in two, so that every mode with figures
@@ -229,22 +255,28 @@ static int waited_past_a_stall(const report_row *r, const report_info *info)
     return r->max > 1.5 * info->stall_ms;
 }
 
-void report_notice(FILE *out, const report_info *info, const report_row *rows, int n)
+/* The column the lists are about: the kernel's count where there is one
+ * (woken() falls back to the program's own count elsewhere). */
+static const char *notice_column(const report_row *rows, int n)
 {
-    /* The column the lists are about: the kernel's count where there is
-     * one (woken() falls back to the program's own count elsewhere). */
-    const char *col = "woken/conn";
     for (int i = 0; i < n; i++)
         if (usable(&rows[i]) && !rows[i].sleeps_known)
-            col = "ret/conn";
-    fprintf(out, "what to notice:\n");
+            return "ret/conn";
+    return "woken/conn";
+}
+
+/* Two lists: the modes that woke about one worker per connection, and the
+ * herds. */
+static void notice_wakeups(FILE *out, const report_info *info, const report_row *rows,
+                           int n)
+{
+    const char *col = notice_column(rows, n);
     if (info->clients <= 1) {
         /* Every connection met every worker asleep: the figure is the
          * number of workers one connection woke. */
         fprintf(out, "  - woke about one worker per connection (%s below %.1f): ", col,
                 HERD_WOKEN_PER_CONN);
-        if (list_modes(out, rows, n, wakes_one, info, 1) == 0)
-            fprintf(out, "none");
+        list_modes(out, rows, n, wakes_one, info, 1);
         fprintf(out,
                 ".\n  - woke several workers per connection, a herd (%.1f or more): ",
                 HERD_WOKEN_PER_CONN);
@@ -259,16 +291,18 @@ void report_notice(FILE *out, const report_info *info, const report_row *rows, i
         fprintf(out,
                 "  - about one wakeup per connection or fewer (%s below %.1f): ", col,
                 HERD_WOKEN_PER_CONN);
-        if (list_modes(out, rows, n, wakes_one, info, 1) == 0)
-            fprintf(out, "none");
+        list_modes(out, rows, n, wakes_one, info, 1);
         fprintf(out,
                 ".\n  - more than one wakeup per connection, a herd (%.1f or more): ",
                 HERD_WOKEN_PER_CONN);
     }
-    if (list_modes(out, rows, n, is_herd, info, 1) == 0)
-        fprintf(out, "none");
+    list_modes(out, rows, n, is_herd, info, 1);
     fprintf(out, ".\n");
+}
 
+/* The least and the most even spread of connections over the workers. */
+static void notice_evenness(FILE *out, const report_row *rows, int n)
+{
     const report_row *lo = NULL, *hi = NULL;
     for (int i = 0; i < n; i++) {
         if (!usable(&rows[i]))
@@ -279,34 +313,45 @@ void report_notice(FILE *out, const report_info *info, const report_row *rows, i
         if (hi == NULL || j > counters_jain(hi->accepts, hi->workers))
             hi = &rows[i];
     }
-    if (lo != NULL) {
-        unsigned long max = 0;
-        for (int w = 0; w < lo->workers; w++)
-            if (lo->accepts[w] > max)
-                max = lo->accepts[w];
-        fprintf(out,
-                "  - least even: %s (Jain %.2f, its busiest worker took %lu of %lu); "
-                "most even: %s (Jain %.2f).\n",
-                lo->mode, counters_jain(lo->accepts, lo->workers), max, lo->served,
-                hi->mode, counters_jain(hi->accepts, hi->workers));
-    }
-    if (info->stall_worker >= 0) {
-        fprintf(out,
-                "  - the stalled worker %d still got at least half of a fair share "
-                "(%.1f%%) from: ",
-                info->stall_worker, 50.0 / info->workers);
-        if (list_modes(out, rows, n, feeds_stall, info, 0) == 0)
-            fprintf(out, "none");
-        fprintf(out, ";\n    it was passed over by: ");
-        if (list_modes(out, rows, n, avoids_stall, info, 0) == 0)
-            fprintf(out, "none");
-        fprintf(out, ".\n    Connections queued behind a stalled worker wait for it: "
-                     "compare the p99 column.\n");
-        fprintf(out,
-                "    Some connections waited longer than one stall (max above %.0f ms): ",
-                1.5 * info->stall_ms);
-        if (list_modes(out, rows, n, waited_past_a_stall, info, 0) == 0)
-            fprintf(out, "none");
-        fprintf(out, ";\n    they were queued behind a stall already in progress.\n");
-    }
+    if (lo == NULL)
+        return;
+    unsigned long max = 0;
+    for (int w = 0; w < lo->workers; w++)
+        if (lo->accepts[w] > max)
+            max = lo->accepts[w];
+    fprintf(out,
+            "  - least even: %s (Jain %.2f, its busiest worker took %lu of %lu); "
+            "most even: %s (Jain %.2f).\n",
+            lo->mode, counters_jain(lo->accepts, lo->workers), max, lo->served, hi->mode,
+            counters_jain(hi->accepts, hi->workers));
+}
+
+/* Which modes fed the stalled worker, which passed it over, and where
+ * connections waited for a stall already in progress. */
+static void notice_stall(FILE *out, const report_info *info, const report_row *rows,
+                         int n)
+{
+    fprintf(out,
+            "  - the stalled worker %d still got at least half of a fair share "
+            "(%.1f%%) from: ",
+            info->stall_worker, 50.0 / info->workers);
+    list_modes(out, rows, n, feeds_stall, info, 0);
+    fprintf(out, ";\n    it was passed over by: ");
+    list_modes(out, rows, n, avoids_stall, info, 0);
+    fprintf(out, ".\n    Connections queued behind a stalled worker wait for it: "
+                 "compare the p99 column.\n");
+    fprintf(out,
+            "    Some connections waited longer than one stall (max above %.0f ms): ",
+            1.5 * info->stall_ms);
+    list_modes(out, rows, n, waited_past_a_stall, info, 0);
+    fprintf(out, ";\n    they were queued behind a stall already in progress.\n");
+}
+
+void report_notice(FILE *out, const report_info *info, const report_row *rows, int n)
+{
+    fprintf(out, "what to notice:\n");
+    notice_wakeups(out, info, rows, n);
+    notice_evenness(out, rows, n);
+    if (info->stall_worker >= 0)
+        notice_stall(out, info, rows, n);
 }

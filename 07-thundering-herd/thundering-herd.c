@@ -93,175 +93,263 @@ static const char *script_beside(const char *argv0)
     return path;
 }
 
-int main(int argc, char **argv)
-{
-    setvbuf(stdout, NULL, _IOLBF, 0);
-    cli_init("thundering-herd", usage);
+/* What the flags ask for: the herd's configuration, and what to run and
+ * print. */
+typedef struct options {
+    herd_config cfg;
+    const char *host_from; /* "HOST" or "--host", for a message about it */
+    const char *mode_name; /* a mode, or "all" */
+    int serve, csv;
+} options;
 
-    /* Environment first, flags override. */
-    herd_config cfg = {
-        .host = "127.0.0.1",
-        .port = 0,
-        .workers = 1,
-        .stall_worker = -1,
-        .connections = 200,
-        .clients = 1,
-        .timeout_ms = 10000,
-        .mutex_delay_ms = 500,
+/* The defaults, then the environment (HOST, PORT, WORKERS, NODE). */
+static options default_options(const char *argv0)
+{
+    options o = {
+        .cfg =
+            {
+                .host = cli_env("HOST", "127.0.0.1"),
+                .port = (int)cli_env_long("PORT", 0, 0, 65535),
+                .stall_worker = -1,
+                .connections = 200,
+                .clients = 1,
+                .timeout_ms = 10000,
+                .mutex_delay_ms = 500,
+                .node = cli_env("NODE", "node"),
+                .node_script = script_beside(argv0),
+            },
+        .host_from = "HOST",
+        .mode_name = "all",
     };
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    if (cpus > 0)
-        cfg.workers = cpus > 1024 ? 1024 : (int)cpus;
-    cfg.host = cli_env("HOST", cfg.host);
-    const char *host_from = "HOST";
-    cfg.port = (int)cli_env_long("PORT", cfg.port, 0, 65535);
-    cfg.workers = (int)cli_env_long("WORKERS", cfg.workers, 1, 1024);
-    cfg.node = cli_env("NODE", "node");
-    cfg.node_script = script_beside(argv[0]);
-    const char *mode_name = "all";
-    int serve = 0, csv = 0;
+    int workers = cpus < 1 ? 1 : cpus > 1024 ? 1024 : (int)cpus;
+    o.cfg.workers = (int)cli_env_long("WORKERS", workers, 1, 1024);
+    return o;
+}
 
-    for (int i = 1; i < argc; i++) {
-        const char *v;
-        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-            usage(stdout);
-            return 0;
-        } else if ((v = cli_opt(argc, argv, &i, "--mode")) != NULL) {
-            mode_name = v;
-        } else if ((v = cli_opt(argc, argv, &i, "--workers")) != NULL) {
-            cfg.workers = (int)cli_long("--workers", v, 1, 1024);
-        } else if ((v = cli_opt(argc, argv, &i, "--host")) != NULL) {
-            cfg.host = v;
-            host_from = "--host";
-        } else if ((v = cli_opt(argc, argv, &i, "--port")) != NULL) {
-            cfg.port = (int)cli_long("--port", v, 0, 65535);
-        } else if ((v = cli_opt(argc, argv, &i, "--connections")) != NULL) {
-            cfg.connections = (int)cli_long("--connections", v, 1, 1000000);
-        } else if ((v = cli_opt(argc, argv, &i, "--clients")) != NULL) {
-            cfg.clients = (int)cli_long("--clients", v, 1, 10000);
-        } else if ((v = cli_opt(argc, argv, &i, "--stall-worker")) != NULL) {
-            cfg.stall_ms = (int)cli_long("--stall-worker", v, 0, 60000);
-            cfg.stall_worker = cfg.stall_ms > 0 ? 0 : -1;
-        } else if ((v = cli_opt(argc, argv, &i, "--timeout")) != NULL) {
-            cfg.timeout_ms = (int)cli_long("--timeout", v, 1, INT_MAX / 2);
-        } else if ((v = cli_opt(argc, argv, &i, "--mutex-delay")) != NULL) {
-            cfg.mutex_delay_ms = (int)cli_long("--mutex-delay", v, 1, 60000);
-        } else if (strcmp(argv[i], "--serve") == 0) {
-            serve = 1;
-        } else if (strcmp(argv[i], "--csv") == 0) {
-            csv = 1;
-        } else {
-            cli_bad_arg(argv[i]);
-        }
+/* One flag at argv[*i] (and its value, which advances *i). */
+static void parse_flag(int argc, char **argv, int *i, options *o)
+{
+    herd_config *cfg = &o->cfg;
+    const char *v;
+    if ((v = cli_opt(argc, argv, i, "--mode")) != NULL) {
+        o->mode_name = v;
+    } else if ((v = cli_opt(argc, argv, i, "--workers")) != NULL) {
+        cfg->workers = (int)cli_long("--workers", v, 1, 1024);
+    } else if ((v = cli_opt(argc, argv, i, "--host")) != NULL) {
+        cfg->host = v;
+        o->host_from = "--host";
+    } else if ((v = cli_opt(argc, argv, i, "--port")) != NULL) {
+        cfg->port = (int)cli_long("--port", v, 0, 65535);
+    } else if ((v = cli_opt(argc, argv, i, "--connections")) != NULL) {
+        cfg->connections = (int)cli_long("--connections", v, 1, 1000000);
+    } else if ((v = cli_opt(argc, argv, i, "--clients")) != NULL) {
+        cfg->clients = (int)cli_long("--clients", v, 1, 10000);
+    } else if ((v = cli_opt(argc, argv, i, "--stall-worker")) != NULL) {
+        cfg->stall_ms = (int)cli_long("--stall-worker", v, 0, 60000);
+        cfg->stall_worker = cfg->stall_ms > 0 ? 0 : -1;
+    } else if ((v = cli_opt(argc, argv, i, "--timeout")) != NULL) {
+        cfg->timeout_ms = (int)cli_long("--timeout", v, 1, INT_MAX / 2);
+    } else if ((v = cli_opt(argc, argv, i, "--mutex-delay")) != NULL) {
+        cfg->mutex_delay_ms = (int)cli_long("--mutex-delay", v, 1, 60000);
+    } else if (strcmp(argv[*i], "--serve") == 0) {
+        o->serve = 1;
+    } else if (strcmp(argv[*i], "--csv") == 0) {
+        o->csv = 1;
+    } else {
+        cli_bad_arg(argv[*i]);
     }
+}
 
+/* Environment first, flags override. A bad value exits 2 (cli.h). */
+static options parse_options(int argc, char **argv)
+{
+    options o = default_options(argv[0]);
+    for (int i = 1; i < argc; i++) {
+        cli_help(argv[i]);
+        parse_flag(argc, argv, &i, &o);
+    }
     /* Every mode binds HOST: a host the resolver refuses is one error
      * here, not one per mode and a table of failed rows. */
     struct sockaddr_storage sa;
     socklen_t salen;
     char why[256];
-    if (net_resolve(cfg.host, cfg.port, 1, &sa, &salen, why, sizeof why) == -1)
-        cli_fail("bad value for %s: %s (%s)", host_from, cfg.host, why);
+    if (net_resolve(o.cfg.host, o.cfg.port, 1, &sa, &salen, why, sizeof why) == -1)
+        cli_fail("bad value for %s: %s (%s)", o.host_from, o.cfg.host, why);
+    return o;
+}
 
-    /* Which modes to run. */
-    const herd_mode *one = NULL;
-    if (strcmp(mode_name, "all") != 0) {
-        one = herd_mode_find(mode_name);
-        if (one == NULL)
-            cli_fail("bad value for --mode: %s (the modes are listed below)", mode_name);
-        const char *missing = herd_mode_missing(one, &cfg);
-        if (missing != NULL) {
-            fprintf(stderr, "thundering-herd: mode %s cannot run here: %s (%s)\n",
-                    one->name, missing, one->how);
-            return 2;
-        }
-    } else if (serve) {
-        cli_fail("--serve needs one --mode, not %s", mode_name);
+/* The mode --mode names, or NULL for all; exits 2 if it is unknown or
+ * cannot run here. */
+static const herd_mode *chosen_mode(const options *o)
+{
+    if (strcmp(o->mode_name, "all") == 0) {
+        if (o->serve)
+            cli_fail("--serve needs one --mode, not %s", o->mode_name);
+        return NULL;
     }
-    if (serve)
-        cfg.connections = 0;
-    cfg.verbose = one != NULL; /* a single mode: let the workers introduce themselves */
+    const herd_mode *one = herd_mode_find(o->mode_name);
+    if (one == NULL)
+        cli_fail("bad value for --mode: %s (the modes are listed below)", o->mode_name);
+    const char *missing = herd_mode_missing(one, &o->cfg);
+    if (missing != NULL) {
+        fprintf(stderr, "thundering-herd: mode %s cannot run here: %s (%s)\n", one->name,
+                missing, one->how);
+        exit(2);
+    }
+    return one;
+}
 
+/* The herds to build: the chosen mode, or every one; *n of them. */
+static const herd_mode **pick_modes(options *o, int *n)
+{
+    const herd_mode *one = chosen_mode(o);
+    if (o->serve)
+        o->cfg.connections = 0;
+    o->cfg.verbose =
+        one != NULL; /* a single mode: let the workers introduce themselves */
     int nmodes = 0;
     while (herd_modes[nmodes] != NULL)
         nmodes++;
     const herd_mode **run = calloc((size_t)nmodes, sizeof *run);
-    report_row *rows = calloc((size_t)nmodes, sizeof *rows);
-    unsigned long *accepts =
-        calloc((size_t)nmodes * (size_t)cfg.workers, sizeof *accepts);
-    if (run == NULL || rows == NULL || accepts == NULL)
+    if (run == NULL)
         err(1, "calloc");
-    int n = 0;
+    *n = 0;
     for (int i = 0; i < nmodes; i++)
         if (one == NULL || herd_modes[i] == one)
-            run[n++] = herd_modes[i];
+            run[(*n)++] = herd_modes[i];
+    return run;
+}
 
-    /* Shared memory for the workers' counters and the client's samples,
-     * made once and reused by every run. */
-    counters *count = counters_new(cfg.workers);
-    if (count == NULL)
+/* What the runs measured: one row per mode, and the shared memory the
+ * workers and the client write their counts into, made once and reused
+ * by every run. */
+typedef struct results {
+    const herd_config *cfg;
+    counters *count;        /* the workers' counters */
+    lg_result *res;         /* the client's samples */
+    report_row *rows;       /* one per mode run so far */
+    unsigned long *accepts; /* rows[i].accepts points into it */
+    int n;                  /* rows filled */
+    int failed;             /* a run failed */
+} results;
+
+static results results_new(const herd_config *cfg, int nmodes)
+{
+    results r = {.cfg = cfg};
+    r.rows = calloc((size_t)nmodes, sizeof *r.rows);
+    r.accepts = calloc((size_t)nmodes * (size_t)cfg->workers, sizeof *r.accepts);
+    if (r.rows == NULL || r.accepts == NULL)
+        err(1, "calloc");
+    r.count = counters_new(cfg->workers);
+    if (r.count == NULL)
         err(1, "mmap (counters)");
-    lg_result *res = lg_result_new(cfg.connections > 0 ? cfg.connections : 1);
-    if (res == NULL)
+    r.res = lg_result_new(cfg->connections > 0 ? cfg->connections : 1);
+    if (r.res == NULL)
         err(1, "mmap (client results)");
+    return r;
+}
 
-    report_info info = {cfg.workers, cfg.connections, cfg.clients, cfg.stall_worker,
-                        cfg.stall_ms};
-    int failed = 0, done = 0;
-    for (; done < n; done++) {
-        const herd_mode *mode = run[done];
-        report_row *row = &rows[done];
-        row->mode = mode->name;
-        row->workers = cfg.workers;
-        row->accepts = &accepts[(size_t)done * (size_t)cfg.workers];
-        const char *missing = herd_mode_missing(mode, &cfg);
-        if (missing != NULL) {
-            row->skipped = 1;
-            row->skip_why = missing;
-            printf("[master %d] %s: skipped, %s\n", (int)getpid(), mode->name, missing);
-            continue;
-        }
-        /* Node's workers cannot see their returns from epoll_wait. */
-        row->no_wakeups = mode->server_stop != NULL;
-        int r = herd_run(mode, &cfg, count, res);
-        if (r == -1) {
-            row->failed = 1;
-            failed = 1;
-            continue;
-        }
-        for (int w = 0; w < cfg.workers; w++)
-            accepts[(size_t)done * (size_t)cfg.workers + (size_t)w] =
-                counters_get(&count->slot[w].accepts);
-        row->wakeups = counters_sum(count, offsetof(counter_slot, wakeups));
-        row->eagain = counters_sum(count, offsetof(counter_slot, eagain));
-        row->served = counters_sum(count, offsetof(counter_slot, served));
-        row->sleeps = counters_sum(count, offsetof(counter_slot, sleeps));
-        row->sleeps_known = count->sleeps_known;
-        row->done = res->done;
-        row->errors = res->errors;
-        row->elapsed_ms = res->elapsed_ms;
-        row->p50 = lg_percentile(res, 50);
-        row->p99 = lg_percentile(res, 99);
-        row->max = lg_percentile(res, 100);
-        if (r == 1) { /* interrupted: report what we have and stop */
-            done++;
-            break;
-        }
+static void results_free(results *r)
+{
+    lg_result_free(r->res);
+    counters_free(r->count);
+    free(r->accepts);
+    free(r->rows);
+}
+
+/* The next row, for mode, its accepts pointing into r->accepts. */
+static report_row *next_row(results *r, const herd_mode *mode)
+{
+    report_row *row = &r->rows[r->n];
+    row->mode = mode->name;
+    row->workers = r->cfg->workers;
+    row->accepts = &r->accepts[(size_t)r->n * (size_t)r->cfg->workers];
+    r->n++;
+    return row;
+}
+
+/* Copy what a completed run counted into its row; accepts is the row's. */
+static void record(report_row *row, unsigned long *accepts, const results *r)
+{
+    const counters *count = r->count;
+    for (int w = 0; w < r->cfg->workers; w++)
+        accepts[w] = counters_get(&count->slot[w].accepts);
+    row->wakeups = counters_sum(count, offsetof(counter_slot, wakeups));
+    row->eagain = counters_sum(count, offsetof(counter_slot, eagain));
+    row->served = counters_sum(count, offsetof(counter_slot, served));
+    row->sleeps = counters_sum(count, offsetof(counter_slot, sleeps));
+    row->sleeps_known = count->sleeps_known;
+    row->done = r->res->done;
+    row->errors = r->res->errors;
+    row->elapsed_ms = r->res->elapsed_ms;
+    row->p50 = lg_percentile(r->res, 50);
+    row->p99 = lg_percentile(r->res, 99);
+    row->max = lg_percentile(r->res, 100);
+}
+
+/* Build mode's herd and run the load against it (herd_run), into the next
+ * row. Returns herd_run's answer: 0 done (or skipped: the mode cannot run
+ * here), 1 interrupted by SIGINT or SIGTERM (the row is valid), -1 failed. */
+static int run_mode(const herd_mode *mode, results *r)
+{
+    unsigned long *accepts = &r->accepts[(size_t)r->n * (size_t)r->cfg->workers];
+    report_row *row = next_row(r, mode);
+    const char *missing = herd_mode_missing(mode, r->cfg);
+    if (missing != NULL) {
+        row->skipped = 1;
+        row->skip_why = missing;
+        printf("[master %d] %s: skipped, %s\n", (int)getpid(), mode->name, missing);
+        return 0;
     }
+    int status = herd_run(mode, r->cfg, r->count, r->res);
+    if (status == -1) {
+        row->failed = r->failed = 1;
+        return -1;
+    }
+    /* Node's workers cannot see their returns from epoll_wait. */
+    row->no_wakeups = mode->server_stop != NULL;
+    record(row, accepts, r);
+    return status;
+}
 
+static void print_report(const options *o, const results *r)
+{
+    const herd_config *cfg = &o->cfg;
+    report_info info = {cfg->workers, cfg->connections, cfg->clients, cfg->stall_worker,
+                        cfg->stall_ms};
     printf("\n");
-    if (!serve)
+    if (!o->serve)
         report_header(stdout, &info);
-    report_table(stdout, &info, rows, done);
-    if (done > 1 || info.stall_worker >= 0)
-        report_notice(stdout, &info, rows, done);
-    if (csv)
-        report_csv(stdout, &info, rows, done);
+    report_table(stdout, &info, r->rows, r->n);
+    if (r->n > 1 || info.stall_worker >= 0)
+        report_notice(stdout, &info, r->rows, r->n);
+    if (o->csv)
+        report_csv(stdout, &info, r->rows, r->n);
+}
 
-    lg_result_free(res);
-    counters_free(count);
-    free(accepts);
-    free(rows);
-    free(run);
-    return failed ? 1 : 0;
+int main(int argc, char **argv)
+{
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    cli_init("thundering-herd", usage);
+
+    /* 1. Options: environment first, flags override. */
+    options o = parse_options(argc, argv);
+
+    /* 2. The herds to build: the chosen mode, or every one. */
+    int nmodes;
+    const herd_mode **modes = pick_modes(&o, &nmodes);
+
+    /* 3. For each, build the herd and run the load against it, until
+     * SIGINT or SIGTERM cuts a run short (then report what we have). */
+    results r = results_new(&o.cfg, nmodes);
+    for (int i = 0; i < nmodes; i++)
+        if (run_mode(modes[i], &r) == 1)
+            break;
+
+    /* 4. The table, and what to notice in it. */
+    print_report(&o, &r);
+    results_free(&r);
+    free(modes);
+    return r.failed ? 1 : 0;
 }

@@ -370,11 +370,8 @@ static void row(const mode *m, int n, int trials, const int *reg_order,
     printf("%-16s %-10s %-10s %s\n", m->name, r, wt, winners);
 }
 
-/* Every mode (chosen == -1) or one, n processes, `trials` per row. */
-static int run(int n, int trials, int chosen)
+static void print_header(int n, int trials)
 {
-    setvbuf(stdout, NULL, _IOLBF, 0);
-
     struct utsname u;
     if (uname(&u) == -1)
         err(1, "uname");
@@ -386,7 +383,32 @@ static int run(int n, int trials, int chosen)
     printf("register: the order of their epoll_ctl(ADD); wait: the order in which "
            "they go to sleep, each once the one before sleeps\n");
     printf("%-16s %-10s %-10s %s\n", "mode", "register", "wait", "winner of each trial");
+}
 
+/* Who won, per mode, by role. */
+static void print_summary(const tally *t)
+{
+    printf("who won:\n");
+    for (int i = 0; i < NMODES; i++) {
+        if (t[i].total == 0)
+            continue;
+        if (modes[i].use_epoll)
+            printf("  %s: of %d connections, the first to register won %d, the last to "
+                   "register %d, the first to wait %d, the last to wait %d\n",
+                   modes[i].name, t[i].total, t[i].first_reg, t[i].last_reg,
+                   t[i].first_wait, t[i].last_wait);
+        else
+            printf("  %s: of %d connections, the first to wait won %d, the last to wait "
+                   "%d\n",
+                   modes[i].name, t[i].total, t[i].first_wait, t[i].last_wait);
+    }
+}
+
+/* Every mode (chosen == -1) or one, n processes, `trials` per row. */
+static int run(int n, int trials, int chosen)
+{
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    print_header(n, trials);
     /* Forward and backward: the first to register is then the first or the
      * last to wait, and process 0 (forked first) is not always first. */
     int fwd[MAX_PROCS], rev[MAX_PROCS];
@@ -409,25 +431,24 @@ static int run(int n, int trials, int chosen)
             for (int w = 0; w < 2; w++)
                 row(m, n, trials, orders[r], orders[w], &t[i]);
     }
-
-    printf("who won:\n");
-    for (int i = 0; i < NMODES; i++) {
-        if (t[i].total == 0)
-            continue;
-        if (modes[i].use_epoll)
-            printf("  %s: of %d connections, the first to register won %d, the last to "
-                   "register %d, the first to wait %d, the last to wait %d\n",
-                   modes[i].name, t[i].total, t[i].first_reg, t[i].last_reg,
-                   t[i].first_wait, t[i].last_wait);
-        else
-            printf("  %s: of %d connections, the first to wait won %d, the last to wait "
-                   "%d\n",
-                   modes[i].name, t[i].total, t[i].first_wait, t[i].last_wait);
-    }
+    print_summary(t);
     return 0;
 }
 
 #endif
+
+/* The mode --mode names: its index in modes[], or -1 for all. Exits 2 if
+ * there is no such mode. */
+static int mode_index(const char *name)
+{
+    for (int i = 0; i < NMODES; i++)
+        if (strcmp(name, modes[i].name) == 0)
+            return i;
+    if (strcmp(name, "all") != 0)
+        cli_fail("bad value for --mode: %s (want epoll-exclusive, epoll, accept or all)",
+                 name);
+    return -1;
+}
 
 int main(int argc, char **argv)
 {
@@ -437,26 +458,17 @@ int main(int argc, char **argv)
     const char *mode_name = "all";
     for (int i = 1; i < argc; i++) {
         const char *v;
-        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-            usage(stdout);
-            return 0;
-        } else if ((v = cli_opt(argc, argv, &i, "--mode")) != NULL) {
+        cli_help(argv[i]);
+        if ((v = cli_opt(argc, argv, &i, "--mode")) != NULL)
             mode_name = v;
-        } else if ((v = cli_opt(argc, argv, &i, "--workers")) != NULL) {
+        else if ((v = cli_opt(argc, argv, &i, "--workers")) != NULL)
             n = (int)cli_long("--workers", v, 2, MAX_PROCS);
-        } else if ((v = cli_opt(argc, argv, &i, "--trials")) != NULL) {
+        else if ((v = cli_opt(argc, argv, &i, "--trials")) != NULL)
             trials = (int)cli_long("--trials", v, 1, 1000);
-        } else {
+        else
             cli_bad_arg(argv[i]);
-        }
     }
-    int chosen = -1;
-    for (int i = 0; i < NMODES; i++)
-        if (strcmp(mode_name, modes[i].name) == 0)
-            chosen = i;
-    if (chosen == -1 && strcmp(mode_name, "all") != 0)
-        cli_fail("bad value for --mode: %s (want epoll-exclusive, epoll, accept or all)",
-                 mode_name);
+    int chosen = mode_index(mode_name);
 #ifdef __linux__
     return run(n, trials, chosen);
 #else
