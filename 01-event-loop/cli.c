@@ -38,6 +38,15 @@ _Noreturn void cli_bad_arg(const char *arg)
     cli_fail("bad argument: %s", arg);
 }
 
+void cli_help(const char *arg)
+{
+    if (strcmp(arg, "-h") != 0 && strcmp(arg, "--help") != 0)
+        return;
+    if (print_usage != NULL)
+        print_usage(stdout);
+    exit(0);
+}
+
 const char *cli_value(int argc, char **argv, int *i)
 {
     if (*i + 1 >= argc)
