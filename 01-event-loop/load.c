@@ -181,25 +181,40 @@ struct client_opts {
     long count, interval, timeout;
 };
 
+/* A flag that takes a whole number in [min, max]. */
+struct num_flag {
+    const char *name;
+    long *value;
+    long min, max;
+};
+
+/* 1 if argv[*i] is one of the n flags (its value now read), 0 if not. */
+static int num_flag(int argc, char **argv, int *i, const struct num_flag *f, size_t n)
+{
+    const char *a = argv[*i];
+    for (size_t k = 0; k < n; k++)
+        if (strcmp(a, f[k].name) == 0) {
+            *f[k].value = cli_long(a, cli_value(argc, argv, i), f[k].min, f[k].max);
+            return 1;
+        }
+    return 0;
+}
+
 /* Options first; the first other word starts the lines to send. Returns
  * its index. */
 static int client_flags(int argc, char **argv, struct client_opts *o)
 {
+    const struct num_flag nums[] = {
+        {"--count", &o->count, 1, 1000000},
+        {"--interval", &o->interval, 0, 3600000},
+        {"--timeout", &o->timeout, 1, 3600000},
+    };
     int i = 1;
     for (; i < argc && (strncmp(argv[i], "--", 2) == 0 || strcmp(argv[i], "-h") == 0);
          i++) {
-        const char *a = argv[i];
-        cli_help(a);
-        if (where_flag(argc, argv, &i, &o->at))
-            continue;
-        if (strcmp(a, "--count") == 0)
-            o->count = cli_long(a, cli_value(argc, argv, &i), 1, 1000000);
-        else if (strcmp(a, "--interval") == 0)
-            o->interval = cli_long(a, cli_value(argc, argv, &i), 0, 3600000);
-        else if (strcmp(a, "--timeout") == 0)
-            o->timeout = cli_long(a, cli_value(argc, argv, &i), 1, 3600000);
-        else
-            cli_bad_arg(a);
+        cli_help(argv[i]);
+        if (!where_flag(argc, argv, &i, &o->at) && !num_flag(argc, argv, &i, nums, 3))
+            cli_bad_arg(argv[i]);
     }
     if (i == argc)
         cli_fail("no LINE to send");
@@ -591,21 +606,16 @@ struct load_opts {
 
 static void load_flags(int argc, char **argv, struct load_opts *o)
 {
+    const struct num_flag nums[] = {
+        {"--conns", &o->conns, 1, 100000},
+        {"--msgs", &o->msgs, 0, 1000000},
+        {"--interval", &o->interval, 0, 60000},
+        {"--timeout", &o->timeout, 1, 3600},
+    };
     for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        cli_help(a);
-        if (where_flag(argc, argv, &i, &o->at))
-            continue;
-        if (strcmp(a, "--conns") == 0)
-            o->conns = cli_long(a, cli_value(argc, argv, &i), 1, 100000);
-        else if (strcmp(a, "--msgs") == 0)
-            o->msgs = cli_long(a, cli_value(argc, argv, &i), 0, 1000000);
-        else if (strcmp(a, "--interval") == 0)
-            o->interval = cli_long(a, cli_value(argc, argv, &i), 0, 60000);
-        else if (strcmp(a, "--timeout") == 0)
-            o->timeout = cli_long(a, cli_value(argc, argv, &i), 1, 3600);
-        else
-            cli_bad_arg(a);
+        cli_help(argv[i]);
+        if (!where_flag(argc, argv, &i, &o->at) && !num_flag(argc, argv, &i, nums, 4))
+            cli_bad_arg(argv[i]);
     }
 }
 
