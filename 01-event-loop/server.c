@@ -62,21 +62,15 @@ static void resume_accept(server_t *s)
     if (!s->paused)
         return;
     s->paused = 0;
-    if (s->resume != NULL) {
-        loop_timer_cancel(s->loop, s->resume);
-        s->resume = NULL;
-    }
+    loop_once_cancel(s->loop, &s->resume);
     if (loop_modify(s->loop, s->listen_fd, LOOP_READ) == -1)
         server_log(s, "loop_modify(listener): %s", strerror(errno));
 }
 
-static void on_resume(loop_t *loop, loop_timer_t *t, void *arg)
+/* The retry timer: try accepting again even if no connection closed. */
+static void on_resume(void *arg)
 {
-    (void)loop;
-    (void)t;
-    server_t *s = arg;
-    s->resume = NULL; /* a one-shot timer's handle is gone once it fired */
-    resume_accept(s);
+    resume_accept(arg);
 }
 
 /* Stop watching the listener. It stays readable while clients wait in the
@@ -92,8 +86,7 @@ static void pause_accept(server_t *s, int error)
         return;
     }
     s->paused = 1;
-    s->resume = loop_timer_add(s->loop, RESUME_MS, 0, on_resume, s);
-    if (s->resume == NULL)
+    if (loop_once_start(s->loop, &s->resume, RESUME_MS, on_resume, s) == -1)
         server_log(s, "loop_timer_add: %s", strerror(errno));
     if (s->pause_logged_at != s->accepted) {
         /* Log once per episode, not once per retry. */
@@ -287,8 +280,7 @@ static void server_close(server_t *s)
         conn_close_all(s);
     }
     loop_unwatch(s->loop, s->listen_fd);
-    if (s->resume != NULL)
-        loop_timer_cancel(s->loop, s->resume);
+    loop_once_cancel(s->loop, &s->resume);
     loop_free(s->loop);
 }
 
