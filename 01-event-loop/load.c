@@ -34,6 +34,7 @@
 #include "cli.h"
 #include "linebuf.h"
 #include "loop.h"
+#include "loop_once.h"
 #include "net.h"
 
 /* Connections being set up at once: enough to fill the server's backlog
@@ -304,7 +305,7 @@ struct lconn {
     long sent;   /* pings sent */
     uint64_t t0; /* when the last ping was sent, µs */
     linebuf_t in;
-    loop_timer_t *timer; /* --interval: the next ping */
+    loop_once_t ping; /* --interval: the next ping */
 };
 
 struct load {
@@ -333,10 +334,7 @@ static void lconn_close(struct lconn *c)
         close(c->fd);
         c->fd = -1;
     }
-    if (c->timer != NULL) {
-        loop_timer_cancel(c->ld->loop, c->timer);
-        c->timer = NULL;
-    }
+    loop_once_cancel(c->ld->loop, &c->ping);
     linebuf_free(&c->in);
     c->st = L_GONE;
 }
@@ -402,13 +400,9 @@ static int send_ping(struct lconn *c)
     return 0;
 }
 
-static void on_ping_timer(loop_t *loop, loop_timer_t *t, void *arg)
+static void on_ping_timer(void *arg)
 {
-    (void)loop;
-    (void)t;
-    struct lconn *c = arg;
-    c->timer = NULL;
-    send_ping(c);
+    send_ping(arg);
 }
 
 static void start_pings(struct load *ld)
@@ -425,8 +419,7 @@ static void start_pings(struct load *ld)
             /* Spread the first pings over one interval, so that N
              * connections do not all fire in the same millisecond. */
             uint64_t delay = (uint64_t)(ld->interval * i / ld->conns);
-            c->timer = loop_timer_add(ld->loop, delay, 0, on_ping_timer, c);
-            if (c->timer == NULL)
+            if (loop_once_start(ld->loop, &c->ping, delay, on_ping_timer, c) == -1)
                 fail(c, "loop_timer_add failed");
         } else {
             send_ping(c);
@@ -497,8 +490,8 @@ static void on_line(struct lconn *c, const char *line, size_t len)
             loop_stop(ld->loop);
     } else if (ld->interval > 0) {
         c->st = L_READY;
-        c->timer = loop_timer_add(ld->loop, (uint64_t)ld->interval, 0, on_ping_timer, c);
-        if (c->timer == NULL)
+        if (loop_once_start(ld->loop, &c->ping, (uint64_t)ld->interval, on_ping_timer,
+                            c) == -1)
             fail(c, "loop_timer_add failed");
     } else {
         send_ping(c);
