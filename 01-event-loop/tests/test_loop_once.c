@@ -32,15 +32,23 @@ static void run_for(loop_t *loop, int ms)
         assert_int_equal(loop_run_once(loop, 10), 0);
 }
 
+/* A poll loop with o's timer started, due 10 ms from now. */
+static loop_t *started(struct owner *o)
+{
+    loop_t *loop = loop_new(LOOP_POLL);
+    assert_non_null(loop);
+    *o = (struct owner){0};
+    assert_int_equal(loop_once_start(loop, &o->once, 10, on_fire, o), 0);
+    assert_non_null(o->once.timer);
+    return loop;
+}
+
 /* It fires once, and its handle is already gone when the callback runs. */
 static void test_fires_once_and_forgets(void **state)
 {
     (void)state;
-    loop_t *loop = loop_new(LOOP_POLL);
-    assert_non_null(loop);
-    struct owner o = {0};
-    assert_int_equal(loop_once_start(loop, &o.once, 10, on_fire, &o), 0);
-    assert_non_null(o.once.timer);
+    struct owner o;
+    loop_t *loop = started(&o);
     run_for(loop, 100);
     assert_int_equal(o.calls, 1);
     assert_int_equal(o.pending_in_cb, 0);
@@ -53,10 +61,8 @@ static void test_fires_once_and_forgets(void **state)
 static void test_cancel(void **state)
 {
     (void)state;
-    loop_t *loop = loop_new(LOOP_POLL);
-    assert_non_null(loop);
-    struct owner o = {0};
-    assert_int_equal(loop_once_start(loop, &o.once, 10, on_fire, &o), 0);
+    struct owner o;
+    loop_t *loop = started(&o);
     loop_once_cancel(loop, &o.once);
     assert_null(o.once.timer);
     loop_once_cancel(loop, &o.once);
