@@ -760,21 +760,29 @@ ssize_t tk_read_all(int fd, char *buf, size_t cap, int timeout_ms)
     return (ssize_t)got;
 }
 
-/* Read /proc/PID/stat: state, ppid and pgrp. The command name is in
- * parentheses and may contain spaces, so parse from the last ')'. */
-static int read_stat(pid_t pid, char *state, pid_t *ppid, pid_t *pgrp)
+/* /proc/PID/stat read into buf; returns where the fields after the
+ * command name start (its closing ')'), or NULL. The name is in
+ * parentheses and may contain spaces, so the last ')' ends it. */
+static const char *stat_after_name(pid_t pid, char *buf, size_t cap)
 {
-    char path[64], buf[1024];
+    char path[64];
     snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd == -1)
-        return -1;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
+        return NULL;
+    ssize_t n = read(fd, buf, cap - 1);
     close(fd);
     if (n <= 0)
-        return -1;
+        return NULL;
     buf[n] = '\0';
-    char *rp = strrchr(buf, ')');
+    return strrchr(buf, ')');
+}
+
+/* Read /proc/PID/stat: state, ppid and pgrp. */
+static int read_stat(pid_t pid, char *state, pid_t *ppid, pid_t *pgrp)
+{
+    char buf[1024];
+    const char *rp = stat_after_name(pid, buf, sizeof buf);
     if (rp == NULL)
         return -1;
     int pp, pg;
@@ -869,17 +877,8 @@ int tk_count_fds(pid_t pid)
 
 long tk_cpu_ms(pid_t pid)
 {
-    char path[64], buf[1024];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd == -1)
-        return -1;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0)
-        return -1;
-    buf[n] = '\0';
-    char *rp = strrchr(buf, ')');
+    char buf[1024];
+    const char *rp = stat_after_name(pid, buf, sizeof buf);
     if (rp == NULL)
         return -1;
     /* Fields after ')': state(3) ... utime(14) stime(15), in clock ticks. */
