@@ -14,7 +14,7 @@
  * Use:
  *   cli_init("event-loop", usage);          // first thing in main
  *   for (int i = 1; i < argc; i++) {
- *       cli_help(argv[i]);                  // -h or --help: usage, exit 0
+ *       cli_help(argv[i]);                  // -h, --help: usage, exit 0
  *       if (strcmp(argv[i], "--port") == 0)
  *           port = cli_long("--port", cli_value(argc, argv, &i), 0, 65535);
  *       ...
@@ -31,8 +31,8 @@
  * text (to stdout for --help, to stderr after an error). */
 void cli_init(const char *prog, void (*usage)(FILE *out));
 
-/* If arg asks for help (-h or --help): print the usage to stdout and exit 0.
- * Otherwise return, for the next flag to be tried. */
+/* If arg is -h or --help: print the usage text to stdout and exit 0.
+ * Otherwise return, so that the caller goes on to its own flags. */
 void cli_help(const char *arg);
 
 /* The value after flag argv[*i]; advances *i. Exits 2 if there is none. */

@@ -16,17 +16,19 @@
  *       creating 32,000 threads on a shared machine.
  *
  *   ./event-loop switch-cost --rounds 20000
- *       two processes bounce one byte over two pipes; prints the time per
+ *       two threads bounce one byte over two pipes; prints the time per
  *       one-way hand-over, once with both free to run on any CPU and (Linux)
  *       once with both pinned to one CPU, where every hand-over is a
  *       context switch. The figure includes a write and a read: it is what
  *       a switch costs a program, an upper bound on the switch itself.
+ *       Threads, because a switch between threads is what a thread per
+ *       client pays and the loop does not.
  *
  * The --limit is capped well below kernel.pid_max: the experiment must not
  * take the last free pids of a machine that other people use.
  */
 #ifdef __linux__
-/* sched_setaffinity and CPU_SET, to pin both ping-pong processes to one
+/* sched_setaffinity and CPU_SET, to pin both ping-pong threads to one
  * CPU, are GNU extensions. */
 #define _GNU_SOURCE
 #endif
@@ -39,7 +41,6 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #ifdef __linux__
@@ -61,48 +62,62 @@
 
 /* ---- thread-limit ---------------------------------------------------- */
 
-/* A number from a one-line /proc file, or -1 where there is none. */
-static long read_proc_long(const char *path)
+/* Open a /proc file and read a number from it with `parse`; -1 where
+ * there is no such file (off Linux). */
+static long from_proc(const char *path, long (*parse)(FILE *f))
 {
     FILE *f = fopen(path, "re");
     if (f == NULL)
         return -1;
-    long v = -1;
-    if (fscanf(f, "%ld", &v) != 1)
-        v = -1;
+    long v = parse(f);
     fclose(f);
     return v;
+}
+
+/* The number a one-line file such as /proc/sys/kernel/pid_max holds. */
+static long first_number(FILE *f)
+{
+    long v;
+    return fscanf(f, "%ld", &v) == 1 ? v : -1;
+}
+
+static long line_count(FILE *f)
+{
+    long n = 0;
+    int c;
+    while ((c = getc(f)) != EOF)
+        if (c == '\n')
+            n++;
+    return n;
+}
+
+/* The second number of the fourth field of /proc/loadavg,
+ * "running/total": tasks (threads of every process) on the machine. */
+static long total_tasks(FILE *f)
+{
+    double a, b, c;
+    long running, total;
+    if (fscanf(f, "%lf %lf %lf %ld/%ld", &a, &b, &c, &running, &total) != 5)
+        return -1;
+    return total;
+}
+
+static long read_proc_long(const char *path)
+{
+    return from_proc(path, first_number);
 }
 
 /* Lines of /proc/self/maps: the memory maps this process has (-1 off
  * Linux). vm.max_map_count caps this count. */
 static long count_maps(void)
 {
-    FILE *f = fopen("/proc/self/maps", "re");
-    if (f == NULL)
-        return -1;
-    long n = 0;
-    int c;
-    while ((c = getc(f)) != EOF)
-        if (c == '\n')
-            n++;
-    fclose(f);
-    return n;
+    return from_proc("/proc/self/maps", line_count);
 }
 
-/* Tasks (threads of every process) on the machine: the second number of
- * the fourth field of /proc/loadavg, "running/total". Each holds a pid. */
+/* Tasks on the machine. Each holds a pid. */
 static long count_tasks(void)
 {
-    FILE *f = fopen("/proc/loadavg", "re");
-    if (f == NULL)
-        return -1;
-    double a, b, c;
-    long running, total = -1;
-    if (fscanf(f, "%lf %lf %lf %ld/%ld", &a, &b, &c, &running, &total) != 5)
-        total = -1;
-    fclose(f);
-    return total;
+    return from_proc("/proc/loadavg", total_tasks);
 }
 
 static int gate[2] = {-1, -1};
@@ -154,54 +169,140 @@ static void thread_limit_usage(FILE *to)
             "                  stops the threads early\n");
 }
 
+static void thread_limit_flags(int argc, char **argv, long *limit, long *spare)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *v;
+        cli_help(argv[i]);
+        if ((v = cli_opt(argc, argv, &i, "--limit")) != NULL)
+            *limit = cli_long("--limit", v, 1, 20000);
+        else if ((v = cli_opt(argc, argv, &i, "--spare-maps")) != NULL)
+            *spare = cli_long("--spare-maps", v, 0, 1000000);
+        else
+            cli_bad_arg(argv[i]);
+    }
+}
+
+/* What the kernel's settings allow, read before any thread is made. */
+struct ceilings {
+    long threads_max, pid_max, max_maps, tasks;
+};
+
+static void read_ceilings(struct ceilings *c)
+{
+    c->threads_max = read_proc_long("/proc/sys/kernel/threads-max");
+    c->pid_max = read_proc_long("/proc/sys/kernel/pid_max");
+    c->max_maps = read_proc_long("/proc/sys/vm/max_map_count");
+    c->tasks = count_tasks();
+}
+
+/* Refuse what would crowd the machine or cannot be done here. */
+static void check_flags(const struct ceilings *c, long limit, long spare)
+{
+    /* Leave at least half the free pids to everyone else. */
+    if (c->pid_max > 0 && c->tasks > 0 && limit > (c->pid_max - c->tasks) / 2)
+        cli_fail("bad value for --limit: %ld (this machine has %ld free pids; "
+                 "take at most half)",
+                 limit, c->pid_max - c->tasks);
+    if (spare >= 0 && c->max_maps < 0)
+        cli_fail("bad value for --spare-maps: %ld (no vm.max_map_count here)", spare);
+}
+
+static void print_ceilings(const struct ceilings *c, const struct rlimit *nproc,
+                           const struct rlimit *stack)
+{
+    printf("kernel.threads-max  %ld\n", c->threads_max);
+    printf("kernel.pid_max      %ld (tasks running now: %ld)\n", c->pid_max, c->tasks);
+    printf("vm.max_map_count    %ld\n", c->max_maps);
+    if (nproc->rlim_cur == RLIM_INFINITY)
+        printf("RLIMIT_NPROC        unlimited\n");
+    else
+        printf("RLIMIT_NPROC        %llu%s\n", (unsigned long long)nproc->rlim_cur,
+               geteuid() == 0 ? " (not enforced for root)" : "");
+    if (stack->rlim_cur == RLIM_INFINITY)
+        printf("RLIMIT_STACK        unlimited\n");
+    else
+        printf("RLIMIT_STACK        %llu KiB (each thread's stack)\n",
+               (unsigned long long)stack->rlim_cur / 1024);
+}
+
+/* The waiting threads and what making them cost. */
+struct crowd {
+    pthread_t *tid;
+    long made;
+    int rc; /* pthread_create's error when it stopped early, else 0 */
+    long maps_before, maps_after, tasks_after;
+};
+
+static void create_threads(long limit, struct crowd *cr)
+{
+    if (pipe(gate) == -1)
+        err(1, "pipe");
+    cr->tid = calloc((size_t)limit, sizeof *cr->tid);
+    if (cr->tid == NULL)
+        err(1, "calloc %ld thread ids", limit);
+    /* The threads need no signals; the main thread keeps them. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    cr->maps_before = count_maps();
+    cr->made = 0;
+    cr->rc = 0;
+    while (cr->made < limit &&
+           (cr->rc = pthread_create(&cr->tid[cr->made], NULL, wait_at_gate, NULL)) == 0)
+        cr->made++;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    cr->maps_after = count_maps();
+    cr->tasks_after = count_tasks();
+}
+
+static void report_threads(const struct ceilings *c, const struct crowd *cr)
+{
+    if (cr->rc != 0)
+        printf("created %ld threads, then pthread_create failed: %s\n", cr->made,
+               strerror(cr->rc));
+    else
+        printf("created %ld threads (the --limit)\n", cr->made);
+    double per = cr->made > 0 && cr->maps_before >= 0
+                     ? (double)(cr->maps_after - cr->maps_before) / cr->made
+                     : 0;
+    printf("maps: %ld before, %ld after: %.2f per thread\n", cr->maps_before,
+           cr->maps_after, per);
+    printf("tasks on the machine with them: %ld\n", cr->tasks_after);
+    if (per > 0 && c->max_maps > 0 && c->pid_max > 0)
+        printf("ceilings for this process: threads-max %ld, free pids %ld, "
+               "max_map_count / %.2f = %ld\n",
+               c->threads_max, c->pid_max - c->tasks, per,
+               (long)((c->max_maps - cr->maps_before) / per));
+}
+
+/* Close the gate: every thread returns; join them all. */
+static void release_threads(struct crowd *cr)
+{
+    close(gate[1]);
+    for (long i = 0; i < cr->made; i++) {
+        int e = pthread_join(cr->tid[i], NULL);
+        if (e != 0)
+            errx(1, "pthread_join: %s", strerror(e));
+    }
+    close(gate[0]);
+    free(cr->tid);
+}
+
 int thread_limit_main(int argc, char **argv)
 {
     cli_init("event-loop thread-limit", thread_limit_usage);
     long limit = 1000, spare = -1;
-    for (int i = 1; i < argc; i++) {
-        const char *v;
-        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-            thread_limit_usage(stdout);
-            return 0;
-        } else if ((v = cli_opt(argc, argv, &i, "--limit")) != NULL) {
-            limit = cli_long("--limit", v, 1, 20000);
-        } else if ((v = cli_opt(argc, argv, &i, "--spare-maps")) != NULL) {
-            spare = cli_long("--spare-maps", v, 0, 1000000);
-        } else {
-            cli_bad_arg(argv[i]);
-        }
-    }
-
-    long threads_max = read_proc_long("/proc/sys/kernel/threads-max");
-    long pid_max = read_proc_long("/proc/sys/kernel/pid_max");
-    long max_maps = read_proc_long("/proc/sys/vm/max_map_count");
-    long tasks = count_tasks();
+    thread_limit_flags(argc, argv, &limit, &spare);
+    struct ceilings c;
+    read_ceilings(&c);
     struct rlimit nproc, stack;
     if (getrlimit(RLIMIT_NPROC, &nproc) == -1)
         err(1, "getrlimit RLIMIT_NPROC");
     if (getrlimit(RLIMIT_STACK, &stack) == -1)
         err(1, "getrlimit RLIMIT_STACK");
-    /* Leave at least half the free pids to everyone else. */
-    if (pid_max > 0 && tasks > 0 && limit > (pid_max - tasks) / 2)
-        cli_fail("bad value for --limit: %ld (this machine has %ld free pids; "
-                 "take at most half)",
-                 limit, pid_max - tasks);
-    if (spare >= 0 && max_maps < 0)
-        cli_fail("bad value for --spare-maps: %ld (no vm.max_map_count here)", spare);
-
-    printf("kernel.threads-max  %ld\n", threads_max);
-    printf("kernel.pid_max      %ld (tasks running now: %ld)\n", pid_max, tasks);
-    printf("vm.max_map_count    %ld\n", max_maps);
-    if (nproc.rlim_cur == RLIM_INFINITY)
-        printf("RLIMIT_NPROC        unlimited\n");
-    else
-        printf("RLIMIT_NPROC        %llu%s\n", (unsigned long long)nproc.rlim_cur,
-               geteuid() == 0 ? " (not enforced for root)" : "");
-    if (stack.rlim_cur == RLIM_INFINITY)
-        printf("RLIMIT_STACK        unlimited\n");
-    else
-        printf("RLIMIT_STACK        %llu KiB (each thread's stack)\n",
-               (unsigned long long)stack.rlim_cur / 1024);
+    check_flags(&c, limit, spare);
+    print_ceilings(&c, &nproc, &stack);
 
     char *filled = NULL;
     size_t filled_len = 0;
@@ -211,57 +312,19 @@ int thread_limit_main(int argc, char **argv)
                "of its own and aborts when they run out)\n");
         return 0;
 #endif
-        filled_len = fill_maps(max_maps, spare, &filled);
-        printf("maps filled: %ld of %ld in use, %ld left\n", count_maps(), max_maps,
-               max_maps - count_maps());
+        filled_len = fill_maps(c.max_maps, spare, &filled);
+        printf("maps filled: %ld of %ld in use, %ld left\n", count_maps(), c.max_maps,
+               c.max_maps - count_maps());
     }
 
-    if (pipe(gate) == -1)
-        err(1, "pipe");
-    pthread_t *tid = calloc((size_t)limit, sizeof *tid);
-    if (tid == NULL)
-        err(1, "calloc %ld thread ids", limit);
-    /* The threads need no signals; the main thread keeps them. */
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, &old);
-    long maps_before = count_maps();
-    long made = 0;
-    int rc = 0;
-    while (made < limit &&
-           (rc = pthread_create(&tid[made], NULL, wait_at_gate, NULL)) == 0)
-        made++;
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    long maps_after = count_maps();
-    long tasks_after = count_tasks();
+    struct crowd cr;
+    create_threads(limit, &cr);
     /* Give the map entries back before the threads exit: unmapping a
      * stack can itself need a map entry (and a sanitizer's runtime does). */
     if (filled_len > 0 && munmap(filled, filled_len) == -1)
         err(1, "munmap the filled map table");
-
-    if (rc != 0)
-        printf("created %ld threads, then pthread_create failed: %s\n", made,
-               strerror(rc));
-    else
-        printf("created %ld threads (the --limit)\n", made);
-    double per =
-        made > 0 && maps_before >= 0 ? (double)(maps_after - maps_before) / made : 0;
-    printf("maps: %ld before, %ld after: %.2f per thread\n", maps_before, maps_after,
-           per);
-    printf("tasks on the machine with them: %ld\n", tasks_after);
-    if (per > 0 && max_maps > 0 && pid_max > 0)
-        printf("ceilings for this process: threads-max %ld, free pids %ld, "
-               "max_map_count / %.2f = %ld\n",
-               threads_max, pid_max - tasks, per, (long)((max_maps - maps_before) / per));
-
-    close(gate[1]);
-    for (long i = 0; i < made; i++) {
-        int e = pthread_join(tid[i], NULL);
-        if (e != 0)
-            errx(1, "pthread_join: %s", strerror(e));
-    }
-    close(gate[0]);
-    free(tid);
+    report_threads(&c, &cr);
+    release_threads(&cr);
     return 0;
 }
 
@@ -297,80 +360,77 @@ static int full_read(int fd, const char *what)
     return n == 1;
 }
 
-#ifdef __linux__
-static int pin_to_cpu0(void)
+/* The two pipes of one ping-pong: the timing thread writes on ping and
+ * reads the echo from pong. */
+struct pipes {
+    int ping[2], pong[2];
+};
+
+/* The other thread: echo every byte back until the ping pipe closes. */
+static void *echo(void *arg)
 {
+    const struct pipes *p = arg;
+    while (full_read(p->ping[0], "from the timing thread"))
+        full_write(p->pong[1], "to the timing thread");
+    return NULL;
+}
+
+/* n round trips: one byte to the echo thread and back. */
+static void bounce(const struct pipes *p, long n)
+{
+    for (long i = 0; i < n; i++) {
+        full_write(p->ping[1], "to the echo thread");
+        if (!full_read(p->pong[0], "from the echo thread"))
+            errx(1, "the echo thread quit early");
+    }
+}
+
+#ifdef __linux__
+/* Pin the calling thread to CPU 0, keeping its CPU set in *saved. A
+ * thread it creates afterwards inherits the pin. */
+static void pin_to_cpu0(cpu_set_t *saved)
+{
+    if (sched_getaffinity(0, sizeof *saved, saved) == -1)
+        err(1, "sched_getaffinity");
     cpu_set_t set;
     CPU_ZERO(&set);
     CPU_SET(0, &set);
-    return sched_setaffinity(0, sizeof set, &set);
+    if (sched_setaffinity(0, sizeof set, &set) == -1)
+        err(1, "sched_setaffinity to CPU 0");
 }
 #endif
 
-/* One ping-pong run: fork a child that echoes each byte back; time
+/* One ping-pong run: start a thread that echoes each byte back; time
  * `rounds` round trips. Returns microseconds per one-way hand-over (half a
  * round trip). */
 static double ping_pong(long rounds, int pin)
 {
-    int to_child[2], to_parent[2];
-    if (pipe(to_child) == -1 || pipe(to_parent) == -1)
+    struct pipes p;
+    if (pipe(p.ping) == -1 || pipe(p.pong) == -1)
         err(1, "pipe");
-    fflush(stdout);
-    pid_t pid = fork();
-    if (pid == -1)
-        err(1, "fork");
-    if (pid == 0) {
-        close(to_child[1]);
-        close(to_parent[0]);
-#ifdef __linux__
-        if (pin && pin_to_cpu0() == -1)
-            _exit(3);
-#endif
-        char c;
-        ssize_t n;
-        for (;;) {
-            n = read(to_child[0], &c, 1);
-            if (n == -1 && errno == EINTR)
-                continue;
-            if (n != 1)
-                _exit(n == 0 ? 0 : 1);
-            if (write(to_parent[1], &c, 1) != 1)
-                _exit(1);
-        }
-    }
-    close(to_child[0]);
-    close(to_parent[1]);
 #ifdef __linux__
     cpu_set_t saved;
-    if (pin) {
-        if (sched_getaffinity(0, sizeof saved, &saved) == -1)
-            err(1, "sched_getaffinity");
-        if (pin_to_cpu0() == -1)
-            err(1, "sched_setaffinity to CPU 0");
-    }
+    if (pin)
+        pin_to_cpu0(&saved); /* before the echo thread: it inherits the pin */
+#else
+    (void)pin;
 #endif
-    /* A few warm-up rounds, so that the child has started and both are
-     * on their CPUs before the clock starts. */
-    for (int i = 0; i < 100; i++) {
-        full_write(to_child[1], "to the child");
-        if (!full_read(to_parent[0], "from the child"))
-            errx(1, "the ping-pong child quit early");
-    }
+    pthread_t tid;
+    int e = pthread_create(&tid, NULL, echo, &p);
+    if (e != 0)
+        errx(1, "pthread_create: %s", strerror(e));
+    /* A few warm-up rounds, so that the echo thread has started and both
+     * are on their CPUs before the clock starts. */
+    bounce(&p, 100);
     double t0 = now_s();
-    for (long i = 0; i < rounds; i++) {
-        full_write(to_child[1], "to the child");
-        if (!full_read(to_parent[0], "from the child"))
-            errx(1, "the ping-pong child quit early");
-    }
+    bounce(&p, rounds);
     double t1 = now_s();
-    close(to_child[1]);
-    close(to_parent[0]);
-    int status;
-    while (waitpid(pid, &status, 0) == -1)
-        if (errno != EINTR)
-            err(1, "waitpid");
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-        errx(1, "the ping-pong child failed (status %d)", status);
+    close(p.ping[1]); /* end of file: the echo thread returns */
+    if ((e = pthread_join(tid, NULL)) != 0)
+        errx(1, "pthread_join: %s", strerror(e));
+    close(p.ping[0]);
+    close(p.pong[0]);
+    close(p.pong[1]);
 #ifdef __linux__
     if (pin && sched_setaffinity(0, sizeof saved, &saved) == -1)
         err(1, "sched_setaffinity back");
@@ -383,9 +443,9 @@ static void switch_cost_usage(FILE *to)
     fprintf(to,
             "usage: event-loop switch-cost [--rounds N]\n"
             "\n"
-            "Two processes pass one byte back and forth over two pipes N times\n"
+            "Two threads pass one byte back and forth over two pipes N times\n"
             "(default 20000). Prints microseconds per one-way hand-over: with both\n"
-            "processes free to use any CPU and, on Linux, with both pinned to CPU 0,\n"
+            "threads free to use any CPU and, on Linux, with both pinned to CPU 0,\n"
             "where each hand-over is one context switch (plus a write and a read).\n");
 }
 
@@ -395,14 +455,11 @@ int switch_cost_main(int argc, char **argv)
     long rounds = 20000;
     for (int i = 1; i < argc; i++) {
         const char *v;
-        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-            switch_cost_usage(stdout);
-            return 0;
-        } else if ((v = cli_opt(argc, argv, &i, "--rounds")) != NULL) {
+        cli_help(argv[i]);
+        if ((v = cli_opt(argc, argv, &i, "--rounds")) != NULL)
             rounds = cli_long("--rounds", v, 1, 10000000);
-        } else {
+        else
             cli_bad_arg(argv[i]);
-        }
     }
     printf("any CPU:  %.2f us per hand-over (%ld round trips)\n", ping_pong(rounds, 0),
            rounds);

@@ -84,70 +84,106 @@ static void set_max_fds(long n)
         err(1, "setrlimit RLIMIT_NOFILE to %ld", n);
 }
 
-int main(int argc, char **argv)
+/* `event-loop NAME ...` runs the subcommand NAME: 1 if argv[1] names
+ * one (its exit status in *status), 0 if not. */
+static int run_subcommand(int argc, char **argv, int *status)
 {
-    setvbuf(stdout, NULL, _IOLBF, 0);
-    if (argc > 1 && strcmp(argv[1], "client") == 0)
-        return client_main(argc - 1, argv + 1);
-    if (argc > 1 && strcmp(argv[1], "load") == 0)
-        return load_main(argc - 1, argv + 1);
-    if (argc > 1 && strcmp(argv[1], "thread-limit") == 0)
-        return thread_limit_main(argc - 1, argv + 1);
-    if (argc > 1 && strcmp(argv[1], "switch-cost") == 0)
-        return switch_cost_main(argc - 1, argv + 1);
+    static const struct {
+        const char *name;
+        int (*main)(int argc, char **argv);
+    } subs[] = {
+        {"client", client_main},
+        {"load", load_main},
+        {"thread-limit", thread_limit_main},
+        {"switch-cost", switch_cost_main},
+    };
+    for (size_t k = 0; argc > 1 && k < sizeof subs / sizeof subs[0]; k++)
+        if (strcmp(argv[1], subs[k].name) == 0) {
+            *status = subs[k].main(argc - 1, argv + 1);
+            return 1;
+        }
+    return 0;
+}
 
-    cli_init("event-loop", usage);
-    const char *host = cli_env("HOST", "127.0.0.1");
-    const char *host_from = "HOST";
-    long port = cli_env_long("PORT", 7000, 0, 65535);
-    server_opts opts = {.tick_ms = 1000};
-    if (loop_backend_default(&opts.backend) == -1)
+/* The server's settings: flags over HOST, PORT and LOOP_BACKEND. */
+struct flags {
+    const char *host;
+    const char *host_from; /* "HOST" or "--host": named if it is bad */
+    long port;
+    long max_fds; /* 0: leave the limit alone; -1: the hard limit */
+    server_opts opts;
+};
+
+static void server_flags(int argc, char **argv, struct flags *f)
+{
+    *f = (struct flags){.host = cli_env("HOST", "127.0.0.1"),
+                        .host_from = "HOST",
+                        .port = cli_env_long("PORT", 7000, 0, 65535),
+                        .opts = {.tick_ms = 1000}};
+    if (loop_backend_default(&f->opts.backend) == -1)
         cli_fail("bad value for LOOP_BACKEND: %s (want select, poll or epoll)",
                  getenv("LOOP_BACKEND"));
-    long max_fds = 0; /* 0: leave the limit alone; -1: the hard limit */
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            usage(stdout);
-            return 0;
-        } else if (strcmp(a, "--threads") == 0) {
-            opts.threads = 1;
+        cli_help(a);
+        if (strcmp(a, "--threads") == 0) {
+            f->opts.threads = 1;
         } else if (strcmp(a, "--host") == 0) {
-            host = cli_value(argc, argv, &i);
-            host_from = "--host";
+            f->host = cli_value(argc, argv, &i);
+            f->host_from = "--host";
         } else if (strcmp(a, "--port") == 0) {
-            port = cli_long(a, cli_value(argc, argv, &i), 0, 65535);
+            f->port = cli_long(a, cli_value(argc, argv, &i), 0, 65535);
         } else if (strcmp(a, "--backend") == 0) {
             const char *v = cli_value(argc, argv, &i);
-            if (loop_backend_parse(v, &opts.backend) == -1)
+            if (loop_backend_parse(v, &f->opts.backend) == -1)
                 cli_fail("bad value for --backend: %s (want select, poll or epoll)", v);
         } else if (strcmp(a, "--tick") == 0) {
-            opts.tick_ms = (int)cli_long(a, cli_value(argc, argv, &i), 0, 3600000);
+            f->opts.tick_ms = (int)cli_long(a, cli_value(argc, argv, &i), 0, 3600000);
         } else if (strcmp(a, "--max-fds") == 0) {
             const char *v = cli_value(argc, argv, &i);
-            max_fds = strcmp(v, "max") == 0 ? -1 : cli_long(a, v, 8, 10000000);
+            f->max_fds = strcmp(v, "max") == 0 ? -1 : cli_long(a, v, 8, 10000000);
         } else {
             cli_bad_arg(a);
         }
     }
+}
+
+/* A host that does not resolve is a bad value (exit 2), named with the
+ * flag or variable it came from; checked before anything is changed. */
+static void check_host(const struct flags *f)
+{
     char why[256];
     struct sockaddr_storage sa;
     socklen_t salen;
-    if (net_resolve(host, (int)port, 1, &sa, &salen, why, sizeof why) == -1)
-        cli_fail("bad value for %s: %s (%s)", host_from, host, why);
-    if (max_fds != 0)
-        set_max_fds(max_fds);
+    if (net_resolve(f->host, (int)f->port, 1, &sa, &salen, why, sizeof why) == -1)
+        cli_fail("bad value for %s: %s (%s)", f->host_from, f->host, why);
+}
+
+int main(int argc, char **argv)
+{
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    int status;
+    if (run_subcommand(argc, argv, &status))
+        return status;
+
+    cli_init("event-loop", usage);
+    struct flags f;
+    server_flags(argc, argv, &f);
+    check_host(&f);
+    if (f.max_fds != 0)
+        set_max_fds(f.max_fds);
 
     /* A client that disconnects while we write to it must cost us an
      * EPIPE error, not the whole process. */
     if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
         err(1, "signal SIGPIPE");
 
+    char why[256];
     int bound_port;
-    int lfd = net_listen(host, (int)port, SOMAXCONN, &bound_port, why, sizeof why);
+    int lfd = net_listen(f.host, (int)f.port, SOMAXCONN, &bound_port, why, sizeof why);
     if (lfd == -1)
         errx(1, "%s", why);
-    int status = server_run(lfd, host, bound_port, &opts);
+    status = server_run(lfd, f.host, bound_port, &f.opts);
     close(lfd);
     return status;
 }

@@ -34,6 +34,7 @@
 #include "cli.h"
 #include "linebuf.h"
 #include "loop.h"
+#include "loop_once.h"
 #include "net.h"
 
 /* Connections being set up at once: enough to fill the server's backlog
@@ -79,6 +80,44 @@ static int connect_blocking(const struct target *t)
         errno = saved;
         return -1;
     }
+    return fd;
+}
+
+/* Where the server is: the flags `client` and `load` share. */
+struct where {
+    const char *host;
+    long port;
+};
+
+static void where_from_env(struct where *w)
+{
+    w->host = cli_env("HOST", "127.0.0.1");
+    w->port = cli_env_long("PORT", 7000, 1, 65535);
+}
+
+/* 1 if argv[*i] is --host or --port (its value now in w), 0 if not. */
+static int where_flag(int argc, char **argv, int *i, struct where *w)
+{
+    const char *a = argv[*i];
+    if (strcmp(a, "--host") == 0)
+        w->host = cli_value(argc, argv, i);
+    else if (strcmp(a, "--port") == 0)
+        w->port = cli_long(a, cli_value(argc, argv, i), 1, 65535);
+    else
+        return 0;
+    return 1;
+}
+
+/* Resolve w into *t (exit 2 naming --host if it does not resolve) and
+ * connect to it, blocking. Returns the fd, or -1 after saying why on
+ * stderr as `prog`. */
+static int connect_where(const struct where *w, struct target *t, const char *prog)
+{
+    resolve(w->host, w->port, t);
+    int fd = connect_blocking(t);
+    if (fd == -1)
+        fprintf(stderr, "%s: connect %s port %ld: %s\n", prog, w->host, w->port,
+                strerror(errno));
     return fd;
 }
 
@@ -138,82 +177,111 @@ static void client_usage(FILE *to)
                 "[--interval MS] [--timeout MS] LINE...\n");
 }
 
-int client_main(int argc, char **argv)
+struct client_opts {
+    struct where at;
+    long count, interval, timeout;
+};
+
+/* A flag that takes a whole number in [min, max]. */
+struct num_flag {
+    const char *name;
+    long *value;
+    long min, max;
+};
+
+/* 1 if argv[*i] is one of the n flags (its value now read), 0 if not. */
+static int num_flag(int argc, char **argv, int *i, const struct num_flag *f, size_t n)
 {
-    cli_init("event-loop client", client_usage);
-    const char *host = cli_env("HOST", "127.0.0.1");
-    long port = cli_env_long("PORT", 7000, 1, 65535);
-    long count = 1, interval = 0, timeout = 70000;
+    const char *a = argv[*i];
+    for (size_t k = 0; k < n; k++)
+        if (strcmp(a, f[k].name) == 0) {
+            *f[k].value = cli_long(a, cli_value(argc, argv, i), f[k].min, f[k].max);
+            return 1;
+        }
+    return 0;
+}
+
+/* Options first; the first other word starts the lines to send. Returns
+ * its index. */
+static int client_flags(int argc, char **argv, struct client_opts *o)
+{
+    const struct num_flag nums[] = {
+        {"--count", &o->count, 1, 1000000},
+        {"--interval", &o->interval, 0, 3600000},
+        {"--timeout", &o->timeout, 1, 3600000},
+    };
     int i = 1;
-    /* Options first; the first other word starts the lines to send. */
     for (; i < argc && (strncmp(argv[i], "--", 2) == 0 || strcmp(argv[i], "-h") == 0);
          i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            client_usage(stdout);
-            return 0;
-        } else if (strcmp(a, "--host") == 0) {
-            host = cli_value(argc, argv, &i);
-        } else if (strcmp(a, "--port") == 0) {
-            port = cli_long(a, cli_value(argc, argv, &i), 1, 65535);
-        } else if (strcmp(a, "--count") == 0) {
-            count = cli_long(a, cli_value(argc, argv, &i), 1, 1000000);
-        } else if (strcmp(a, "--interval") == 0) {
-            interval = cli_long(a, cli_value(argc, argv, &i), 0, 3600000);
-        } else if (strcmp(a, "--timeout") == 0) {
-            timeout = cli_long(a, cli_value(argc, argv, &i), 1, 3600000);
-        } else {
-            cli_bad_arg(a);
-        }
+        cli_help(argv[i]);
+        if (!where_flag(argc, argv, &i, &o->at) && !num_flag(argc, argv, &i, nums, 3))
+            cli_bad_arg(argv[i]);
     }
     if (i == argc)
         cli_fail("no LINE to send");
-    struct target t;
-    resolve(host, port, &t);
-    int fd = connect_blocking(&t);
-    if (fd == -1) {
-        fprintf(stderr, "event-loop client: connect %s port %ld: %s\n", host, port,
-                strerror(errno));
-        return 1;
+    return i;
+}
+
+static void pause_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL); /* pacing, not synchronisation */
+}
+
+/* Send `line` and wait for its reply; print both with the round trip.
+ * Returns the round trip in ms, or -1 after saying why on stderr. */
+static double ask(int fd, linebuf_t *lb, const char *line, long timeout)
+{
+    static char reply[LINEBUF_MAX + 128];
+    char *msg = malloc(strlen(line) + 2);
+    if (msg == NULL) {
+        fprintf(stderr, "event-loop client: out of memory\n");
+        exit(1);
     }
+    sprintf(msg, "%s\n", line);
+    uint64_t t0 = now_us();
+    int sent = net_send_all(fd, msg, strlen(msg));
+    free(msg);
+    if (sent == -1) {
+        fprintf(stderr, "event-loop client: send: %s\n", strerror(errno));
+        return -1;
+    }
+    if (read_line(fd, lb, reply, sizeof reply, (int)timeout) == -1) {
+        fprintf(stderr, "event-loop client: no reply to \"%s\": %s\n", line,
+                errno == 0 ? "the server closed the connection" : strerror(errno));
+        return -1;
+    }
+    double ms = (double)(now_us() - t0) / 1000.0;
+    printf("[client %ld] %.3f ms  %s\n", (long)getpid(), ms, reply);
+    return ms;
+}
+
+int client_main(int argc, char **argv)
+{
+    cli_init("event-loop client", client_usage);
+    struct client_opts o = {.count = 1, .interval = 0, .timeout = 70000};
+    where_from_env(&o.at);
+    int first = client_flags(argc, argv, &o);
+    struct target t;
+    int fd = connect_where(&o.at, &t, "event-loop client");
+    if (fd == -1)
+        return 1;
     linebuf_t lb;
     linebuf_init(&lb, LINEBUF_MAX + 64);
-    static char reply[LINEBUF_MAX + 128];
     double worst = 0;
     int status = 0;
     long replies = 0;
-    for (long k = 0; k < count && status == 0; k++) {
-        for (int j = i; j < argc; j++) {
-            if (replies > 0 && interval > 0) {
-                struct timespec ts = {interval / 1000, (interval % 1000) * 1000000L};
-                nanosleep(&ts, NULL); /* pacing, not synchronisation */
-            }
-            char *msg = malloc(strlen(argv[j]) + 2);
-            if (msg == NULL) {
-                fprintf(stderr, "event-loop client: out of memory\n");
-                return 1;
-            }
-            sprintf(msg, "%s\n", argv[j]);
-            uint64_t t0 = now_us();
-            int sent = net_send_all(fd, msg, strlen(msg));
-            free(msg);
-            if (sent == -1) {
-                fprintf(stderr, "event-loop client: send: %s\n", strerror(errno));
+    for (long k = 0; k < o.count && status == 0; k++) {
+        for (int j = first; j < argc && status == 0; j++) {
+            if (replies > 0 && o.interval > 0)
+                pause_ms(o.interval);
+            double ms = ask(fd, &lb, argv[j], o.timeout);
+            if (ms < 0) {
                 status = 1;
-                break;
+            } else {
+                worst = ms > worst ? ms : worst;
+                replies++;
             }
-            if (read_line(fd, &lb, reply, sizeof reply, (int)timeout) == -1) {
-                fprintf(stderr, "event-loop client: no reply to \"%s\": %s\n", argv[j],
-                        errno == 0 ? "the server closed the connection"
-                                   : strerror(errno));
-                status = 1;
-                break;
-            }
-            double ms = (double)(now_us() - t0) / 1000.0;
-            if (ms > worst)
-                worst = ms;
-            replies++;
-            printf("[client %ld] %.3f ms  %s\n", (long)getpid(), ms, reply);
         }
     }
     if (replies > 1)
@@ -237,7 +305,7 @@ struct lconn {
     long sent;   /* pings sent */
     uint64_t t0; /* when the last ping was sent, µs */
     linebuf_t in;
-    loop_timer_t *timer; /* --interval: the next ping */
+    loop_once_t ping; /* --interval: the next ping */
 };
 
 struct load {
@@ -266,10 +334,7 @@ static void lconn_close(struct lconn *c)
         close(c->fd);
         c->fd = -1;
     }
-    if (c->timer != NULL) {
-        loop_timer_cancel(c->ld->loop, c->timer);
-        c->timer = NULL;
-    }
+    loop_once_cancel(c->ld->loop, &c->ping);
     linebuf_free(&c->in);
     c->st = L_GONE;
 }
@@ -335,13 +400,9 @@ static int send_ping(struct lconn *c)
     return 0;
 }
 
-static void on_ping_timer(loop_t *loop, loop_timer_t *t, void *arg)
+static void on_ping_timer(void *arg)
 {
-    (void)loop;
-    (void)t;
-    struct lconn *c = arg;
-    c->timer = NULL;
-    send_ping(c);
+    send_ping(arg);
 }
 
 static void start_pings(struct load *ld)
@@ -358,8 +419,7 @@ static void start_pings(struct load *ld)
             /* Spread the first pings over one interval, so that N
              * connections do not all fire in the same millisecond. */
             uint64_t delay = (uint64_t)(ld->interval * i / ld->conns);
-            c->timer = loop_timer_add(ld->loop, delay, 0, on_ping_timer, c);
-            if (c->timer == NULL)
+            if (loop_once_start(ld->loop, &c->ping, delay, on_ping_timer, c) == -1)
                 fail(c, "loop_timer_add failed");
         } else {
             send_ping(c);
@@ -430,8 +490,8 @@ static void on_line(struct lconn *c, const char *line, size_t len)
             loop_stop(ld->loop);
     } else if (ld->interval > 0) {
         c->st = L_READY;
-        c->timer = loop_timer_add(ld->loop, (uint64_t)ld->interval, 0, on_ping_timer, c);
-        if (c->timer == NULL)
+        if (loop_once_start(ld->loop, &c->ping, (uint64_t)ld->interval, on_ping_timer,
+                            c) == -1)
             fail(c, "loop_timer_add failed");
     } else {
         send_ping(c);
@@ -532,132 +592,156 @@ static void load_usage(FILE *to)
                 "[--interval MS] [--timeout S]\n");
 }
 
-int load_main(int argc, char **argv)
+struct load_opts {
+    struct where at;
+    long conns, msgs, interval, timeout;
+};
+
+static void load_flags(int argc, char **argv, struct load_opts *o)
 {
-    cli_init("event-loop load", load_usage);
-    const char *host = cli_env("HOST", "127.0.0.1");
-    long port = cli_env_long("PORT", 7000, 1, 65535);
-    long conns = 100, msgs = 10, interval = 0, timeout = 60;
+    const struct num_flag nums[] = {
+        {"--conns", &o->conns, 1, 100000},
+        {"--msgs", &o->msgs, 0, 1000000},
+        {"--interval", &o->interval, 0, 60000},
+        {"--timeout", &o->timeout, 1, 3600},
+    };
     for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            load_usage(stdout);
-            return 0;
-        } else if (strcmp(a, "--host") == 0) {
-            host = cli_value(argc, argv, &i);
-        } else if (strcmp(a, "--port") == 0) {
-            port = cli_long(a, cli_value(argc, argv, &i), 1, 65535);
-        } else if (strcmp(a, "--conns") == 0) {
-            conns = cli_long(a, cli_value(argc, argv, &i), 1, 100000);
-        } else if (strcmp(a, "--msgs") == 0) {
-            msgs = cli_long(a, cli_value(argc, argv, &i), 0, 1000000);
-        } else if (strcmp(a, "--interval") == 0) {
-            interval = cli_long(a, cli_value(argc, argv, &i), 0, 60000);
-        } else if (strcmp(a, "--timeout") == 0) {
-            timeout = cli_long(a, cli_value(argc, argv, &i), 1, 3600);
-        } else {
-            cli_bad_arg(a);
-        }
+        cli_help(argv[i]);
+        if (!where_flag(argc, argv, &i, &o->at) && !num_flag(argc, argv, &i, nums, 4))
+            cli_bad_arg(argv[i]);
     }
-    if (conns * msgs > 50000000L) {
-        fprintf(stderr, "event-loop load: --conns times --msgs is too large\n");
-        return 2;
-    }
-    if (ensure_fds(conns + 16) == -1)
-        return 1;
+}
 
-    struct load ld;
-    memset(&ld, 0, sizeof ld);
-    ld.conns = conns;
-    ld.msgs = msgs;
-    ld.interval = interval;
-    resolve(host, port, &ld.target);
-    long me = (long)getpid();
-
-    /* The stats connection comes first, so it has a low fd on the server
-     * and is served even by a select server that refuses the others. */
-    int ctl = connect_blocking(&ld.target);
-    if (ctl == -1) {
-        fprintf(stderr, "event-loop load: connect %s port %ld: %s\n", host, port,
-                strerror(errno));
-        return 1;
-    }
-
+/* The load client's own loop and its connections' table, all idle. */
+static int load_setup(struct load *ld)
+{
 #ifdef __linux__
     loop_backend_t backend = LOOP_EPOLL;
 #else
     loop_backend_t backend = LOOP_POLL;
 #endif
-    ld.loop = loop_new(backend);
-    ld.c = calloc((size_t)conns, sizeof *ld.c);
-    ld.rtt = malloc((size_t)(conns * msgs + 1) * sizeof *ld.rtt);
-    if (ld.loop == NULL || ld.c == NULL || ld.rtt == NULL) {
+    ld->loop = loop_new(backend);
+    ld->c = calloc((size_t)ld->conns, sizeof *ld->c);
+    ld->rtt = malloc((size_t)(ld->conns * ld->msgs + 1) * sizeof *ld->rtt);
+    if (ld->loop == NULL || ld->c == NULL || ld->rtt == NULL) {
         fprintf(stderr, "event-loop load: setting up: %s\n", strerror(errno));
-        return 1;
+        return -1;
     }
-    for (long i = 0; i < conns; i++) {
-        ld.c[i].ld = &ld;
-        ld.c[i].id = (int)i;
-        ld.c[i].fd = -1;
-        linebuf_init(&ld.c[i].in, 1024);
+    for (long i = 0; i < ld->conns; i++) {
+        ld->c[i].ld = ld;
+        ld->c[i].id = (int)i;
+        ld->c[i].fd = -1;
+        linebuf_init(&ld->c[i].in, 1024);
     }
-    loop_timer_t *deadline =
-        loop_timer_add(ld.loop, (uint64_t)timeout * 1000, 0, on_deadline, &ld);
-    uint64_t t_start = now_us();
-    open_more(&ld);
-    if (loop_run(ld.loop) == -1) {
-        fprintf(stderr, "event-loop load: loop_run: %s\n", strerror(errno));
-        return 1;
-    }
-    if (!ld.timed_out && deadline != NULL)
-        loop_timer_cancel(ld.loop, deadline);
-    double secs = (double)(now_us() - t_start) / 1e6;
+    return 0;
+}
 
+/* Open every connection, send every ping, until all are done or the
+ * deadline passes. Returns the seconds it took, or -1 if the loop failed. */
+static double load_run(struct load *ld, long timeout)
+{
+    loop_timer_t *deadline =
+        loop_timer_add(ld->loop, (uint64_t)timeout * 1000, 0, on_deadline, ld);
+    uint64_t t_start = now_us();
+    open_more(ld);
+    if (loop_run(ld->loop) == -1) {
+        fprintf(stderr, "event-loop load: loop_run: %s\n", strerror(errno));
+        return -1;
+    }
+    if (!ld->timed_out && deadline != NULL)
+        loop_timer_cancel(ld->loop, deadline);
+    return (double)(now_us() - t_start) / 1e6;
+}
+
+static void print_results(struct load *ld, double secs, long timeout)
+{
+    long me = (long)getpid();
     printf("[load %ld] connections: %ld asked, %ld served, %ld refused, %ld failed\n", me,
-           conns, ld.served, ld.refused, ld.failed);
-    if (ld.first_refusal[0])
-        printf("[load %ld] first refusal: %s\n", me, ld.first_refusal);
-    if (ld.first_failure[0])
-        printf("[load %ld] first failure: %s\n", me, ld.first_failure);
-    if (msgs > 0 && ld.nrtt > 0) {
-        qsort(ld.rtt, (size_t)ld.nrtt, sizeof *ld.rtt, cmp_u32);
+           ld->conns, ld->served, ld->refused, ld->failed);
+    if (ld->first_refusal[0])
+        printf("[load %ld] first refusal: %s\n", me, ld->first_refusal);
+    if (ld->first_failure[0])
+        printf("[load %ld] first failure: %s\n", me, ld->first_failure);
+    if (ld->msgs > 0 && ld->nrtt > 0) {
+        qsort(ld->rtt, (size_t)ld->nrtt, sizeof *ld->rtt, cmp_u32);
         printf("[load %ld] round trips: %ld in %.2f s, p50 %.3f ms, p99 %.3f ms, max "
                "%.3f ms\n",
-               me, ld.nrtt, secs, pct_ms(ld.rtt, ld.nrtt, 50),
-               pct_ms(ld.rtt, ld.nrtt, 99), ld.rtt[ld.nrtt - 1] / 1000.0);
+               me, ld->nrtt, secs, pct_ms(ld->rtt, ld->nrtt, 50),
+               pct_ms(ld->rtt, ld->nrtt, 99), ld->rtt[ld->nrtt - 1] / 1000.0);
     }
-    if (ld.mismatched > 0)
+    if (ld->mismatched > 0)
         printf("[load %ld] %ld replies were not the connection's own\n", me,
-               ld.mismatched);
-    if (ld.dropped > 0)
+               ld->mismatched);
+    if (ld->dropped > 0)
         printf("[load %ld] %ld connections were lost after being served\n", me,
-               ld.dropped);
-    if (ld.timed_out)
+               ld->dropped);
+    if (ld->timed_out)
         printf("[load %ld] timed out after %ld s\n", me, timeout);
+}
 
-    /* The server's own numbers, while every connection is still open. */
+/* Ask the server for its own numbers, while every connection is still
+ * open, and print them. Returns 0, or 1 if there were none. */
+static int print_server_stats(int ctl)
+{
     int status = 0;
     linebuf_t lb;
     linebuf_init(&lb, 4096);
     char reply[1024];
     if (net_send_all(ctl, "stats\n", 6) == -1 ||
         read_line(ctl, &lb, reply, sizeof reply, 10000) == -1) {
-        printf("[load %ld] server: no stats: %s\n", me,
+        printf("[load %ld] server: no stats: %s\n", (long)getpid(),
                errno ? strerror(errno) : "connection closed");
         status = 1;
     } else {
-        printf("[load %ld] server: %s\n", me, reply);
+        printf("[load %ld] server: %s\n", (long)getpid(), reply);
     }
     linebuf_free(&lb);
-    close(ctl);
+    return status;
+}
 
-    for (long i = 0; i < conns; i++)
-        lconn_close(&ld.c[i]);
-    loop_free(ld.loop);
-    if (ld.served != conns || ld.timed_out || ld.mismatched > 0 || ld.dropped > 0 ||
-        ld.nrtt != ld.served * msgs)
+/* Close everything; 1 if the run fell short (not all served, a timeout, a
+ * wrong or missing reply), else 0. */
+static int load_finish(struct load *ld)
+{
+    for (long i = 0; i < ld->conns; i++)
+        lconn_close(&ld->c[i]);
+    loop_free(ld->loop);
+    int short_of = ld->served != ld->conns || ld->timed_out || ld->mismatched > 0 ||
+                   ld->dropped > 0 || ld->nrtt != ld->served * ld->msgs;
+    free(ld->c);
+    free(ld->rtt);
+    return short_of;
+}
+
+int load_main(int argc, char **argv)
+{
+    cli_init("event-loop load", load_usage);
+    struct load_opts o = {.conns = 100, .msgs = 10, .interval = 0, .timeout = 60};
+    where_from_env(&o.at);
+    load_flags(argc, argv, &o);
+    if (o.conns * o.msgs > 50000000L) {
+        fprintf(stderr, "event-loop load: --conns times --msgs is too large\n");
+        return 2;
+    }
+    if (ensure_fds(o.conns + 16) == -1)
+        return 1;
+    struct load ld;
+    memset(&ld, 0, sizeof ld);
+    ld.conns = o.conns;
+    ld.msgs = o.msgs;
+    ld.interval = o.interval;
+    /* The stats connection comes first, so it has a low fd on the server
+     * and is served even by a select server that refuses the others. */
+    int ctl = connect_where(&o.at, &ld.target, "event-loop load");
+    if (ctl == -1 || load_setup(&ld) == -1)
+        return 1;
+    double secs = load_run(&ld, o.timeout);
+    if (secs < 0)
+        return 1;
+    print_results(&ld, secs, o.timeout);
+    int status = print_server_stats(ctl);
+    close(ctl);
+    if (load_finish(&ld))
         status = 1;
-    free(ld.c);
-    free(ld.rtt);
     return status;
 }

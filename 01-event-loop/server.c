@@ -62,21 +62,15 @@ static void resume_accept(server_t *s)
     if (!s->paused)
         return;
     s->paused = 0;
-    if (s->resume != NULL) {
-        loop_timer_cancel(s->loop, s->resume);
-        s->resume = NULL;
-    }
+    loop_once_cancel(s->loop, &s->resume);
     if (loop_modify(s->loop, s->listen_fd, LOOP_READ) == -1)
         server_log(s, "loop_modify(listener): %s", strerror(errno));
 }
 
-static void on_resume(loop_t *loop, loop_timer_t *t, void *arg)
+/* The retry timer: try accepting again even if no connection closed. */
+static void on_resume(void *arg)
 {
-    (void)loop;
-    (void)t;
-    server_t *s = arg;
-    s->resume = NULL; /* a one-shot timer's handle is gone once it fired */
-    resume_accept(s);
+    resume_accept(arg);
 }
 
 /* Stop watching the listener. It stays readable while clients wait in the
@@ -92,8 +86,7 @@ static void pause_accept(server_t *s, int error)
         return;
     }
     s->paused = 1;
-    s->resume = loop_timer_add(s->loop, RESUME_MS, 0, on_resume, s);
-    if (s->resume == NULL)
+    if (loop_once_start(s->loop, &s->resume, RESUME_MS, on_resume, s) == -1)
         server_log(s, "loop_timer_add: %s", strerror(errno));
     if (s->pause_logged_at != s->accepted) {
         /* Log once per episode, not once per retry. */
@@ -228,76 +221,88 @@ static void on_tick(loop_t *loop, loop_timer_t *t, void *arg)
 /* ---------------------------------------------------------------------- */
 /* Running                                                                */
 
-int server_run(int listen_fd, const char *host, int port, const server_opts *opts)
+/* The loop, watching the listener, stopping on SIGINT and SIGTERM, with
+ * the tick. Returns 0, or -1 after saying which step failed. */
+static int server_setup(server_t *s)
 {
-    /* Static, not on this stack frame: in --threads mode a connection
-     * thread may still log through it while the process exits. */
-    static server_t srv;
-    memset(&srv, 0, sizeof srv);
-    server_t *s = &srv;
-    s->opts = opts;
-    s->role = opts->threads ? "threads" : "loop";
-    s->listen_fd = listen_fd;
-    s->pause_logged_at = -1;
-    proto_init();
-
-    s->loop = loop_new(opts->backend);
+    s->loop = loop_new(s->opts->backend);
     if (s->loop == NULL) {
         fprintf(stderr, "event-loop: loop_new(%s): %s\n",
-                loop_backend_name(opts->backend), strerror(errno));
-        return 1;
+                loop_backend_name(s->opts->backend), strerror(errno));
+        return -1;
     }
+    uint64_t tick = (uint64_t)s->opts->tick_ms;
     const char *failed = NULL;
-    if (set_fd_mode(listen_fd, 1) == -1)
+    if (set_fd_mode(s->listen_fd, 1) == -1)
         failed = "fcntl(listener)";
-    else if (loop_watch(s->loop, listen_fd, LOOP_READ, on_listen, s) == -1)
+    else if (loop_watch(s->loop, s->listen_fd, LOOP_READ, on_listen, s) == -1)
         failed = "loop_watch(listener)";
     else if (loop_stop_on_signal(s->loop, SIGINT) == -1)
         failed = "loop_stop_on_signal(SIGINT)";
     else if (loop_stop_on_signal(s->loop, SIGTERM) == -1)
         failed = "loop_stop_on_signal(SIGTERM)";
+    else if (tick > 0 && loop_timer_add(s->loop, tick, tick, on_tick, s) == NULL)
+        failed = "loop_timer_add";
     if (failed != NULL) {
         fprintf(stderr, "event-loop: %s: %s\n", failed, strerror(errno));
         loop_free(s->loop);
-        return 1;
-    }
-    if (opts->tick_ms > 0 &&
-        loop_timer_add(s->loop, (uint64_t)opts->tick_ms, (uint64_t)opts->tick_ms, on_tick,
-                       s) == NULL) {
-        fprintf(stderr, "event-loop: loop_timer_add: %s\n", strerror(errno));
-        loop_free(s->loop);
-        return 1;
+        return -1;
     }
     s->last_tick_ms = loop_now_ms();
+    return 0;
+}
 
-    if (opts->threads)
+/* The first lines of the log: the mode, then where the server listens. */
+static void server_announce(const server_t *s, const char *host, int port)
+{
+    loop_backend_t b = s->opts->backend;
+    if (s->opts->threads)
         server_log(s,
                    "one thread per connection; the main thread's loop (%s) only accepts",
-                   loop_backend_name(opts->backend));
+                   loop_backend_name(b));
     else
-        server_log(s, "one thread, backend %s%s", loop_backend_name(opts->backend),
-                   opts->backend == LOOP_SELECT ? " (can watch fds 0..FD_SETSIZE-1 only)"
-                                                : "");
+        server_log(s, "one thread, backend %s%s", loop_backend_name(b),
+                   b == LOOP_SELECT ? " (can watch fds 0..FD_SETSIZE-1 only)" : "");
     server_log(s, "listening on %s:%d (pid %ld)", host, port, (long)getpid());
+}
 
-    int status = 0;
-    if (loop_run(s->loop) == -1) {
-        server_log(s, "loop_run: %s", strerror(errno));
-        status = 1;
-    }
-
+/* After the loop stopped: close the connections (or give the threads two
+ * seconds to finish), then the loop. */
+static void server_close(server_t *s)
+{
     server_log(s, "stopping: %d connections open, %ld accepted, %ld refused",
                server_conn_count(s), s->accepted, s->refused);
-    if (opts->threads) {
+    if (s->opts->threads) {
         int left = threads_stop(2000);
         if (left > 0)
             server_log(s, "%d threads still busy, exiting anyway", left);
     } else {
         conn_close_all(s);
     }
-    loop_unwatch(s->loop, listen_fd);
-    if (s->resume != NULL)
-        loop_timer_cancel(s->loop, s->resume);
+    loop_unwatch(s->loop, s->listen_fd);
+    loop_once_cancel(s->loop, &s->resume);
     loop_free(s->loop);
+}
+
+int server_run(int listen_fd, const char *host, int port, const server_opts *opts)
+{
+    /* Static, not on this stack frame: in --threads mode a connection
+     * thread may still log through it while the process exits. */
+    static server_t srv;
+    server_t *s = &srv;
+    *s = (server_t){.opts = opts,
+                    .role = opts->threads ? "threads" : "loop",
+                    .listen_fd = listen_fd,
+                    .pause_logged_at = -1};
+    proto_init();
+    if (server_setup(s) == -1)
+        return 1;
+    server_announce(s, host, port);
+    int status = 0;
+    if (loop_run(s->loop) == -1) {
+        server_log(s, "loop_run: %s", strerror(errno));
+        status = 1;
+    }
+    server_close(s);
     return status;
 }

@@ -26,6 +26,7 @@
 #define SERVER_H
 
 #include "loop.h"
+#include "loop_once.h"
 
 typedef struct server_opts {
     loop_backend_t backend; /* the loop's backend */
@@ -41,7 +42,7 @@ typedef struct server {
     const char *role; /* "loop" or "threads": the log prefix */
     int listen_fd;
     int paused;           /* not accepting until fds free up */
-    loop_timer_t *resume; /* retries accept while paused */
+    loop_once_t resume;   /* retries accept while paused */
     long pause_logged_at; /* s->accepted when the last pause was logged */
     int conns;            /* loop mode: open connections */
     struct conn *list;    /* loop mode: every open connection */

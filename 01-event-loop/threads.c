@@ -1,8 +1,9 @@
 /*
  * threads.c: one POSIX thread per connection (see threads.h).
  *
- * serve() is the whole per-client program: read, cut lines, answer, write,
- * until the client leaves. It blocks freely, because blocking one thread
+ * serve() and converse() are the whole per-client program: read
+ * (read_some), cut lines, answer and write (answer), until the client
+ * leaves. It blocks freely, because blocking one thread
  * blocks only its own client. Compare it with conn.c, which has to keep the
  * same conversation as explicit state because it must never block.
  *
@@ -70,70 +71,90 @@ static void unregister(struct tconn *t)
     pthread_mutex_unlock(&lock);
 }
 
+/* Read what the client sent into `in`, blocking. 1 if bytes came, 0 when
+ * the conversation is over: the client closed, vanished (logged) or sent
+ * more than we can hold (logged). */
+static int read_some(server_t *s, int fd, linebuf_t *in)
+{
+    char buf[16384];
+    ssize_t n;
+    while ((n = read(fd, buf, sizeof buf)) == -1 && errno == EINTR)
+        ;
+    if (n == 0)
+        return 0; /* the client closed */
+    if (n == -1) {
+        server_log(s, "fd %d: read: %s: client vanished, closing", fd, strerror(errno));
+        return 0;
+    }
+    if (linebuf_append(in, buf, (size_t)n) == -1) {
+        server_log(s, "fd %d: out of memory, closing", fd);
+        return 0;
+    }
+    return 1;
+}
+
+/* One line, one reply, written before the next line is read. -1 if the
+ * client vanished mid-write (logged). */
+static int answer(server_t *s, int fd, const char *line, size_t len, char *reply)
+{
+    long ms = proto_busy_ms(line, len);
+    if (ms > 0)
+        server_log(s, "fd %d: busy %ld: only this client's thread is busy", fd, ms);
+    proto_info info = {"threads", "-", threads_count()};
+    size_t rlen = proto_reply(line, len, &info, reply, PROTO_REPLY_MAX);
+    if (net_send_all(fd, reply, rlen) == -1) {
+        server_log(s, "fd %d: send: %s: client vanished mid-write, closing", fd,
+                   strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* A line longer than LINEBUF_MAX: send the error line, then close gently. */
+static void refuse_long_line(server_t *s, int fd)
+{
+    static const char msg[] = PROTO_TOO_LONG;
+    server_log(s, "fd %d: line longer than %d bytes, closing", fd, LINEBUF_MAX);
+    if (net_send_all(fd, msg, sizeof msg - 1) == 0) {
+        /* As in conn.c: FIN after the error line, then discard what is
+         * already queued so close(2) sends no reset. */
+        shutdown(fd, SHUT_WR);
+        struct timeval tv = {0, 100 * 1000};
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        char drop[16384];
+        for (int i = 0; i < 64 && read(fd, drop, sizeof drop) > 0; i++)
+            ;
+    }
+}
+
+/* The whole conversation: read, answer every complete line, until the
+ * client leaves or sends a line too long. */
+static void converse(server_t *s, int fd, linebuf_t *in, char *reply)
+{
+    while (read_some(s, fd, in)) {
+        const char *line;
+        size_t len;
+        int r;
+        while ((r = linebuf_next(in, &line, &len)) == 1)
+            if (answer(s, fd, line, len, reply) == -1)
+                return;
+        if (r == -1) {
+            refuse_long_line(s, fd);
+            return;
+        }
+    }
+}
+
 static void *serve(void *arg)
 {
     struct tconn *t = arg;
-    server_t *s = t->srv;
-    int fd = t->fd;
     linebuf_t in;
     linebuf_init(&in, LINEBUF_MAX);
-    char buf[16384];
     char *reply = malloc(PROTO_REPLY_MAX);
-    if (reply == NULL) {
-        server_log(s, "fd %d: out of memory, closing", fd);
-        unregister(t);
-        free(t);
-        return NULL;
-    }
-    for (;;) {
-        ssize_t n = read(fd, buf, sizeof buf);
-        if (n == -1 && errno == EINTR)
-            continue;
-        if (n == 0)
-            break; /* the client closed */
-        if (n == -1) {
-            server_log(s, "fd %d: read: %s: client vanished, closing", fd,
-                       strerror(errno));
-            break;
-        }
-        if (linebuf_append(&in, buf, (size_t)n) == -1) {
-            server_log(s, "fd %d: out of memory, closing", fd);
-            break;
-        }
-        const char *line;
-        size_t len;
-        int r = 0;
-        int ok = 1;
-        while (ok && (r = linebuf_next(&in, &line, &len)) == 1) {
-            long ms = proto_busy_ms(line, len);
-            if (ms > 0)
-                server_log(s, "fd %d: busy %ld: only this client's thread is busy", fd,
-                           ms);
-            proto_info info = {"threads", "-", threads_count()};
-            size_t rlen = proto_reply(line, len, &info, reply, PROTO_REPLY_MAX);
-            if (net_send_all(fd, reply, rlen) == -1) {
-                server_log(s, "fd %d: send: %s: client vanished mid-write, closing", fd,
-                           strerror(errno));
-                ok = 0;
-            }
-        }
-        if (!ok)
-            break;
-        if (r == -1) {
-            static const char msg[] = PROTO_TOO_LONG;
-            server_log(s, "fd %d: line longer than %d bytes, closing", fd, LINEBUF_MAX);
-            if (net_send_all(fd, msg, sizeof msg - 1) == 0) {
-                /* As in conn.c: FIN after the error line, then discard
-                 * what is already queued so close(2) sends no reset. */
-                shutdown(fd, SHUT_WR);
-                struct timeval tv = {0, 100 * 1000};
-                setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-                for (int i = 0; i < 64 && read(fd, buf, sizeof buf) > 0; i++)
-                    ;
-            }
-            break;
-        }
-    }
+    if (reply == NULL)
+        server_log(t->srv, "fd %d: out of memory, closing", t->fd);
+    else
+        converse(t->srv, t->fd, &in, reply);
     free(reply);
     linebuf_free(&in);
     unregister(t);

@@ -227,6 +227,122 @@ static char **build_env(const char *const env[])
     return out;
 }
 
+/* The fds a started program is given, all close-on-exec in this process:
+ * the pipe its stdout and stderr go to, a pipe that reports an exec
+ * failure, and /dev/null for its stdin. */
+struct child_fds {
+    int out[2];
+    int exec_err[2];
+    int devnull;
+};
+
+static void close_child_fds(struct child_fds *f)
+{
+    int *fds[] = {&f->out[0], &f->out[1], &f->exec_err[0], &f->exec_err[1], &f->devnull};
+    for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++)
+        if (*fds[i] != -1) {
+            close(*fds[i]);
+            *fds[i] = -1;
+        }
+}
+
+static int open_child_fds(struct child_fds *f)
+{
+    *f = (struct child_fds){{-1, -1}, {-1, -1}, -1};
+    if (pipe2(f->out, O_CLOEXEC) == -1) {
+        perror("testkit: pipe2");
+        return -1;
+    }
+    /* A second CLOEXEC pipe reports an exec failure to us instead of a
+     * confusing exit status 127 (the closed pipe means exec worked). */
+    if (pipe2(f->exec_err, O_CLOEXEC) == -1) {
+        perror("testkit: pipe2");
+        close_child_fds(f);
+        return -1;
+    }
+    /* stdin. Opened here with O_CLOEXEC: dup2 gives the child its fd 0, and
+     * exec closes the original, so the program starts with 0, 1 and 2 and
+     * nothing else of ours. */
+    f->devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (f->devnull == -1) {
+        perror("testkit: /dev/null");
+        close_child_fds(f);
+        return -1;
+    }
+    return 0;
+}
+
+/* The child, between fork and exec: only async-signal-safe calls. */
+static _Noreturn void exec_child(const char *const argv[], char **envp,
+                                 const struct child_fds *f)
+{
+    setpgid(0, 0);
+    dup2(f->devnull, 0);
+    dup2(f->out[1], 1);
+    dup2(f->out[1], 2);
+    /* The test process may have blocked or ignored signals (a shell
+     * running us might), and it catches the stop signals itself; give
+     * the program the defaults a terminal user would give it. */
+    struct sigaction dfl = {.sa_handler = SIG_DFL};
+    sigemptyset(&dfl.sa_mask);
+    sigaction(SIGPIPE, &dfl, NULL);
+    for (size_t i = 0; i < N_STOP_SIGNALS; i++)
+        sigaction(stop_signals[i], &dfl, NULL);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    execve(argv[0], (char *const *)argv, envp);
+    int e = errno;
+    if (write(f->exec_err[1], &e, sizeof e) < 0) {
+        /* nothing more we can do in the child */
+    }
+    _exit(127);
+}
+
+/* The parent, right after fork: keep our end of the output pipe, register
+ * the child so that cleanup finds it. Signals are still blocked. */
+static tk_proc *adopt_child(pid_t pid, struct child_fds *f)
+{
+    /* Also set the group from the parent side, so there is no window in
+     * which tk_free's kill(-pid) could miss the group. */
+    setpgid(pid, pid);
+    tk_proc *p = calloc(1, sizeof *p);
+    if (p == NULL) {
+        perror("testkit: calloc");
+        kill(-pid, SIGKILL);
+        exit(1);
+    }
+    p->pid = pid;
+    p->out_fd = f->out[0];
+    register_proc(p);
+    return p;
+}
+
+/* The child's ends, closed in the parent once the child has its copies:
+ * our read ends then see EOF when the program exits (or execs). */
+static void close_child_ends(struct child_fds *f)
+{
+    close(f->out[1]);
+    close(f->exec_err[1]);
+    close(f->devnull);
+}
+
+/* 1 if the child reported that exec failed (named on stderr), 0 if exec
+ * worked: the pipe closed on exec with nothing written. */
+static int exec_failed(int efd, const char *prog)
+{
+    int e = 0;
+    ssize_t n;
+    do {
+        n = read(efd, &e, sizeof e);
+    } while (n == -1 && errno == EINTR);
+    close(efd);
+    if (n != (ssize_t)sizeof e)
+        return 0;
+    fprintf(stderr, "testkit: cannot exec %s: %s\n", prog, strerror(e));
+    return 1;
+}
+
 tk_proc *tk_start(const char *const argv[], const char *const env[])
 {
     install_cleanup();
@@ -235,32 +351,8 @@ tk_proc *tk_start(const char *const argv[], const char *const env[])
         perror("testkit: calloc");
         return NULL;
     }
-    int pfd[2];
-    if (pipe2(pfd, O_CLOEXEC) == -1) {
-        perror("testkit: pipe2");
-        free(envp);
-        return NULL;
-    }
-    /* A second CLOEXEC pipe reports an exec failure to us instead of a
-     * confusing exit status 127 (the closed pipe means exec worked). */
-    int efd[2];
-    if (pipe2(efd, O_CLOEXEC) == -1) {
-        perror("testkit: pipe2");
-        close(pfd[0]);
-        close(pfd[1]);
-        free(envp);
-        return NULL;
-    }
-    /* stdin. Opened here with O_CLOEXEC: dup2 gives the child its fd 0, and
-     * exec closes the original, so the program starts with 0, 1 and 2 and
-     * nothing else of ours. */
-    int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (devnull == -1) {
-        perror("testkit: /dev/null");
-        close(pfd[0]);
-        close(pfd[1]);
-        close(efd[0]);
-        close(efd[1]);
+    struct child_fds f;
+    if (open_child_fds(&f) == -1) {
         free(envp);
         return NULL;
     }
@@ -275,63 +367,17 @@ tk_proc *tk_start(const char *const argv[], const char *const env[])
     if (pid == -1) {
         perror("testkit: fork");
         sigprocmask(SIG_SETMASK, &old, NULL);
-        close(pfd[0]);
-        close(pfd[1]);
-        close(efd[0]);
-        close(efd[1]);
-        close(devnull);
+        close_child_fds(&f);
         free(envp);
         return NULL;
     }
-    if (pid == 0) {
-        /* Only async-signal-safe calls from here to exec. */
-        setpgid(0, 0);
-        dup2(devnull, 0);
-        dup2(pfd[1], 1);
-        dup2(pfd[1], 2);
-        /* The test process may have blocked or ignored signals (a shell
-         * running us might), and it catches the stop signals itself; give
-         * the program the defaults a terminal user would give it. */
-        struct sigaction dfl = {.sa_handler = SIG_DFL};
-        sigemptyset(&dfl.sa_mask);
-        sigaction(SIGPIPE, &dfl, NULL);
-        for (size_t i = 0; i < N_STOP_SIGNALS; i++)
-            sigaction(stop_signals[i], &dfl, NULL);
-        sigset_t none;
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        execve(argv[0], (char *const *)argv, envp);
-        int e = errno;
-        if (write(efd[1], &e, sizeof e) < 0) {
-            /* nothing more we can do in the child */
-        }
-        _exit(127);
-    }
-    /* Also set the group from the parent side, so there is no window in
-     * which tk_free's kill(-pid) could miss the group. */
-    setpgid(pid, pid);
-    close(pfd[1]);
-    close(efd[1]);
-    close(devnull);
+    if (pid == 0)
+        exec_child(argv, envp, &f);
+    close_child_ends(&f);
     free(envp);
-    tk_proc *p = calloc(1, sizeof *p);
-    if (p == NULL) {
-        perror("testkit: calloc");
-        kill(-pid, SIGKILL);
-        exit(1);
-    }
-    p->pid = pid;
-    p->out_fd = pfd[0];
-    register_proc(p);
+    tk_proc *p = adopt_child(pid, &f);
     sigprocmask(SIG_SETMASK, &old, NULL);
-    int e = 0;
-    ssize_t n;
-    do {
-        n = read(efd[0], &e, sizeof e);
-    } while (n == -1 && errno == EINTR);
-    close(efd[0]);
-    if (n == (ssize_t)sizeof e) {
-        fprintf(stderr, "testkit: cannot exec %s: %s\n", argv[0], strerror(e));
+    if (exec_failed(f.exec_err[0], argv[0])) {
         tk_free(p);
         return NULL;
     }
@@ -714,21 +760,29 @@ ssize_t tk_read_all(int fd, char *buf, size_t cap, int timeout_ms)
     return (ssize_t)got;
 }
 
-/* Read /proc/PID/stat: state, ppid and pgrp. The command name is in
- * parentheses and may contain spaces, so parse from the last ')'. */
-static int read_stat(pid_t pid, char *state, pid_t *ppid, pid_t *pgrp)
+/* /proc/PID/stat read into buf; returns where the fields after the
+ * command name start (its closing ')'), or NULL. The name is in
+ * parentheses and may contain spaces, so the last ')' ends it. */
+static const char *stat_after_name(pid_t pid, char *buf, size_t cap)
 {
-    char path[64], buf[1024];
+    char path[64];
     snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd == -1)
-        return -1;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
+        return NULL;
+    ssize_t n = read(fd, buf, cap - 1);
     close(fd);
     if (n <= 0)
-        return -1;
+        return NULL;
     buf[n] = '\0';
-    char *rp = strrchr(buf, ')');
+    return strrchr(buf, ')');
+}
+
+/* Read /proc/PID/stat: state, ppid and pgrp. */
+static int read_stat(pid_t pid, char *state, pid_t *ppid, pid_t *pgrp)
+{
+    char buf[1024];
+    const char *rp = stat_after_name(pid, buf, sizeof buf);
     if (rp == NULL)
         return -1;
     int pp, pg;
@@ -823,17 +877,8 @@ int tk_count_fds(pid_t pid)
 
 long tk_cpu_ms(pid_t pid)
 {
-    char path[64], buf[1024];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd == -1)
-        return -1;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0)
-        return -1;
-    buf[n] = '\0';
-    char *rp = strrchr(buf, ')');
+    char buf[1024];
+    const char *rp = stat_after_name(pid, buf, sizeof buf);
     if (rp == NULL)
         return -1;
     /* Fields after ')': state(3) ... utime(14) stime(15), in clock ticks. */
