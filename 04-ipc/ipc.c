@@ -346,7 +346,7 @@ int main(int argc, char *argv[])
         /* chan_send_text trusts its caller to pass JSON; here we break that
          * promise on purpose. No reply is expected for this line. */
         printf("[master %d] send raw: %s\n", (int)getpid(), raw);
-        if (chan_send_text(m.ch, raw, strlen(raw), -1) == -1)
+        if (chan_send_text(m.ch, raw, strlen(raw)) == -1)
             fprintf(stderr, "[master %d] chan_send_text: %s\n", (int)getpid(),
                     strerror(errno));
     }

@@ -504,7 +504,7 @@ int main(int argc, char *argv[])
         start_worker(&m, &m.workers[i], wargv, env, listen_fd);
 
     /* 4. The post's server.close(): drop the master's reference. The
-     * socket lives on in the channels' copies until the workers have it,
+     * socket lives on in handle.c's copies until the workers have it,
      * and then in the workers. The master never accepts, so no client can
      * get stuck in a master that has no handler (FACTS item 13). */
     if (close(listen_fd) == -1)
