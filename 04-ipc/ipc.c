@@ -292,10 +292,10 @@ static void parse_args(int argc, char *argv[], struct options *o)
     }
 }
 
-/* The loop LOOP_BACKEND names, stopping the worker on SIGINT/SIGTERM. Every
- * chapter's main starts its loop with these lines (02's fork.c, 05's
- * handle-passing.c): which exit code a bad LOOP_BACKEND earns is the
- * program's choice, so they stay in the program. */
+/* The loop LOOP_BACKEND names, stopping the worker on SIGINT/SIGTERM. The
+ * same lines start 02's fork.c and 05's handle-passing.c, on purpose: their
+ * home would be 01's cli.c, which must link without the loop (07's
+ * wake-order uses it alone). */
 static loop_t *new_loop(struct master *m)
 {
     loop_backend_t backend;
