@@ -548,7 +548,8 @@ int chan_send_text(chan_t *ch, const char *json_text, size_t len)
     return enqueue(ch, json_text, len, NULL);
 }
 
-int chan_send_attached(chan_t *ch, const json_value *msg, void *att)
+/* One message as one line: serialize it and queue it, with att if any. */
+static int send_json(chan_t *ch, const json_value *msg, void *att)
 {
     if (ch == NULL || msg == NULL) {
         errno = EINVAL;
@@ -571,7 +572,12 @@ int chan_send_attached(chan_t *ch, const json_value *msg, void *att)
 
 int chan_send(chan_t *ch, const json_value *msg)
 {
-    return chan_send_attached(ch, msg, NULL);
+    return send_json(ch, msg, NULL);
+}
+
+int chan_send_attached(chan_t *ch, const json_value *msg, void *att)
+{
+    return send_json(ch, msg, att);
 }
 
 /* The loop's callback for our fd. */
