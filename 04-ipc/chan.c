@@ -396,7 +396,7 @@ static int flush(chan_t *ch)
             break;
         if (n == -1)
             return -1;
-        if (n == 0) { /* a hook broke its contract; never spin on it */
+        if (n == 0) { /* a layer broke its contract; never spin on it */
             errno = EIO;
             return -1;
         }

@@ -35,7 +35,7 @@
  * Events:
  *   on_message     one parsed message. Messages whose "cmd" member is a string
  *                  starting with "NODE_" are Node's internal messages (handle
- *                  passing, cluster): they go to the internal hook instead and
+ *                  passing, cluster): they go to the layer (below) instead and
  *                  never reach on_message, as in Node.
  *   on_error       something went wrong; the chan_error says what and where.
  *                  A malformed line (not JSON, or bad UTF-8) is reported with
@@ -80,9 +80,9 @@
  * knows about fds): chan_set_layer() gives the channel four functions, all
  * optional. recv replaces read(2); internal gets the NODE_* messages and may
  * chan_deliver() a message of its own; close runs when the channel is freed.
- * chan_send_attached() queues a message with an opaque attachment, and the
- * line's first byte goes out through send_attached, with it, alone in its
- * write: how Node sends a line and an fd in one sendmsg.
+ * chan_send_attached() queues a message with an opaque attachment; the write
+ * that starts with that line's first byte goes through send_attached, with
+ * the attachment: this is how Node sends a line and an fd in one sendmsg.
  */
 #ifndef CHAN_H
 #define CHAN_H
@@ -164,8 +164,8 @@ int chan_send_text(chan_t *ch, const char *json_text, size_t len);
  * already disconnecting. */
 int chan_disconnect(chan_t *ch);
 
-/* Immediate close: stop watching, close the fd (and any fds queued for
- * sending), drop queued output, free the channel. No callback is called.
+/* Immediate close: stop watching, close the fd, drop queued output (any
+ * attachments in it stay the layer's), free the channel. No callback is called.
  * Safe inside a callback (the channel is then freed when the callback
  * returns) and on NULL. */
 void chan_close(chan_t *ch);
@@ -207,7 +207,8 @@ typedef struct chan_layer {
     /* Writes the start of a line sent with chan_send_attached, buf[0] being
      * its first byte: at least one byte of buf, with att, returning the bytes
      * written or -1 with errno (EAGAIN: nothing went; it is called again with
-     * the same att). buf never reaches the next attached line. */
+     * the same att). buf never reaches the next attached line; the rest of
+     * a short write goes out with plain send(2). */
     ssize_t (*send_attached)(chan_t *ch, int sock, const void *buf, size_t len, void *att,
                              void *arg);
     /* Gets every NODE_* message (never passed to on_message); valid during
