@@ -601,8 +601,6 @@ static void on_io(loop_t *loop, int fd, int events, void *arg)
 
 /* ---- 4. disconnecting, accessors, the child's side ----------------------- */
 
-/* Shaped like every one-shot timer callback of 01's loop (01's server.c, 05's
- * worker): a signature, not logic to share. */
 static void on_finish_timer(loop_t *loop, loop_timer_t *timer, void *arg)
 {
     (void)loop;
