@@ -8,18 +8,18 @@
  *      the loop is bracketed by enter()/leave(): the memory is freed only
  *      when the outermost frame leaves.
  *   2. receiving: read into a buffer, cut it at each '\n', parse each line,
- *      route it (NODE_* to the internal hook, the rest to on_message), keep
- *      the unfinished tail for the next read;
+ *      route it (NODE_* to the layer, the rest to on_message), keep the
+ *      unfinished tail for the next read;
  *   3. sending: one output buffer plus a list of "marks", the stream
- *      positions where a line that carries an fd starts. The writer never
- *      writes across a mark, so each fd leaves with its line's first byte;
+ *      positions where a line with an attachment starts (chan_send_attached).
+ *      The writer never writes across a mark, so each attachment leaves
+ *      with its line's first byte;
  *   4. disconnecting, the accessors and the child's side of the handoff.
  */
 #include "chan.h"
 #include "net.h" /* fd flags, from 01-event-loop */
 
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,7 +33,7 @@
 
 struct mark {
     uint64_t pos; /* stream position of the first byte of the line */
-    int fd;       /* our dup of the fd to send with it */
+    void *att;    /* the layer's attachment for it */
 };
 
 struct chan {
@@ -74,15 +74,8 @@ struct chan {
     loop_timer_t *finish_timer;
     loop_timer_t *resume_timer; /* delivers lines that waited out a pause */
 
-    /* hooks (chan.h, "seams for handle passing") */
-    chan_recv_hook recv_hook;
-    void *recv_arg;
-    chan_sendfd_hook sendfd_hook;
-    void *sendfd_arg;
-    chan_internal_hook internal_hook;
-    void *internal_arg;
-    chan_close_hook close_hook;
-    void *close_arg;
+    chan_layer layer; /* chan.h, "how a later layer plugs in" */
+    void *layer_arg;
 };
 
 static void on_io(loop_t *loop, int fd, int events, void *arg);
@@ -141,8 +134,6 @@ static void teardown(chan_t *ch)
     }
     loop_unwatch(ch->loop, ch->fd);
     close(ch->fd);
-    for (size_t i = ch->marks_head; i < ch->marks_len; i++)
-        close(ch->marks[i].fd);
     ch->marks_head = ch->marks_len = 0;
     ch->out_head = ch->out_len = 0;
 }
@@ -150,8 +141,8 @@ static void teardown(chan_t *ch)
 static void destroy(chan_t *ch)
 {
     teardown(ch);
-    if (ch->close_hook != NULL)
-        ch->close_hook(ch, ch->close_arg);
+    if (ch->layer.close != NULL)
+        ch->layer.close(ch, ch->layer_arg);
     free(ch->in);
     free(ch->out);
     free(ch->marks);
@@ -212,7 +203,8 @@ static void report_io(chan_t *ch, const char *call, int err, const char *what)
 
 /* ---- 2. receiving --------------------------------------------------------- */
 
-int chan_is_internal(const json_value *msg)
+/* An object whose "cmd" is a string that starts with "NODE_". */
+static int is_internal(const json_value *msg)
 {
     const char *cmd = json_object_get_string(msg, "cmd");
     return cmd != NULL && strncmp(cmd, "NODE_", 5) == 0;
@@ -249,12 +241,12 @@ static void handle_line(chan_t *ch, const char *line, size_t len, uint64_t line_
         report(ch, &e);
         return;
     }
-    if (chan_is_internal(msg)) {
+    if (is_internal(msg)) {
         /* Node's own traffic (NODE_HANDLE, NODE_HANDLE_ACK, NODE_CLUSTER...).
          * It never becomes a 'message' event; without a handler it is
          * dropped, as Node drops internal messages nobody listens for. */
-        if (ch->internal_hook != NULL)
-            ch->internal_hook(ch, msg, ch->internal_arg);
+        if (ch->layer.internal != NULL)
+            ch->layer.internal(ch, msg, ch->layer_arg);
     } else if (ch->cb.on_message != NULL) {
         ch->cb.on_message(ch, msg, -1, ch->user);
     }
@@ -319,9 +311,10 @@ static void do_read(chan_t *ch)
             ch->in = in;
             ch->in_cap = cap;
         }
-        ssize_t n = ch->recv_hook != NULL ? ch->recv_hook(ch, ch->fd, ch->in + ch->in_len,
-                                                          READ_CHUNK, ch->recv_arg)
-                                          : read(ch->fd, ch->in + ch->in_len, READ_CHUNK);
+        ssize_t n = ch->layer.recv != NULL
+                        ? ch->layer.recv(ch, ch->fd, ch->in + ch->in_len, READ_CHUNK,
+                                         ch->layer_arg)
+                        : read(ch->fd, ch->in + ch->in_len, READ_CHUNK);
         if (n == -1 && errno == EINTR)
             continue;
         if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
@@ -385,15 +378,13 @@ static int flush(chan_t *ch)
             ch->marks_len > ch->marks_head ? &ch->marks[ch->marks_head] : NULL;
         ssize_t n;
         if (m != NULL && m->pos == ch->out_written) {
-            /* A line with an fd starts here. Stop before the next such line,
-             * so no sendmsg ever carries two fds for two lines. */
+            /* An attached line starts here. Stop before the next one, so
+             * no write ever carries two attachments for two lines. */
             if (ch->marks_len - ch->marks_head > 1)
                 chunk = (size_t)(ch->marks[ch->marks_head + 1].pos - ch->out_written);
-            n = ch->sendfd_hook(ch, ch->fd, data, chunk, m->fd, ch->sendfd_arg);
-            if (n > 0) {
-                close(m->fd); /* the peer has its own copy now */
-                ch->marks_head++;
-            }
+            n = ch->layer.send_attached(ch, ch->fd, data, chunk, m->att, ch->layer_arg);
+            if (n > 0)
+                ch->marks_head++; /* it went with this line's first byte */
         } else {
             if (m != NULL)
                 chunk = (size_t)(m->pos - ch->out_written);
@@ -405,7 +396,7 @@ static int flush(chan_t *ch)
             break;
         if (n == -1)
             return -1;
-        if (n == 0) { /* a hook broke its contract; never spin on it */
+        if (n == 0) { /* a layer broke its contract; never spin on it */
             errno = EIO;
             return -1;
         }
@@ -421,8 +412,8 @@ static int flush(chan_t *ch)
 
 static void schedule_resume(chan_t *ch);
 
-/* A write failed: nothing more can be sent. Drop the queue (and the fds in
- * it). Reading goes on, because the peer's last messages and its EOF may
+/* A write failed: nothing more can be sent. Drop the queue (attachments
+ * stay the layer's). Reading goes on, because the peer's last messages and its EOF may
  * still be waiting in our receive buffer; and a pause ends, since it was
  * waiting for a reader that is gone, and would keep the EOF unread. */
 static void kill_writes(chan_t *ch)
@@ -433,8 +424,6 @@ static void kill_writes(chan_t *ch)
         ch->paused = 0;
         schedule_resume(ch);
     }
-    for (size_t i = ch->marks_head; i < ch->marks_len; i++)
-        close(ch->marks[i].fd);
     ch->marks_head = ch->marks_len = 0;
     ch->out_head = ch->out_len = 0;
 }
@@ -467,42 +456,40 @@ static void do_write(chan_t *ch)
     set_events(ch);
 }
 
-static int enqueue(chan_t *ch, const char *text, size_t len, int fd)
+/* Why the line cannot be queued now, as an errno; 0 if it can. */
+static int refusal(chan_t *ch, const char *text, size_t len, void *att)
 {
-    if (ch->closed || ch->disconnecting || ch->write_dead) {
-        errno = EPIPE;
-        return -1;
-    }
-    if (memchr(text, '\n', len) != NULL) {
-        errno = EINVAL;
-        return -1;
-    }
-    if (len > ch->max_message) {
-        errno = EMSGSIZE;
-        return -1;
-    }
-    if (fd != -1 && ch->sendfd_hook == NULL) {
-        errno = ENOTSUP;
-        return -1;
-    }
+    if (ch->closed || ch->disconnecting || ch->write_dead)
+        return EPIPE;
+    if (memchr(text, '\n', len) != NULL)
+        return EINVAL;
+    if (len > ch->max_message)
+        return EMSGSIZE;
+    if (att != NULL && ch->layer.send_attached == NULL)
+        return ENOTSUP;
     /* The bound. An empty queue takes any message, so that every message
      * within max_message can be sent; after that, what would pass the bound
      * is refused and the caller hears about it. */
     if (pending(ch) > 0 && pending(ch) + len + 1 > ch->max_queue) {
         ch->want_drain = 1;
         set_events(ch);
-        errno = EAGAIN;
-        return -1;
+        return EAGAIN;
     }
-    /* Room for the line and, if it carries an fd, for its mark. */
-    if (ch->out_len + len + 1 > ch->out_cap) {
+    return 0;
+}
+
+/* Room for `len` more bytes in the output buffer and, if `att`, one more
+ * mark. -1 if memory runs out. */
+static int reserve(chan_t *ch, size_t len, void *att)
+{
+    if (ch->out_len + len > ch->out_cap) {
         if (ch->out_head > 0) { /* slide the pending bytes to the front */
             memmove(ch->out, ch->out + ch->out_head, pending(ch));
             ch->out_len -= ch->out_head;
             ch->out_head = 0;
         }
         size_t cap = ch->out_cap ? ch->out_cap : 4096;
-        while (cap < ch->out_len + len + 1)
+        while (cap < ch->out_len + len)
             cap *= 2;
         if (cap != ch->out_cap) {
             char *out = realloc(ch->out, cap);
@@ -512,7 +499,7 @@ static int enqueue(chan_t *ch, const char *text, size_t len, int fd)
             ch->out_cap = cap;
         }
     }
-    if (fd != -1 && ch->marks_len == ch->marks_cap) {
+    if (att != NULL && ch->marks_len == ch->marks_cap) {
         size_t cap = ch->marks_cap ? ch->marks_cap * 2 : 8;
         struct mark *marks = realloc(ch->marks, cap * sizeof *marks);
         if (marks == NULL)
@@ -520,16 +507,21 @@ static int enqueue(chan_t *ch, const char *text, size_t len, int fd)
         ch->marks = marks;
         ch->marks_cap = cap;
     }
-    int dup_fd = -1;
-    if (fd != -1) {
-        /* Our own copy: the caller may close theirs, and ours is closed once
-         * the line has left (or the channel closes). */
-        dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-        if (dup_fd == -1)
-            return -1;
-        ch->marks[ch->marks_len++] =
-            (struct mark){.pos = ch->out_written + pending(ch), .fd = dup_fd};
+    return 0;
+}
+
+static int enqueue(chan_t *ch, const char *text, size_t len, void *att)
+{
+    int e = refusal(ch, text, len, att);
+    if (e != 0) {
+        errno = e;
+        return -1;
     }
+    if (reserve(ch, len + 1, att) == -1)
+        return -1;
+    if (att != NULL)
+        ch->marks[ch->marks_len++] =
+            (struct mark){.pos = ch->out_written + pending(ch), .att = att};
     memcpy(ch->out + ch->out_len, text, len);
     ch->out[ch->out_len + len] = '\n';
     ch->out_len += len + 1;
@@ -538,7 +530,7 @@ static int enqueue(chan_t *ch, const char *text, size_t len, int fd)
      * message leaves without a trip through the loop. Errors are returned
      * to the caller here rather than reported through on_error. */
     if (flush(ch) == -1) {
-        int e = errno;
+        e = errno;
         kill_writes(ch);
         errno = e;
         return -1;
@@ -547,16 +539,17 @@ static int enqueue(chan_t *ch, const char *text, size_t len, int fd)
     return 0;
 }
 
-int chan_send_text(chan_t *ch, const char *json_text, size_t len, int fd)
+int chan_send_text(chan_t *ch, const char *json_text, size_t len)
 {
     if (ch == NULL || (json_text == NULL && len > 0)) {
         errno = EINVAL;
         return -1;
     }
-    return enqueue(ch, json_text, len, fd);
+    return enqueue(ch, json_text, len, NULL);
 }
 
-int chan_send_json(chan_t *ch, const json_value *msg, int fd)
+/* One message as one line: serialize it and queue it, with att if any. */
+static int send_json(chan_t *ch, const json_value *msg, void *att)
 {
     if (ch == NULL || msg == NULL) {
         errno = EINVAL;
@@ -570,7 +563,7 @@ int chan_send_json(chan_t *ch, const json_value *msg, int fd)
     }
     /* The serializer escapes every '\n' inside strings, so the line holds
      * exactly one message: this is why JSON-plus-newline framing works. */
-    int r = enqueue(ch, text, len, fd);
+    int r = enqueue(ch, text, len, att);
     int e = errno;
     free(text);
     errno = e;
@@ -579,7 +572,12 @@ int chan_send_json(chan_t *ch, const json_value *msg, int fd)
 
 int chan_send(chan_t *ch, const json_value *msg)
 {
-    return chan_send_json(ch, msg, -1);
+    return send_json(ch, msg, NULL);
+}
+
+int chan_send_attached(chan_t *ch, const json_value *msg, void *att)
+{
+    return send_json(ch, msg, att);
 }
 
 /* The loop's callback for our fd. */
@@ -749,28 +747,10 @@ uint64_t chan_messages_received(const chan_t *ch)
     return ch->msgs_in;
 }
 
-void chan_set_recv_hook(chan_t *ch, chan_recv_hook hook, void *arg)
+void chan_set_layer(chan_t *ch, const chan_layer *layer, void *arg)
 {
-    ch->recv_hook = hook;
-    ch->recv_arg = arg;
-}
-
-void chan_set_sendfd_hook(chan_t *ch, chan_sendfd_hook hook, void *arg)
-{
-    ch->sendfd_hook = hook;
-    ch->sendfd_arg = arg;
-}
-
-void chan_set_internal_hook(chan_t *ch, chan_internal_hook hook, void *arg)
-{
-    ch->internal_hook = hook;
-    ch->internal_arg = arg;
-}
-
-void chan_set_close_hook(chan_t *ch, chan_close_hook hook, void *arg)
-{
-    ch->close_hook = hook;
-    ch->close_arg = arg;
+    ch->layer = *layer;
+    ch->layer_arg = arg;
 }
 
 char **chan_child_environ(void)

@@ -35,7 +35,7 @@
  * Events:
  *   on_message     one parsed message. Messages whose "cmd" member is a string
  *                  starting with "NODE_" are Node's internal messages (handle
- *                  passing, cluster): they go to the internal hook instead and
+ *                  passing, cluster): they go to the layer (below) instead and
  *                  never reach on_message, as in Node.
  *   on_error       something went wrong; the chan_error says what and where.
  *                  A malformed line (not JSON, or bad UTF-8) is reported with
@@ -76,18 +76,13 @@
  * paused (the peer is gone), the pause ends by itself, so that the EOF is
  * read and the channel closes.
  *
- * Seams for handle passing (chapter 05 builds on them, nothing here uses
- * SCM_RIGHTS):
- *   - chan_send_json()/chan_send_text() take an fd to send along with the
- *     message (-1 for none). The channel dup()s it, so the caller may close
- *     its own copy at once. The line's first byte goes out through the send
- *     hook, which attaches the fd (sendmsg + SCM_RIGHTS): this is how Node
- *     does it. Without a send hook, sending an fd fails with ENOTSUP.
- *   - the receive hook replaces read(2), so a layer can use recvmsg(2) and
- *     keep the fds that arrive in a queue of its own;
- *   - the internal hook gets the NODE_* messages; to pass a message (and an
- *     fd taken from that queue) on to the user it calls chan_deliver();
- *   - the close hook runs when the channel is freed, to release that queue.
+ * How a later layer plugs in (chapter 05 passes fds this way; nothing here
+ * knows about fds): chan_set_layer() gives the channel four functions, all
+ * optional. recv replaces read(2); internal gets the NODE_* messages and may
+ * chan_deliver() a message of its own; close runs when the channel is freed.
+ * chan_send_attached() queues a message with an opaque attachment; the write
+ * that starts with that line's first byte goes through send_attached, with
+ * the attachment: this is how Node sends a line and an fd in one sendmsg.
  */
 #ifndef CHAN_H
 #define CHAN_H
@@ -158,14 +153,10 @@ chan_t *chan_open(loop_t *loop, int fd, const chan_callbacks *cb, void *user);
  *   ENOMEM    out of memory
  *   others    from send(2). */
 int chan_send(chan_t *ch, const json_value *msg);
-/* As chan_send, with fd (-1 for none) sent alongside the message. An fd needs
- * a send hook: without one this fails with ENOTSUP. The fd is dup()ed: the
- * caller keeps its own copy. EBADF if fd is not open. */
-int chan_send_json(chan_t *ch, const json_value *msg, int fd);
 /* Send ready-made JSON text (len bytes, without the '\n', which the channel
  * adds). The text is sent as is: the caller vouches that it is one valid JSON
- * text. EINVAL if it contains a '\n'. Otherwise as chan_send_json. */
-int chan_send_text(chan_t *ch, const char *json_text, size_t len, int fd);
+ * text. EINVAL if it contains a '\n'. Otherwise as chan_send. */
+int chan_send_text(chan_t *ch, const char *json_text, size_t len);
 
 /* Graceful close, Node's disconnect(): stop reading, write out everything
  * queued, close the socket, then call on_disconnect from the loop. Further
@@ -173,8 +164,8 @@ int chan_send_text(chan_t *ch, const char *json_text, size_t len, int fd);
  * already disconnecting. */
 int chan_disconnect(chan_t *ch);
 
-/* Immediate close: stop watching, close the fd (and any fds queued for
- * sending), drop queued output, free the channel. No callback is called.
+/* Immediate close: stop watching, close the fd, drop queued output (any
+ * attachments in it stay the layer's), free the channel. No callback is called.
  * Safe inside a callback (the channel is then freed when the callback
  * returns) and on NULL. */
 void chan_close(chan_t *ch);
@@ -207,36 +198,40 @@ void chan_resume_reading(chan_t *ch);
 uint64_t chan_bytes_received(const chan_t *ch);
 uint64_t chan_messages_received(const chan_t *ch); /* all parsed lines, NODE_ too */
 
-/* ---- seams for handle passing (chapter 05) ---- */
+/* ---- how a later layer plugs in (chapter 05) ---- */
 
-/* Reads from the socket; the default is read(2). Must behave like read(2):
- * bytes read, 0 at EOF, -1 with errno (EAGAIN when there is nothing now). */
-typedef ssize_t (*chan_recv_hook)(chan_t *ch, int sock, void *buf, size_t len, void *arg);
-/* Writes the start of a line that carries an fd: must send at least one byte
- * of buf with fd attached (sendmsg + SCM_RIGHTS) and return the bytes sent,
- * or -1 with errno (EAGAIN: nothing was sent, it will be called again with the
- * same buf and fd). The rest of a short write goes out with plain send(2). */
-typedef ssize_t (*chan_sendfd_hook)(chan_t *ch, int sock, const void *buf, size_t len,
-                                    int fd_to_send, void *arg);
-/* Receives every message whose cmd starts with "NODE_". msg is valid during
- * the call. The default (no hook) drops them. */
-typedef void (*chan_internal_hook)(chan_t *ch, const json_value *msg, void *arg);
-/* Runs once, just before the channel is freed (whatever the reason). */
-typedef void (*chan_close_hook)(chan_t *ch, void *arg);
+typedef struct chan_layer {
+    /* Reads from the socket instead of read(2), with its contract: bytes
+     * read, 0 at EOF, -1 with errno (EAGAIN when there is nothing now). */
+    ssize_t (*recv)(chan_t *ch, int sock, void *buf, size_t len, void *arg);
+    /* Writes the start of a line sent with chan_send_attached, buf[0] being
+     * its first byte: at least one byte of buf, with att, returning the bytes
+     * written or -1 with errno (EAGAIN: nothing went; it is called again with
+     * the same att). buf never reaches the next attached line; the rest of
+     * a short write goes out with plain send(2). */
+    ssize_t (*send_attached)(chan_t *ch, int sock, const void *buf, size_t len, void *att,
+                             void *arg);
+    /* Gets every NODE_* message (never passed to on_message); valid during
+     * the call. Without it they are dropped. */
+    void (*internal)(chan_t *ch, const json_value *msg, void *arg);
+    /* Runs once, just before the channel is freed (whatever the reason). */
+    void (*close)(chan_t *ch, void *arg);
+} chan_layer;
 
-void chan_set_recv_hook(chan_t *ch, chan_recv_hook hook, void *arg);
-void chan_set_sendfd_hook(chan_t *ch, chan_sendfd_hook hook, void *arg);
-void chan_set_internal_hook(chan_t *ch, chan_internal_hook hook, void *arg);
-void chan_set_close_hook(chan_t *ch, chan_close_hook hook, void *arg);
+/* Install a layer (copied; NULL members keep the default). arg goes to each
+ * of its functions. */
+void chan_set_layer(chan_t *ch, const chan_layer *layer, void *arg);
+
+/* As chan_send, with att handed to the layer's send_attached along with the
+ * line's first byte. The channel only carries att: it stays the layer's, and
+ * must stay valid until that byte is written or the channel closes. ENOTSUP
+ * without a send_attached. */
+int chan_send_attached(chan_t *ch, const json_value *msg, void *att);
 
 /* Hand msg (and fd, or -1) to on_message as if it had just arrived. The
- * callee owns fd; without on_message, fd is closed. For the internal hook,
- * e.g. to deliver the payload of a NODE_HANDLE envelope with its fd. */
+ * callee owns fd; without on_message, fd is closed. For the layer's internal
+ * function, e.g. to deliver the payload of a NODE_HANDLE envelope. */
 void chan_deliver(chan_t *ch, const json_value *msg, int fd);
-
-/* 1 if msg is an internal message: an object whose "cmd" is a string that
- * starts with "NODE_". */
-int chan_is_internal(const json_value *msg);
 
 /* ---- the parent's side of the handoff ---- */
 

@@ -168,26 +168,26 @@ static void on_disconnect(chan_t *ch, void *user)
     loop_stop(w->loop);
 }
 
-int main(int argc, char *argv[])
+/* One optional argument, the name to answer with. It is also what makes
+ * Node's fork() work: fork(modulePath, [], { execPath: 'ipc-worker' }) runs
+ * `ipc-worker modulePath`, so the "module" becomes our name. */
+static const char *parse_args(int argc, char *argv[])
 {
-    setvbuf(stdout, NULL, _IOLBF, 0);
     if (argc == 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
         usage(stdout);
-        return 0;
+        exit(0);
     }
-    /* One optional argument, the name to answer with. It is also what makes
-     * Node's fork() work: fork(modulePath, [], { execPath: 'ipc-worker' })
-     * runs `ipc-worker modulePath`, so the "module" becomes our name. */
     if (argc > 2 || (argc == 2 && argv[1][0] == '-')) {
         usage(stderr);
-        return 2;
+        exit(2);
     }
-    struct worker w = {.name = argc == 2 ? argv[1] : "Bruce"};
-    size_t max_message = max_message_from_env();
+    return argc == 2 ? argv[1] : "Bruce";
+}
 
-    /* What Node does at start-up in a child: read NODE_CHANNEL_FD, delete it
-     * and NODE_CHANNEL_SERIALIZATION_MODE from the environment, and open the
-     * channel on that fd. */
+/* What Node does at start-up in a child: read NODE_CHANNEL_FD and delete
+ * it and NODE_CHANNEL_SERIALIZATION_MODE from the environment. */
+static int channel_fd(void)
+{
     int fd = chan_fd_from_env();
     if (fd == -1) {
         if (errno == ENOENT)
@@ -201,41 +201,67 @@ int main(int argc, char *argv[])
            getenv("NODE_CHANNEL_FD") || getenv("NODE_CHANNEL_SERIALIZATION_MODE")
                ? "still set (a bug)"
                : "unset");
+    return fd;
+}
 
+/* Linux only: if the master dies, the kernel sends us SIGTERM. The
+ * channel's EOF would tell us too, unless someone else still held the
+ * master's end; this covers that case. If the master is already gone (we
+ * were reparented), leave now. */
+static void die_with_master(void)
+{
 #ifdef __linux__
-    /* Linux only: if the master dies, the kernel sends us SIGTERM. The
-     * channel's EOF would tell us too, unless someone else still held the
-     * master's end; this covers that case. If the master is already gone
-     * (we were reparented), leave now. */
     if (prctl(PR_SET_PDEATHSIG, SIGTERM) == -1)
         err(1, "prctl(PR_SET_PDEATHSIG)");
     if (getppid() == 1)
         errx(1, "the master is already gone");
 #endif
+}
 
+/* The loop LOOP_BACKEND names; SIGTERM and SIGINT stop it. */
+static loop_t *new_loop(void)
+{
     loop_backend_t backend;
     if (loop_backend_default(&backend) == -1)
         errx(2, "LOOP_BACKEND names no backend this system has");
-    w.loop = loop_new(backend);
-    if (w.loop == NULL)
+    loop_t *loop = loop_new(backend);
+    if (loop == NULL)
         err(1, "loop_new");
-    if (loop_stop_on_signal(w.loop, SIGTERM) == -1 ||
-        loop_stop_on_signal(w.loop, SIGINT) == -1)
+    if (loop_stop_on_signal(loop, SIGTERM) == -1 ||
+        loop_stop_on_signal(loop, SIGINT) == -1)
         err(1, "loop_stop_on_signal");
+    return loop;
+}
 
+static void open_channel(struct worker *w, int fd, size_t max_message)
+{
     chan_callbacks cb = {.on_message = on_message,
                          .on_error = on_error,
                          .on_disconnect = on_disconnect,
                          .on_drain = on_drain};
-    w.ch = chan_open(w.loop, fd, &cb, &w);
-    if (w.ch == NULL)
+    w->ch = chan_open(w->loop, fd, &cb, w);
+    if (w->ch == NULL)
         err(1, "chan_open");
-    chan_set_name(w.ch, "master");
+    chan_set_name(w->ch, "master");
     if (max_message != 0)
-        chan_set_max_message(w.ch, max_message);
+        chan_set_max_message(w->ch, max_message);
+}
 
+int main(int argc, char *argv[])
+{
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    struct worker w = {.name = parse_args(argc, argv)};
+    size_t max_message = max_message_from_env();
+
+    /* The fd our parent gave us, the channel on it, and the loop that
+     * delivers its messages to on_message. */
+    int fd = channel_fd();
+    die_with_master();
+    w.loop = new_loop();
+    open_channel(&w, fd, max_message);
     if (loop_run(w.loop) == -1)
         err(1, "loop_run");
+
     /* A signal stopped the loop while the channel was still open. */
     if (w.ch != NULL)
         chan_close(w.ch);

@@ -254,52 +254,67 @@ static int send_and_log(struct master *m, json_value *msg)
     return r;
 }
 
-int main(int argc, char *argv[])
-{
-    setvbuf(stdout, NULL, _IOLBF, 0);
+struct options {
+    long timeout_ms;
+    const char *raw; /* -r LINE, or NULL */
+    char **wargv;    /* the worker's argv */
+    char *own;       /* our default worker's path, to free */
+    char *own_argv[2];
+};
 
+/* Flags stop at the first other word, so `ipc node -e ...` passes -e to
+ * node. Without a WORKER, ours. Bad values exit 2 (01's cli.c). */
+static void parse_args(int argc, char *argv[], struct options *o)
+{
     cli_init("ipc", usage);
-    long timeout_ms = cli_env_long("IPC_TIMEOUT", 10000, 1, 86400000L);
-    const char *raw = NULL;
-    /* Flags stop at the first other word, so `ipc node -e ...` passes -e to
-     * node. */
-    int first_arg = 1;
-    for (; first_arg < argc && argv[first_arg][0] == '-'; first_arg++) {
-        const char *a = argv[first_arg];
+    *o = (struct options){.timeout_ms = cli_env_long("IPC_TIMEOUT", 10000, 1, 86400000L)};
+    int i = 1;
+    for (; i < argc && argv[i][0] == '-'; i++) {
+        const char *a = argv[i];
         if (strcmp(a, "-t") == 0 || strcmp(a, "--timeout") == 0) {
-            timeout_ms = cli_long(a, cli_value(argc, argv, &first_arg), 1, 86400000L);
+            o->timeout_ms = cli_long(a, cli_value(argc, argv, &i), 1, 86400000L);
         } else if (strcmp(a, "-r") == 0 || strcmp(a, "--raw") == 0) {
-            raw = cli_value(argc, argv, &first_arg);
+            o->raw = cli_value(argc, argv, &i);
         } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             usage(stdout);
-            return 0;
+            exit(0);
         } else if (strcmp(a, "--") == 0) {
-            first_arg++;
+            i++;
             break;
         } else {
             cli_bad_arg(a);
         }
     }
-
-    char *default_argv[2] = {NULL, NULL};
-    char **wargv = argv + first_arg;
-    if (first_arg == argc) {
-        default_argv[0] = default_worker(argv[0]);
-        wargv = default_argv;
+    o->wargv = argv + i;
+    if (i == argc) {
+        o->own_argv[0] = o->own = default_worker(argv[0]);
+        o->wargv = o->own_argv;
     }
+}
 
+/* The loop LOOP_BACKEND names, stopping the worker on SIGINT/SIGTERM. The
+ * same lines start 02's fork.c and 05's handle-passing.c, on purpose: their
+ * home would be 01's cli.c, which must link without the loop (07's
+ * wake-order uses it alone). */
+static loop_t *new_loop(struct master *m)
+{
     loop_backend_t backend;
     if (loop_backend_default(&backend) == -1)
         cli_fail("bad value for LOOP_BACKEND: %s (want select, poll or epoll)",
                  getenv("LOOP_BACKEND"));
-    struct master m = {0};
-    m.loop = loop_new(backend);
-    if (m.loop == NULL)
+    loop_t *loop = loop_new(backend);
+    if (loop == NULL)
         err(1, "loop_new");
-    if (loop_on_signal(m.loop, SIGINT, on_stop_signal, &m) == -1 ||
-        loop_on_signal(m.loop, SIGTERM, on_stop_signal, &m) == -1)
+    if (loop_on_signal(loop, SIGINT, on_stop_signal, m) == -1 ||
+        loop_on_signal(loop, SIGTERM, on_stop_signal, m) == -1)
         err(1, "loop_on_signal");
+    return loop;
+}
 
+/* Steps 1 to 5 (see the top of this file): a socketpair, the worker started
+ * with its end as fd 3. Returns our end. */
+static int spawn_worker(struct master *m, char **wargv)
+{
     /* Step 1: the channel exists before the child does. */
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1)
@@ -317,40 +332,47 @@ int main(int argc, char *argv[])
                            .stdio = {PROC_INHERIT, PROC_INHERIT, PROC_INHERIT},
                            .fds = &fd3,
                            .nfds = 1};
-    m.worker = proc_spawn(m.loop, wargv[0], wargv, &opts, NULL, on_worker_exit, &m);
-    if (m.worker == NULL)
+    m->worker = proc_spawn(m->loop, wargv[0], wargv, &opts, NULL, on_worker_exit, m);
+    if (m->worker == NULL)
         err(1, "spawn %s", wargv[0]);
-    m.worker_pid = proc_pid(m.worker);
+    m->worker_pid = proc_pid(m->worker);
     free(env);
     printf("[master %d] started %s as pid %d: its end became fd 3, NODE_CHANNEL_FD=3, "
            "NODE_CHANNEL_SERIALIZATION_MODE=json\n",
-           (int)getpid(), wargv[0], (int)m.worker_pid);
+           (int)getpid(), wargv[0], (int)m->worker_pid);
 
     /* Step 5: only the worker holds that end now. */
     if (close(sv[1]) == -1)
         err(1, "close");
+    return sv[0];
+}
 
+static void open_channel(struct master *m, int fd)
+{
     chan_callbacks cb = {
         .on_message = on_message, .on_error = on_error, .on_disconnect = on_disconnect};
-    m.ch = chan_open(m.loop, sv[0], &cb, &m);
-    if (m.ch == NULL)
+    m->ch = chan_open(m->loop, fd, &cb, m);
+    if (m->ch == NULL)
         err(1, "chan_open");
     char name[32];
-    snprintf(name, sizeof name, "worker %d", (int)m.worker_pid);
-    chan_set_name(m.ch, name);
+    snprintf(name, sizeof name, "worker %d", (int)m->worker_pid);
+    chan_set_name(m->ch, name);
+}
 
-    /* master.js: work.send('some msg'), and an object, as the issue asks.
-     * Neither waits for the worker to be ready: the bytes sit in the socket
-     * buffer until the worker reads them. */
+/* master.js: work.send('some msg'), and an object, as the issue asks.
+ * Neither waits for the worker to be ready: the bytes sit in the socket
+ * buffer until the worker reads them. */
+static void send_messages(struct master *m, const char *raw)
+{
     if (raw != NULL) {
         /* chan_send_text trusts its caller to pass JSON; here we break that
          * promise on purpose. No reply is expected for this line. */
         printf("[master %d] send raw: %s\n", (int)getpid(), raw);
-        if (chan_send_text(m.ch, raw, strlen(raw), -1) == -1)
+        if (chan_send_text(m->ch, raw, strlen(raw)) == -1)
             fprintf(stderr, "[master %d] chan_send_text: %s\n", (int)getpid(),
                     strerror(errno));
     }
-    send_and_log(&m, json_new_string("some msg"));
+    send_and_log(m, json_new_string("some msg"));
     json_value *obj = json_new_object();
     json_value *list = json_new_array();
     json_array_push(list, json_new_number(1));
@@ -359,12 +381,27 @@ int main(int argc, char *argv[])
     json_array_push(list, json_new_null());
     json_object_set(obj, "greeting", json_new_string("你好"));
     json_object_set(obj, "list", list);
-    send_and_log(&m, obj);
+    send_and_log(m, obj);
+}
 
-    m.timeout = loop_timer_add(m.loop, (uint64_t)timeout_ms, 0, on_timeout, &m);
+int main(int argc, char *argv[])
+{
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    struct options o;
+    parse_args(argc, argv, &o);
+    struct master m = {0};
+    m.loop = new_loop(&m);
+
+    /* The socketpair, and the worker with its end as fd 3 (proc.c, 03). */
+    int fd = spawn_worker(&m, o.wargv);
+    /* Our end becomes the channel: JSON lines both ways (chan.c). */
+    open_channel(&m, fd);
+    send_messages(&m, o.raw);
+    m.timeout = loop_timer_add(m.loop, (uint64_t)o.timeout_ms, 0, on_timeout, &m);
     if (m.timeout == NULL)
         err(1, "loop_timer_add");
 
+    /* The replies, the disconnect and the worker's exit arrive as events. */
     if (loop_run(m.loop) == -1)
         err(1, "loop_run");
 
@@ -373,7 +410,7 @@ int main(int argc, char *argv[])
     if (m.kill_timer != NULL)
         loop_timer_cancel(m.loop, m.kill_timer);
     loop_free(m.loop);
-    free(default_argv[0]);
+    free(o.own);
     if (m.stopped)
         return 0;
     int ok = !m.failed && m.worker_ok && m.replies == m.sent;

@@ -288,6 +288,47 @@ static void on_signal(loop_t *loop, int signo, void *arg)
     loop_stop(loop);
 }
 
+/* Node's child reads NODE_CHANNEL_FD and removes it from the environment;
+ * so do we (chapter 04). */
+static int channel_fd(void)
+{
+    int fd = chan_fd_from_env();
+    if (fd == -1 && errno == ENOENT)
+        errx(1, "NODE_CHANNEL_FD is not set: start me from ./handle-passing, or from "
+                "node/main.js");
+    if (fd == -1)
+        err(1, "NODE_CHANNEL_FD"); /* set, but not an open socket fd */
+    return fd;
+}
+
+static loop_t *new_loop(worker_t *w)
+{
+    loop_backend_t backend;
+    if (loop_backend_default(&backend) == -1)
+        errx(2, "bad value for LOOP_BACKEND: %s (want select, poll or epoll)",
+             getenv("LOOP_BACKEND"));
+    loop_t *loop = loop_new(backend);
+    if (loop == NULL)
+        err(1, "loop_new");
+    if (loop_on_signal(loop, SIGINT, on_signal, w) == -1 ||
+        loop_on_signal(loop, SIGTERM, on_signal, w) == -1)
+        err(1, "loop_on_signal");
+    return loop;
+}
+
+/* The channel, as in chapter 04, and handle passing on it (handle.c). */
+static void open_channel(worker_t *w, int fd)
+{
+    chan_callbacks cb = {
+        .on_message = on_message, .on_error = on_error, .on_disconnect = on_disconnect};
+    w->ch = chan_open(w->loop, fd, &cb, w);
+    if (w->ch == NULL)
+        err(1, "chan_open on fd %d", fd);
+    chan_set_name(w->ch, "master");
+    if (handle_attach(w->ch, NULL, NULL) == -1)
+        err(1, "handle_attach");
+}
+
 int main(int argc, char *argv[])
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -303,35 +344,10 @@ int main(int argc, char *argv[])
     if (prctl(PR_SET_PDEATHSIG, SIGTERM) == -1)
         err(1, "prctl PR_SET_PDEATHSIG");
 #endif
-    /* Node's child reads NODE_CHANNEL_FD and removes it from the
-     * environment; so do we (chapter 04). */
-    int fd = chan_fd_from_env();
-    if (fd == -1 && errno == ENOENT)
-        errx(1, "NODE_CHANNEL_FD is not set: start me from ./handle-passing, or from "
-                "node/main.js");
-    if (fd == -1)
-        err(1, "NODE_CHANNEL_FD"); /* set, but not an open socket fd */
-
-    loop_backend_t backend;
-    if (loop_backend_default(&backend) == -1)
-        errx(2, "bad value for LOOP_BACKEND: %s (want select, poll or epoll)",
-             getenv("LOOP_BACKEND"));
-    w.loop = loop_new(backend);
-    if (w.loop == NULL)
-        err(1, "loop_new");
-    if (loop_on_signal(w.loop, SIGINT, on_signal, &w) == -1 ||
-        loop_on_signal(w.loop, SIGTERM, on_signal, &w) == -1)
-        err(1, "loop_on_signal");
-
-    chan_callbacks cb = {
-        .on_message = on_message, .on_error = on_error, .on_disconnect = on_disconnect};
-    w.ch = chan_open(w.loop, fd, &cb, &w);
-    if (w.ch == NULL)
-        err(1, "chan_open on fd %d", fd);
-    chan_set_name(w.ch, "master");
-    if (handle_attach(w.ch, NULL, NULL) == -1)
-        err(1, "handle_attach");
-
+    int fd = channel_fd();
+    w.loop = new_loop(&w);
+    open_channel(&w, fd);
+    /* The server arrives as a message with an fd: on_message, then on_accept. */
     if (loop_run(w.loop) == -1)
         err(1, "loop_run");
 

@@ -161,6 +161,37 @@ static void parse_args(int argc, char *argv[], int first, int client, options_t 
 
 /* ---- the client ------------------------------------------------------------ */
 
+/* One connection: what the worker says, up to its close or 5 s, as a line
+ * in buf ("" if nothing came). -1 if the connection is refused. */
+static int ask(const options_t *o, char *buf, size_t cap)
+{
+    int fd = socket(o->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd == -1)
+        err(1, "socket");
+    if (connect(fd, (const struct sockaddr *)&o->addr, o->addrlen) == -1) {
+        close(fd);
+        return -1;
+    }
+    size_t len = 0;
+    for (;;) {
+        struct pollfd pf = {.fd = fd, .events = POLLIN};
+        int r = poll(&pf, 1, 5000);
+        if (r == -1 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        ssize_t n = read(fd, buf + len, cap - 1 - len);
+        if (n == -1 && errno == EINTR)
+            continue;
+        if (n <= 0 || (len += (size_t)n) == cap - 1)
+            break;
+    }
+    close(fd);
+    buf[len] = '\0';
+    buf[strcspn(buf, "\r\n")] = '\0';
+    return 0;
+}
+
 /* Connect `count` times, one after the other; print each answer and, at the
  * end, how many different processes answered. Exit 1 if any connection got
  * no answer. */
@@ -174,39 +205,17 @@ static int run_client(const options_t *o)
         err(1, "calloc");
     long nseen = 0, failures = 0;
     for (long i = 1; i <= o->count; i++) {
-        int fd = socket(o->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd == -1)
-            err(1, "socket");
-        if (connect(fd, (const struct sockaddr *)&o->addr, o->addrlen) == -1) {
+        char buf[256];
+        if (ask(o, buf, sizeof buf) == -1) {
             /* Nothing listens there (or the network says no): every
              * further try would say the same, so say it once. */
             warn("connect to %s:%ld (is the master running there?)", o->host, o->port);
-            close(fd);
             free(seen);
             return 1;
         }
-        /* Read until the worker closes, for at most 5 s. */
-        char buf[256];
-        size_t len = 0;
-        for (;;) {
-            struct pollfd pf = {.fd = fd, .events = POLLIN};
-            int r = poll(&pf, 1, 5000);
-            if (r == -1 && errno == EINTR)
-                continue;
-            if (r <= 0)
-                break;
-            ssize_t n = read(fd, buf + len, sizeof buf - 1 - len);
-            if (n == -1 && errno == EINTR)
-                continue;
-            if (n <= 0 || (len += (size_t)n) == sizeof buf - 1)
-                break;
-        }
-        close(fd);
-        buf[len] = '\0';
-        buf[strcspn(buf, "\r\n")] = '\0';
         long pid;
         const char *p = strstr(buf, "pid ");
-        if (len == 0 || p == NULL || (pid = strtol(p + 4, NULL, 10)) <= 0) {
+        if (p == NULL || (pid = strtol(p + 4, NULL, 10)) <= 0) {
             printf("[client %d] connection %ld: no answer\n", me, i);
             failures++;
             continue;
@@ -443,6 +452,67 @@ static char *default_worker(const char *argv0)
     return path;
 }
 
+/* 1. The master creates the server: the only bind(2) in this chapter.
+ * SO_REUSEADDR (net.c) only lets a restarted master bind while old
+ * connections sit in TIME_WAIT. It is not SO_REUSEPORT: a second bind on
+ * this port still fails with EADDRINUSE, which is the point of this
+ * chapter. */
+static int create_server(master_t *m, const options_t *o)
+{
+    char why[256];
+    int port;
+    int listen_fd = net_listen(o->host, (int)o->port, 128, &port, why, sizeof why);
+    if (listen_fd == -1)
+        errx(1, "%s", why);
+    printf("[master %d] listening on %s:%d (pid %d)\n", m->pid, o->host, port, m->pid);
+    m->listen_fd_number = listen_fd;
+    fdpass_describe(listen_fd, m->listen_id, sizeof m->listen_id);
+    printf("[master %d] the server is fd %d -> %s\n", m->pid, listen_fd, m->listen_id);
+    return listen_fd;
+}
+
+/* The loop LOOP_BACKEND names; SIGINT and SIGTERM stop the workers. The
+ * same lines start 02's fork.c and 04's ipc.c, on purpose: their home would
+ * be 01's cli.c, which must link without the loop (07's wake-order uses it
+ * alone). */
+static loop_t *new_loop(master_t *m)
+{
+    loop_backend_t backend;
+    if (loop_backend_default(&backend) == -1)
+        cli_fail("bad value for LOOP_BACKEND: %s (want select, poll or epoll)",
+                 getenv("LOOP_BACKEND"));
+    loop_t *loop = loop_new(backend);
+    if (loop == NULL)
+        err(1, "loop_new");
+    if (loop_on_signal(loop, SIGINT, on_stop_signal, m) == -1 ||
+        loop_on_signal(loop, SIGTERM, on_stop_signal, m) == -1)
+        err(1, "loop_on_signal");
+    return loop;
+}
+
+/* 2 and 3. Start the workers (ours, beside this program, unless the command
+ * line names one) and send each one the server. */
+static void start_workers(master_t *m, char **worker_argv, const char *argv0,
+                          int listen_fd)
+{
+    char *own_argv[2] = {NULL, NULL};
+    char **wargv = worker_argv;
+    if (wargv == NULL) {
+        own_argv[0] = default_worker(argv0);
+        wargv = own_argv;
+    }
+    m->workers = calloc((size_t)m->nworkers, sizeof *m->workers);
+    if (m->workers == NULL)
+        err(1, "calloc");
+    char **env = chan_child_environ();
+    if (env == NULL)
+        err(1, "chan_child_environ");
+    for (int i = 0; i < m->nworkers; i++)
+        start_worker(m, &m->workers[i], wargv, env, listen_fd);
+    free(env);
+    free(own_argv[0]);
+}
+
 int main(int argc, char *argv[])
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -454,57 +524,17 @@ int main(int argc, char *argv[])
         return run_client(&o);
     }
     parse_args(argc, argv, 1, 0, &o);
-
     master_t m = {.pid = (int)getpid(), .nworkers = (int)o.workers};
-    char *own_worker = NULL;
-    char *default_argv[2] = {NULL, NULL};
-    char **wargv = o.worker_argv;
-    if (wargv == NULL) {
-        default_argv[0] = own_worker = default_worker(argv[0]);
-        wargv = default_argv;
-    }
     /* Writes to a closed client or channel must be EPIPE, not death. */
     if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
         err(1, "signal SIGPIPE");
 
-    /* 1. The master creates the server: the only bind(2) in this chapter. */
-    /* SO_REUSEADDR (net.c) only lets a restarted master bind while old
-     * connections sit in TIME_WAIT. It is not SO_REUSEPORT: a second bind
-     * on this port still fails with EADDRINUSE, which is the point of this
-     * chapter. */
-    char why[256];
-    int port;
-    int listen_fd = net_listen(o.host, (int)o.port, 128, &port, why, sizeof why);
-    if (listen_fd == -1)
-        errx(1, "%s", why);
-    printf("[master %d] listening on %s:%d (pid %d)\n", m.pid, o.host, port, m.pid);
-    m.listen_fd_number = listen_fd;
-    fdpass_describe(listen_fd, m.listen_id, sizeof m.listen_id);
-    printf("[master %d] the server is fd %d -> %s\n", m.pid, listen_fd, m.listen_id);
-
-    loop_backend_t backend;
-    if (loop_backend_default(&backend) == -1)
-        cli_fail("bad value for LOOP_BACKEND: %s (want select, poll or epoll)",
-                 getenv("LOOP_BACKEND"));
-    m.loop = loop_new(backend);
-    if (m.loop == NULL)
-        err(1, "loop_new");
-    if (loop_on_signal(m.loop, SIGINT, on_stop_signal, &m) == -1 ||
-        loop_on_signal(m.loop, SIGTERM, on_stop_signal, &m) == -1)
-        err(1, "loop_on_signal");
-
-    /* 2 and 3. Start the workers and send each one the server. */
-    m.workers = calloc((size_t)m.nworkers, sizeof *m.workers);
-    if (m.workers == NULL)
-        err(1, "calloc");
-    char **env = chan_child_environ();
-    if (env == NULL)
-        err(1, "chan_child_environ");
-    for (int i = 0; i < m.nworkers; i++)
-        start_worker(&m, &m.workers[i], wargv, env, listen_fd);
+    int listen_fd = create_server(&m, &o); /* 1. */
+    m.loop = new_loop(&m);
+    start_workers(&m, o.worker_argv, argv[0], listen_fd); /* 2 and 3. */
 
     /* 4. The post's server.close(): drop the master's reference. The
-     * socket lives on in the channels' copies until the workers have it,
+     * socket lives on in handle.c's copies until the workers have it,
      * and then in the workers. The master never accepts, so no client can
      * get stuck in a master that has no handler (FACTS item 13). */
     if (close(listen_fd) == -1)
@@ -514,14 +544,11 @@ int main(int argc, char *argv[])
 
     if (loop_run(m.loop) == -1)
         err(1, "loop_run");
-
     for (int i = 0; i < m.nworkers; i++)
         chan_close(m.workers[i].ch);
     if (m.kill_timer != NULL)
         loop_timer_cancel(m.loop, m.kill_timer);
     loop_free(m.loop);
     free(m.workers);
-    free(env);
-    free(own_worker);
     return m.stopping ? 0 : 1;
 }

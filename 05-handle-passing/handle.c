@@ -4,19 +4,23 @@
  *
  * The file reads in this order:
  *   1. per-channel state, found from the chan_t through a short list;
- *   2. receiving: the receive hook reads with recvmsg (fdpass_recv) and
- *      remembers which message lines an fd may belong to; the internal hook
- *      gives the fd to its NODE_HANDLE envelope, answers ACK or NACK and
- *      delivers the inner message;
- *   3. sending: the envelope, the send-fd hook, the queue that holds
- *      everything back until the ACK, and retransmission after a NACK.
+ *   2. receiving: the layer's recv reads with recvmsg (fdpass_recv) and
+ *      remembers which message lines an fd may belong to; its internal
+ *      function gives the fd to its NODE_HANDLE envelope, answers ACK or
+ *      NACK and delivers the inner message;
+ *   3. sending: the envelope, sent with the fd as its attachment (the
+ *      layer's send_attached puts it on the line's first byte), the queue
+ *      that holds everything back until the ACK, and retransmission after a
+ *      NACK;
+ *   4. handle_attach(), which plugs all this into the channel as one
+ *      chan_layer (chan.h).
  *
  * Which line does an fd belong to? The kernel delivers an fd together with
  * the bytes of the sendmsg(2) that carried it, and a stream read stops right
  * after those bytes. Both Node and chapter 04's channel start that sendmsg
  * at the first byte of the envelope line. So the fd belongs to a line that
  * *starts* inside the chunk that brought it. The channel numbers every line
- * it parses (chan_messages_received), so the receive hook notes the range of
+ * it parses (chan_messages_received), so recv_layer notes the range of
  * line numbers that start in the chunk; the first NODE_HANDLE line in that
  * range takes the fd. When the range has passed and nobody took the fd, it
  * came with some other message: it is closed, never leaked.
@@ -24,6 +28,7 @@
 #include "handle.h"
 
 #include "fdpass.h"
+#include "net.h" /* fd flags, from 01-event-loop */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -41,9 +46,8 @@ typedef struct {
 
 /* A message held back until the ACK of the handle in flight. */
 typedef struct {
-    char *text; /* the complete JSON line, without '\n' */
-    size_t len;
-    int fd; /* our dup of the handle, or -1 for a plain message */
+    json_value *msg; /* an envelope, or a plain message */
+    int fd;          /* our dup of the handle, or -1 for a plain message */
 } queued_msg;
 
 /* At most this many fds waiting for their lines. One is normal; two happen
@@ -68,9 +72,8 @@ typedef struct hstate {
 
     /* sending */
     int waiting_ack;
-    char *inflight_text;
-    size_t inflight_len;
-    int inflight_fd;
+    json_value *inflight_env; /* kept for a retransmission */
+    int inflight_fd;          /* the envelope's attachment (chan.h) */
     int retransmissions;
     queued_msg *queue;
     size_t qhead, qlen, qcap;
@@ -137,7 +140,7 @@ static void on_expire_timer(loop_t *loop, loop_timer_t *timer, void *arg)
     expire_arrived(h, chan_messages_received(h->ch));
 }
 
-static ssize_t recv_hook(chan_t *ch, int sock, void *buf, size_t len, void *arg)
+static ssize_t recv_layer(chan_t *ch, int sock, void *buf, size_t len, void *arg)
 {
     hstate *h = arg;
     uint64_t parsed = chan_messages_received(ch);
@@ -206,7 +209,7 @@ static void send_internal(hstate *h, const char *text)
      * sends anything else, and they carry no fd. An error here (the peer
      * just left) is not worth more than the disconnect that follows, which
      * is what Node does too. */
-    if (chan_send_text(h->ch, text, strlen(text), -1) == -1 && errno != EPIPE)
+    if (chan_send_text(h->ch, text, strlen(text)) == -1 && errno != EPIPE)
         warning(h, "sending %s: %s", text, strerror(errno));
 }
 
@@ -251,8 +254,7 @@ static void on_ack(hstate *h, int nack)
             h->retransmissions++;
             warning(h, "the peer did not get the fd (NACK); sending it again (%d of %d)",
                     h->retransmissions, HANDLE_MAX_RETRANSMISSIONS);
-            if (chan_send_text(h->ch, h->inflight_text, h->inflight_len,
-                               h->inflight_fd) == 0)
+            if (chan_send_attached(h->ch, h->inflight_env, &h->inflight_fd) == 0)
                 return; /* still waiting */
             warning(h, "sending the handle again: %s", strerror(errno));
         } else {
@@ -260,16 +262,16 @@ static void on_ack(hstate *h, int nack)
         }
     }
     close(h->inflight_fd);
-    free(h->inflight_text);
+    json_free(h->inflight_env);
     h->inflight_fd = -1;
-    h->inflight_text = NULL;
+    h->inflight_env = NULL;
     h->waiting_ack = 0;
     if (!nack && h->cb.on_ack != NULL)
         h->cb.on_ack(h->ch, h->arg);
     send_next(h);
 }
 
-static void internal_hook(chan_t *ch, const json_value *msg, void *arg)
+static void internal_layer(chan_t *ch, const json_value *msg, void *arg)
 {
     hstate *h = arg;
     /* This line's number: the channel counted it just before calling us. */
@@ -289,28 +291,31 @@ static void internal_hook(chan_t *ch, const json_value *msg, void *arg)
 
 /* ---- 3. sending ------------------------------------------------------------ */
 
-static ssize_t sendfd_hook(chan_t *ch, int sock, const void *buf, size_t len, int fd,
-                           void *arg)
+/* The first byte of an envelope line, with its attachment: a pointer to
+ * the hstate's inflight_fd, the fd that rides on that byte. */
+static ssize_t send_attached_layer(chan_t *ch, int sock, const void *buf, size_t len,
+                                   void *att, void *arg)
 {
     (void)ch;
     (void)arg;
-    return fdpass_send(sock, buf, len, fd);
+    return fdpass_send(sock, buf, len, *(const int *)att);
 }
 
 /* Put the envelope and our dup of the fd on the wire; wait for the ACK. */
-static int send_handle_now(hstate *h, char *text, size_t len, int fd)
+static int send_handle_now(hstate *h, json_value *env, int fd)
 {
-    if (chan_send_text(h->ch, text, len, fd) == -1) {
+    h->inflight_env = env;
+    h->inflight_fd = fd; /* set first: the channel holds its address */
+    if (chan_send_attached(h->ch, env, &h->inflight_fd) == -1) {
         int e = errno;
         close(fd);
-        free(text);
+        json_free(env);
+        h->inflight_env = NULL;
+        h->inflight_fd = -1;
         errno = e;
         return -1;
     }
     h->waiting_ack = 1;
-    h->inflight_text = text;
-    h->inflight_len = len;
-    h->inflight_fd = fd;
     h->retransmissions = 0;
     return 0;
 }
@@ -321,12 +326,12 @@ static void send_next(hstate *h)
     while (!h->waiting_ack && h->qhead < h->qlen) {
         queued_msg m = h->queue[h->qhead++];
         if (m.fd != -1) {
-            if (send_handle_now(h, m.text, m.len, m.fd) == -1)
+            if (send_handle_now(h, m.msg, m.fd) == -1)
                 warning(h, "sending a queued handle: %s", strerror(errno));
         } else {
-            if (chan_send_text(h->ch, m.text, m.len, -1) == -1)
+            if (chan_send(h->ch, m.msg) == -1)
                 warning(h, "sending a queued message: %s", strerror(errno));
-            free(m.text);
+            json_free(m.msg);
         }
     }
     if (h->qhead == h->qlen)
@@ -337,7 +342,8 @@ static void send_next(hstate *h)
     }
 }
 
-static int enqueue(hstate *h, char *text, size_t len, int fd)
+/* Hold msg (ours now) back until the handle in flight is acknowledged. */
+static int enqueue(hstate *h, json_value *msg, int fd)
 {
     if (h->qlen == h->qcap) {
         size_t cap = h->qcap ? h->qcap * 2 : 8;
@@ -347,8 +353,23 @@ static int enqueue(hstate *h, char *text, size_t len, int fd)
         h->queue = q;
         h->qcap = cap;
     }
-    h->queue[h->qlen++] = (queued_msg){.text = text, .len = len, .fd = fd};
+    h->queue[h->qlen++] = (queued_msg){.msg = msg, .fd = fd};
     return 0;
+}
+
+/* {"cmd":"NODE_HANDLE","type":"net.Server","msg":<msg>}, its members in
+ * Node's order; NULL if memory runs out. */
+static json_value *envelope(const char *type_name, const json_value *msg)
+{
+    json_value *env = json_new_object();
+    if (env == NULL ||
+        json_object_set(env, "cmd", json_new_string("NODE_HANDLE")) == -1 ||
+        json_object_set(env, "type", json_new_string(type_name)) == -1 ||
+        json_object_set(env, "msg", json_clone(msg)) == -1) {
+        json_free(env);
+        return NULL;
+    }
+    return env;
 }
 
 const char *handle_type_name(handle_type_t type)
@@ -370,53 +391,37 @@ int handle_send(chan_t *ch, const json_value *msg, handle_type_t type, int fd)
         errno = EINVAL;
         return -1;
     }
-    /* The envelope, with its members in Node's order. The inner message is
-     * serialized by the JSON module, so it is one valid JSON text. */
-    size_t inner_len;
-    char *inner = json_serialize(msg, &inner_len);
-    if (inner == NULL) {
+    json_value *env = envelope(type_name, msg);
+    if (env == NULL) {
         errno = ENOMEM;
         return -1;
     }
-    const char *fmt = "{\"cmd\":\"NODE_HANDLE\",\"type\":\"%s\",\"msg\":%s}";
-    size_t cap = strlen(fmt) + strlen(type_name) + inner_len + 1;
-    char *text = malloc(cap);
-    if (text == NULL) {
-        free(inner);
-        errno = ENOMEM;
-        return -1;
-    }
-    int len = snprintf(text, cap, fmt, type_name, inner);
-    free(inner);
-
     /* Send it as Node would have: non-blocking. Every socket libuv creates
      * is, and so a Node receiver never sets O_NONBLOCK on a handle it gets.
      * A blocking listener would leave the Node worker that lost a
      * connection to another worker blocked in accept(2), deaf to its
      * channel. The flag belongs to the open socket, which the caller, our
      * dup and every receiver share, so it is set once, here. */
-    int fl = fcntl(fd, F_GETFL);
-    if (fl == -1 ||
-        ((fl & O_NONBLOCK) == 0 && fcntl(fd, F_SETFL, fl | O_NONBLOCK) == -1)) {
-        free(text);
+    if (net_set_nonblock(fd, 1) == -1) {
+        json_free(env);
         return -1; /* EBADF */
     }
     /* Our own copy, kept until the ACK: the caller may close theirs now. */
     int dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
     if (dup_fd == -1) {
-        free(text);
+        json_free(env);
         return -1; /* EMFILE */
     }
     if (h->waiting_ack || h->qlen > 0) {
-        if (enqueue(h, text, (size_t)len, dup_fd) == -1) {
+        if (enqueue(h, env, dup_fd) == -1) {
             close(dup_fd);
-            free(text);
+            json_free(env);
             errno = ENOMEM;
             return -1;
         }
         return 0;
     }
-    return send_handle_now(h, text, (size_t)len, dup_fd);
+    return send_handle_now(h, env, dup_fd);
 }
 
 int handle_send_message(chan_t *ch, const json_value *msg)
@@ -428,10 +433,9 @@ int handle_send_message(chan_t *ch, const json_value *msg)
     }
     if (!h->waiting_ack && h->qlen == 0)
         return chan_send(ch, msg);
-    size_t len;
-    char *text = json_serialize(msg, &len);
-    if (text == NULL || enqueue(h, text, len, -1) == -1) {
-        free(text);
+    json_value *copy = json_clone(msg);
+    if (copy == NULL || enqueue(h, copy, -1) == -1) {
+        json_free(copy);
         errno = ENOMEM;
         return -1;
     }
@@ -470,9 +474,9 @@ size_t handle_unacked(const chan_t *ch)
     return n;
 }
 
-/* ---- life cycle ------------------------------------------------------------ */
+/* ---- 4. the layer ---------------------------------------------------------- */
 
-static void close_hook(chan_t *ch, void *arg)
+static void close_layer(chan_t *ch, void *arg)
 {
     (void)ch;
     hstate *h = arg;
@@ -487,11 +491,11 @@ static void close_hook(chan_t *ch, void *arg)
         close(h->arrived[i].fd);
     if (h->inflight_fd != -1)
         close(h->inflight_fd);
-    free(h->inflight_text);
+    json_free(h->inflight_env);
     for (size_t i = h->qhead; i < h->qlen; i++) {
         if (h->queue[i].fd != -1)
             close(h->queue[i].fd);
-        free(h->queue[i].text);
+        json_free(h->queue[i].msg);
     }
     free(h->queue);
     free(h);
@@ -518,9 +522,10 @@ int handle_attach(chan_t *ch, const handle_callbacks *cb, void *arg)
     h->inflight_fd = -1;
     h->next = states;
     states = h;
-    chan_set_recv_hook(ch, recv_hook, h);
-    chan_set_sendfd_hook(ch, sendfd_hook, h);
-    chan_set_internal_hook(ch, internal_hook, h);
-    chan_set_close_hook(ch, close_hook, h);
+    chan_layer layer = {.recv = recv_layer,
+                        .send_attached = send_attached_layer,
+                        .internal = internal_layer,
+                        .close = close_layer};
+    chan_set_layer(ch, &layer, h);
     return 0;
 }

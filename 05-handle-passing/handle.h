@@ -79,8 +79,8 @@ typedef struct handle_callbacks {
     void (*on_warning)(chan_t *ch, const char *text, void *arg);
 } handle_callbacks;
 
-/* Enable handle passing on an open channel: installs the channel's receive,
- * send-fd, internal and close hooks (chan.h). Call it right after
+/* Enable handle passing on an open channel: plugs this module in as the
+ * channel's layer (chan_set_layer, chan.h). Call it right after
  * chan_open(), before the loop runs. cb is copied and may be NULL. The
  * state lives as long as the channel. Returns 0, or -1 with errno (ENOMEM,
  * EEXIST if already attached). */
@@ -95,7 +95,7 @@ int handle_attach(chan_t *ch, const handle_callbacks *cb, void *arg);
  * and would block in accept(2) or read(2) on one that is not.
  * Returns 0 once the envelope is sent or queued, or -1 with errno (EINVAL:
  * no handle state on ch or bad type; EBADF: fd not open; EMFILE: no fd for
- * the dup; EPIPE: the channel is closing; others from chan_send_text). */
+ * the dup; EPIPE: the channel is closing; others from chan_send_attached). */
 int handle_send(chan_t *ch, const json_value *msg, handle_type_t type, int fd);
 
 /* Send a plain message, in order with the handles: while a handle waits for

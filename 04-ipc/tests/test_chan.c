@@ -10,10 +10,11 @@
  * record what they saw; the assertions compare that with what chan.h
  * promises.
  *
- * The last tests exercise the seams chapter 05 builds on, with small hooks
- * written here: a sendmsg(SCM_RIGHTS) send hook, a recvmsg receive hook and
- * an internal hook that unwraps a NODE_HANDLE envelope and delivers its
- * payload together with the fd that came with it.
+ * The last tests exercise the seam chapter 05 plugs into (chan_layer), with
+ * a small layer written here: its send_attached records each attachment and
+ * the bytes it came with, its recv counts reads, its internal function
+ * unwraps a NODE_HANDLE envelope and delivers the payload. No fds: what an
+ * attachment is belongs to chapter 05.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -45,11 +46,11 @@ typedef struct rec {
     chan_error errs[8];
     int ndisc;
     int nint;
-    char *ints[16];   /* internal messages seen by the internal hook */
+    char *ints[16];   /* internal messages seen by the layer */
     int close_on_msg; /* chan_close() from inside on_message */
     int disconnect_on_msg;
     int disc_inside_cb;
-    int nclose_hook;
+    int nclose; /* calls of the layer's close */
     int ndrain;
     int pause_on_msg; /* chan_pause_reading() from inside on_message */
 } rec;
@@ -94,11 +95,11 @@ static void on_internal(chan_t *ch, const json_value *msg, void *arg)
         r->ints[r->nint++] = json_serialize(msg, NULL);
 }
 
-static void on_close_hook(chan_t *ch, void *arg)
+static void on_close(chan_t *ch, void *arg)
 {
     (void)ch;
     rec *r = arg;
-    r->nclose_hook++;
+    r->nclose++;
 }
 
 static void on_drain(chan_t *ch, void *user)
@@ -194,7 +195,7 @@ static void test_message_both_ways(void **state)
     assert_int_equal(chan_send(f->ch, o), 0);
     json_free(o);
     const char *text = "{\"hello\":\"from the worker\"}";
-    assert_int_equal(chan_send_text(peer, text, strlen(text), -1), 0);
+    assert_int_equal(chan_send_text(peer, text, strlen(text)), 0);
 
     for (int i = 0; i < 20 && (r2.nmsg < 2 || f->r.nmsg < 1); i++)
         loop_run_once(f->loop, 100);
@@ -321,9 +322,9 @@ static void test_default_max_is_one_mib(void **state)
     char *big = malloc(n);
     memset(big, ' ', n);
     big[0] = '1';
-    assert_int_equal(chan_send_text(f->ch, big, n, -1), -1);
+    assert_int_equal(chan_send_text(f->ch, big, n), -1);
     assert_int_equal(errno, EMSGSIZE);
-    assert_int_equal(chan_send_text(f->ch, big, n - 1, -1), 0);
+    assert_int_equal(chan_send_text(f->ch, big, n - 1), 0);
     free(big);
 }
 
@@ -353,7 +354,7 @@ static void test_eof_in_the_middle_of_a_message(void **state)
     assert_non_null(strstr(f->r.errs[0].reason, "cut short"));
 }
 
-static void test_node_messages_go_to_the_internal_hook(void **state)
+static void test_node_messages_go_to_the_layer(void **state)
 {
     fixture *f = *state;
     const char *wire = "{\"cmd\":\"NODE_HANDLE_ACK\"}\n"
@@ -362,7 +363,7 @@ static void test_node_messages_go_to_the_internal_hook(void **state)
                        "{\"cmd\":\"NODE\"}\n"
                        "{\"cmd\":42}\n"
                        "[\"NODE_in_an_array\"]\n";
-    /* Without a hook, internal messages are dropped. */
+    /* Without a layer, internal messages are dropped. */
     put(f->sv[1], wire, strlen(wire));
     loop_run_once(f->loop, 1000);
     assert_int_equal(f->r.nmsg, 4);
@@ -370,7 +371,7 @@ static void test_node_messages_go_to_the_internal_hook(void **state)
     assert_int_equal(f->r.nint, 0);
     assert_int_equal(chan_messages_received(f->ch), 6);
 
-    chan_set_internal_hook(f->ch, on_internal, &f->r);
+    chan_set_layer(f->ch, &(chan_layer){.internal = on_internal}, &f->r);
     put(f->sv[1], wire, strlen(wire));
     loop_run_once(f->loop, 1000);
     assert_int_equal(f->r.nmsg, 8); /* on_message still sees only the 4 */
@@ -384,12 +385,12 @@ static void test_close_inside_the_message_callback(void **state)
 {
     fixture *f = *state;
     f->r.close_on_msg = 1;
-    chan_set_close_hook(f->ch, on_close_hook, &f->r);
+    chan_set_layer(f->ch, &(chan_layer){.close = on_close}, &f->r);
     put(f->sv[1], "[1]\n[2]\n[3]\n", 12);
     loop_run_once(f->loop, 1000);
     assert_int_equal(f->r.nmsg, 1); /* nothing after the close */
     assert_int_equal(f->r.ndisc, 0);
-    assert_int_equal(f->r.nclose_hook, 1);
+    assert_int_equal(f->r.nclose, 1);
     f->r.ndisc = 1; /* already freed: keep teardown from closing it again */
     char c;
     assert_int_equal(read(f->sv[1], &c, 1), 0);
@@ -421,7 +422,7 @@ static void test_queue_under_a_full_socket_buffer(void **state)
         int n = snprintf(line, sizeof line, "{\"seq\":%d,\"pad\":\"", i);
         memset(line + n, 'x', 900);
         memcpy(line + n + 900, "\"}", 3);
-        assert_int_equal(chan_send_text(f->ch, line, strlen(line), -1), 0);
+        assert_int_equal(chan_send_text(f->ch, line, strlen(line)), 0);
     }
     size_t queued = chan_pending_bytes(f->ch);
     assert_true(queued > 100000); /* far more than the socket holds */
@@ -478,7 +479,7 @@ static void test_send_queue_is_bounded(void **state)
     int sent = 0;
     for (; sent < 64 * 1024; sent++) {
         size_t len = kib_line(line, sent);
-        if (chan_send_text(f->ch, line, len, -1) == -1)
+        if (chan_send_text(f->ch, line, len) == -1)
             break;
     }
     assert_int_not_equal(sent, 64 * 1024); /* 64 MiB were not all taken */
@@ -488,7 +489,7 @@ static void test_send_queue_is_bounded(void **state)
     assert_int_equal(chan_max_queue(f->ch), CHAN_DEFAULT_MAX_QUEUE);
     /* Refused means not queued: the count stays, and the channel lives. */
     size_t before = chan_pending_bytes(f->ch);
-    assert_int_equal(chan_send_text(f->ch, line, kib_line(line, 0), -1), -1);
+    assert_int_equal(chan_send_text(f->ch, line, kib_line(line, 0)), -1);
     assert_int_equal(errno, EAGAIN);
     assert_int_equal(chan_pending_bytes(f->ch), before);
     assert_int_equal(f->r.ndisc, 0);
@@ -509,7 +510,7 @@ static void test_drain_after_a_refusal(void **state)
     char big[20000];
     memset(big, '7', sizeof big);
     int sent = 0;
-    while (chan_send_text(f->ch, big, sizeof big, -1) == 0)
+    while (chan_send_text(f->ch, big, sizeof big) == 0)
         sent++;
     assert_int_equal(errno, EAGAIN);
     assert_true(sent >= 1);
@@ -535,7 +536,7 @@ static void test_drain_after_a_refusal(void **state)
     for (int i = 0; i < 5; i++)
         loop_run_once(f->loop, 10);
     assert_int_equal(f->r.ndrain, 1); /* once per refusal, not per write */
-    assert_int_equal(chan_send_text(f->ch, big, sizeof big, -1), 0);
+    assert_int_equal(chan_send_text(f->ch, big, sizeof big), 0);
 }
 
 /* on_message pauses reading: the lines already received wait, the peer's
@@ -589,7 +590,7 @@ static void test_pause_ends_when_the_peer_goes(void **state)
     setsockopt(f->sv[1], SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
     char big[5000];
     memset(big, '8', sizeof big);
-    while (chan_send_text(f->ch, big, sizeof big, -1) == 0)
+    while (chan_send_text(f->ch, big, sizeof big) == 0)
         ;
     chan_pause_reading(f->ch);
     close(f->sv[1]);
@@ -668,137 +669,117 @@ static void test_send_to_a_vanished_peer(void **state)
     run_until(f->loop, got_disc, &f->r);
 }
 
-static void test_send_with_fd_needs_a_hook(void **state)
+static void test_send_attached_needs_a_layer(void **state)
 {
     fixture *f = *state;
     json_value *v = json_new_null();
-    assert_int_equal(chan_send_json(f->ch, v, 0), -1);
+    int att = 0;
+    assert_int_equal(chan_send_attached(f->ch, v, &att), -1);
     assert_int_equal(errno, ENOTSUP);
     const char *t = "a\nb";
-    assert_int_equal(chan_send_text(f->ch, t, 3, -1), -1);
+    assert_int_equal(chan_send_text(f->ch, t, 3), -1);
     assert_int_equal(errno, EINVAL);
     json_free(v);
 }
 
-/* ---- the seams for chapter 05, with a minimal SCM_RIGHTS layer ------------ */
+/* ---- the seam for chapter 05: a small layer ------------------------------ */
 
-struct fdq {
-    int fds[8];
-    int n;
-    int sendfd_calls;
-    size_t first_len; /* bytes the send hook was asked to send */
-    char first;       /* the first byte it sent */
+struct layer_rec {
+    int sends;        /* calls of send_attached, EAGAIN ones too */
+    int eagain_first; /* refuse the first call, as a full socket would */
+    void *atts[8];    /* the attachment of each call that wrote */
+    size_t lens[8];   /* the bytes it was offered */
+    char firsts[8];   /* and the first of them */
+    int nwrites;
+    int reads; /* calls of recv */
 };
 
-static ssize_t sendfd_hook(chan_t *ch, int sock, const void *buf, size_t len, int fd,
-                           void *arg)
+static ssize_t layer_send(chan_t *ch, int sock, const void *buf, size_t len, void *att,
+                          void *arg)
 {
     (void)ch;
-    struct fdq *q = arg;
-    q->sendfd_calls++;
-    q->first_len = len;
-    q->first = *(const char *)buf;
-    union {
-        struct cmsghdr h;
-        char space[CMSG_SPACE(sizeof(int))];
-    } ctl;
-    memset(&ctl, 0, sizeof ctl);
-    struct iovec iov = {.iov_base = (void *)buf, .iov_len = len};
-    struct msghdr mh = {.msg_iov = &iov,
-                        .msg_iovlen = 1,
-                        .msg_control = ctl.space,
-                        .msg_controllen = sizeof ctl.space};
-    struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(c), &fd, sizeof fd);
-    return sendmsg(sock, &mh, MSG_NOSIGNAL);
-}
-
-static ssize_t recv_hook(chan_t *ch, int sock, void *buf, size_t len, void *arg)
-{
-    (void)ch;
-    struct fdq *q = arg;
-    union {
-        struct cmsghdr h;
-        char space[CMSG_SPACE(sizeof(int) * 4)];
-    } ctl;
-    struct iovec iov = {.iov_base = buf, .iov_len = len};
-    struct msghdr mh = {.msg_iov = &iov,
-                        .msg_iovlen = 1,
-                        .msg_control = ctl.space,
-                        .msg_controllen = sizeof ctl.space};
-    ssize_t n = recvmsg(sock, &mh, 0);
-    if (n <= 0)
-        return n;
-    for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c != NULL; c = CMSG_NXTHDR(&mh, c)) {
-        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-            continue;
-        size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-        for (size_t i = 0; i < k; i++)
-            memcpy(&q->fds[q->n++], CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+    struct layer_rec *l = arg;
+    if (l->sends++ == 0 && l->eagain_first) {
+        errno = EAGAIN;
+        return -1;
+    }
+    ssize_t n = send(sock, buf, len, MSG_NOSIGNAL);
+    if (n > 0 && l->nwrites < 8) {
+        l->atts[l->nwrites] = att;
+        l->lens[l->nwrites] = len;
+        l->firsts[l->nwrites++] = *(const char *)buf;
     }
     return n;
 }
 
-/* NODE_HANDLE: take the oldest fd that arrived and deliver the payload. */
-static void handle_hook(chan_t *ch, const json_value *msg, void *arg)
+static ssize_t layer_recv(chan_t *ch, int sock, void *buf, size_t len, void *arg)
 {
-    struct fdq *q = arg;
-    const char *cmd = json_object_get_string(msg, "cmd");
-    if (strcmp(cmd, "NODE_HANDLE") != 0 || q->n == 0)
-        return;
-    int fd = q->fds[0];
-    memmove(q->fds, q->fds + 1, (size_t)--q->n * sizeof(int));
-    chan_deliver(ch, json_object_get(msg, "msg"), fd);
+    (void)ch;
+    struct layer_rec *l = arg;
+    l->reads++;
+    return read(sock, buf, len);
 }
 
-static void test_hooks_carry_an_fd_with_its_line(void **state)
+/* NODE_HANDLE: deliver the payload, as chapter 05 does (with no fd here). */
+static void layer_internal(chan_t *ch, const json_value *msg, void *arg)
+{
+    (void)arg;
+    if (strcmp(json_object_get_string(msg, "cmd"), "NODE_HANDLE") == 0)
+        chan_deliver(ch, json_object_get(msg, "msg"), -1);
+}
+
+static json_value *parse(const char *text)
+{
+    json_value *v = json_parse(text, strlen(text), NULL, NULL);
+    assert_non_null(v);
+    return v;
+}
+
+static void test_an_attachment_leaves_with_its_line(void **state)
 {
     fixture *f = *state;
     rec r2 = {0};
     chan_t *peer = chan_open(f->loop, f->sv[1], &CB, &r2);
     f->sv[1] = -1;
-    struct fdq sendq = {0}, recvq = {0};
-    chan_set_sendfd_hook(f->ch, sendfd_hook, &sendq);
-    chan_set_recv_hook(peer, recv_hook, &recvq);
-    chan_set_internal_hook(peer, handle_hook, &recvq);
+    struct layer_rec sender = {.eagain_first = 1}, receiver = {0};
+    chan_set_layer(f->ch, &(chan_layer){.send_attached = layer_send}, &sender);
+    chan_set_layer(peer, &(chan_layer){.recv = layer_recv, .internal = layer_internal},
+                   &receiver);
 
-    int p[2];
-    assert_int_equal(pipe(p), 0);
-    /* A plain message first, then the envelope with the pipe's write end,
-     * then another plain one: the fd must ride on the envelope's first byte
-     * and the hook must not be handed the following line. */
-    assert_int_equal(chan_send_text(f->ch, "\"before\"", 8, -1), 0);
-    const char *env = "{\"cmd\":\"NODE_HANDLE\",\"type\":\"net.Native\",\"msg\":\"hi\"}";
-    assert_int_equal(chan_send_text(f->ch, env, strlen(env), p[1]), 0);
-    close(p[1]); /* the channel has its own copy until it is sent */
-    assert_int_equal(chan_send_text(f->ch, "\"after\"", 7, -1), 0);
+    /* A plain line, two attached envelopes back to back, a plain line. The
+     * first call of send_attached says EAGAIN, so all of them queue up, and
+     * the writer must still cut the queue at each attached line: the first
+     * envelope alone with its attachment, then the second with the rest. */
+    const char *env_a = "{\"cmd\":\"NODE_HANDLE\",\"type\":\"net.Native\",\"msg\":\"a\"}";
+    const char *env_b = "{\"cmd\":\"NODE_HANDLE\",\"type\":\"net.Native\",\"msg\":\"b\"}";
+    int att_a = 1, att_b = 2;
+    json_value *a = parse(env_a), *b = parse(env_b), *before = parse("\"before\""),
+               *after = parse("\"after\"");
+    assert_int_equal(chan_send(f->ch, before), 0);
+    assert_int_equal(chan_send_attached(f->ch, a, &att_a), 0);
+    assert_int_equal(chan_pending_bytes(f->ch), strlen(env_a) + 1); /* EAGAIN */
+    assert_int_equal(chan_send_attached(f->ch, b, &att_b), 0);
+    assert_int_equal(chan_send(f->ch, after), 0);
 
-    for (int i = 0; i < 20 && r2.nmsg < 3; i++)
+    for (int i = 0; i < 20 && r2.nmsg < 4; i++)
         loop_run_once(f->loop, 100);
-    assert_int_equal(sendq.sendfd_calls, 1);
-    assert_int_equal(sendq.first, '{');
-    assert_int_equal(sendq.first_len, strlen(env) + 1);
-    assert_int_equal(r2.nmsg, 3);
+    assert_int_equal(sender.nwrites, 2);
+    assert_ptr_equal(sender.atts[0], &att_a);
+    assert_int_equal(sender.firsts[0], '{');
+    assert_int_equal(sender.lens[0], strlen(env_a) + 1); /* not into b's line */
+    assert_ptr_equal(sender.atts[1], &att_b);
+    assert_int_equal(sender.firsts[1], '{');
+    assert_true(sender.lens[1] >= strlen(env_b) + 1);
+    assert_true(receiver.reads > 0);
+    assert_int_equal(r2.nmsg, 4);
     assert_string_equal(r2.msgs[0], "\"before\"");
-    assert_int_equal(r2.fds[0], -1);
-    assert_string_equal(r2.msgs[1], "\"hi\"");
-    assert_true(r2.fds[1] >= 0);
-    assert_string_equal(r2.msgs[2], "\"after\"");
-
-    /* The fd that arrived is the pipe: writing to it reaches p[0]. And the
-     * channel closed its dup after sending, so with the receiver's copy
-     * closed too the pipe reads EOF. */
-    assert_int_equal(write(r2.fds[1], "!", 1), 1);
-    close(r2.fds[1]);
-    r2.fds[1] = -1;
-    char c[2];
-    assert_int_equal(read(p[0], c, 2), 1);
-    assert_int_equal(c[0], '!');
-    assert_int_equal(read(p[0], c, 1), 0);
-    close(p[0]);
+    assert_string_equal(r2.msgs[1], "\"a\"");
+    assert_string_equal(r2.msgs[2], "\"b\"");
+    assert_string_equal(r2.msgs[3], "\"after\"");
+    json_free(a);
+    json_free(b);
+    json_free(before);
+    json_free(after);
     chan_close(peer);
     rec_free(&r2);
 }
@@ -879,7 +860,7 @@ static void test_other_backends(void **state)
         rec r1 = {0}, r2 = {0};
         chan_t *a = chan_open(loop, sv[0], &CB, &r1);
         chan_t *c = chan_open(loop, sv[1], &CB, &r2);
-        assert_int_equal(chan_send_text(a, "[\"ping\"]", 8, -1), 0);
+        assert_int_equal(chan_send_text(a, "[\"ping\"]", 8), 0);
         for (int i = 0; i < 20 && r2.nmsg < 1; i++)
             loop_run_once(loop, 100);
         assert_int_equal(r2.nmsg, 1);
@@ -910,7 +891,7 @@ int main(void)
         T(test_default_max_is_one_mib),
         T(test_eof_is_disconnect),
         T(test_eof_in_the_middle_of_a_message),
-        T(test_node_messages_go_to_the_internal_hook),
+        T(test_node_messages_go_to_the_layer),
         T(test_close_inside_the_message_callback),
         T(test_queue_under_a_full_socket_buffer),
         T(test_send_queue_is_bounded),
@@ -920,8 +901,8 @@ int main(void)
         T(test_disconnect_flushes_then_closes),
         T(test_disconnect_from_a_callback_with_nothing_queued),
         T(test_send_to_a_vanished_peer),
-        T(test_send_with_fd_needs_a_hook),
-        T(test_hooks_carry_an_fd_with_its_line),
+        T(test_send_attached_needs_a_layer),
+        T(test_an_attachment_leaves_with_its_line),
         T(test_fd_from_env),
         cmocka_unit_test(test_child_environ),
         cmocka_unit_test(test_other_backends),
