@@ -30,18 +30,20 @@
  * connection, not even while every worker is being replaced: connections
  * wait in the socket's backlog until a worker accepts them.
  *
- * What the supervisor (chapter 02's supervisor.h) adds to the post:
+ * What the supervisor (chapter 02's supervisor.h, and rolling.c in this
+ * folder where marked) adds to the post:
  *   - a worker that dies is reaped and respawned, and gets the listener;
  *   - a crash loop (more than 5 deaths within 10 s) makes the master give
  *     up and exit 1;
  *   - SIGINT/SIGTERM: {"cmd":"shutdown"} to every worker, which finishes the
  *     responses in flight and exits; SIGKILL after --stop-timeout; exit 0;
- *   - SIGHUP: workers are replaced one at a time, each only after its
- *     replacement said it is serving;
- *   - a new worker that has not said it is serving within --ready-timeout
- *     is SIGKILLed and counts as a death (respawned; a repeat trips the
- *     crash-loop guard), so a worker stuck in its start-up cannot leave
- *     connections queued with nobody to answer, or stall a rolling restart;
+ *   - SIGHUP (rolling.c): workers are replaced one at a time, each only
+ *     after its replacement said it is serving;
+ *   - (rolling.c) a new worker that has not said it is serving within
+ *     --ready-timeout is SIGKILLed and counts as a death (respawned; a
+ *     repeat trips the crash-loop guard), so a worker stuck in its start-up
+ *     cannot leave connections queued with nobody to answer, or stall a
+ *     rolling restart;
  *   - no orphans: workers exit when the master dies (lifeline pipe, channel
  *     EOF and, on Linux, PR_SET_PDEATHSIG).
  * Workers report their request counts over the channel; on SIGUSR1 and at
@@ -67,6 +69,7 @@
 #include "loop.h"
 #include "net.h"
 #include "proc.h"
+#include "rolling.h"
 #include "supervisor.h"
 
 #define CHILD_CHANNEL_FD 3  /* where Node puts the IPC channel */
@@ -90,7 +93,8 @@ typedef struct worker {
 
 typedef struct master {
     loop_t *loop;
-    sup_t *sup;
+    roll_t *roll; /* rolling restart and ready deadline (rolling.h) */
+    sup_t *sup;   /* the supervisor it drives (chapter 02) */
     int lfd;
     char addr[128]; /* HOST:PORT as bound */
     char worker_path[PATH_MAX];
@@ -100,7 +104,7 @@ typedef struct master {
     int nworkers, cap_workers;
     int ended;               /* workers whose records were folded away */
     uint64_t ended_requests; /* the requests those workers served */
-    uint64_t ready_ms;       /* the supervisor's ready deadline, for the log */
+    uint64_t ready_ms;       /* the ready deadline, for the log */
     int announced;           /* printed "listening on" */
     int open_chans;
     int stopped; /* SUP_EV_STOPPED seen */
@@ -265,7 +269,7 @@ static void on_worker_message(chan_t *ch, const json_value *msg, int fd, void *a
     if (strcmp(cmd, "ready") == 0 && !w->ready) {
         /* Past its deadline the worker is already being killed: a "ready"
          * still in the channel then must not count it as serving. */
-        if (sup_ready(m->sup, w->pid) == -1) {
+        if (roll_ready(m->roll, w->pid) == -1) {
             printf("[master %d] worker %d said it was ready, but %s; ignored\n", (int)me,
                    (int)w->pid,
                    errno == ETIMEDOUT ? "after its deadline" : "it has already exited");
@@ -431,10 +435,6 @@ static void on_sup_event(sup_t *sup, const sup_event_t *ev, void *arg)
         printf("[master %d] worker %d did not stop in time: SIGKILL\n", (int)me,
                (int)ev->pid);
         break;
-    case SUP_EV_READY_TIMEOUT:
-        printf("[master %d] worker %d did not say it was ready within %llu ms: SIGKILL\n",
-               (int)me, (int)ev->pid, (unsigned long long)m->ready_ms);
-        break;
     case SUP_EV_SPAWN_FAILED:
         printf("[master %d] starting a worker for slot %d: %s: %s\n", (int)me, ev->slot,
                m->worker_path, strerror(ev->error));
@@ -444,16 +444,28 @@ static void on_sup_event(sup_t *sup, const sup_event_t *ev, void *arg)
                ev->deaths);
         m->crashed = 1;
         break;
-    case SUP_EV_REPLACED:
-        printf("[master %d] slot %d: worker %d replaced %d\n", (int)me, ev->slot,
-               (int)ev->pid, (int)ev->old_pid);
-        break;
-    case SUP_EV_ROLL_DONE:
-        printf("[master %d] rolling restart done\n", (int)me);
-        break;
     case SUP_EV_STOPPED:
         m->stopped = 1;
         maybe_finish(m);
+        break;
+    }
+}
+
+static void on_roll_event(roll_t *r, const roll_event_t *ev, void *arg)
+{
+    master_t *m = arg;
+    (void)r;
+    switch (ev->kind) {
+    case ROLL_EV_READY_TIMEOUT:
+        printf("[master %d] worker %d did not say it was ready within %llu ms: SIGKILL\n",
+               (int)me, (int)ev->pid, (unsigned long long)m->ready_ms);
+        break;
+    case ROLL_EV_REPLACED:
+        printf("[master %d] slot %d: worker %d replaced %d\n", (int)me, ev->slot,
+               (int)ev->pid, (int)ev->old_pid);
+        break;
+    case ROLL_EV_DONE:
+        printf("[master %d] rolling restart done\n", (int)me);
         break;
     }
 }
@@ -477,8 +489,8 @@ static void on_sighup(loop_t *loop, int signo, void *arg)
     (void)loop;
     (void)signo;
     printf("[master %d] SIGHUP: rolling restart, one worker at a time\n", (int)me);
-    if (sup_replace(m->sup, -1) == -1)
-        printf("[master %d] sup_replace: %s\n", (int)me, strerror(errno));
+    if (roll_replace(m->roll, -1) == -1)
+        printf("[master %d] roll_replace: %s\n", (int)me, strerror(errno));
 }
 
 static void on_sigusr1(loop_t *loop, int signo, void *arg)
@@ -627,12 +639,15 @@ int main(int argc, char *argv[])
                         .stop = stop_worker,
                         .on_event = on_sup_event,
                         .arg = &m,
-                        .stop_timeout_ms = (uint64_t)stop_ms,
-                        .wait_ready = 1,
-                        .ready_timeout_ms = m.ready_ms};
-    m.sup = sup_new(m.loop, &cfg);
-    if (m.sup == NULL)
-        err(1, "sup_new");
+                        .stop_timeout_ms = (uint64_t)stop_ms};
+    /* rolling.c puts the rolling restart and the ready deadline in front
+     * of the supervisor's hooks. */
+    roll_config_t rc = {
+        .wait_ready = 1, .ready_timeout_ms = m.ready_ms, .on_event = on_roll_event};
+    m.roll = roll_new(m.loop, &cfg, &rc);
+    if (m.roll == NULL)
+        err(1, "roll_new");
+    m.sup = roll_sup(m.roll);
     if (loop_on_signal(m.loop, SIGINT, on_stop_signal, &m) == -1 ||
         loop_on_signal(m.loop, SIGTERM, on_stop_signal, &m) == -1 ||
         loop_on_signal(m.loop, SIGHUP, on_sighup, &m) == -1 ||
@@ -650,7 +665,7 @@ int main(int argc, char *argv[])
         err(1, "loop_run");
 
     print_table(&m, "requests per worker (at exit):");
-    sup_free(m.sup);
+    roll_free(m.roll); /* and the supervisor */
     close(m.lfd);
     for (int i = 0; i < m.nworkers; i++) {
         if (m.workers[i]->ch)
