@@ -542,47 +542,53 @@ static int listen_on(master_t *m, const char *host, long port)
     return fd;
 }
 
-int main(int argc, char *argv[])
-{
-    static master_t m;
-    static char lifeline_arg[16], header_arg[24], idle_arg[24];
-    const char *worker = NULL;
-    long stop_ms = 5000, header_ms = 0, idle_ms = 0, ready_ms = 5000;
+/* What the command line and the environment ask for. */
+typedef struct options {
+    const char *host;
+    const char *host_from; /* where the host came from, for an error message */
+    const char *worker;    /* --worker, or NULL */
+    long port, workers;
+    long header_ms, idle_ms; /* passed on to every worker; 0: its default */
+    long stop_ms, ready_ms;
+} options_t;
 
-    setvbuf(stdout, NULL, _IOLBF, 0);
-    me = getpid();
-    the_master = &m;
+/* Options override the environment ($HOST, $PORT, $WORKERS), which
+ * overrides the defaults. Exits on --help and on a bad value. */
+static void parse_options(int argc, char *argv[], options_t *o)
+{
     cli_init("http-shared-port", usage);
-    const char *host = cli_env("HOST", "127.0.0.1");
-    const char *host_from = "HOST";
-    long port = cli_env_long("PORT", 8080, 0, 65535);
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    long workers = cli_env_long("WORKERS", cpus > 0 ? cpus : 1, 1, 1024);
+    *o = (options_t){.host = cli_env("HOST", "127.0.0.1"),
+                     .host_from = "HOST",
+                     .port = cli_env_long("PORT", 8080, 0, 65535),
+                     .workers = cli_env_long("WORKERS", cpus > 0 ? cpus : 1, 1, 1024),
+                     .stop_ms = 5000,
+                     .ready_ms = 5000};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
         if ((v = cli_opt(argc, argv, &i, "-p")) ||
             (v = cli_opt(argc, argv, &i, "--port"))) {
-            port = cli_long(a, v, 0, 65535);
+            o->port = cli_long(a, v, 0, 65535);
         } else if ((v = cli_opt(argc, argv, &i, "-H")) ||
                    (v = cli_opt(argc, argv, &i, "--host"))) {
-            host = v;
-            host_from = a[1] == '-' ? "--host" : "-H";
+            o->host = v;
+            o->host_from = a[1] == '-' ? "--host" : "-H";
         } else if ((v = cli_opt(argc, argv, &i, "-w")) ||
                    (v = cli_opt(argc, argv, &i, "--workers"))) {
-            workers = cli_long(a, v, 1, 1024);
+            o->workers = cli_long(a, v, 1, 1024);
         } else if ((v = cli_opt(argc, argv, &i, "--worker"))) {
-            worker = v;
+            o->worker = v;
         } else if ((v = cli_opt(argc, argv, &i, "--header-timeout"))) {
-            header_ms = cli_long("--header-timeout", v, 1, 86400000);
+            o->header_ms = cli_long("--header-timeout", v, 1, 86400000);
         } else if ((v = cli_opt(argc, argv, &i, "--idle-timeout"))) {
-            idle_ms = cli_long("--idle-timeout", v, 1, 86400000);
+            o->idle_ms = cli_long("--idle-timeout", v, 1, 86400000);
         } else if ((v = cli_opt(argc, argv, &i, "--stop-timeout"))) {
-            stop_ms = cli_long("--stop-timeout", v, 1, 86400000);
+            o->stop_ms = cli_long("--stop-timeout", v, 1, 86400000);
         } else if ((v = cli_opt(argc, argv, &i, "--ready-timeout"))) {
-            ready_ms = cli_long("--ready-timeout", v, 1, 86400000);
+            o->ready_ms = cli_long("--ready-timeout", v, 1, 86400000);
         } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             usage(stdout);
-            return 0;
+            exit(0);
         } else {
             cli_bad_arg(a);
         }
@@ -590,71 +596,127 @@ int main(int argc, char *argv[])
     struct sockaddr_storage sa;
     socklen_t salen;
     char why[256];
-    if (net_resolve(host, (int)port, 1, &sa, &salen, why, sizeof why) == -1)
-        cli_fail("bad value for %s: %s (%s)", host_from, host, why);
+    if (net_resolve(o->host, (int)o->port, 1, &sa, &salen, why, sizeof why) == -1)
+        cli_fail("bad value for %s: %s (%s)", o->host_from, o->host, why);
+}
 
-    /* The worker program: --worker, or http-worker beside this program. */
-    if (worker == NULL) {
-        const char *slash = strrchr(argv[0], '/');
-        int dirlen = slash ? (int)(slash - argv[0]) : 1;
-        snprintf(m.worker_path, sizeof m.worker_path, "%.*s/http-worker", dirlen,
-                 slash ? argv[0] : ".");
+/* The program every worker runs, its arguments and its environment. */
+static void worker_command(master_t *m, const options_t *o, const char *argv0)
+{
+    static char lifeline_arg[16], header_arg[24], idle_arg[24];
+    /* --worker, or http-worker beside this program. */
+    if (o->worker == NULL) {
+        const char *slash = strrchr(argv0, '/');
+        int dirlen = slash ? (int)(slash - argv0) : 1;
+        snprintf(m->worker_path, sizeof m->worker_path, "%.*s/http-worker", dirlen,
+                 slash ? argv0 : ".");
     } else {
-        snprintf(m.worker_path, sizeof m.worker_path, "%s", worker);
+        snprintf(m->worker_path, sizeof m->worker_path, "%s", o->worker);
     }
     int k = 0;
-    m.worker_argv[k++] = "http-worker";
+    m->worker_argv[k++] = "http-worker";
     snprintf(lifeline_arg, sizeof lifeline_arg, "%d", CHILD_LIFELINE_FD);
-    m.worker_argv[k++] = "--lifeline-fd";
-    m.worker_argv[k++] = lifeline_arg;
-    if (header_ms) {
-        snprintf(header_arg, sizeof header_arg, "--header-timeout=%ld", header_ms);
-        m.worker_argv[k++] = header_arg;
+    m->worker_argv[k++] = "--lifeline-fd";
+    m->worker_argv[k++] = lifeline_arg;
+    if (o->header_ms) {
+        snprintf(header_arg, sizeof header_arg, "--header-timeout=%ld", o->header_ms);
+        m->worker_argv[k++] = header_arg;
     }
-    if (idle_ms) {
-        snprintf(idle_arg, sizeof idle_arg, "--idle-timeout=%ld", idle_ms);
-        m.worker_argv[k++] = idle_arg;
+    if (o->idle_ms) {
+        snprintf(idle_arg, sizeof idle_arg, "--idle-timeout=%ld", o->idle_ms);
+        m->worker_argv[k++] = idle_arg;
     }
-    m.worker_argv[k] = NULL;
-    m.ready_ms = (uint64_t)ready_ms;
-    m.worker_env = chan_child_environ();
-    if (m.worker_env == NULL)
+    m->worker_argv[k] = NULL;
+    m->worker_env = chan_child_environ();
+    if (m->worker_env == NULL)
         err(1, "chan_child_environ");
+}
 
+static loop_t *new_loop(void)
+{
+#ifdef __linux__
+    loop_t *loop = loop_new(LOOP_EPOLL);
+#else
+    loop_t *loop = loop_new(LOOP_POLL);
+#endif
+    if (loop == NULL)
+        err(1, "loop_new");
+    return loop;
+}
+
+/* Chapter 02's supervisor with our spawn and stop hooks, driven by
+ * rolling.c, which adds the rolling restart and the ready deadline. */
+static void new_supervisor(master_t *m, const options_t *o)
+{
+    sup_config_t cfg = {.nslots = (int)o->workers,
+                        .spawn = spawn_worker,
+                        .stop = stop_worker,
+                        .on_event = on_sup_event,
+                        .arg = m,
+                        .stop_timeout_ms = (uint64_t)o->stop_ms};
+    m->ready_ms = (uint64_t)o->ready_ms;
+    roll_config_t rc = {
+        .wait_ready = 1, .ready_timeout_ms = m->ready_ms, .on_event = on_roll_event};
+    m->roll = roll_new(m->loop, &cfg, &rc);
+    if (m->roll == NULL)
+        err(1, "roll_new");
+    m->sup = roll_sup(m->roll);
+}
+
+static void watch_signals(master_t *m)
+{
+    if (loop_on_signal(m->loop, SIGINT, on_stop_signal, m) == -1 ||
+        loop_on_signal(m->loop, SIGTERM, on_stop_signal, m) == -1 ||
+        loop_on_signal(m->loop, SIGHUP, on_sighup, m) == -1 ||
+        loop_on_signal(m->loop, SIGUSR1, on_sigusr1, m) == -1)
+        err(1, "loop_on_signal");
+}
+
+/* After the loop: the last table, everything freed; the exit status. */
+static int finish(master_t *m)
+{
+    print_table(m, "requests per worker (at exit):");
+    roll_free(m->roll); /* and the supervisor */
+    close(m->lfd);
+    for (int i = 0; i < m->nworkers; i++) {
+        if (m->workers[i]->ch)
+            chan_close(m->workers[i]->ch);
+        free(m->workers[i]);
+    }
+    free(m->workers);
+    free(m->worker_env);
+    loop_free(m->loop);
+    if (m->crashed) {
+        printf(
+            "[master %d] exiting with status 1: the workers could not be kept running\n",
+            (int)me);
+        return 1;
+    }
+    printf("[master %d] bye\n", (int)me);
+    return 0;
+}
+
+int main(int argc, char *argv[])
+{
+    static master_t m;
+    options_t o;
+
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    me = getpid();
+    the_master = &m;
+    parse_options(argc, argv, &o);
+    worker_command(&m, &o, argv[0]);
     /* A worker that dies while we write to its channel is an EPIPE, not a
      * signal that kills the master. */
     if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
         err(1, "signal");
 
-    m.lfd = listen_on(&m, host, port);
-#ifdef __linux__
-    m.loop = loop_new(LOOP_EPOLL);
-#else
-    m.loop = loop_new(LOOP_POLL);
-#endif
-    if (m.loop == NULL)
-        err(1, "loop_new");
-    sup_config_t cfg = {.nslots = (int)workers,
-                        .spawn = spawn_worker,
-                        .stop = stop_worker,
-                        .on_event = on_sup_event,
-                        .arg = &m,
-                        .stop_timeout_ms = (uint64_t)stop_ms};
-    /* rolling.c puts the rolling restart and the ready deadline in front
-     * of the supervisor's hooks. */
-    roll_config_t rc = {
-        .wait_ready = 1, .ready_timeout_ms = m.ready_ms, .on_event = on_roll_event};
-    m.roll = roll_new(m.loop, &cfg, &rc);
-    if (m.roll == NULL)
-        err(1, "roll_new");
-    m.sup = roll_sup(m.roll);
-    if (loop_on_signal(m.loop, SIGINT, on_stop_signal, &m) == -1 ||
-        loop_on_signal(m.loop, SIGTERM, on_stop_signal, &m) == -1 ||
-        loop_on_signal(m.loop, SIGHUP, on_sighup, &m) == -1 ||
-        loop_on_signal(m.loop, SIGUSR1, on_sigusr1, &m) == -1)
-        err(1, "loop_on_signal");
-    printf("[master %d] bound %s; starting %ld worker%s (%s)\n", (int)me, m.addr, workers,
-           workers == 1 ? "" : "s", m.worker_path);
+    m.lfd = listen_on(&m, o.host, o.port); /* server.listen */
+    m.loop = new_loop();
+    new_supervisor(&m, &o); /* spawn_worker(): fork + exec, pass the listener */
+    watch_signals(&m);
+    printf("[master %d] bound %s; starting %ld worker%s (%s)\n", (int)me, m.addr,
+           o.workers, o.workers == 1 ? "" : "s", m.worker_path);
     if (sup_start(m.sup) == -1) {
         printf("[master %d] starting workers: %s: %s\n", (int)me, m.worker_path,
                strerror(errno));
@@ -663,24 +725,5 @@ int main(int argc, char *argv[])
     }
     if (loop_run(m.loop) == -1)
         err(1, "loop_run");
-
-    print_table(&m, "requests per worker (at exit):");
-    roll_free(m.roll); /* and the supervisor */
-    close(m.lfd);
-    for (int i = 0; i < m.nworkers; i++) {
-        if (m.workers[i]->ch)
-            chan_close(m.workers[i]->ch);
-        free(m.workers[i]);
-    }
-    free(m.workers);
-    free(m.worker_env);
-    loop_free(m.loop);
-    if (m.crashed) {
-        printf(
-            "[master %d] exiting with status 1: the workers could not be kept running\n",
-            (int)me);
-        return 1;
-    }
-    printf("[master %d] bye\n", (int)me);
-    return 0;
+    return finish(&m);
 }
