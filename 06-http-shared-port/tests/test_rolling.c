@@ -30,6 +30,20 @@
 
 enum { MAX_EVENTS = 256 };
 
+/* One event as the tests see it: the supervisor's (roll == 0, kind is a
+ * sup_event_kind_t) or the rolling restart's (roll == 1, a
+ * roll_event_kind_t), in the order they came. */
+struct seen {
+    int roll;
+    int kind;
+    int slot;
+    pid_t pid;
+    pid_t old_pid;
+    int status;   /* SUP_EV_EXITED */
+    int expected; /* SUP_EV_EXITED */
+    void *proc_data;
+};
+
 struct fixture {
     loop_t *loop;
     roll_t *roll;
@@ -37,10 +51,8 @@ struct fixture {
     int ready_on_spawn; /* call roll_ready() from the SPAWNED event */
     int late_ready;     /* roll_ready()'s result from the READY_TIMEOUT event */
     int late_ready_errno;
-    sup_event_t ev[MAX_EVENTS]; /* the supervisor's events */
+    struct seen ev[MAX_EVENTS];
     int nev;
-    roll_event_t rev[MAX_EVENTS]; /* the rolling restart's */
-    int nrev;
 };
 
 /* A child that pause()s until a signal's default action ends it. */
@@ -72,7 +84,13 @@ static void record(sup_t *sup, const sup_event_t *ev, void *arg)
     (void)sup;
     struct fixture *f = arg;
     if (f->nev < MAX_EVENTS)
-        f->ev[f->nev++] = *ev;
+        f->ev[f->nev++] = (struct seen){.kind = ev->kind,
+                                        .slot = ev->slot,
+                                        .pid = ev->pid,
+                                        .old_pid = ev->old_pid,
+                                        .status = ev->status,
+                                        .expected = ev->expected,
+                                        .proc_data = ev->proc_data};
     if (ev->kind == SUP_EV_SPAWNED && f->ready_on_spawn)
         roll_ready(f->roll, ev->pid);
 }
@@ -80,8 +98,13 @@ static void record(sup_t *sup, const sup_event_t *ev, void *arg)
 static void record_roll(roll_t *r, const roll_event_t *ev, void *arg)
 {
     struct fixture *f = arg;
-    if (f->nrev < MAX_EVENTS)
-        f->rev[f->nrev++] = *ev;
+    if (f->nev < MAX_EVENTS)
+        f->ev[f->nev++] = (struct seen){.roll = 1,
+                                        .kind = ev->kind,
+                                        .slot = ev->slot,
+                                        .pid = ev->pid,
+                                        .old_pid = ev->old_pid,
+                                        .proc_data = ev->proc_data};
     if (ev->kind == ROLL_EV_READY_TIMEOUT) {
         /* The worker's "ready" arriving just too late must not count. */
         errno = 0;
@@ -90,46 +113,31 @@ static void record_roll(roll_t *r, const roll_event_t *ev, void *arg)
     }
 }
 
-static int count(const struct fixture *f, sup_event_kind_t kind)
+/* How many events of one kind were seen; the first one for `pid` (any pid
+ * if 0). */
+static int count_of(const struct fixture *f, int roll, int kind)
 {
     int n = 0;
     for (int i = 0; i < f->nev; i++)
-        n += f->ev[i].kind == kind;
+        n += f->ev[i].roll == roll && f->ev[i].kind == kind;
     return n;
 }
 
-static int count_roll(const struct fixture *f, roll_event_kind_t kind)
+static const struct seen *find_of(const struct fixture *f, int roll, int kind, pid_t pid)
 {
-    int n = 0;
-    for (int i = 0; i < f->nrev; i++)
-        n += f->rev[i].kind == kind;
-    return n;
-}
-
-static const sup_event_t *find_event(const struct fixture *f, sup_event_kind_t kind,
-                                     pid_t pid)
-{
-    for (int i = 0; i < f->nev; i++)
-        if (f->ev[i].kind == kind && (pid == 0 || f->ev[i].pid == pid))
-            return &f->ev[i];
+    for (int i = 0; i < f->nev; i++) {
+        const struct seen *e = &f->ev[i];
+        if (e->roll == roll && e->kind == kind && (pid == 0 || e->pid == pid))
+            return e;
+    }
     return NULL;
 }
 
-static const roll_event_t *find_roll(const struct fixture *f, roll_event_kind_t kind,
-                                     pid_t pid)
-{
-    for (int i = 0; i < f->nrev; i++)
-        if (f->rev[i].kind == kind && (pid == 0 || f->rev[i].pid == pid))
-            return &f->rev[i];
-    return NULL;
-}
-
-/* Drive the loop until a supervisor event (roll == 0) or a rolling-restart
- * event (roll == 1) of `kind` has been seen `n` times, or timeout_ms. */
-static int run_until_seen(struct fixture *f, int roll, int kind, int n, int timeout_ms)
+/* Drive the loop until `n` events of a kind were seen, or timeout_ms. */
+static int run_until_of(struct fixture *f, int roll, int kind, int n, int timeout_ms)
 {
     long long deadline = tk_now_ms() + timeout_ms;
-    while ((roll ? count_roll(f, kind) : count(f, kind)) < n) {
+    while (count_of(f, roll, kind) < n) {
         long long left = deadline - tk_now_ms();
         if (left <= 0)
             return 0;
@@ -138,15 +146,32 @@ static int run_until_seen(struct fixture *f, int roll, int kind, int n, int time
     return 1;
 }
 
-static int run_until(struct fixture *f, sup_event_kind_t kind, int n, int timeout_ms)
+/* The same, by the enum each kind comes from. */
+static int count(const struct fixture *f, sup_event_kind_t k)
 {
-    return run_until_seen(f, 0, (int)kind, n, timeout_ms);
+    return count_of(f, 0, (int)k);
 }
-
-static int run_until_roll(struct fixture *f, roll_event_kind_t kind, int n,
-                          int timeout_ms)
+static int count_roll(const struct fixture *f, roll_event_kind_t k)
 {
-    return run_until_seen(f, 1, (int)kind, n, timeout_ms);
+    return count_of(f, 1, (int)k);
+}
+static const struct seen *find_event(const struct fixture *f, sup_event_kind_t k,
+                                     pid_t pid)
+{
+    return find_of(f, 0, (int)k, pid);
+}
+static const struct seen *find_roll(const struct fixture *f, roll_event_kind_t k,
+                                    pid_t pid)
+{
+    return find_of(f, 1, (int)k, pid);
+}
+static int run_until(struct fixture *f, sup_event_kind_t k, int n, int timeout_ms)
+{
+    return run_until_of(f, 0, (int)k, n, timeout_ms);
+}
+static int run_until_roll(struct fixture *f, roll_event_kind_t k, int n, int timeout_ms)
+{
+    return run_until_of(f, 1, (int)k, n, timeout_ms);
 }
 
 static struct fixture *setup(sup_config_t cfg, roll_config_t rc)
@@ -165,15 +190,15 @@ static struct fixture *setup(sup_config_t cfg, roll_config_t rc)
     return f;
 }
 
-/* Stop whatever is left, then free. Every test ends with no child left. */
+/* Stop whatever is left, then free. Every test ends with nothing of ours
+ * left: no process, no zombie. */
 static void teardown(struct fixture *f)
 {
-    if (!sup_stopping(f->sup))
-        sup_stop(f->sup);
+    sup_stop(f->sup); /* after a crash loop or a test's own stop: no-op */
     assert_true(run_until(f, SUP_EV_STOPPED, 1, 10000));
+    pid_t me = getpid();
     assert_int_equal(sup_running(f->sup), 0);
-    assert_int_equal(tk_count_children(getpid()), 0);
-    assert_int_equal(tk_count_zombies(getpid()), 0);
+    assert_int_equal(tk_count_children(me) + tk_count_zombies(me), 0);
     roll_free(f->roll);
     loop_free(f->loop);
     free(f);
@@ -204,7 +229,7 @@ static void test_rolling_replace(void **state)
 
     assert_int_equal(roll_ready(f->roll, new0), 0);
     assert_true(run_until_roll(f, ROLL_EV_REPLACED, 1, 5000));
-    const roll_event_t *r = find_roll(f, ROLL_EV_REPLACED, new0);
+    const struct seen *r = find_roll(f, ROLL_EV_REPLACED, new0);
     assert_non_null(r);
     assert_int_equal(r->old_pid, old0);
     assert_true(find_event(f, SUP_EV_EXITED, old0)->expected);
@@ -263,7 +288,7 @@ static void test_ready_deadline_kills_and_respawns(void **state)
     assert_true(run_until_roll(f, ROLL_EV_READY_TIMEOUT, 1, 5000));
     long long took = tk_now_ms() - t0;
     assert_true(took >= 150 && took < 4000);
-    const roll_event_t *to = find_roll(f, ROLL_EV_READY_TIMEOUT, first);
+    const struct seen *to = find_roll(f, ROLL_EV_READY_TIMEOUT, first);
     assert_non_null(to);
     assert_int_equal(to->slot, 0);
     assert_ptr_equal(to->proc_data, (void *)(intptr_t)1000);
@@ -271,7 +296,7 @@ static void test_ready_deadline_kills_and_respawns(void **state)
     assert_int_equal(f->late_ready_errno, ETIMEDOUT);
 
     assert_true(run_until(f, SUP_EV_SPAWNED, 2, 5000));
-    const sup_event_t *ex = find_event(f, SUP_EV_EXITED, first);
+    const struct seen *ex = find_event(f, SUP_EV_EXITED, first);
     assert_non_null(ex);
     assert_false(ex->expected); /* a death, for the guard too */
     assert_true(WIFSIGNALED(ex->status) && WTERMSIG(ex->status) == SIGKILL);
@@ -327,7 +352,7 @@ static void test_rolling_replace_with_a_never_ready_successor(void **state)
     assert_int_equal(count_roll(f, ROLL_EV_REPLACED), 0);
     assert_int_equal(roll_ready(f->roll, next), 0);
     assert_true(run_until_roll(f, ROLL_EV_DONE, 1, 5000));
-    const roll_event_t *r = find_roll(f, ROLL_EV_REPLACED, next);
+    const struct seen *r = find_roll(f, ROLL_EV_REPLACED, next);
     assert_non_null(r);
     assert_int_equal(r->old_pid, old);
     assert_false(tk_alive(old));
