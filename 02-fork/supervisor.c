@@ -281,7 +281,7 @@ static void schedule_retry(sup_t *sup, int slot, pid_t old_pid)
  * Returns 0, or -1 with errno (the spawn is then retried later). */
 static int respawn(sup_t *sup, int slot, pid_t old_pid)
 {
-    /* Already replaced (sup_respawn() got there first): nothing to do. */
+    /* The slot has a process already: nothing to do. */
     if (sup->stopping || sup->slots[slot].current != NULL)
         return 0;
     if (spawn_slot(sup, slot, old_pid) == -1) {
