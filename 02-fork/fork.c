@@ -177,10 +177,6 @@ static void on_event(sup_t *sup, const sup_event_t *ev, void *arg)
     case SUP_EV_STOPPED:
         loop_stop(m->loop);
         break;
-    case SUP_EV_READY_TIMEOUT:
-    case SUP_EV_REPLACED:
-    case SUP_EV_ROLL_DONE:
-        break; /* no readiness, no rolling restart in this chapter (see 06) */
     }
     (void)sup;
 }

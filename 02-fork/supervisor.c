@@ -1,15 +1,14 @@
 /*
- * supervisor.c: reap, respawn, guard against crash loops, stop with a
- * deadline, and replace workers one at a time (see supervisor.h).
+ * supervisor.c: reap, respawn, guard against crash loops, and stop with a
+ * deadline (see supervisor.h).
  *
  * Read it in this order: the data (a list of processes, an array of slots),
  * then what happens when a process exits (handle_exit), which is where
- * respawning, the crash-loop guard, the rolling restart and the final
- * SUP_EV_STOPPED all meet. Everything runs from the event loop: the SIGCHLD
- * handler only writes a byte into the loop's self-pipe, and the loop calls
- * on_sigchld() as an ordinary callback, so none of this code runs in signal
- * context and none of it needs to be async-signal-safe, except
- * sup_child_guard(), which runs in a child between fork and exec.
+ * respawning, the crash-loop guard and the final SUP_EV_STOPPED all meet. Everything runs
+ * from the event loop: the SIGCHLD handler only writes a byte into the loop's self-pipe,
+ * and the loop calls on_sigchld() as an ordinary callback, so none of this code runs in
+ * signal context and none of it needs to be async-signal-safe, except sup_child_guard(),
+ * which runs in a child between fork and exec.
  *
  * There is no main program here; chapter 02's `fork` and later chapters use
  * it, and tests/test_supervisor.c drives it with tiny children.
@@ -29,12 +28,7 @@
 #include <sys/prctl.h>
 #endif
 
-enum {
-    DEFAULT_STOP_MS = 5000,
-    DEFAULT_READY_MS = 5000,
-    DEFAULT_MAX_DEATHS = 5,
-    DEFAULT_WINDOW_MS = 10000
-};
+enum { DEFAULT_STOP_MS = 5000, DEFAULT_MAX_DEATHS = 5, DEFAULT_WINDOW_MS = 10000 };
 enum { RETRY_SPAWN_MS = 100 };
 
 /* One process we started and have not reaped yet. Until it is reaped its pid
@@ -45,12 +39,9 @@ struct proc {
     sup_t *sup;
     pid_t pid;
     int slot;
-    int stopping; /* asked to stop: its exit is expected, not a death */
-    int ready;
-    int timed_out;             /* missed the ready deadline: SIGKILL sent */
-    void *data;                /* the spawn hook's *proc_data */
-    loop_timer_t *kill_timer;  /* SIGKILL when the stop deadline passes */
-    loop_timer_t *ready_timer; /* SIGKILL when the ready deadline passes */
+    int stopping;             /* asked to stop: its exit is expected, not a death */
+    void *data;               /* the spawn hook's *proc_data */
+    loop_timer_t *kill_timer; /* SIGKILL when the stop deadline passes */
 };
 
 struct slot {
@@ -60,12 +51,7 @@ struct slot {
     struct proc *current;      /* the process doing this slot's job */
     loop_timer_t *retry_timer; /* a failed spawn is retried later */
     pid_t retry_old_pid;       /* whom the retried spawn replaces */
-    int queued;                /* waiting for its turn in a rolling restart */
 };
-
-/* Where a rolling restart is. One slot at a time: start the new process,
- * wait until it is ready, ask the old one to stop, wait for its exit. */
-enum { ROLL_IDLE, ROLL_WAIT_READY, ROLL_WAIT_OLD_EXIT };
 
 struct sup {
     loop_t *loop;
@@ -86,11 +72,6 @@ struct sup {
     uint64_t *deaths;
     int ndeaths; /* how many recorded so far (saturates at max+1) */
     int death_next;
-
-    int roll_phase;
-    int roll_active; /* a sup_replace() request is being worked through */
-    int roll_slot;
-    pid_t roll_old_pid; /* 0 once the old process is gone */
 };
 
 static void emit(sup_t *sup, sup_event_t ev)
@@ -131,10 +112,6 @@ static void unlink_proc(sup_t *sup, struct proc *dead)
 /* ---------------------------------------------------------------------- */
 /* Starting and stopping one process                                      */
 
-static void respawn(sup_t *sup, int slot, pid_t old_pid);
-static void roll_on_ready(sup_t *sup);
-static void on_ready_timer(loop_t *loop, loop_timer_t *timer, void *arg);
-
 static void cancel_timer(sup_t *sup, loop_timer_t **t)
 {
     if (*t != NULL) {
@@ -169,19 +146,11 @@ static int spawn_slot(sup_t *sup, int slot, pid_t old_pid)
     p->sup = sup;
     p->pid = pid;
     p->slot = slot;
-    p->ready = !sup->cfg.wait_ready;
     p->data = data;
     p->next = sup->procs;
     sup->procs = p;
     sup->nprocs++;
     s->current = p;
-    if (!p->ready) {
-        /* Without a deadline, a process that never says ready would hold
-         * its slot (and a rolling restart) forever. If no timer can be
-         * armed, wait without one rather than kill a healthy process. */
-        p->ready_timer =
-            loop_timer_add(sup->loop, sup->cfg.ready_timeout_ms, 0, on_ready_timer, p);
-    }
 
     sup_event_t ev = event(SUP_EV_SPAWNED, slot, s->data);
     ev.pid = pid;
@@ -204,34 +173,12 @@ static void on_kill_timer(loop_t *loop, loop_timer_t *timer, void *arg)
     kill(p->pid, SIGKILL);
 }
 
-/* The ready deadline passed: the process started but never said it serves.
- * It has served nothing, so there is nothing to finish: SIGKILL. It is not
- * marked `stopping`, so its exit counts as a death and the slot is
- * respawned (see handle_exit). */
-static void on_ready_timer(loop_t *loop, loop_timer_t *timer, void *arg)
-{
-    (void)loop;
-    (void)timer;
-    struct proc *p = arg;
-    p->ready_timer = NULL;
-    p->timed_out = 1; /* a "ready" that comes now is too late */
-    sup_event_t ev = event(SUP_EV_READY_TIMEOUT, p->slot, p->sup->slots[p->slot].data);
-    ev.pid = p->pid;
-    ev.proc_data = p->data;
-    emit(p->sup, ev);
-    kill(p->pid, SIGKILL);
-}
-
 /* Ask one process to stop, and arm its deadline. */
 static void ask_stop(sup_t *sup, struct proc *p)
 {
     if (p->stopping)
         return;
     p->stopping = 1;
-    /* From now on the stop deadline is the one that matters. */
-    cancel_timer(sup, &p->ready_timer);
-    if (p->timed_out)
-        return; /* already SIGKILLed: nothing to ask */
     void *slot_data = sup->slots[p->slot].data;
     if (sup->cfg.stop != NULL)
         sup->cfg.stop(sup, p->slot, p->pid, slot_data, p->data, sup->cfg.arg);
@@ -268,17 +215,9 @@ void sup_stop(sup_t *sup)
     if (sup->stopping)
         return;
     sup->stopping = 1;
-    /* No more respawns and no more rolling restart. */
-    for (int i = 0; i < sup->cfg.nslots; i++) {
-        struct slot *s = &sup->slots[i];
-        s->queued = 0;
-        if (s->retry_timer != NULL) {
-            loop_timer_cancel(sup->loop, s->retry_timer);
-            s->retry_timer = NULL;
-        }
-    }
-    sup->roll_phase = ROLL_IDLE;
-    sup->roll_active = 0;
+    /* No more respawns. */
+    for (int i = 0; i < sup->cfg.nslots; i++)
+        cancel_timer(sup, &sup->slots[i].retry_timer);
     for (struct proc *p = sup->procs; p != NULL; p = p->next)
         ask_stop(sup, p);
     /* Report SUP_EV_STOPPED from the loop even when nothing runs, so the
@@ -318,6 +257,8 @@ static void record_death(sup_t *sup)
 /* ---------------------------------------------------------------------- */
 /* Respawning                                                             */
 
+static int respawn(sup_t *sup, int slot, pid_t old_pid);
+
 static void on_retry_timer(loop_t *loop, loop_timer_t *timer, void *arg)
 {
     (void)loop;
@@ -336,97 +277,29 @@ static void schedule_retry(sup_t *sup, int slot, pid_t old_pid)
     s->retry_timer = loop_timer_add(sup->loop, RETRY_SPAWN_MS, 0, on_retry_timer, s);
 }
 
-/* Replace the process of `slot` that died, unless we are stopping. */
-static void respawn(sup_t *sup, int slot, pid_t old_pid)
+/* Give `slot`, which has no process, a new one, unless we are stopping.
+ * Returns 0, or -1 with errno (the spawn is then retried later). */
+static int respawn(sup_t *sup, int slot, pid_t old_pid)
 {
-    /* Already replaced (a rolling restart got there first): nothing to do. */
+    /* The slot has a process already: nothing to do. */
     if (sup->stopping || sup->slots[slot].current != NULL)
-        return;
+        return 0;
     if (spawn_slot(sup, slot, old_pid) == -1) {
+        int saved = errno;
         record_death(sup); /* a spawn that keeps failing is a crash loop too */
         schedule_retry(sup, slot, old_pid);
-        return;
+        errno = saved;
+        return -1;
     }
-    struct proc *p = sup->slots[slot].current;
-    if (sup->roll_phase == ROLL_WAIT_READY && sup->roll_slot == slot && p != NULL &&
-        p->ready)
-        roll_on_ready(sup);
+    return 0;
 }
 
-/* ---------------------------------------------------------------------- */
-/* Rolling restart                                                        */
-
-/* Take the next queued slot, lowest first, and start its new process. */
-static void roll_next(sup_t *sup)
+/* The seam a later chapter builds on (06's rolling restart): a new process
+ * for a slot now, while the old one goes on running until it is asked to
+ * stop. Detached from its slot, the old one is not replaced when it exits. */
+int sup_respawn(sup_t *sup, int slot)
 {
-    if (sup->roll_phase != ROLL_IDLE || sup->stopping)
-        return;
-    int slot = -1;
-    for (int i = 0; i < sup->cfg.nslots && slot == -1; i++)
-        if (sup->slots[i].queued)
-            slot = i;
-    if (slot == -1) {
-        if (sup->roll_active) {
-            sup->roll_active = 0;
-            emit(sup, event(SUP_EV_ROLL_DONE, -1, NULL));
-        }
-        return;
-    }
-    struct slot *s = &sup->slots[slot];
-    s->queued = 0;
-    sup->roll_active = 1;
-    sup->roll_slot = slot;
-    sup->roll_phase = ROLL_WAIT_READY;
-    /* The old process stays in the list, still serving, but is no longer
-     * the slot's current one: if it dies now it is not respawned, since
-     * its successor is already on the way. */
-    pid_t old_pid = s->current != NULL ? s->current->pid : 0;
-    sup->roll_old_pid = old_pid;
-    s->current = NULL;
-    if (s->retry_timer != NULL) { /* this spawn supersedes a pending retry */
-        loop_timer_cancel(sup->loop, s->retry_timer);
-        s->retry_timer = NULL;
-    }
-    if (spawn_slot(sup, slot, old_pid) == -1) {
-        record_death(sup);
-        schedule_retry(sup, slot, old_pid);
-        return;
-    }
-    /* The SPAWNED event may already have called sup_ready() or sup_stop():
-     * look at the phase again. */
-    if (sup->roll_phase == ROLL_WAIT_READY && s->current != NULL && s->current->ready)
-        roll_on_ready(sup);
-}
-
-static void roll_finish(sup_t *sup)
-{
-    struct slot *s = &sup->slots[sup->roll_slot];
-    sup_event_t ev = event(SUP_EV_REPLACED, sup->roll_slot, s->data);
-    ev.pid = s->current != NULL ? s->current->pid : 0;
-    ev.old_pid = sup->roll_old_pid;
-    ev.proc_data = s->current != NULL ? s->current->data : NULL;
-    sup->roll_phase = ROLL_IDLE;
-    sup->roll_old_pid = 0;
-    emit(sup, ev);
-    roll_next(sup);
-}
-
-/* The new process of the slot being replaced is ready: retire the old one.
- * Only now, so that the slot always has a process serving. */
-static void roll_on_ready(sup_t *sup)
-{
-    sup->roll_phase = ROLL_WAIT_OLD_EXIT;
-    struct proc *old = sup->roll_old_pid ? find(sup, sup->roll_old_pid) : NULL;
-    if (old == NULL) {
-        roll_finish(sup); /* it had already died by itself */
-        return;
-    }
-    ask_stop(sup, old);
-}
-
-int sup_replace(sup_t *sup, int slot)
-{
-    if (slot < -1 || slot >= sup->cfg.nslots) {
+    if (slot < 0 || slot >= sup->cfg.nslots) {
         errno = EINVAL;
         return -1;
     }
@@ -434,31 +307,21 @@ int sup_replace(sup_t *sup, int slot)
         errno = ECANCELED;
         return -1;
     }
-    for (int i = 0; i < sup->cfg.nslots; i++)
-        if (slot == -1 || slot == i)
-            sup->slots[i].queued = 1;
-    roll_next(sup);
-    return 0;
+    struct slot *s = &sup->slots[slot];
+    pid_t old_pid = s->current != NULL ? s->current->pid : 0;
+    s->current = NULL;
+    cancel_timer(sup, &s->retry_timer); /* this spawn supersedes a pending retry */
+    return respawn(sup, slot, old_pid);
 }
 
-int sup_ready(sup_t *sup, pid_t pid)
+int sup_stop_pid(sup_t *sup, pid_t pid)
 {
     struct proc *p = find(sup, pid);
     if (p == NULL) {
         errno = ESRCH;
         return -1;
     }
-    if (p->timed_out) {
-        errno = ETIMEDOUT;
-        return -1;
-    }
-    if (p->ready)
-        return 0;
-    p->ready = 1;
-    cancel_timer(sup, &p->ready_timer);
-    if (sup->roll_phase == ROLL_WAIT_READY && p->slot == sup->roll_slot &&
-        sup->slots[p->slot].current == p)
-        roll_on_ready(sup);
+    ask_stop(sup, p);
     return 0;
 }
 
@@ -469,7 +332,6 @@ static void handle_exit(sup_t *sup, struct proc *p, int status)
 {
     unlink_proc(sup, p);
     cancel_timer(sup, &p->kill_timer);
-    cancel_timer(sup, &p->ready_timer);
     struct slot *s = &sup->slots[p->slot];
     int slot = p->slot;
     pid_t pid = p->pid;
@@ -490,12 +352,6 @@ static void handle_exit(sup_t *sup, struct proc *p, int status)
         record_death(sup); /* may trip the guard, which calls sup_stop() */
         if (was_current)
             respawn(sup, slot, pid);
-    }
-    if (pid == sup->roll_old_pid) {
-        if (sup->roll_phase == ROLL_WAIT_OLD_EXIT)
-            roll_finish(sup);
-        else
-            sup->roll_old_pid = 0; /* died before its successor was ready */
     }
     if (sup->stopping)
         report_stopped(sup);
@@ -567,14 +423,11 @@ sup_t *sup_new(loop_t *loop, const sup_config_t *cfg)
     sup->cfg = *cfg;
     if (sup->cfg.stop_timeout_ms == 0)
         sup->cfg.stop_timeout_ms = DEFAULT_STOP_MS;
-    if (sup->cfg.ready_timeout_ms == 0)
-        sup->cfg.ready_timeout_ms = DEFAULT_READY_MS;
     if (sup->cfg.crash_max_deaths == 0)
         sup->cfg.crash_max_deaths = DEFAULT_MAX_DEATHS;
     if (sup->cfg.crash_window_ms == 0)
         sup->cfg.crash_window_ms = DEFAULT_WINDOW_MS;
     sup->master = getpid();
-    sup->roll_slot = -1;
     sup->life[0] = sup->life[1] = -1;
 
     int max = sup->cfg.crash_max_deaths;
@@ -627,15 +480,12 @@ void sup_free(sup_t *sup)
     if (sup == NULL)
         return;
     for (int i = 0; i < sup->cfg.nslots; i++)
-        if (sup->slots[i].retry_timer != NULL)
-            loop_timer_cancel(sup->loop, sup->slots[i].retry_timer);
-    if (sup->stopped_timer != NULL)
-        loop_timer_cancel(sup->loop, sup->stopped_timer);
+        cancel_timer(sup, &sup->slots[i].retry_timer);
+    cancel_timer(sup, &sup->stopped_timer);
     struct proc *p = sup->procs;
     while (p != NULL) {
         struct proc *next = p->next;
         cancel_timer(sup, &p->kill_timer);
-        cancel_timer(sup, &p->ready_timer);
         free(p);
         p = next;
     }

@@ -22,27 +22,16 @@
  *             up to `stop_timeout_ms` (default 5 s) and then SIGKILLs those
  *             still running. SUP_EV_STOPPED comes when the last one is reaped.
  *
- * and, for servers that must never refuse a connection, a rolling restart:
- * sup_replace() starts a new worker for a slot, waits until it is ready, asks
- * the old one to stop, waits for it to exit, and only then goes on to the next
- * slot. At every moment each slot has at least one worker serving.
- *
- * Waiting for "ready" has a deadline (`ready_timeout_ms`, default 5 s). A
- * process that starts but never says it is ready would otherwise hold its
- * slot forever: connections queue with nobody to answer them, and a rolling
- * restart waits for it without end. At the deadline the supervisor reports
- * SUP_EV_READY_TIMEOUT and sends SIGKILL (it has served nothing, so there is
- * nothing to finish gracefully); its exit counts as a death, so it is
- * replaced, and a worker that never gets ready trips the crash-loop guard
- * like one that crashes. The guard counts deaths in a window, though: with
- * the defaults (5 s deadline, 5 deaths in 10 s) one slot loses a worker only
- * every 5 s, never trips the guard, and is retried for as long as it fails.
- * A shorter deadline, or more slots failing together, trips it.
+ * Two small primitives let a later chapter build more on top without
+ * touching this module: sup_respawn() gives a slot a new process while its
+ * old one keeps running, and sup_stop_pid() asks one process to stop, with
+ * the same deadline. Chapter 06 makes its rolling restart and its readiness
+ * deadline of them (06-http-shared-port/rolling.c).
  *
  * Slots and processes. The supervisor has `nslots` slots (0 .. nslots-1). A
  * slot is a job ("worker 2"); a process is one pid doing that job. A slot has
- * one current process, and during a rolling restart also the old one that is
- * being retired. The caller can attach data to a slot (sup_set_slot_data(),
+ * one current process, and after sup_respawn() also the old one until it
+ * exits. The caller can attach data to a slot (sup_set_slot_data(),
  * e.g. per-slot statistics) and to each process (the spawn hook's
  * *proc_data, e.g. the channel to that process); both come back in every
  * hook and event.
@@ -137,21 +126,12 @@ typedef enum {
     /* `pid` ignored the request to stop for stop_timeout_ms and was sent
      * SIGKILL. SUP_EV_EXITED follows when it is reaped. */
     SUP_EV_KILLED,
-    /* `pid` did not become ready within ready_timeout_ms (wait_ready only).
-     * It is sent SIGKILL right after this event; SUP_EV_EXITED follows, as
-     * an unexpected death, and the slot is respawned. */
-    SUP_EV_READY_TIMEOUT,
     /* The spawn hook failed for `slot` with `error` (an errno). It is
      * retried after 100 ms and counts as a death for the crash-loop guard. */
     SUP_EV_SPAWN_FAILED,
     /* `deaths` unexpected deaths within crash_window_ms: every process is
      * being stopped, and SUP_EV_STOPPED follows. */
     SUP_EV_CRASH_LOOP,
-    /* Rolling restart: `slot`'s old process `old_pid` has exited and `pid`
-     * serves in its place. */
-    SUP_EV_REPLACED,
-    /* Every slot asked for by sup_replace() has been replaced. */
-    SUP_EV_ROLL_DONE,
     /* After sup_stop() or a crash loop: no process of ours is left. */
     SUP_EV_STOPPED,
 } sup_event_kind_t;
@@ -189,13 +169,6 @@ typedef struct sup_config {
      * the guard. crash_window_ms: 0 means 10000. */
     int crash_max_deaths;
     uint64_t crash_window_ms;
-    /* 1: a new process serves only once the caller says so with
-     * sup_ready(), and a rolling restart waits for that. 0: it serves as
-     * soon as it is spawned. */
-    int wait_ready;
-    /* With wait_ready: how long a new process may take to become ready
-     * before it is SIGKILLed (SUP_EV_READY_TIMEOUT); 0 means 5000. */
-    uint64_t ready_timeout_ms;
 } sup_config_t;
 
 /* Create a supervisor on `loop` (it installs a SIGCHLD callback there and
@@ -213,15 +186,17 @@ int sup_start(sup_t *sup);
  * when nothing was running). Calling it again changes nothing. */
 void sup_stop(sup_t *sup);
 
-/* Rolling restart of one slot, or of every slot when slot == -1, one slot at
- * a time (see the top of this file). A slot already queued is not queued
- * twice. Returns 0, or -1 with EINVAL (bad slot) or ECANCELED (stopping). */
-int sup_replace(sup_t *sup, int slot);
+/* Start a new process for `slot` now (SUP_EV_SPAWNED with the old pid). The
+ * slot's current process keeps running but no longer holds the slot: it is
+ * not replaced when it exits, and its exit is a death unless it was asked to
+ * stop. A spawn that fails is retried, as after a death. Returns 0, or -1
+ * with EINVAL (bad slot), ECANCELED (stopping) or the spawn hook's errno. */
+int sup_respawn(sup_t *sup, int slot);
 
-/* Tell the supervisor that process `pid` is ready to serve (when wait_ready
- * is set; harmless otherwise). Returns 0, or -1 with ESRCH if the pid is not
- * one of ours, or ETIMEDOUT if it missed its deadline and is being killed. */
-int sup_ready(sup_t *sup, pid_t pid);
+/* Ask one process to stop, as sup_stop() asks each (stop hook or SIGTERM,
+ * SIGKILL after stop_timeout_ms); its exit is then expected. Asking twice
+ * changes nothing. Returns 0, or -1 with ESRCH if the pid is not ours. */
+int sup_stop_pid(sup_t *sup, pid_t pid);
 
 /* Reap whatever of ours has exited. The SIGCHLD callback calls it; a caller
  * may call it too (for example from a test that drives the loop itself). */

@@ -30,18 +30,20 @@
  * connection, not even while every worker is being replaced: connections
  * wait in the socket's backlog until a worker accepts them.
  *
- * What the supervisor (chapter 02's supervisor.h) adds to the post:
+ * What the supervisor (chapter 02's supervisor.h, and rolling.c in this
+ * folder where marked) adds to the post:
  *   - a worker that dies is reaped and respawned, and gets the listener;
  *   - a crash loop (more than 5 deaths within 10 s) makes the master give
  *     up and exit 1;
  *   - SIGINT/SIGTERM: {"cmd":"shutdown"} to every worker, which finishes the
  *     responses in flight and exits; SIGKILL after --stop-timeout; exit 0;
- *   - SIGHUP: workers are replaced one at a time, each only after its
- *     replacement said it is serving;
- *   - a new worker that has not said it is serving within --ready-timeout
- *     is SIGKILLed and counts as a death (respawned; a repeat trips the
- *     crash-loop guard), so a worker stuck in its start-up cannot leave
- *     connections queued with nobody to answer, or stall a rolling restart;
+ *   - SIGHUP (rolling.c): workers are replaced one at a time, each only
+ *     after its replacement said it is serving;
+ *   - (rolling.c) a new worker that has not said it is serving within
+ *     --ready-timeout is SIGKILLed and counts as a death (respawned; a
+ *     repeat trips the crash-loop guard), so a worker stuck in its start-up
+ *     cannot leave connections queued with nobody to answer, or stall a
+ *     rolling restart;
  *   - no orphans: workers exit when the master dies (lifeline pipe, channel
  *     EOF and, on Linux, PR_SET_PDEATHSIG).
  * Workers report their request counts over the channel; on SIGUSR1 and at
@@ -67,6 +69,7 @@
 #include "loop.h"
 #include "net.h"
 #include "proc.h"
+#include "rolling.h"
 #include "supervisor.h"
 
 #define CHILD_CHANNEL_FD 3  /* where Node puts the IPC channel */
@@ -90,7 +93,8 @@ typedef struct worker {
 
 typedef struct master {
     loop_t *loop;
-    sup_t *sup;
+    roll_t *roll; /* rolling restart and ready deadline (rolling.h) */
+    sup_t *sup;   /* the supervisor it drives (chapter 02) */
     int lfd;
     char addr[128]; /* HOST:PORT as bound */
     char worker_path[PATH_MAX];
@@ -100,7 +104,7 @@ typedef struct master {
     int nworkers, cap_workers;
     int ended;               /* workers whose records were folded away */
     uint64_t ended_requests; /* the requests those workers served */
-    uint64_t ready_ms;       /* the supervisor's ready deadline, for the log */
+    uint64_t ready_ms;       /* the ready deadline, for the log */
     int announced;           /* printed "listening on" */
     int open_chans;
     int stopped; /* SUP_EV_STOPPED seen */
@@ -265,7 +269,7 @@ static void on_worker_message(chan_t *ch, const json_value *msg, int fd, void *a
     if (strcmp(cmd, "ready") == 0 && !w->ready) {
         /* Past its deadline the worker is already being killed: a "ready"
          * still in the channel then must not count it as serving. */
-        if (sup_ready(m->sup, w->pid) == -1) {
+        if (roll_ready(m->roll, w->pid) == -1) {
             printf("[master %d] worker %d said it was ready, but %s; ignored\n", (int)me,
                    (int)w->pid,
                    errno == ETIMEDOUT ? "after its deadline" : "it has already exited");
@@ -431,10 +435,6 @@ static void on_sup_event(sup_t *sup, const sup_event_t *ev, void *arg)
         printf("[master %d] worker %d did not stop in time: SIGKILL\n", (int)me,
                (int)ev->pid);
         break;
-    case SUP_EV_READY_TIMEOUT:
-        printf("[master %d] worker %d did not say it was ready within %llu ms: SIGKILL\n",
-               (int)me, (int)ev->pid, (unsigned long long)m->ready_ms);
-        break;
     case SUP_EV_SPAWN_FAILED:
         printf("[master %d] starting a worker for slot %d: %s: %s\n", (int)me, ev->slot,
                m->worker_path, strerror(ev->error));
@@ -444,16 +444,28 @@ static void on_sup_event(sup_t *sup, const sup_event_t *ev, void *arg)
                ev->deaths);
         m->crashed = 1;
         break;
-    case SUP_EV_REPLACED:
-        printf("[master %d] slot %d: worker %d replaced %d\n", (int)me, ev->slot,
-               (int)ev->pid, (int)ev->old_pid);
-        break;
-    case SUP_EV_ROLL_DONE:
-        printf("[master %d] rolling restart done\n", (int)me);
-        break;
     case SUP_EV_STOPPED:
         m->stopped = 1;
         maybe_finish(m);
+        break;
+    }
+}
+
+static void on_roll_event(roll_t *r, const roll_event_t *ev, void *arg)
+{
+    master_t *m = arg;
+    (void)r;
+    switch (ev->kind) {
+    case ROLL_EV_READY_TIMEOUT:
+        printf("[master %d] worker %d did not say it was ready within %llu ms: SIGKILL\n",
+               (int)me, (int)ev->pid, (unsigned long long)m->ready_ms);
+        break;
+    case ROLL_EV_REPLACED:
+        printf("[master %d] slot %d: worker %d replaced %d\n", (int)me, ev->slot,
+               (int)ev->pid, (int)ev->old_pid);
+        break;
+    case ROLL_EV_DONE:
+        printf("[master %d] rolling restart done\n", (int)me);
         break;
     }
 }
@@ -477,8 +489,8 @@ static void on_sighup(loop_t *loop, int signo, void *arg)
     (void)loop;
     (void)signo;
     printf("[master %d] SIGHUP: rolling restart, one worker at a time\n", (int)me);
-    if (sup_replace(m->sup, -1) == -1)
-        printf("[master %d] sup_replace: %s\n", (int)me, strerror(errno));
+    if (roll_replace(m->roll, -1) == -1)
+        printf("[master %d] roll_replace: %s\n", (int)me, strerror(errno));
 }
 
 static void on_sigusr1(loop_t *loop, int signo, void *arg)
@@ -530,47 +542,53 @@ static int listen_on(master_t *m, const char *host, long port)
     return fd;
 }
 
-int main(int argc, char *argv[])
-{
-    static master_t m;
-    static char lifeline_arg[16], header_arg[24], idle_arg[24];
-    const char *worker = NULL;
-    long stop_ms = 5000, header_ms = 0, idle_ms = 0, ready_ms = 5000;
+/* What the command line and the environment ask for. */
+typedef struct options {
+    const char *host;
+    const char *host_from; /* where the host came from, for an error message */
+    const char *worker;    /* --worker, or NULL */
+    long port, workers;
+    long header_ms, idle_ms; /* passed on to every worker; 0: its default */
+    long stop_ms, ready_ms;
+} options_t;
 
-    setvbuf(stdout, NULL, _IOLBF, 0);
-    me = getpid();
-    the_master = &m;
+/* Options override the environment ($HOST, $PORT, $WORKERS), which
+ * overrides the defaults. Exits on --help and on a bad value. */
+static void parse_options(int argc, char *argv[], options_t *o)
+{
     cli_init("http-shared-port", usage);
-    const char *host = cli_env("HOST", "127.0.0.1");
-    const char *host_from = "HOST";
-    long port = cli_env_long("PORT", 8080, 0, 65535);
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    long workers = cli_env_long("WORKERS", cpus > 0 ? cpus : 1, 1, 1024);
+    *o = (options_t){.host = cli_env("HOST", "127.0.0.1"),
+                     .host_from = "HOST",
+                     .port = cli_env_long("PORT", 8080, 0, 65535),
+                     .workers = cli_env_long("WORKERS", cpus > 0 ? cpus : 1, 1, 1024),
+                     .stop_ms = 5000,
+                     .ready_ms = 5000};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
         if ((v = cli_opt(argc, argv, &i, "-p")) ||
             (v = cli_opt(argc, argv, &i, "--port"))) {
-            port = cli_long(a, v, 0, 65535);
+            o->port = cli_long(a, v, 0, 65535);
         } else if ((v = cli_opt(argc, argv, &i, "-H")) ||
                    (v = cli_opt(argc, argv, &i, "--host"))) {
-            host = v;
-            host_from = a[1] == '-' ? "--host" : "-H";
+            o->host = v;
+            o->host_from = a[1] == '-' ? "--host" : "-H";
         } else if ((v = cli_opt(argc, argv, &i, "-w")) ||
                    (v = cli_opt(argc, argv, &i, "--workers"))) {
-            workers = cli_long(a, v, 1, 1024);
+            o->workers = cli_long(a, v, 1, 1024);
         } else if ((v = cli_opt(argc, argv, &i, "--worker"))) {
-            worker = v;
+            o->worker = v;
         } else if ((v = cli_opt(argc, argv, &i, "--header-timeout"))) {
-            header_ms = cli_long("--header-timeout", v, 1, 86400000);
+            o->header_ms = cli_long("--header-timeout", v, 1, 86400000);
         } else if ((v = cli_opt(argc, argv, &i, "--idle-timeout"))) {
-            idle_ms = cli_long("--idle-timeout", v, 1, 86400000);
+            o->idle_ms = cli_long("--idle-timeout", v, 1, 86400000);
         } else if ((v = cli_opt(argc, argv, &i, "--stop-timeout"))) {
-            stop_ms = cli_long("--stop-timeout", v, 1, 86400000);
+            o->stop_ms = cli_long("--stop-timeout", v, 1, 86400000);
         } else if ((v = cli_opt(argc, argv, &i, "--ready-timeout"))) {
-            ready_ms = cli_long("--ready-timeout", v, 1, 86400000);
+            o->ready_ms = cli_long("--ready-timeout", v, 1, 86400000);
         } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             usage(stdout);
-            return 0;
+            exit(0);
         } else {
             cli_bad_arg(a);
         }
@@ -578,68 +596,127 @@ int main(int argc, char *argv[])
     struct sockaddr_storage sa;
     socklen_t salen;
     char why[256];
-    if (net_resolve(host, (int)port, 1, &sa, &salen, why, sizeof why) == -1)
-        cli_fail("bad value for %s: %s (%s)", host_from, host, why);
+    if (net_resolve(o->host, (int)o->port, 1, &sa, &salen, why, sizeof why) == -1)
+        cli_fail("bad value for %s: %s (%s)", o->host_from, o->host, why);
+}
 
-    /* The worker program: --worker, or http-worker beside this program. */
-    if (worker == NULL) {
-        const char *slash = strrchr(argv[0], '/');
-        int dirlen = slash ? (int)(slash - argv[0]) : 1;
-        snprintf(m.worker_path, sizeof m.worker_path, "%.*s/http-worker", dirlen,
-                 slash ? argv[0] : ".");
+/* The program every worker runs, its arguments and its environment. */
+static void worker_command(master_t *m, const options_t *o, const char *argv0)
+{
+    static char lifeline_arg[16], header_arg[24], idle_arg[24];
+    /* --worker, or http-worker beside this program. */
+    if (o->worker == NULL) {
+        const char *slash = strrchr(argv0, '/');
+        int dirlen = slash ? (int)(slash - argv0) : 1;
+        snprintf(m->worker_path, sizeof m->worker_path, "%.*s/http-worker", dirlen,
+                 slash ? argv0 : ".");
     } else {
-        snprintf(m.worker_path, sizeof m.worker_path, "%s", worker);
+        snprintf(m->worker_path, sizeof m->worker_path, "%s", o->worker);
     }
     int k = 0;
-    m.worker_argv[k++] = "http-worker";
+    m->worker_argv[k++] = "http-worker";
     snprintf(lifeline_arg, sizeof lifeline_arg, "%d", CHILD_LIFELINE_FD);
-    m.worker_argv[k++] = "--lifeline-fd";
-    m.worker_argv[k++] = lifeline_arg;
-    if (header_ms) {
-        snprintf(header_arg, sizeof header_arg, "--header-timeout=%ld", header_ms);
-        m.worker_argv[k++] = header_arg;
+    m->worker_argv[k++] = "--lifeline-fd";
+    m->worker_argv[k++] = lifeline_arg;
+    if (o->header_ms) {
+        snprintf(header_arg, sizeof header_arg, "--header-timeout=%ld", o->header_ms);
+        m->worker_argv[k++] = header_arg;
     }
-    if (idle_ms) {
-        snprintf(idle_arg, sizeof idle_arg, "--idle-timeout=%ld", idle_ms);
-        m.worker_argv[k++] = idle_arg;
+    if (o->idle_ms) {
+        snprintf(idle_arg, sizeof idle_arg, "--idle-timeout=%ld", o->idle_ms);
+        m->worker_argv[k++] = idle_arg;
     }
-    m.worker_argv[k] = NULL;
-    m.ready_ms = (uint64_t)ready_ms;
-    m.worker_env = chan_child_environ();
-    if (m.worker_env == NULL)
+    m->worker_argv[k] = NULL;
+    m->worker_env = chan_child_environ();
+    if (m->worker_env == NULL)
         err(1, "chan_child_environ");
+}
 
+static loop_t *new_loop(void)
+{
+#ifdef __linux__
+    loop_t *loop = loop_new(LOOP_EPOLL);
+#else
+    loop_t *loop = loop_new(LOOP_POLL);
+#endif
+    if (loop == NULL)
+        err(1, "loop_new");
+    return loop;
+}
+
+/* Chapter 02's supervisor with our spawn and stop hooks, driven by
+ * rolling.c, which adds the rolling restart and the ready deadline. */
+static void new_supervisor(master_t *m, const options_t *o)
+{
+    sup_config_t cfg = {.nslots = (int)o->workers,
+                        .spawn = spawn_worker,
+                        .stop = stop_worker,
+                        .on_event = on_sup_event,
+                        .arg = m,
+                        .stop_timeout_ms = (uint64_t)o->stop_ms};
+    m->ready_ms = (uint64_t)o->ready_ms;
+    roll_config_t rc = {
+        .wait_ready = 1, .ready_timeout_ms = m->ready_ms, .on_event = on_roll_event};
+    m->roll = roll_new(m->loop, &cfg, &rc);
+    if (m->roll == NULL)
+        err(1, "roll_new");
+    m->sup = roll_sup(m->roll);
+}
+
+static void watch_signals(master_t *m)
+{
+    if (loop_on_signal(m->loop, SIGINT, on_stop_signal, m) == -1 ||
+        loop_on_signal(m->loop, SIGTERM, on_stop_signal, m) == -1 ||
+        loop_on_signal(m->loop, SIGHUP, on_sighup, m) == -1 ||
+        loop_on_signal(m->loop, SIGUSR1, on_sigusr1, m) == -1)
+        err(1, "loop_on_signal");
+}
+
+/* After the loop: the last table, everything freed; the exit status. */
+static int finish(master_t *m)
+{
+    print_table(m, "requests per worker (at exit):");
+    roll_free(m->roll); /* and the supervisor */
+    close(m->lfd);
+    for (int i = 0; i < m->nworkers; i++) {
+        if (m->workers[i]->ch)
+            chan_close(m->workers[i]->ch);
+        free(m->workers[i]);
+    }
+    free(m->workers);
+    free(m->worker_env);
+    loop_free(m->loop);
+    if (m->crashed) {
+        printf(
+            "[master %d] exiting with status 1: the workers could not be kept running\n",
+            (int)me);
+        return 1;
+    }
+    printf("[master %d] bye\n", (int)me);
+    return 0;
+}
+
+int main(int argc, char *argv[])
+{
+    static master_t m;
+    options_t o;
+
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    me = getpid();
+    the_master = &m;
+    parse_options(argc, argv, &o);
+    worker_command(&m, &o, argv[0]);
     /* A worker that dies while we write to its channel is an EPIPE, not a
      * signal that kills the master. */
     if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
         err(1, "signal");
 
-    m.lfd = listen_on(&m, host, port);
-#ifdef __linux__
-    m.loop = loop_new(LOOP_EPOLL);
-#else
-    m.loop = loop_new(LOOP_POLL);
-#endif
-    if (m.loop == NULL)
-        err(1, "loop_new");
-    sup_config_t cfg = {.nslots = (int)workers,
-                        .spawn = spawn_worker,
-                        .stop = stop_worker,
-                        .on_event = on_sup_event,
-                        .arg = &m,
-                        .stop_timeout_ms = (uint64_t)stop_ms,
-                        .wait_ready = 1,
-                        .ready_timeout_ms = m.ready_ms};
-    m.sup = sup_new(m.loop, &cfg);
-    if (m.sup == NULL)
-        err(1, "sup_new");
-    if (loop_on_signal(m.loop, SIGINT, on_stop_signal, &m) == -1 ||
-        loop_on_signal(m.loop, SIGTERM, on_stop_signal, &m) == -1 ||
-        loop_on_signal(m.loop, SIGHUP, on_sighup, &m) == -1 ||
-        loop_on_signal(m.loop, SIGUSR1, on_sigusr1, &m) == -1)
-        err(1, "loop_on_signal");
-    printf("[master %d] bound %s; starting %ld worker%s (%s)\n", (int)me, m.addr, workers,
-           workers == 1 ? "" : "s", m.worker_path);
+    m.lfd = listen_on(&m, o.host, o.port); /* server.listen */
+    m.loop = new_loop();
+    new_supervisor(&m, &o); /* spawn_worker(): fork + exec, pass the listener */
+    watch_signals(&m);
+    printf("[master %d] bound %s; starting %ld worker%s (%s)\n", (int)me, m.addr,
+           o.workers, o.workers == 1 ? "" : "s", m.worker_path);
     if (sup_start(m.sup) == -1) {
         printf("[master %d] starting workers: %s: %s\n", (int)me, m.worker_path,
                strerror(errno));
@@ -648,24 +725,5 @@ int main(int argc, char *argv[])
     }
     if (loop_run(m.loop) == -1)
         err(1, "loop_run");
-
-    print_table(&m, "requests per worker (at exit):");
-    sup_free(m.sup);
-    close(m.lfd);
-    for (int i = 0; i < m.nworkers; i++) {
-        if (m.workers[i]->ch)
-            chan_close(m.workers[i]->ch);
-        free(m.workers[i]);
-    }
-    free(m.workers);
-    free(m.worker_env);
-    loop_free(m.loop);
-    if (m.crashed) {
-        printf(
-            "[master %d] exiting with status 1: the workers could not be kept running\n",
-            (int)me);
-        return 1;
-    }
-    printf("[master %d] bye\n", (int)me);
-    return 0;
+    return finish(&m);
 }

@@ -234,43 +234,39 @@ static int start_linger(httpd_t *h, int fd, conn_t *c, uint64_t max_ms)
     return 0;
 }
 
-/* Write what this connection has to say: its backlog first, then the
- * responses just formatted into h->out. Then decide what to watch for, or
- * close. Returns 0, or -1 if the connection was closed. */
-static int flush(httpd_t *h, int fd, conn_t *c)
+/* Write what this connection has to say, as far as the socket takes it:
+ * its backlog first, then the responses just formatted into h->out; keep
+ * the rest in the backlog. Returns 1 if some output went out, 0 if none, -1
+ * on an error (the caller closes the connection). */
+static int write_out(httpd_t *h, int fd, conn_t *c)
 {
-    int wrote = 0; /* some output went out in this call */
+    ssize_t n = 0;
     if (c->pend_len > c->pend_off) {
+        /* Behind already: what is new goes after the backlog. */
         if (h->out_len > 0 && pend_append(c, h->out, h->out_len) == -1) {
             h->out_len = 0;
-            conn_close(h, fd);
             return -1;
         }
         h->out_len = 0;
-        ssize_t n = write_some(fd, c->pend + c->pend_off, c->pend_len - c->pend_off);
-        if (n == -1) {
-            conn_close(h, fd);
-            return -1;
-        }
-        c->pend_off += (size_t)n;
-        wrote = n > 0;
+        n = write_some(fd, c->pend + c->pend_off, c->pend_len - c->pend_off);
+        if (n > 0)
+            c->pend_off += (size_t)n;
     } else if (h->out_len > 0) {
         /* The common case: one write(2) for every response of this read. */
-        ssize_t n = write_some(fd, h->out, h->out_len);
-        if (n == -1 || ((size_t)n < h->out_len &&
-                        pend_append(c, h->out + n, h->out_len - (size_t)n) == -1)) {
-            h->out_len = 0;
-            conn_close(h, fd);
-            return -1;
-        }
-        h->out_len = 0;
-        wrote = n > 0;
+        n = write_some(fd, h->out, h->out_len);
+        if (n != -1 && (size_t)n < h->out_len &&
+            pend_append(c, h->out + n, h->out_len - (size_t)n) == -1)
+            n = -1;
     }
+    h->out_len = 0;
+    return n == -1 ? -1 : n > 0;
+}
 
-    /* While the client is far behind, stop reading its requests, so it
-     * cannot make us buffer without end. */
-    size_t behind = c->pend_len - c->pend_off;
-    int reading = behind < PEND_PAUSE && !c->want_close && c->state != C_LINGER;
+/* Which clock runs: while we wait for the client to read (`behind` bytes
+ * wait for it), the send deadline; once we read it again, the header or
+ * idle deadline. `wrote`: some output went out just now. */
+static void set_deadline(httpd_t *h, conn_t *c, size_t behind, int reading, int wrote)
+{
     if (behind > 0 && (!reading || c->state == C_IDLE)) {
         /* We wait for the client to read, not to send: either we stopped
          * reading it, or it has no request under way. Its header and idle
@@ -292,6 +288,22 @@ static int flush(httpd_t *h, int fd, conn_t *c)
                                            : h->cfg.idle_timeout_ms;
         c->deadline = h->now + wait;
     }
+}
+
+/* Write what this connection has to say, then decide what to watch for, or
+ * close. Returns 0, or -1 if the connection was closed. */
+static int flush(httpd_t *h, int fd, conn_t *c)
+{
+    int wrote = write_out(h, fd, c);
+    if (wrote == -1) {
+        conn_close(h, fd);
+        return -1;
+    }
+    /* While the client is far behind, stop reading its requests, so it
+     * cannot make us buffer without end. */
+    size_t behind = c->pend_len - c->pend_off;
+    int reading = behind < PEND_PAUSE && !c->want_close && c->state != C_LINGER;
+    set_deadline(h, c, behind, reading, wrote);
     if (behind > 0) {
         /* Wait until the client reads. */
         int ev = LOOP_WRITE | (reading ? LOOP_READ : 0);

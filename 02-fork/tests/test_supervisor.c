@@ -44,9 +44,6 @@ struct fixture {
     int spawns;
     int stop_hook_calls;
     void *stop_hook_data;
-    int ready_on_spawn; /* call sup_ready() from the SPAWNED event */
-    int late_ready;     /* sup_ready()'s result from the READY_TIMEOUT event */
-    int late_ready_errno;
     sup_event_t ev[MAX_EVENTS];
     int nev;
 };
@@ -93,16 +90,9 @@ static pid_t spawn_child(sup_t *sup, int slot, void *slot_data, void **proc_data
 static void record(sup_t *sup, const sup_event_t *ev, void *arg)
 {
     struct fixture *f = arg;
+    (void)sup;
     if (f->nev < MAX_EVENTS)
         f->ev[f->nev++] = *ev;
-    if (ev->kind == SUP_EV_SPAWNED && f->ready_on_spawn)
-        sup_ready(sup, ev->pid);
-    if (ev->kind == SUP_EV_READY_TIMEOUT) {
-        /* The worker's "ready" arriving just too late must not count. */
-        errno = 0;
-        f->late_ready = sup_ready(sup, ev->pid);
-        f->late_ready_errno = errno;
-    }
 }
 
 static int count(const struct fixture *f, sup_event_kind_t kind)
@@ -408,159 +398,39 @@ static void test_spawn_failure_is_retried(void **state)
     teardown(f);
 }
 
-/* A rolling restart keeps every slot served: the old process is asked to
- * stop only once its successor is ready, and slots go one at a time. */
-static void test_rolling_replace(void **state)
-{
-    (void)state;
-    struct fixture *f =
-        setup(WAIT_FOR_SIGNAL, (sup_config_t){.nslots = 2, .wait_ready = 1});
-    assert_int_equal(sup_start(f->sup), 0);
-    pid_t old0 = sup_pid(f->sup, 0), old1 = sup_pid(f->sup, 1);
-    assert_int_equal(sup_replace(f->sup, -1), 0);
-
-    /* Slot 0 has a new process; the old one is untouched, slot 1 waits. */
-    assert_int_equal(count(f, SUP_EV_SPAWNED), 3);
-    pid_t new0 = sup_pid(f->sup, 0);
-    assert_true(new0 != old0);
-    assert_int_equal(sup_pid(f->sup, 1), old1);
-    for (int i = 0; i < 10; i++)
-        loop_run_once(f->loop, 10);
-    assert_true(tk_alive(old0));
-    assert_int_equal(sup_running(f->sup), 3);
-
-    assert_int_equal(sup_ready(f->sup, new0), 0);
-    assert_true(run_until(f, SUP_EV_REPLACED, 1, 5000));
-    const sup_event_t *r = find_event(f, SUP_EV_REPLACED, new0);
-    assert_non_null(r);
-    assert_int_equal(r->old_pid, old0);
-    assert_true(find_event(f, SUP_EV_EXITED, old0)->expected);
-    assert_false(tk_alive(old0));
-
-    /* Now slot 1. */
-    pid_t new1 = sup_pid(f->sup, 1);
-    assert_true(new1 != old1);
-    assert_true(tk_alive(old1));
-    assert_int_equal(sup_ready(f->sup, new1), 0);
-    assert_true(run_until(f, SUP_EV_ROLL_DONE, 1, 5000));
-    assert_int_equal(count(f, SUP_EV_REPLACED), 2);
-    assert_false(tk_alive(old1));
-    assert_int_equal(sup_running(f->sup), 2);
-    assert_int_equal(count(f, SUP_EV_CRASH_LOOP), 0);
-    teardown(f);
-}
-
-static void test_rolling_replace_without_ready(void **state)
+/* The seam chapter 06's rolling restart stands on: a new process for a
+ * slot now, the old one running on until asked to stop, and not replaced
+ * when it exits. */
+static void test_respawn_now_and_stop_one(void **state)
 {
     (void)state;
     struct fixture *f = setup(WAIT_FOR_SIGNAL, (sup_config_t){.nslots = 2});
     assert_int_equal(sup_start(f->sup), 0);
-    pid_t old1 = sup_pid(f->sup, 1);
-    assert_int_equal(sup_replace(f->sup, 1), 0);
-    assert_true(run_until(f, SUP_EV_ROLL_DONE, 1, 5000));
-    assert_int_equal(find_event(f, SUP_EV_REPLACED, 0)->old_pid, old1);
-    assert_int_equal(count(f, SUP_EV_REPLACED), 1);
-    teardown(f);
-}
+    pid_t old0 = sup_pid(f->sup, 0), old1 = sup_pid(f->sup, 1);
+    assert_int_equal(sup_respawn(f->sup, 0), 0);
+    assert_int_equal(count(f, SUP_EV_SPAWNED), 3);
+    const sup_event_t *sp = &f->ev[f->nev - 1];
+    assert_int_equal(sp->kind, SUP_EV_SPAWNED);
+    assert_int_equal(sp->old_pid, old0);
+    pid_t new0 = sup_pid(f->sup, 0);
+    assert_true(new0 != old0);
+    assert_int_equal(sup_slot_of(f->sup, old0), 0); /* still ours, still running */
+    assert_true(tk_alive(old0));
+    assert_int_equal(sup_running(f->sup), 3);
 
-static void test_ready_from_spawn_event(void **state)
-{
-    (void)state;
-    struct fixture *f =
-        setup(WAIT_FOR_SIGNAL, (sup_config_t){.nslots = 2, .wait_ready = 1});
-    f->ready_on_spawn = 1;
-    assert_int_equal(sup_start(f->sup), 0);
-    assert_int_equal(sup_replace(f->sup, -1), 0);
-    assert_true(run_until(f, SUP_EV_ROLL_DONE, 1, 5000));
-    assert_int_equal(count(f, SUP_EV_REPLACED), 2);
-    assert_int_equal(count(f, SUP_EV_ROLL_DONE), 1);
-    teardown(f);
-}
-
-/* A process that never says it is ready is killed at the deadline, counts
- * as a death, and is replaced; one that says so in time is left alone. */
-static void test_ready_deadline_kills_and_respawns(void **state)
-{
-    (void)state;
-    struct fixture *f =
-        setup(WAIT_FOR_SIGNAL,
-              (sup_config_t){.nslots = 1, .wait_ready = 1, .ready_timeout_ms = 200});
-    long long t0 = tk_now_ms();
-    assert_int_equal(sup_start(f->sup), 0);
-    pid_t first = sup_pid(f->sup, 0);
-    assert_true(run_until(f, SUP_EV_READY_TIMEOUT, 1, 5000));
-    long long took = tk_now_ms() - t0;
-    assert_true(took >= 150 && took < 4000);
-    const sup_event_t *to = find_event(f, SUP_EV_READY_TIMEOUT, first);
-    assert_non_null(to);
-    assert_int_equal(to->slot, 0);
-    assert_ptr_equal(to->proc_data, (void *)(intptr_t)1000);
-    assert_int_equal(f->late_ready, -1);
-    assert_int_equal(f->late_ready_errno, ETIMEDOUT);
-
-    assert_true(run_until(f, SUP_EV_SPAWNED, 2, 5000));
-    const sup_event_t *ex = find_event(f, SUP_EV_EXITED, first);
+    assert_int_equal(sup_stop_pid(f->sup, old0), 0);
+    assert_true(run_until(f, SUP_EV_EXITED, 1, 5000));
+    const sup_event_t *ex = find_event(f, SUP_EV_EXITED, old0);
     assert_non_null(ex);
-    assert_false(ex->expected); /* a death, for the guard too */
-    assert_true(WIFSIGNALED(ex->status) && WTERMSIG(ex->status) == SIGKILL);
-    pid_t second = sup_pid(f->sup, 0);
-    assert_true(second != first);
-    assert_int_equal(f->ev[f->nev - 1].old_pid, first);
-
-    /* Ready in time: no deadline fires for it. */
-    assert_int_equal(sup_ready(f->sup, second), 0);
-    long long until = tk_now_ms() + 500;
-    while (tk_now_ms() < until)
-        loop_run_once(f->loop, 50);
-    assert_int_equal(count(f, SUP_EV_READY_TIMEOUT), 1);
-    assert_true(tk_alive(second));
-    assert_false(sup_crashed(f->sup));
-    teardown(f);
-}
-
-/* Workers that never get ready are a crash loop like any other. */
-static void test_ready_deadline_trips_crash_guard(void **state)
-{
-    (void)state;
-    struct fixture *f =
-        setup(WAIT_FOR_SIGNAL,
-              (sup_config_t){.nslots = 2, .wait_ready = 1, .ready_timeout_ms = 50});
-    assert_int_equal(sup_start(f->sup), 0);
-    assert_true(run_until(f, SUP_EV_STOPPED, 1, 10000));
-    assert_int_equal(count(f, SUP_EV_CRASH_LOOP), 1);
-    assert_true(sup_crashed(f->sup));
-    assert_true(count(f, SUP_EV_READY_TIMEOUT) >= 6);
-    teardown(f);
-}
-
-/* A rolling restart whose new process never gets ready does not stall and
- * does not retire the old one: the new one is killed and replaced, and the
- * restart goes on once a replacement is ready. */
-static void test_rolling_replace_with_a_never_ready_successor(void **state)
-{
-    (void)state;
-    struct fixture *f =
-        setup(WAIT_FOR_SIGNAL,
-              (sup_config_t){.nslots = 1, .wait_ready = 1, .ready_timeout_ms = 200});
-    assert_int_equal(sup_start(f->sup), 0);
-    pid_t old = sup_pid(f->sup, 0);
-    assert_int_equal(sup_ready(f->sup, old), 0);
-    assert_int_equal(sup_replace(f->sup, 0), 0);
-    pid_t stuck = sup_pid(f->sup, 0);
-    assert_true(stuck != old);
-    assert_true(run_until(f, SUP_EV_READY_TIMEOUT, 1, 5000));
-    assert_int_equal(find_event(f, SUP_EV_READY_TIMEOUT, 0)->pid, stuck);
-    assert_true(run_until(f, SUP_EV_SPAWNED, 3, 5000));
-    pid_t next = sup_pid(f->sup, 0);
-    assert_true(next != stuck && next != old);
-    assert_true(tk_alive(old)); /* still serving all along */
-    assert_int_equal(count(f, SUP_EV_REPLACED), 0);
-    assert_int_equal(sup_ready(f->sup, next), 0);
-    assert_true(run_until(f, SUP_EV_ROLL_DONE, 1, 5000));
-    const sup_event_t *r = find_event(f, SUP_EV_REPLACED, next);
-    assert_non_null(r);
-    assert_int_equal(r->old_pid, old);
-    assert_false(tk_alive(old));
+    assert_true(ex->expected);
+    assert_true(WIFSIGNALED(ex->status) && WTERMSIG(ex->status) == SIGTERM);
+    /* Not replaced: slot 0 already has its new process. */
+    for (int i = 0; i < 10; i++)
+        loop_run_once(f->loop, 10);
+    assert_int_equal(count(f, SUP_EV_SPAWNED), 3);
+    assert_int_equal(sup_pid(f->sup, 0), new0);
+    assert_int_equal(sup_pid(f->sup, 1), old1);
+    assert_int_equal(sup_running(f->sup), 2);
     teardown(f);
 }
 
@@ -578,9 +448,9 @@ static void test_bad_arguments(void **state)
     loop_free(loop);
 
     struct fixture *f = setup(WAIT_FOR_SIGNAL, (sup_config_t){.nslots = 1});
-    assert_int_equal(sup_replace(f->sup, 5), -1);
+    assert_int_equal(sup_respawn(f->sup, 5), -1);
     assert_int_equal(errno, EINVAL);
-    assert_int_equal(sup_ready(f->sup, getpid()), -1);
+    assert_int_equal(sup_stop_pid(f->sup, getpid()), -1);
     assert_int_equal(errno, ESRCH);
     assert_int_equal(sup_pid(f->sup, 7), 0);
     sup_set_slot_data(f->sup, 0, f);
@@ -588,7 +458,7 @@ static void test_bad_arguments(void **state)
     /* Stopping with nothing running still reports STOPPED, from the loop. */
     sup_stop(f->sup);
     assert_int_equal(count(f, SUP_EV_STOPPED), 0);
-    assert_int_equal(sup_replace(f->sup, 0), -1);
+    assert_int_equal(sup_respawn(f->sup, 0), -1);
     assert_int_equal(errno, ECANCELED);
     teardown(f);
 }
@@ -770,13 +640,7 @@ int main(void)
         cmocka_unit_test_teardown(test_reaps_only_its_own, kill_leftovers),
         cmocka_unit_test_teardown(test_status_lost_to_other_reaper, kill_leftovers),
         cmocka_unit_test_teardown(test_spawn_failure_is_retried, kill_leftovers),
-        cmocka_unit_test_teardown(test_rolling_replace, kill_leftovers),
-        cmocka_unit_test_teardown(test_rolling_replace_without_ready, kill_leftovers),
-        cmocka_unit_test_teardown(test_ready_from_spawn_event, kill_leftovers),
-        cmocka_unit_test_teardown(test_ready_deadline_kills_and_respawns, kill_leftovers),
-        cmocka_unit_test_teardown(test_ready_deadline_trips_crash_guard, kill_leftovers),
-        cmocka_unit_test_teardown(test_rolling_replace_with_a_never_ready_successor,
-                                  kill_leftovers),
+        cmocka_unit_test_teardown(test_respawn_now_and_stop_one, kill_leftovers),
         cmocka_unit_test_teardown(test_bad_arguments, kill_leftovers),
         cmocka_unit_test_teardown(test_lifeline_eof, kill_leftovers),
         cmocka_unit_test_teardown(test_guard_sees_dead_master, kill_leftovers),
