@@ -24,8 +24,9 @@
 #                        redirections: set -- CMD...; show_cmd "$@"; "$@" >F)
 #   run CMD...           print `$ CMD`, quoted so that pasting it does the same,
 #                        then run exactly that
-#   run_check WANT CMD...  run CMD with its output in $out, show it, and
-#                        note a failure if its exit status is not WANT
+#   run_out CMD...       run CMD with its output in $out, then show it; $rc
+#   run_check WANT CMD...  run_out, and note a failure unless $rc is WANT
+#   have TOOL            true if the optional TOOL is on PATH
 #   expect TEXT, expect_re ERE  note a failure unless $out holds it
 #   bad TEXT             print `!! TEXT` and note a failure ($fail=1)
 #
@@ -115,7 +116,7 @@ read_until() {
 # prints once it is ready; it guesses no delay. Returns 1 on timeout.
 wait_file() {
     i=0
-    while [ "$(grep -c -- "$2" "$1" 2>/dev/null)" -lt "${4:-1}" ]; do
+    while c=$(grep -c -- "$2" "$1" 2>/dev/null) || :; [ "${c:-0}" -lt "${4:-1}" ]; do
         i=$((i + 1))
         [ "$i" -le "${3:-200}" ] || return 1
         sleep 0.1
@@ -180,17 +181,29 @@ run() {
     "$@"
 }
 
-# run_check WANT CMD...: run CMD (shown as run does) with its output in
-# $out, show the output, and note a failure unless it exited with WANT.
+# run_out CMD...: run CMD (shown as run does) with its output in $out and
+# stdin from /dev/null (so that it cannot eat the Enter that PAUSE=1 waits
+# for), then show the output. Sets $rc and returns it.
+run_out() {
+    show_cmd "$@"
+    "$@" >"$out" 2>&1 </dev/null
+    rc=$?
+    cat "$out"
+    return "$rc"
+}
+
+# run_check WANT CMD...: run_out CMD, and note a failure unless it exited
+# with WANT.
 run_check() {
     want=$1
     shift
-    show_cmd "$@"
-    "$@" >"$out" 2>&1
-    rc=$?
-    cat "$out"
+    run_out "$@"
     [ "$rc" -eq "$want" ] || bad "exit status $rc, expected $want"
 }
+
+# have TOOL: true if TOOL is on PATH (an optional tool: a step without it
+# says so and is skipped).
+have() { command -v "$1" >/dev/null 2>&1; }
 
 bad() {
     echo "!! $*"
