@@ -35,10 +35,8 @@ start_server() {
     f=$1
     shift
     printf '$ %s &\n' "$(quote "$@")"
-    "$@" >"$f" 2>&1 &
-    mpid=$!
-    wait_for "$f" "listening on " || return 1
-    port=$(port_in "$(cat "$f")")
+    start_log "$f" "listening on " "$@" || { bad "the server did not start"; return 1; }
+    mpid=$bg_pid
 }
 # stop_server LOG: SIGTERM, wait for it, require exit status 0 and a stop
 # without SIGKILL: a master that had to kill a worker after its grace period

@@ -17,6 +17,8 @@
 #   start_fifo CMD...    run CMD in the background, its output readable on fd 3
 #   read_until TEXT...   read fd 3 until a line contains one of the TEXTs
 #   wait_file FILE TEXT [TENTHS [COUNT]]  poll FILE until TEXT shows up
+#   start_log LOG READY CMD...  run CMD in the background, output in LOG,
+#                        wait for READY, set $port
 #   port_in TEXT         the PORT of a `listening on HOST:PORT (pid N)` line
 #   step TEXT...         a new step: pause (PAUSE=1), a blank line, the text
 #   say TEXT...          narration, wrapped to fit $LIB_WIDTH (100) columns
@@ -42,6 +44,8 @@
 # `set -e` is left out on purpose: the scripts check each status themselves,
 # and a demo that failed says what did not happen instead of stopping mute.
 
+# Its functions' own variables start with _l, so that they cannot clobber a
+# script's.
 LIB_WIDTH=${LIB_WIDTH:-100}
 fail=0
 lib_steps=0
@@ -63,7 +67,7 @@ lib_init() {
 lib_exit() {
     if command -v lib_cleanup >/dev/null 2>&1; then lib_cleanup; fi
     jobs -p >"$tmp/.jobs" 2>/dev/null
-    while read -r j; do kill -TERM "$j" 2>/dev/null; done <"$tmp/.jobs"
+    while read -r _lj; do kill -TERM "$_lj" 2>/dev/null; done <"$tmp/.jobs"
     wait 2>/dev/null
     rm -rf "$tmp"
 }
@@ -103,8 +107,8 @@ read_until() {
         else
             printf '%s\n' "$line" >>"$tmp/server.log"
         fi
-        for t in "$@"; do
-            case $line in *"$t"*) return 0 ;; esac
+        for _lt in "$@"; do
+            case $line in *"$_lt"*) return 0 ;; esac
         done
     done
     return 1
@@ -115,12 +119,31 @@ read_until() {
 # TEXT (a grep basic regular expression). This waits for a line the program
 # prints once it is ready; it guesses no delay. Returns 1 on timeout.
 wait_file() {
-    i=0
-    while c=$(grep -c -- "$2" "$1" 2>/dev/null) || :; [ "${c:-0}" -lt "${4:-1}" ]; do
-        i=$((i + 1))
-        [ "$i" -le "${3:-200}" ] || return 1
+    _li=0
+    while _lc=$(grep -c -- "$2" "$1" 2>/dev/null) || :; [ "${_lc:-0}" -lt "${4:-1}" ]; do
+        _li=$((_li + 1))
+        [ "$_li" -le "${3:-200}" ] || return 1
         sleep 0.1
     done
+}
+
+# start_log LOG READY CMD...: run CMD in the background with its output in
+# LOG (bg_pid), wait (at most 20 s) for a line matching READY, and set $port
+# from its `listening on` line. Returns 1 if READY never came, after
+# showing the log.
+start_log() {
+    _lf=$1
+    _lr=$2
+    shift 2
+    : >"$_lf"
+    "$@" >"$_lf" 2>&1 &
+    bg_pid=$!
+    if ! wait_file "$_lf" "$_lr" 200; then
+        echo "${0##*/}: $1 did not start:"
+        sed 's/^/  | /' "$_lf"
+        return 1
+    fi
+    port=$(port_in "$(cat "$_lf")")
 }
 
 # port_in TEXT: the PORT in the first `listening on HOST:PORT ...` of TEXT.
@@ -160,15 +183,15 @@ pause() {
 # quote WORD...: the words as a shell would need them typed: a word of
 # plain characters as it is, any other in single quotes ('\'' for a ').
 quote() {
-    q=
-    for a in "$@"; do
-        case $a in
+    _lq=
+    for _la in "$@"; do
+        case $_la in
         '' | *[!A-Za-z0-9_./:=,+@%-]*)
-            a="'$(printf '%s' "$a" | sed "s/'/'\\\\''/g")'" ;;
+            _la="'$(printf '%s' "$_la" | sed "s/'/'\\\\''/g")'" ;;
         esac
-        q="$q${q:+ }$a"
+        _lq="$_lq${_lq:+ }$_la"
     done
-    printf '%s\n' "$q"
+    printf '%s\n' "$_lq"
 }
 
 # show_cmd CMD...: print `$ CMD`, quoted. For a command whose output the
@@ -195,10 +218,10 @@ run_out() {
 # run_check WANT CMD...: run_out CMD, and note a failure unless it exited
 # with WANT.
 run_check() {
-    want=$1
+    _lwant=$1
     shift
     run_out "$@"
-    [ "$rc" -eq "$want" ] || bad "exit status $rc, expected $want"
+    [ "$rc" -eq "$_lwant" ] || bad "exit status $rc, expected $_lwant"
 }
 
 # have TOOL: true if TOOL is on PATH (an optional tool: a step without it
