@@ -34,8 +34,7 @@ show_new() {
 start_server() {
     f=$1
     shift
-    printf '$ %s &\n' "$(quote "$@")"
-    start_log "$f" "listening on " "$@" || { bad "the server did not start"; return 1; }
+    start_shown "$f" "listening on " "$@" || { bad "the server did not start"; return 1; }
     mpid=$bg_pid
 }
 # stop_server LOG: SIGTERM, wait for it, require exit status 0 and a stop

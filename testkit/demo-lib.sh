@@ -19,6 +19,7 @@
 #   wait_file FILE TEXT [TENTHS [COUNT]]  poll FILE until TEXT shows up
 #   start_log LOG READY CMD...  run CMD in the background, output in LOG,
 #                        wait for READY, set $port
+#   start_shown LOG READY CMD...  the same, after printing `$ CMD &`
 #   port_in TEXT         the PORT of a `listening on HOST:PORT (pid N)` line
 #   step TEXT...         a new step: pause (PAUSE=1), a blank line, the text
 #   say TEXT...          narration, wrapped to fit $LIB_WIDTH (100) columns
@@ -26,6 +27,7 @@
 #                        redirections: set -- CMD...; show_cmd "$@"; "$@" >F)
 #   run CMD...           print `$ CMD`, quoted so that pasting it does the same,
 #                        then run exactly that
+#   run_indent CMD...    run, with CMD's output indented
 #   run_out CMD...       run CMD with its output in $out, then show it; $rc
 #   run_check WANT CMD...  run_out, and note a failure unless $rc is WANT
 #   have TOOL            true if the optional TOOL is on PATH
@@ -146,6 +148,12 @@ start_log() {
     port=$(port_in "$(cat "$_lf")")
 }
 
+# start_shown LOG READY CMD...: print `$ CMD &`, then start_log.
+start_shown() {
+    printf '$ %s &\n' "$(shift 2 && quote "$@")"
+    start_log "$@"
+}
+
 # port_in TEXT: the PORT in the first `listening on HOST:PORT ...` of TEXT.
 port_in() {
     printf '%s\n' "$1" | sed -n 's/.*listening on [^ ]*:\([0-9][0-9]*\).*/\1/p' | head -n 1
@@ -202,6 +210,13 @@ show_cmd() { printf '$ %s\n' "$(quote "$@")"; }
 run() {
     show_cmd "$@"
     "$@"
+}
+
+# run_indent CMD...: run's `$ CMD`, then CMD with its output indented by
+# four spaces, apart from the command line.
+run_indent() {
+    show_cmd "$@"
+    "$@" | sed 's/^/    /'
 }
 
 # run_out CMD...: run CMD (shown as run does) with its output in $out and
