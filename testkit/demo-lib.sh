@@ -159,13 +159,15 @@ port_in() {
     printf '%s\n' "$1" | sed -n 's/.*listening on [^ ]*:\([0-9][0-9]*\).*/\1/p' | head -n 1
 }
 
-# say TEXT...: the words, wrapped at spaces to fit $LIB_WIDTH columns.
+# say TEXT...: the words, one line if they fit in $LIB_WIDTH columns, else
+# wrapped at spaces, each next line indented as the first.
 say() {
-    printf '%s\n' "$*" | awk -v w="$LIB_WIDTH" '{
-        n = split($0, word, " "); s = ""
+    printf '%s\n' "$*" | awk -v w="$LIB_WIDTH" 'length($0) <= w { print; next } {
+        match($0, /^ */); ind = substr($0, 1, RLENGTH)
+        n = split($0, word, " "); s = ind
         for (i = 1; i <= n; i++) {
-            if (s != "" && length(s) + 1 + length(word[i]) > w) { print s; s = "" }
-            s = (s == "" ? word[i] : s " " word[i])
+            if (s != ind && length(s) + 1 + length(word[i]) > w) { print s; s = ind }
+            s = (s == ind ? s word[i] : s " " word[i])
         }
         print s
     }'
