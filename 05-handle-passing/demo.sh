@@ -55,6 +55,26 @@ stop_server() {
 client() { run_check 0 ./handle-passing client -p "$port" -n "$1"; }
 # The pids that answered in $out, one per line.
 answered() { sed -n 's/.*child data, pid \([0-9]*\).*/\1/p' "$out"; }
+# only_from PIDS WHO: every pid that answered in $out is one of PIDS.
+only_from() {
+    for p in $(answered); do
+        echo "$1" | grep -q -x "$p" || bad "pid $p is not one of the $2"
+    done
+}
+# interop LOG READY WORKERS-READY CMD...: start a master of the other
+# language's kind, wait for READY and two WORKERS-READY lines, show them,
+# and make 4 connections.
+interop() {
+    f=$1
+    ready=$2
+    both=$3
+    shift 3
+    start_server "$f" "$@" || exit 1
+    wait_for "$f" "$ready"
+    wait_for "$f" "$both" 2
+    show_new "$f" "$f"
+    client 4
+}
 
 step ">>> The post's main.js and sub.js, in C. The master binds ONE socket, starts" \
      "3 workers with a channel on fd 3, sends each of them the server (a" \
@@ -97,9 +117,7 @@ step ">>> 10 connections, one after the other, to the one port. Several worker p
      "measures it): run it twice and the counts change."
 client 10
 [ "$(answered | wc -l)" -eq 10 ] || bad "expected 10 answers"
-for p in $(answered | sort -u); do
-    echo "$workers" | grep -q -x "$p" || bad "pid $p is not one of the workers"
-done
+only_from "$workers" workers
 first=$(answered | sort | uniq -c | sort -rn | awk 'NR == 1 { print $2 }')
 all_pids=$(answered | sort -u)
 
@@ -178,28 +196,18 @@ if have node; then
     step ">>> Node and C speak the same protocol. First a Node master (node/main.js)" \
          "that sends its net.Server to two C workers: the C workers answer" \
          "NODE_HANDLE_ACK and serve Node's port."
-    start_server "$tmp/n1" node node/main.js ./handle-passing-worker 2 || exit 1
-    wait_for "$tmp/n1" "closed its own copy"
-    wait_for "$tmp/n1" 'says {"pid"' 2
-    show_new "$tmp/n1" n1
-    client 4
-    cw=$(sed -n 's/^\[worker \([0-9]*\)\] got the server.*/\1/p' "$tmp/n1")
-    for p in $(answered); do
-        echo "$cw" | grep -q -x "$p" || bad "pid $p is not one of the C workers"
-    done
+    interop "$tmp/n1" "closed its own copy" 'says {"pid"' \
+        node node/main.js ./handle-passing-worker 2
+    only_from "$(sed -n 's/^\[worker \([0-9]*\)\] got the server.*/\1/p' "$tmp/n1")" \
+        "C workers"
     stop_server "$tmp/n1"
 
     step ">>> Then the C master sending the server to two Node workers" \
          "(node/sub.js): Node gets a net.Server for the C master's socket."
-    start_server "$tmp/n2" ./handle-passing -p 0 -w 2 -- node node/sub.js || exit 1
-    wait_for "$tmp/n2" "handoff complete"
-    wait_for "$tmp/n2" 'the same socket' 2
-    show_new "$tmp/n2" n2
-    client 4
+    interop "$tmp/n2" "handoff complete" 'the same socket' \
+        ./handle-passing -p 0 -w 2 -- node node/sub.js
     nw=$(sed -n 's/^\[node-worker \([0-9]*\)\] got the server.*/\1/p' "$tmp/n2")
-    for p in $(answered); do
-        echo "$nw" | grep -q -x "$p" || bad "pid $p is not one of the Node workers"
-    done
+    only_from "$nw" "Node workers"
     if [ -d /proc/self/fdinfo ]; then
         echo "(the server is non-blocking in each Node worker: its flags include"
         echo " 04000, O_NONBLOCK; handle_send() sets it, because Node never does,"
