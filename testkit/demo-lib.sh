@@ -34,9 +34,10 @@
 #   expect TEXT, expect_re ERE  note a failure unless $out holds it
 #   bad TEXT             print `!! TEXT` and note a failure ($fail=1)
 #
-# Cleanup: the EXIT trap stops every background job the script still has
-# (SIGTERM, then waits for it), runs the script's own lib_cleanup if it
-# defines one, and removes $tmp (KEEP=1 keeps it, to read the logs). It needs no pid variable: a Ctrl-C that
+# Cleanup: the EXIT trap runs the script's own lib_cleanup if it defines
+# one (nginx wants SIGQUIT, say), then stops every background job the
+# script still has (SIGTERM, then waits for them) and removes $tmp (KEEP=1
+# keeps it, to read the logs). It needs no pid variable: a Ctrl-C that
 # lands between `cmd &` and `pid=$!` would leave that unset. HUP, INT and
 # TERM exit 1, which runs the EXIT trap.
 #
@@ -245,10 +246,13 @@ run_check() {
 # says so and is skipped).
 have() { command -v "$1" >/dev/null 2>&1; }
 
+# bad TEXT: say what did not happen, and remember it: the script ends with
+# `exit "$fail"`, after showing everything else.
 bad() {
     echo "!! $*"
     fail=1
 }
+# expect TEXT / expect_re ERE: the output of the last run_out holds it.
 expect() {
     grep -F -q -- "$1" "$out" || bad "expected to see: $1"
 }
