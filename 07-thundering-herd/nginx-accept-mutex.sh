@@ -27,7 +27,7 @@ for tool in nginx strace curl; do
         exit 0
     fi
 done
-dir=$tmp # KEEP=1 keeps it
+dir=$tmp # KEEP_TMP=1 keeps it
 strace_pid=
 # nginx's graceful stop is SIGQUIT; strace ends with it.
 lib_cleanup() {

@@ -36,7 +36,7 @@
 #
 # Cleanup: the EXIT trap runs the script's own lib_cleanup if it defines
 # one (nginx wants SIGQUIT, say), then stops every background job the
-# script still has (SIGTERM, then waits for them) and removes $tmp (KEEP=1
+# script still has (SIGTERM, then waits for them) and removes $tmp (KEEP_TMP=1
 # keeps it, to read the logs). It needs no pid variable: a Ctrl-C that
 # lands between `cmd &` and `pid=$!` would leave that unset. HUP, INT and
 # TERM exit 1, which runs the EXIT trap.
@@ -72,7 +72,7 @@ lib_exit() {
     jobs -p >"$tmp/.jobs" 2>/dev/null
     while read -r _lj; do kill -TERM "$_lj" 2>/dev/null; done <"$tmp/.jobs"
     wait 2>/dev/null
-    if [ -n "${KEEP:-}" ]; then echo "kept $tmp" >&2; else rm -rf "$tmp"; fi
+    if [ -n "${KEEP_TMP:-}" ]; then echo "kept $tmp" >&2; else rm -rf "$tmp"; fi
 }
 
 # watchdog SECS: if the script still runs after SECS, say so and stop it
