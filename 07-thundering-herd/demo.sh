@@ -20,9 +20,12 @@ linux=0
 [ "$(uname -s)" = Linux ] && linux=1
 
 # Run the program, show its table (not its csv lines), keep the csv lines.
+# Its notes are wrapped to 100 columns; the table's rows (a mode or the
+# header, then figures) are too wide to wrap and are left as they are.
 show() {
     out=$("$PROG" --workers 4 --csv "$@") || { echo "demo: $PROG $* failed"; exit 1; }
-    printf '%s\n' "$out" | grep -v '^csv,' | grep -v 'listening on'
+    printf '%s\n' "$out" | grep -v '^csv,' | grep -v 'listening on' |
+        fit '^(mode  |[a-z-]+  +[0-9-])'
     csv=$(printf '%s\n' "$out" | grep '^csv,')
 }
 

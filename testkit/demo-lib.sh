@@ -23,6 +23,7 @@
 #   port_in TEXT         the PORT of a `listening on HOST:PORT (pid N)` line
 #   step TEXT...         a new step: pause (PAUSE=1), a blank line, the text
 #   say TEXT...          narration, wrapped to fit $LIB_WIDTH (100) columns
+#   fit [KEEP]           a filter: wrap long lines, but those matching KEEP
 #   show_cmd CMD...      print `$ CMD`, quoted (for a command run with
 #                        redirections: set -- CMD...; show_cmd "$@"; "$@" >F)
 #   run CMD...           print `$ CMD`, quoted so that pasting it does the same,
@@ -161,14 +162,24 @@ port_in() {
 }
 
 # say TEXT...: the words, one line if they fit in $LIB_WIDTH columns, else
-# wrapped at spaces, each next line indented as the first.
-say() {
-    printf '%s\n' "$*" | awk -v w="$LIB_WIDTH" 'length($0) <= w { print; next } {
-        match($0, /^ */); ind = substr($0, 1, RLENGTH)
-        n = split($0, word, " "); s = ind
-        for (i = 1; i <= n; i++) {
-            if (s != ind && length(s) + 1 + length(word[i]) > w) { print s; s = ind }
-            s = (s == ind ? s word[i] : s " " word[i])
+# wrapped at spaces (fit).
+say() { printf '%s\n' "$*" | fit; }
+
+# fit [KEEP]: a filter that wraps at spaces each line longer than
+# $LIB_WIDTH columns, except lines that match the extended regular
+# expression KEEP (a table's rows: wrapped, they would say less). The next
+# lines of a wrapped one are indented as it is, two more after a "- ".
+fit() {
+    awk -v w="$LIB_WIDTH" -v keep="${1:-}" '
+    length($0) <= w || (keep != "" && $0 ~ keep) { print; next }
+    {
+        match($0, /^ *(- )?/)
+        ind = sprintf("%" RLENGTH "s", "")
+        n = split(substr($0, RLENGTH + 1), word, " ")
+        s = substr($0, 1, RLENGTH) word[1]
+        for (i = 2; i <= n; i++) {
+            if (length(s) + 1 + length(word[i]) > w) { print s; s = ind word[i] }
+            else s = s " " word[i]
         }
         print s
     }'
