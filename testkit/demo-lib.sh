@@ -1,3 +1,4 @@
+# shellcheck shell=sh disable=SC2034 # its variables are for the scripts that source it
 # demo-lib.sh: what every chapter's shell scripts (demo.sh, bench.sh and the
 # small measuring scripts) share, sourced as their first command:
 #
@@ -163,7 +164,7 @@ port_in() {
 
 # say TEXT...: the words, one line if they fit in $LIB_WIDTH columns, else
 # wrapped at spaces (fit).
-say() { printf '%s\n' "$*" | fit; }
+say() { printf '%s\n' "$*" | fit ''; }
 
 # fit [KEEP]: a filter that wraps at spaces each line longer than
 # $LIB_WIDTH columns, except lines that match the extended regular
