@@ -17,43 +17,25 @@
 # load client shares the machine's CPUs with the server, so absolute numbers
 # drift; compare the columns of one run. Takes under a minute on a 2-core
 # machine.
-set -u
-cd "$(dirname "$0")" || exit 1
-[ -x ./event-loop ] || { echo "build first: make" >&2; exit 1; }
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/event-loop-bench.XXXXXX") || exit 1
+. "$(dirname "$0")/../testkit/demo-lib.sh"
+lib_init event-loop-bench ./event-loop
 spid=
-cleanup() {
-    [ -n "$spid" ] && kill "$spid" 2>/dev/null
-    wait 2>/dev/null
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 1' HUP INT PIPE TERM
 
 val() { printf '%s\n' "$2" | sed -n "s/.* $1=\([^ ]*\).*/\1/p"; }
 
+# capped ARGS...: become ./event-loop ARGS, its address space capped at
+# $vlimit KiB (ulimit -v) when that is set. Run in the background, it is a
+# subshell of its own, so the cap touches nothing else.
+capped() {
+    if [ -n "${vlimit:-}" ]; then ulimit -v "$vlimit"; fi
+    exec ./event-loop "$@"
+}
 start_server() {
-    rm -f "$tmp/fifo" "$tmp/server.log"
-    mkfifo "$tmp/fifo" || exit 1
-    # $vlimit, when set, caps the server's address space (ulimit -v, KiB).
-    (
-        [ -n "${vlimit:-}" ] && ulimit -v "$vlimit"
-        exec ./event-loop --port 0 --tick 0 "$@"
-    ) >"$tmp/fifo" 2>&1 &
-    spid=$!
-    exec 3<"$tmp/fifo"
-    port=
-    while IFS= read -r line <&3; do
-        printf '%s\n' "$line" >>"$tmp/server.log"
-        case $line in *"listening on"*)
-            port=${line##*:}
-            port=${port%% *}
-            break
-            ;;
-        esac
-    done
-    [ -n "$port" ] || { echo "server did not start: $*" >&2; exit 1; }
+    rm -f "$tmp/server.log"
+    start_fifo capped --port 0 --tick 0 "$@"
+    spid=$bg_pid
+    read_until "listening on" || { echo "server did not start: $*" >&2; exit 1; }
+    port=$(port_in "$line")
     # Keep draining its output (refusals, errors) into the log.
     cat <&3 >>"$tmp/server.log" &
     exec 3<&-

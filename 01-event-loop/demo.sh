@@ -11,36 +11,16 @@
 # read through a FIFO, so the script waits for the server's own lines
 # ("listening on", "the loop is blocked") instead of sleeping. It exits
 # non-zero if something it shows did not happen, and kills what it started.
-set -u
-cd "$(dirname "$0")" || exit 1
-[ -x ./event-loop ] || { echo "build first: make" >&2; exit 1; }
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/event-loop-demo.XXXXXX") || exit 1
-spid=
-cleanup() {
-    [ -n "$spid" ] && kill "$spid" 2>/dev/null
-    kill "$watchdog" 2>/dev/null
-    wait 2>/dev/null
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 1' HUP INT PIPE TERM
-
-# A watchdog: if a line we wait for never comes, end the demo (failed)
-# after two minutes rather than hang a classroom or a CI run.
-(
-    trap 'kill "$s" 2>/dev/null; exit 0' TERM
-    sleep 120 &
-    s=$!
-    wait "$s" && echo "DEMO FAILED: still running after 120 s" && kill -TERM $$
-) &
-watchdog=$!
+. "$(dirname "$0")/../testkit/demo-lib.sh"
+lib_init event-loop-demo ./event-loop
+# If a line we wait for never comes, end the demo (failed) after two
+# minutes rather than hang a classroom or a CI run.
+watchdog 120
 
 fail() {
     echo "DEMO FAILED: $*"
     exit 1
 }
-say() { printf '%s\n' "$*"; }
 # The value of key=value in a stats line: val KEY "LINE"
 val() { printf '%s\n' "$2" | sed -n "s/.* $1=\([^ ]*\).*/\1/p"; }
 mib() { awk -v k="$1" 'BEGIN { printf "%.1f MiB", k / 1024 }'; }
@@ -48,24 +28,10 @@ mib() { awk -v k="$1" 'BEGIN { printf "%.1f MiB", k / 1024 }'; }
 # start_server ARGS...: run ./event-loop on a free port with its output on
 # fd 3 (a FIFO), and wait for its "listening on" line. Sets $port, $spid.
 start_server() {
-    rm -f "$tmp/fifo"
-    mkfifo "$tmp/fifo" || fail "mkfifo"
-    ./event-loop --port 0 "$@" >"$tmp/fifo" 2>&1 &
-    spid=$!
-    exec 3<"$tmp/fifo"
-    wait_line "listening on" || fail "the server did not start: ./event-loop $*"
-    port=${line##*:}
-    port=${port%% *}
-}
-
-# wait_line TEXT: read the server's output until a line contains TEXT.
-# The matching line is left in $line; every line goes to $tmp/server.log.
-wait_line() {
-    while IFS= read -r line <&3; do
-        printf '%s\n' "$line" >>"$tmp/server.log"
-        case $line in *"$1"*) return 0 ;; esac
-    done
-    return 1
+    start_fifo ./event-loop --port 0 "$@"
+    spid=$bg_pid
+    read_until "listening on" || fail "the server did not start: ./event-loop $*"
+    port=$(port_in "$line")
 }
 
 stop_server() {
@@ -85,7 +51,6 @@ hard=$(ulimit -Hn)
 ulimit -n "$hard" 2>/dev/null || fail "ulimit -n $hard"
 
 say "=== 01-event-loop: one thread and a loop, or a thread per client ($(getconf _NPROCESSORS_ONLN 2>/dev/null || echo '?') CPUs)"
-say
 
 # ---------------------------------------------------------------------------
 idle=1000
@@ -93,7 +58,7 @@ if [ "$hard" -lt 1100 ]; then
     idle=$((hard - 100))
     say "(The hard fd limit is $hard: part 1 uses $idle clients instead of 1000.)"
 fi
-say "--- 1. $idle idle clients: the loop against one thread per client"
+step "--- 1. $idle idle clients: the loop against one thread per client"
 for mode in loop threads; do
     if [ $mode = loop ]; then start_server --tick 0; else start_server --tick 0 --threads; fi
     empty=$(client stats) || fail "stats"
@@ -119,17 +84,17 @@ printf '%-36s %16s %16s\n' "virtual size (VmSize), $idle clients" "$(mib "$loop_
 printf '%-36s %16s %16s\n' "context switches, voluntary" "$loop_vcs" "$threads_vcs"
 printf '%-36s %16s %16s\n' "context switches, involuntary" "$loop_ics" "$threads_ics"
 say
-say "Notice: the loop serves $idle clients on 1 thread for $(( (loop_rss - loop_empty_rss) )) KiB more than an"
-say "empty server. --threads runs $threads_threads threads: each reserved an 8 MiB stack"
-say "(that is the huge virtual size), but only the pages a thread touched are resident,"
-say "so the real cost is the RSS line, $(( (threads_rss - threads_empty_rss) / idle )) KiB per thread, plus one kernel task each."
+say "Notice: the loop serves $idle clients on 1 thread for $(( (loop_rss - loop_empty_rss) ))" \
+    "KiB more than an empty server. --threads runs $threads_threads threads: each reserved an" \
+    "8 MiB stack (that is the huge virtual size), but only the pages a thread touched are" \
+    "resident, so the real cost is the RSS line," \
+    "$(( (threads_rss - threads_empty_rss) / idle )) KiB per thread, plus one kernel task each."
 [ "$loop_threads" -eq 1 ] || fail "the loop server ran $loop_threads threads"
 [ "$threads_threads" -gt "$idle" ] || fail "--threads ran only $threads_threads threads"
 [ "$threads_rss" -gt "$loop_rss" ] || fail "threads did not cost more memory than the loop"
-say
 
 # ---------------------------------------------------------------------------
-say "--- 2. CPU work blocks the loop"
+step "--- 2. CPU work blocks the loop"
 # A tick every 250 ms (not the default second), so that a 1-second busy
 # request always swallows several ticks, wherever it starts.
 start_server --tick 250
@@ -138,25 +103,24 @@ client ping || fail "ping"
 say "client A now sends 'busy 1000' (1 s of CPU inside the server); B pings again:"
 client "busy 1000" >"$tmp/a" &
 apid=$!
-wait_line "the loop is blocked" || fail "the server did not start the busy request"
+read_until "the loop is blocked" || fail "the server did not start the busy request"
 say "  server: $line"
 client ping >"$tmp/b" || fail "ping during busy"
 cat "$tmp/b"
 wait "$apid" || fail "client A"
 sed 's/^/  A got: /' "$tmp/a"
 b_ms=$(sed -n 's/^\[client [0-9]*\] \([0-9]*\)\..*/\1/p' "$tmp/b")
-wait_line "the loop was blocked" || fail "no late tick"
+read_until "the loop was blocked" || fail "no late tick"
 say "  server: $line"
 say
-say "Notice: B's ping waited ${b_ms} ms for A's computation: one thread means one thing at"
-say "a time, and the server's own 250 ms tick stalled as well. With --threads, only A's"
-say "own thread would be busy (try: ./event-loop --threads)."
+say "Notice: B's ping waited ${b_ms} ms for A's computation: one thread means one thing at" \
+    "a time, and the server's own 250 ms tick stalled as well. With --threads, only A's" \
+    "own thread would be busy (try: ./event-loop --threads)."
 [ "$b_ms" -ge 500 ] || fail "B's ping was not delayed by busy (${b_ms} ms)"
 stop_server
-say
 
 # ---------------------------------------------------------------------------
-say "--- 3. The FD_SETSIZE wall, and past it"
+step "--- 3. The FD_SETSIZE wall, and past it"
 if [ "$hard" -lt 1300 ]; then
     say "The hard fd limit here is $hard, too low to reach FD_SETSIZE: skipping part 3."
     say "(Raise it with: ulimit -Hn, or in /etc/security/limits.conf.)"
@@ -167,7 +131,7 @@ say "select(2) can only watch fds 0..1023. 1100 clients connect to the select se
 ./event-loop load --port "$port" --conns 1100 --msgs 1 >"$tmp/load"
 sed 's/^/  /' "$tmp/load" | grep -v "first failure"
 refused=$(sed -n 's/.* served, \([0-9]*\) refused.*/\1/p' "$tmp/load")
-wait_line "refused a connection" || fail "no refusal logged"
+read_until "refused a connection" || fail "no refusal logged"
 say "  server: $line"
 client ping >/dev/null || fail "the select server stopped serving after the wall"
 say "  ...and the server still answers others: $(client ping)"
@@ -197,8 +161,8 @@ say "Now $big ($why) with $conns clients, one echo each:"
 sed 's/^/  /' "$tmp/load"
 stop_server
 say
-say "Notice: the same one-thread server holds $conns connections once it stops asking"
-say "select(), and costs a few MiB for them. Per-call cost: select and poll scan every fd,"
-say "epoll reports only the ready ones (compare them with: make bench)."
+say "Notice: the same one-thread server holds $conns connections once it stops asking" \
+    "select(), and costs a few MiB for them. Per-call cost: select and poll scan every fd," \
+    "epoll reports only the ready ones (compare them with: make bench)."
 say
 say "demo: all three parts happened as described."

@@ -14,17 +14,13 @@
 # Figures, never pass/fail. Absolute numbers drift with the machine and its
 # load; compare within one run.
 
-set -u
-cd "$(dirname "$0")" || exit 1
-[ -x ./fork ] || { echo "bench: ./fork is not built: run make first"; exit 1; }
+. "$(dirname "$0")/../testkit/demo-lib.sh"
+lib_init fork-bench ./fork
 
 echo "machine: $(getconf _NPROCESSORS_ONLN 2>/dev/null || echo '?') CPUs online," \
     "kernel $(uname -sr)"
 echo "compiler: $(${CC:-cc} --version 2>/dev/null | sed -n 1p)"
 echo
-
-out=$(mktemp "${TMPDIR:-/tmp}/fork-bench.XXXXXX") || exit 1
-trap 'rm -rf "$out" "$out.d"' EXIT
 
 ./fork cost "$@" | tee "$out"
 echo
@@ -42,17 +38,17 @@ awk '$4 == "MiB" && $NF == "ms" && $3 ~ /^[0-9]+$/ {
     }' "$out"
 
 echo
-if ! command -v node >/dev/null 2>&1; then
+if ! have node; then
     echo "node: not installed, so no Node child_process.fork() figure (skipped)"
     exit 0
 fi
-mkdir "$out.d" || exit 1
-cat >"$out.d/child.js" <<'EOF'
+mkdir "$tmp/node" || exit 1
+cat >"$tmp/node/child.js" <<'EOF'
 // The child: report its resident size as soon as it runs, then wait.
 process.send({ rss: process.memoryUsage().rss });
 process.on('message', () => process.exit(0));
 EOF
-cat >"$out.d/parent.js" <<'EOF'
+cat >"$tmp/node/parent.js" <<'EOF'
 // child_process.fork() N times, one after the other; the median time from
 // fork() to the child's first message, and the median child RSS.
 const { fork } = require('child_process');
@@ -77,4 +73,4 @@ function once(i) {
 }
 once(0);
 EOF
-node "$out.d/parent.js"
+node "$tmp/node/parent.js"

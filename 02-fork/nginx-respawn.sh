@@ -16,8 +16,8 @@
 # It needs nothing but nginx and a POSIX shell (and ps off Linux); it gives up after
 # 30 seconds and stops the nginx it started.
 
-set -u
-cd "$(dirname "$0")" || exit 1
+. "$(dirname "$0")/../testkit/demo-lib.sh"
+lib_init nginx-respawn
 rounds=${1:-3}
 case $rounds in '' | *[!0-9]*) echo "nginx-respawn.sh: bad value for ROUNDS: $rounds" >&2; exit 2 ;; esac
 
@@ -28,18 +28,11 @@ if [ -z "$nginx" ]; then
 fi
 
 master=
-watchdog=
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/nginx-respawn.XXXXXX") || exit 1
-cleanup() {
+# nginx's graceful stop is SIGQUIT (SIGTERM is its fast one).
+lib_cleanup() {
     if [ -n "$master" ]; then kill -QUIT "$master" 2>/dev/null; wait "$master" 2>/dev/null; fi
-    if [ -n "$watchdog" ]; then kill "$watchdog" 2>/dev/null; fi
-    rm -rf "$tmp"
 }
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-
-( sleep 30; echo "nginx-respawn.sh: gave up after 30 s"; kill -TERM $$ ) &
-watchdog=$!
+watchdog 30
 
 # Milliseconds since the epoch where date has %N (GNU, busybox), else whole
 # seconds times 1000.

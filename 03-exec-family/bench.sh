@@ -7,8 +7,8 @@
 # elsewhere on the machine hits both alike. It prints the median of each and
 # their ratio. The ratio is the figure to keep; absolute times drift with the
 # machine and its load. RUNS=N sets N (default 500).
-set -u
-cd "$(dirname "$0")" || exit 1
+. "$(dirname "$0")/../testkit/demo-lib.sh"
+lib_init exec-family-bench ./exec-family
 runs=${RUNS:-500}
 echo "cpus: $(getconf _NPROCESSORS_ONLN 2>/dev/null || echo '?')"
 echo "kernel: $(uname -sr)"

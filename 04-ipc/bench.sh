@@ -9,8 +9,8 @@
 # difference is mostly the worker's start-up: an exec of a small C program
 # against starting a JavaScript runtime (FACTS.md: a Node child needs tens
 # of milliseconds and tens of MB before its first message).
-set -u
-cd "$(dirname "$0")" || exit 1
+. "$(dirname "$0")/../testkit/demo-lib.sh"
+lib_init ipc-bench ./ipc
 RUNS=${RUNS:-21}
 
 now_us() { # microseconds on the wall clock; needs a date with %N (GNU, busybox)
@@ -37,7 +37,7 @@ median_ms() {
 echo "cpus: $(getconf _NPROCESSORS_ONLN 2>/dev/null || echo ?)   kernel: $(uname -sr)   runs: $RUNS (median)"
 c=$(median_ms ./ipc) || exit 1
 printf '%-40s %8s ms   1.0x\n' "./ipc (C worker)" "$c"
-if command -v node >/dev/null 2>&1; then
+if have node; then
     n=$(median_ms ./ipc node node-worker.js) || exit 1
     printf '%-40s %8s ms   %sx\n' "./ipc node node-worker.js ($(node --version))" "$n" \
         "$(awk -v a="$n" -v b="$c" 'BEGIN { printf "%.1f", a / b }')"

@@ -10,39 +10,17 @@
 # happened, and exits non-zero if anything it shows did not happen. Every
 # process it starts is stopped and checked gone at the end. nc, curl, strace
 # and node are optional: without them those steps say so and are skipped.
-set -u
-cd "$(dirname "$0")" || exit 1
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/handle-demo.XXXXXX") || exit 1
+. "$(dirname "$0")/../testkit/demo-lib.sh"
+lib_init handle-demo ./handle-passing
 log=$tmp/master.log
-out=$tmp/out
-mpid=
 tpid=
-cleanup() {
-    [ -n "$mpid" ] && kill "$mpid" 2>/dev/null
-    [ -n "$tpid" ] && kill "$tpid" 2>/dev/null
-    # Ctrl-C between `cmd &` and `mpid=$!` leaves mpid unset: stop every
-    # background job the shell still has as well.
-    jobs -p >"$tmp/jobs" && while read -r j; do kill "$j" 2>/dev/null; done <"$tmp/jobs"
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 1' HUP INT TERM
-fail=0
+# strace ignores SIGTERM: stop the master it traces, and strace ends with it.
+lib_cleanup() { if [ -n "$tpid" ]; then kill "$tpid" 2>/dev/null; fi; }
 
-note() { printf '\n>>> %s\n' "$*"; }
-bad() { echo "!! $*"; fail=1; }
-# wait_for FILE TEXT: until TEXT appears in FILE (at most 20 s). This waits
-# for a line the program prints when it is ready; it does not guess a delay.
+# wait_for FILE TEXT [COUNT]: until COUNT lines (default 1) of FILE hold TEXT
+# (at most 20 s).
 wait_for() {
-    i=0
-    while ! grep -F -q -- "$2" "$1"; do
-        i=$((i + 1))
-        if [ "$i" -gt 200 ]; then
-            bad "timed out waiting for: $2"
-            return 1
-        fi
-        sleep 0.1
-    done
+    wait_file "$1" "$2" 200 "${3:-1}" || { bad "timed out waiting for: $2"; return 1; }
 }
 # The lines of FILE that are new since the last call with the same MARK.
 show_new() {
@@ -56,18 +34,14 @@ show_new() {
 start_server() {
     f=$1
     shift
-    echo "\$ $* &"
-    "$@" >"$f" 2>&1 &
-    mpid=$!
-    wait_for "$f" "listening on " || return 1
-    port=$(sed -n 's/.*listening on [0-9.]*:\([0-9]*\) .*/\1/p' "$f" | head -n 1)
+    start_shown "$f" "listening on " "$@" || { bad "the server did not start"; return 1; }
+    mpid=$bg_pid
 }
 # stop_server LOG: SIGTERM, wait for it, require exit status 0 and a stop
 # without SIGKILL: a master that had to kill a worker after its grace period
 # still exits 0, but that stop was not the graceful one this demo promises.
 stop_server() {
-    echo "\$ kill -TERM $mpid"
-    kill -TERM "$mpid"
+    run kill -TERM "$mpid"
     wait "$mpid"
     rc=$?
     mpid=
@@ -78,26 +52,38 @@ stop_server() {
     fi
 }
 # client N: the built-in client, N connections; output in $out.
-client() {
-    echo "\$ ./handle-passing client -p $port -n $1"
-    ./handle-passing client -p "$port" -n "$1" >"$out" 2>&1 || bad "the client failed"
-    cat "$out"
-}
+client() { run_check 0 ./handle-passing client -p "$port" -n "$1"; }
 # The pids that answered in $out, one per line.
 answered() { sed -n 's/.*child data, pid \([0-9]*\).*/\1/p' "$out"; }
+# only_from PIDS WHO: every pid that answered in $out is one of PIDS.
+only_from() {
+    for p in $(answered); do
+        echo "$1" | grep -q -x "$p" || bad "pid $p is not one of the $2"
+    done
+}
+# interop LOG READY WORKERS-READY CMD...: start a master of the other
+# language's kind, wait for READY and two WORKERS-READY lines, show them,
+# and make 4 connections.
+interop() {
+    f=$1
+    ready=$2
+    both=$3
+    shift 3
+    start_server "$f" "$@" || exit 1
+    wait_for "$f" "$ready"
+    wait_for "$f" "$both" 2
+    show_new "$f" "$f"
+    client 4
+}
 
-note "The post's main.js and sub.js, in C. The master binds ONE socket, starts" \
+step ">>> The post's main.js and sub.js, in C. The master binds ONE socket, starts" \
      "3 workers with a channel on fd 3, sends each of them the server (a" \
      "NODE_HANDLE message with the fd attached), then closes its own copy." \
      "Notice the fd numbers: the master's is not the workers', yet every line" \
      "names the same socket:[inode]."
 start_server "$log" ./handle-passing -p 0 -w 3 || exit 1
 wait_for "$log" "handoff complete" || exit 1
-i=0
-while [ "$(grep -c 'the same socket' "$log")" -lt 3 ] && [ "$i" -lt 200 ]; do
-    i=$((i + 1))
-    sleep 0.1
-done
+wait_for "$log" 'the same socket' 3
 show_new "$log" "$log"
 id=$(sed -n 's/.*the server is fd [0-9]* -> \(.*\)$/\1/p' "$log")
 mfd=$(sed -n 's/.*the server is fd \([0-9]*\) .*/\1/p' "$log")
@@ -107,7 +93,7 @@ workers=$(sed -n 's/^\[worker \([0-9]*\)\] got the server.*/\1/p' "$log")
     bad "expected 3 workers with another fd number and the same socket"
 
 if [ -d /proc/self/fd ]; then
-    note "The same, seen from outside in /proc (Linux): which fd of each process" \
+    step ">>> The same, seen from outside in /proc (Linux): which fd of each process" \
          "is $id? The master's fd $mfd is gone: it closed its copy after the" \
          "handoff. The socket lives on in the workers: close(2) drops one" \
          "reference, and the workers hold the others."
@@ -126,22 +112,19 @@ if [ -d /proc/self/fd ]; then
     done
 fi
 
-note "10 connections, one after the other, to the one port. Several worker pids" \
+step ">>> 10 connections, one after the other, to the one port. Several worker pids" \
      "answer. Which one wins each connection is the kernel's choice (chapter 07" \
      "measures it): run it twice and the counts change."
 client 10
 [ "$(answered | wc -l)" -eq 10 ] || bad "expected 10 answers"
-for p in $(answered | sort -u); do
-    echo "$workers" | grep -q -x "$p" || bad "pid $p is not one of the workers"
-done
+only_from "$workers" workers
 first=$(answered | sort | uniq -c | sort -rn | awk 'NR == 1 { print $2 }')
 all_pids=$(answered | sort -u)
 
-note "Kill the worker that answered most ($first) with SIGKILL. The master reaps" \
+step ">>> Kill the worker that answered most ($first) with SIGKILL. The master reaps" \
      "it and says so; the other two go on serving the same port, and no answer" \
      "comes from the dead one."
-echo "\$ kill -KILL $first"
-kill -KILL "$first"
+run kill -KILL "$first"
 wait_for "$log" "worker $first killed by signal"
 wait_for "$log" "2 workers still serve the port"
 show_new "$log" "$log"
@@ -152,37 +135,30 @@ all_pids=$(printf '%s\n%s\n' "$all_pids" "$(answered)" | sort -u)
 [ "$(echo "$all_pids" | wc -w)" -ge 2 ] || bad "expected several pids to answer"
 echo "(pids that answered on port $port in this demo: $(echo $all_pids))"
 
-if command -v nc >/dev/null 2>&1; then
-    note "Any TCP client works, for example nc. The worker writes its line and" \
+if have nc; then
+    step ">>> Any TCP client works, for example nc. The worker writes its line and" \
          "closes the connection, so nc ends by itself."
-    echo "\$ nc 127.0.0.1 $port </dev/null"
-    nc 127.0.0.1 "$port" </dev/null >"$out" 2>&1
-    cat "$out"
+    run_out nc 127.0.0.1 "$port"
     grep -q "child data, pid " "$out" || bad "nc got no answer"
 else
-    note "(nc is not installed: skipping the nc step)"
+    step ">>> (nc is not installed: skipping the nc step)"
 fi
 
-if command -v curl >/dev/null 2>&1; then
-    note "The post tests with curl. This is not an HTTP server: the answer has no" \
+if have curl; then
+    step ">>> The post tests with curl. This is not an HTTP server: the answer has no" \
          "status line, which modern curl refuses (it would be HTTP/0.9). It works" \
          "only with --http0.9."
-    echo "\$ curl -sS http://127.0.0.1:$port/"
-    curl -sS "http://127.0.0.1:$port/" >"$out" 2>&1
-    rc=$?
-    cat "$out"
+    run_out curl -sS "http://127.0.0.1:$port/"
     echo "(curl exit status $rc)"
     [ "$rc" -ne 0 ] || bad "curl was expected to refuse the answer"
     grep -q "HTTP/0.9" "$out" || bad "expected curl to complain about HTTP/0.9"
-    echo "\$ curl -sS --http0.9 http://127.0.0.1:$port/"
-    curl -sS --http0.9 "http://127.0.0.1:$port/" >"$out" 2>&1
-    cat "$out"
+    run_out curl -sS --http0.9 "http://127.0.0.1:$port/"
     grep -q "child data, pid " "$out" || bad "curl --http0.9 got no answer"
 else
-    note "(curl is not installed: skipping the curl step)"
+    step ">>> (curl is not installed: skipping the curl step)"
 fi
 
-note "SIGTERM stops it gracefully: the master disconnects, the workers exit on" \
+step ">>> SIGTERM stops it gracefully: the master disconnects, the workers exit on" \
      "the channel's EOF, the master reaps them and exits 0."
 stop_server "$log"
 grep -q "all 3 workers have exited; bye" "$log" || bad "expected the master's goodbye"
@@ -191,9 +167,9 @@ for p in $workers; do
 done
 echo "(workers $(echo $workers) are gone)"
 
-if command -v strace >/dev/null 2>&1 &&
+if have strace &&
     strace -o /dev/null true >/dev/null 2>&1; then
-    note "What really travels (strace, one worker). The fd is NOT written into" \
+    step ">>> What really travels (strace, one worker). The fd is NOT written into" \
          "the channel as a number: it rides as SCM_RIGHTS ancillary data on the" \
          "sendmsg(2) of the NODE_HANDLE line (cmsg_data names the channel's own dup" \
          "of the server, so the master may close fd 3 at once), and the worker's" \
@@ -202,8 +178,8 @@ if command -v strace >/dev/null 2>&1 &&
         ./handle-passing -p 0 -w 1 >"$tmp/s.log" 2>&1 &
     spid=$!
     wait_for "$tmp/s.log" "handoff complete"
-    # strace itself ignores SIGTERM; stop the traced master, and strace
-    # ends with it.
+    # strace itself ignores SIGTERM: stop the traced master (lib_cleanup
+    # too), and strace ends with it.
     tpid=$(sed -n 's/^\[master \([0-9]*\)\] listening on.*/\1/p' "$tmp/s.log")
     [ -n "$tpid" ] && kill -TERM "$tpid"
     wait "$spid"
@@ -213,43 +189,25 @@ if command -v strace >/dev/null 2>&1 &&
         bad "expected a sendmsg carrying NODE_HANDLE with SCM_RIGHTS"
     grep -q 'NODE_HANDLE_ACK' "$tmp/trace" || bad "expected the NODE_HANDLE_ACK"
 else
-    note "(strace is not available: skipping the system-call view)"
+    step ">>> (strace is not available: skipping the system-call view)"
 fi
 
-if command -v node >/dev/null 2>&1; then
-    note "Node and C speak the same protocol. First a Node master (node/main.js)" \
+if have node; then
+    step ">>> Node and C speak the same protocol. First a Node master (node/main.js)" \
          "that sends its net.Server to two C workers: the C workers answer" \
          "NODE_HANDLE_ACK and serve Node's port."
-    start_server "$tmp/n1" node node/main.js ./handle-passing-worker 2 || exit 1
-    wait_for "$tmp/n1" "closed its own copy"
-    i=0
-    while [ "$(grep -c 'says {"pid"' "$tmp/n1")" -lt 2 ] && [ "$i" -lt 200 ]; do
-        i=$((i + 1))
-        sleep 0.1
-    done
-    show_new "$tmp/n1" n1
-    client 4
-    cw=$(sed -n 's/^\[worker \([0-9]*\)\] got the server.*/\1/p' "$tmp/n1")
-    for p in $(answered); do
-        echo "$cw" | grep -q -x "$p" || bad "pid $p is not one of the C workers"
-    done
+    interop "$tmp/n1" "closed its own copy" 'says {"pid"' \
+        node node/main.js ./handle-passing-worker 2
+    only_from "$(sed -n 's/^\[worker \([0-9]*\)\] got the server.*/\1/p' "$tmp/n1")" \
+        "C workers"
     stop_server "$tmp/n1"
 
-    note "Then the C master sending the server to two Node workers" \
+    step ">>> Then the C master sending the server to two Node workers" \
          "(node/sub.js): Node gets a net.Server for the C master's socket."
-    start_server "$tmp/n2" ./handle-passing -p 0 -w 2 -- node node/sub.js || exit 1
-    wait_for "$tmp/n2" "handoff complete"
-    i=0
-    while [ "$(grep -c 'the same socket' "$tmp/n2")" -lt 2 ] && [ "$i" -lt 200 ]; do
-        i=$((i + 1))
-        sleep 0.1
-    done
-    show_new "$tmp/n2" n2
-    client 4
+    interop "$tmp/n2" "handoff complete" 'the same socket' \
+        ./handle-passing -p 0 -w 2 -- node node/sub.js
     nw=$(sed -n 's/^\[node-worker \([0-9]*\)\] got the server.*/\1/p' "$tmp/n2")
-    for p in $(answered); do
-        echo "$nw" | grep -q -x "$p" || bad "pid $p is not one of the Node workers"
-    done
+    only_from "$nw" "Node workers"
     if [ -d /proc/self/fdinfo ]; then
         echo "(the server is non-blocking in each Node worker: its flags include"
         echo " 04000, O_NONBLOCK; handle_send() sets it, because Node never does,"
@@ -267,7 +225,7 @@ if command -v node >/dev/null 2>&1; then
     [ "$(grep -c 'the master closed the channel; exiting' "$tmp/n2")" -eq 2 ] ||
         bad "expected both Node workers to exit on the channel's EOF"
 else
-    note "(node is not installed: skipping the Node interop steps)"
+    step ">>> (node is not installed: skipping the Node interop steps)"
 fi
 
 echo

@@ -19,49 +19,29 @@
 # the worker that just served is often still busy when the next one comes.
 # Chapter 07 measures each way of waiting.
 #
-# It stops every server it starts and gives up after 120 seconds.
-set -u
-cd "$(dirname "$0")" || exit 1
+# It stops every server it starts and gives up after 120 seconds. (The runs
+# loop is a pipeline's subshell: on Ctrl-C its server gets the terminal's
+# SIGINT as well.)
+. "$(dirname "$0")/../testkit/demo-lib.sh"
+lib_init spread ./handle-passing
 runs=${1:-10}
 workers=${2:-3}
 conns=${3:-200}
 for v in "$runs" "$workers" "$conns"; do
     case $v in '' | *[!0-9]* | 0) echo "spread.sh: bad value: $v (want a whole number > 0)" >&2; exit 2 ;; esac
 done
-[ -x ./handle-passing ] || { echo "spread.sh: run make first" >&2; exit 1; }
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/spread.XXXXXX") || exit 1
-mpid=
-watchdog=
-cleanup() {
-    if [ -n "$mpid" ]; then kill -TERM "$mpid" 2>/dev/null; wait "$mpid" 2>/dev/null; fi
-    if [ -n "$watchdog" ]; then kill "$watchdog" 2>/dev/null; fi
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-( sleep 120; echo "spread.sh: gave up after 120 s"; kill -TERM $$ ) &
-watchdog=$!
+watchdog 120
 
 echo "spread.sh: $runs runs of ./handle-passing -w $workers, $conns connections each (backend ${LOOP_BACKEND:-select})"
 r=1
 while [ "$r" -le "$runs" ]; do
-    ./handle-passing -w "$workers" -p 0 >"$tmp/log" 2>&1 &
-    mpid=$!
-    i=0
-    until grep -q "handoff complete" "$tmp/log"; do
-        i=$((i + 1))
-        [ "$i" -le 200 ] || { echo "spread.sh: the server did not start:"; cat "$tmp/log"; exit 1; }
-        sleep 0.05
-    done
-    port=$(sed -n 's/.*listening on [0-9.]*:\([0-9]*\) .*/\1/p' "$tmp/log" | head -n 1)
-    ./handle-passing client -p "$port" -n "$conns" >"$tmp/out" 2>&1 || { cat "$tmp/out"; exit 1; }
-    kill -TERM "$mpid"
-    wait "$mpid"
-    mpid=
+    start_log "$tmp/log" "handoff complete" ./handle-passing -w "$workers" -p 0 || exit 1
+    ./handle-passing client -p "$port" -n "$conns" >"$out" 2>&1 || { cat "$out"; exit 1; }
+    kill -TERM "$bg_pid"
+    wait "$bg_pid"
     # "... served by 3 processes: pid 1 x5, pid 2 x6, pid 3 x9" -> counts,
     # padded with zeros for workers that served none.
-    grep "connections served by" "$tmp/out" | tr ',' '\n' | sed -n 's/.* x\([0-9]*\)$/\1/p' |
+    grep "connections served by" "$out" | tr ',' '\n' | sed -n 's/.* x\([0-9]*\)$/\1/p' |
         awk -v w="$workers" -v r="$r" '{ c[NR] = $1 } END {
             for (i = NR + 1; i <= w; i++) c[i] = 0
             n = w; for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (c[j] > c[i]) { t = c[i]; c[i] = c[j]; c[j] = t }

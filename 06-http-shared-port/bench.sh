@@ -23,48 +23,38 @@
 # one worker after the runs, the CPU count and the tool versions. These are figures, not a
 # test: the machine may be busy, so compare within one run. A missing peer
 # (wrk, nginx, node) is skipped with a message.
-set -u
-cd "$(dirname "$0")"
+. "$(dirname "$0")/../testkit/demo-lib.sh"
+lib_init bench-06 ./http-shared-port
 
 SECONDS_EACH=${BENCH_SECONDS:-5}
 ROUNDS=${BENCH_ROUNDS:-3}
 NPROC=$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1)
 WORKERS=${WORKERS:-$NPROC}
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/bench-06.XXXXXX") || exit 1
+TMP=$tmp
 PIDS=""
 
-cleanup() {
+# The servers get SIGTERM, and SIGKILL if one has not exited 6 s later;
+# demo-lib.sh then stops any other job and removes $tmp.
+lib_cleanup() {
     if [ -n "$PIDS" ]; then
         kill -TERM $PIDS 2>/dev/null
-        # SIGKILL whatever has not exited 6 s later; reap everything.
         (sleep 6 && kill -KILL $PIDS 2>/dev/null) &
         killer=$!
         wait $PIDS 2>/dev/null
         kill "$killer" 2>/dev/null
     fi
-    rm -rf "$TMP"
 }
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP PIPE
 
-if ! command -v wrk >/dev/null 2>&1; then
+if ! have wrk; then
     echo "wrk is not installed: nothing to measure (apt-get install wrk)"
     exit 0
 fi
 
-# Wait until file $1 has a "listening on HOST:PORT" line; print PORT.
+# Wait (at most 10 s) until file $1 has a "listening on HOST:PORT" line;
+# print PORT.
 wait_port() {
-    i=0
-    while [ $i -lt 100 ]; do
-        port=$(sed -n 's/^listening on .*:\([0-9][0-9]*\) (pid.*/\1/p' "$1" 2>/dev/null | head -1)
-        if [ -n "$port" ]; then
-            echo "$port"
-            return 0
-        fi
-        sleep 0.1
-        i=$((i + 1))
-    done
-    return 1
+    wait_file "$1" "^listening on .*:[0-9][0-9]* (pid" 100 || return 1
+    port_in "$(cat "$1")"
 }
 
 # A free loopback port for nginx (it cannot take port 0 and report it).
@@ -195,7 +185,7 @@ EOF
     return 1
 }
 
-if command -v nginx >/dev/null 2>&1; then
+if have nginx; then
     try=1
     while [ $try -le 3 ] && ! start_nginx $try; do
         try=$((try + 1))
@@ -210,7 +200,7 @@ else
     echo "nginx is not installed: skipping it"
 fi
 
-if command -v node >/dev/null 2>&1; then
+if have node; then
     PORT=0 WORKERS=$WORKERS node bench-node.js >"$TMP/node.log" 2>&1 &
     NODE=$!
     PIDS="$PIDS $NODE"

@@ -18,21 +18,10 @@
 #   8. kill -9 of the master: its workers exit by themselves (no orphans);
 #   9. a worker that cannot run: the crash-loop guard gives up, exit 1.
 # It exits non-zero if any of it does not happen.
-set -u
-cd "$(dirname "$0")"
-
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/demo-06.XXXXXX") || exit 1
-LOG=$TMP/server.log
+. "$(dirname "$0")/../testkit/demo-lib.sh"
+lib_init demo-06 ./http-shared-port
+LOG=$tmp/server.log
 MASTER=
-cleanup() {
-    if [ -n "$MASTER" ] && kill -0 "$MASTER" 2>/dev/null; then
-        kill -TERM "$MASTER" 2>/dev/null
-        wait "$MASTER" 2>/dev/null
-    fi
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP PIPE
 
 fail() {
     echo "DEMO FAILED: $*"
@@ -44,13 +33,7 @@ fail() {
 # Wait (up to $2 tenths of a second) until the server printed $1 at least
 # $3 times (default once).
 wait_for() {
-    i=0
-    while [ $i -lt "$2" ]; do
-        [ "$(grep -c -- "$1" "$LOG")" -ge "${3:-1}" ] && return 0
-        sleep 0.1
-        i=$((i + 1))
-    done
-    fail "no line matching '$1' after $(($2 / 10)) s"
+    wait_file "$LOG" "$1" "$2" "${3:-1}" || fail "no line matching '$1' after $(($2 / 10)) s"
 }
 
 workers() {
@@ -61,19 +44,13 @@ workers() {
     done | sort -n | tr '\n' ' ' | sed 's/ $//'
 }
 
-step() {
-    echo
-    echo "=== $*"
-}
+have curl || { echo "this demo needs curl"; exit 1; }
 
-command -v curl >/dev/null 2>&1 || { echo "this demo needs curl"; exit 1; }
-
-step "1. The master binds one socket, starts 2 workers and passes it to each"
-./http-shared-port -p 0 -w 2 >"$LOG" 2>&1 &
-MASTER=$!
-wait_for "^listening on" 100
+step "=== 1. The master binds one socket, starts 2 workers and passes it to each"
+start_shown "$LOG" "^listening on" ./http-shared-port -p 0 -w 2 || fail "no master"
+MASTER=$bg_pid
 cat "$LOG"
-PORT=$(sed -n 's/^listening on .*:\([0-9]*\) (pid.*/\1/p' "$LOG")
+PORT=$port
 URL=http://127.0.0.1:$PORT/
 W=$(workers)
 echo
@@ -90,7 +67,7 @@ echo "Notice: the same socket:[inode] in all three. The workers never bound"
 echo "anything; the master keeps its reference (to hand to replacements) but"
 echo "never accepts on it, unlike the post's master."
 
-step "2. Requests: which process answers?"
+step "=== 2. Requests: which process answers?"
 for i in 1 2 3; do
     body=$(curl -s "$URL") || fail "curl $URL"
     echo "  curl $URL -> $body"
@@ -100,19 +77,17 @@ for i in 1 2 3; do
 done
 echo "Notice: the pid in the JSON is a worker's ($W), never the master's ($MASTER)."
 echo
-echo "  curl -si --http1.0 $URL"
-curl -si --http1.0 "$URL" | sed 's/^/    /'
+run_indent curl -si --http1.0 "$URL"
 echo
 curl -si --http1.0 "$URL" | grep -q "Connection: close" || fail "HTTP/1.0 was not closed"
 echo "Notice: HTTP/1.0 without keep-alive gets 'Connection: close'; the JSON is"
 echo "real JSON, as application/json (the post sent text/json and not-JSON)."
 echo
-echo "  curl -si -X DELETE $URL"
-curl -si -X DELETE "$URL" | sed 's/^/    /'
+run_indent curl -si -X DELETE "$URL"
 echo "Notice: a method other than GET or HEAD is refused with 405 and Allow."
 curl -si -X DELETE "$URL" | grep -q "^Allow: GET, HEAD" || fail "no 405 with Allow"
 
-step "3. Bad requests: each refused with its status"
+step "=== 3. Bad requests: each refused with its status"
 # refuse STATUS WHAT CURL-ARGS...: the request curl makes must get STATUS.
 refuse() {
     want=$1
@@ -141,13 +116,15 @@ echo "  $got <- a chunked body, well formed: read and discarded"
 echo "Notice: the workers went on serving; tests/test_http_shared_port.c sends"
 echo "the rest of the battery (NUL bytes, no Host, 405, 413, 505, slowloris)."
 
-step "4. Load, then SIGUSR1: how many requests did each worker serve?"
-if command -v wrk >/dev/null 2>&1; then
-    echo "  wrk -t1 -c32 -d2s $URL"
-    wrk -t1 -c32 -d2s "$URL" | grep -E "Requests/sec|requests in" | sed 's/^/    /'
-elif command -v ab >/dev/null 2>&1; then
-    echo "  ab -k -n 20000 -c 32 $URL"
-    ab -q -k -n 20000 -c 32 "$URL" | grep -E "Requests per second|Complete" | sed 's/^/    /'
+step "=== 4. Load, then SIGUSR1: how many requests did each worker serve?"
+if have wrk; then
+    set -- wrk -t1 -c32 -d2s "$URL"
+    show_cmd "$@"
+    "$@" | grep -E "Requests/sec|requests in" | sed 's/^/    /'
+elif have ab; then
+    set -- ab -q -k -n 20000 -c 32 "$URL"
+    show_cmd "$@"
+    "$@" | grep -E "Requests per second|Complete" | sed 's/^/    /'
 else
     echo "  (no wrk or ab: 200 requests with curl)"
     i=0
@@ -156,7 +133,7 @@ else
         i=$((i + 1))
     done
 fi
-kill -USR1 "$MASTER"
+run kill -USR1 "$MASTER"
 wait_for "requests per worker (SIGUSR1)" 50
 wait_for "   total " 50
 sed -n '/requests per worker (SIGUSR1)/,/ total /p' "$LOG"
@@ -166,10 +143,9 @@ echo "their keep-alive connections in one burst, so one worker often takes most 
 echo "them; one connection per request (curl) splits closer to even. Chapter 07"
 echo "measures every way of waiting on one socket."
 
-step "5. kill -9 one worker: the master replaces it and passes it the socket"
+step "=== 5. kill -9 one worker: the master replaces it and passes it the socket"
 VICTIM=${W%% *}
-kill -KILL "$VICTIM"
-echo "  kill -9 $VICTIM"
+run kill -KILL "$VICTIM"
 wait_for "worker $VICTIM ended: killed by signal 9" 50
 wait_for " serving (slot" 100 3
 grep -E "worker $VICTIM killed|replacing $VICTIM" "$LOG"
@@ -179,9 +155,9 @@ echo "Notice: the master kept its reference to the socket, so the port stayed"
 echo "open; the new worker said 'serving' only once it had the socket from"
 echo "its channel. Workers now: $(workers)"
 
-step "6. SIGHUP: rolling restart, one worker at a time"
+step "=== 6. SIGHUP: rolling restart, one worker at a time"
 BEFORE=$(workers)
-kill -HUP "$MASTER"
+run kill -HUP "$MASTER"
 wait_for "rolling restart done" 150
 sed -n '/SIGHUP/,/rolling restart done/p' "$LOG" | grep -v "^\[worker"
 AFTER=$(workers)
@@ -191,8 +167,8 @@ done
 echo "Notice: each old worker was asked to stop only after its replacement said"
 echo "it was serving. Workers before: $BEFORE; after: $AFTER"
 
-step "7. SIGTERM: graceful stop"
-kill -TERM "$MASTER"
+step "=== 7. SIGTERM: graceful stop"
+run kill -TERM "$MASTER"
 wait "$MASTER"
 status=$?
 MASTER_WAS=$MASTER
@@ -205,15 +181,13 @@ echo "Notice: exit status $status; the workers got {\"cmd\":\"shutdown\"}, finis
 echo "what was in flight, sent their last counts and exited; nothing of"
 echo "master $MASTER_WAS is left running."
 
-step "8. kill -9 the master: the workers notice and exit (no orphans)"
-: >"$LOG"
-./http-shared-port -p 0 -w 2 >"$LOG" 2>&1 &
-MASTER=$!
-wait_for "^listening on" 100
+step "=== 8. kill -9 the master: the workers notice and exit (no orphans)"
+start_log "$LOG" "^listening on" ./http-shared-port -p 0 -w 2 || fail "no second master"
+MASTER=$bg_pid
 W=$(workers)
-kill -KILL "$MASTER"
+echo "(workers: $W)"
+run kill -KILL "$MASTER"
 wait "$MASTER" 2>/dev/null
-echo "  kill -9 $MASTER (workers: $W)"
 MASTER=
 i=0
 left=$W
@@ -228,9 +202,10 @@ echo "Notice: nobody sent the workers anything: the channel and the lifeline"
 echo "pipe reached EOF (and, on Linux, PR_SET_PDEATHSIG sent SIGTERM), so they"
 echo "drained and exited. None of $W is left."
 
-step "9. A worker that cannot run: the crash-loop guard"
-echo "  ./http-shared-port -p 0 -w 1 --worker /bin/false"
-./http-shared-port -p 0 -w 1 --worker /bin/false >"$LOG" 2>&1
+step "=== 9. A worker that cannot run: the crash-loop guard"
+set -- ./http-shared-port -p 0 -w 1 --worker /bin/false
+show_cmd "$@"
+"$@" >"$LOG" 2>&1
 status=$?
 grep -E "crash loop|exiting with status" "$LOG"
 [ "$status" -eq 1 ] || fail "the crash loop exited with status $status, not 1"

@@ -19,43 +19,24 @@
 #
 # Needs wrk and perf with tracepoint access (Linux; usually root or
 # kernel.perf_event_paranoid <= 1); without them it says so and exits 0.
-set -u
-cd "$(dirname "$0")" || exit 1
+. "$(dirname "$0")/../testkit/demo-lib.sh"
+lib_init syscalls ./http-shared-port
 workers=${1:-1}
 secs=${2:-2}
 for v in "$workers" "$secs"; do
     case $v in '' | *[!0-9]* | 0) echo "syscalls.sh: bad value: $v (want a whole number > 0)" >&2; exit 2 ;; esac
 done
-command -v wrk >/dev/null || { echo "syscalls.sh: skipped: wrk is not installed"; exit 0; }
-command -v perf >/dev/null || { echo "syscalls.sh: skipped: perf is not installed"; exit 0; }
+have wrk || { echo "syscalls.sh: skipped: wrk is not installed"; exit 0; }
+have perf || { echo "syscalls.sh: skipped: perf is not installed"; exit 0; }
 if ! perf stat -e syscalls:sys_enter_epoll_wait -- true >/dev/null 2>&1; then
     echo "syscalls.sh: skipped: perf cannot read the syscall tracepoints here"
     exit 0
 fi
-[ -x ./http-shared-port ] || { echo "syscalls.sh: run make first" >&2; exit 1; }
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/syscalls.XXXXXX") || exit 1
-mpid=
-cleanup() {
-    if [ -n "$mpid" ]; then kill -TERM "$mpid" 2>/dev/null; wait "$mpid" 2>/dev/null; fi
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-
-./http-shared-port -w "$workers" -p 0 >"$tmp/log" 2>&1 &
-mpid=$!
-i=0
-until grep -q "^listening on " "$tmp/log"; do
-    i=$((i + 1))
-    [ "$i" -le 200 ] || { echo "syscalls.sh: the server did not start:"; cat "$tmp/log"; exit 1; }
-    sleep 0.05
-done
-port=$(sed -n 's/^listening on [0-9.]*:\([0-9]*\) .*/\1/p' "$tmp/log")
+start_log "$tmp/log" "^listening on " ./http-shared-port -w "$workers" -p 0 || exit 1
 pids=$(sed -n 's/.*worker \([0-9]*\) serving (slot.*/\1/p' "$tmp/log" | paste -sd, -)
 echo "syscalls.sh: $workers worker(s) ($pids), wrk -t1 -c64 -d${secs}s, $(nproc 2>/dev/null || echo '?') CPUs"
 
-run() { # NAME, then wrk's extra arguments
+measure() { # NAME, then wrk's extra arguments
     name=$1
     shift
     perf stat -x, -p "$pids" -e syscalls:sys_enter_epoll_wait -e syscalls:sys_enter_read \
@@ -76,5 +57,5 @@ run() { # NAME, then wrk's extra arguments
     echo "$name: $reqs requests; epoll_wait $ew, read $rd (EAGAIN $ea), sendto $sd, accept4 $ac"
     awk -v r="$reqs" -v e="$ew" 'BEGIN { if (e > 0) printf "  %.1f requests per epoll_wait\n", r / e }'
 }
-run "keep-alive"
-run "Connection: close" -H "Connection: close"
+measure "keep-alive"
+measure "Connection: close" -H "Connection: close"

@@ -8,8 +8,8 @@
 # ratio to blocking accept() measured in the same run. The program prints
 # the kernel and the CPU count itself.
 
-set -u
-cd "$(dirname "$0")" || exit 1
+. "$(dirname "$0")/../testkit/demo-lib.sh"
+lib_init herd-bench ./thundering-herd
 WORKERS=${WORKERS:-4}
 
 bench() {

@@ -12,17 +12,20 @@
 # then checks that what it told you really happened, and exits 1 if not.
 # It takes a few seconds; every process it starts has exited when it ends.
 
-set -u
-cd "$(dirname "$0")" || exit 1
+. "$(dirname "$0")/../testkit/demo-lib.sh"
+lib_init herd-demo ./thundering-herd
 PROG=./thundering-herd
 failures=0
 linux=0
 [ "$(uname -s)" = Linux ] && linux=1
 
 # Run the program, show its table (not its csv lines), keep the csv lines.
+# Its notes are wrapped to 100 columns; the table's rows (a mode or the
+# header, then figures) are too wide to wrap and are left as they are.
 show() {
     out=$("$PROG" --workers 4 --csv "$@") || { echo "demo: $PROG $* failed"; exit 1; }
-    printf '%s\n' "$out" | grep -v '^csv,' | grep -v 'listening on'
+    printf '%s\n' "$out" | grep -v '^csv,' | grep -v 'listening on' |
+        fit '^(mode  |[a-z-]+  +[0-9-])'
     csv=$(printf '%s\n' "$out" | grep '^csv,')
 }
 
@@ -43,7 +46,7 @@ check() {
     fi
 }
 
-echo "=== 1. sequential: 200 connections, one at a time"
+step "=== 1. sequential: 200 connections, one at a time"
 show --connections 200
 echo "In plain words: for each connection select, poll and epoll woke every idle"
 echo "worker (woken/conn near 4, counted by the kernel), yet the program itself saw"
@@ -77,9 +80,8 @@ fi
 for m in rr-when-served rr-on-ack; do
     check "$m spread them evenly (Jain index)" 'x >= 0.95' "$(field $m 9)"
 done
-echo
 
-echo "=== 2. concurrent: 400 connections, 8 clients at once"
+step "=== 2. concurrent: 400 connections, 8 clients at once"
 show --connections 400 --clients 8
 echo "In plain words: under load a worker often finds the next connection already"
 echo "queued and does not sleep at all, so every woken/conn figure drops, some below 1:"
@@ -93,9 +95,8 @@ locks="fcntl-lock nginx-mutex"
 for m in accept select poll rr-when-served rr-on-ack $locks; do
     check "$m answered all 400 connections" 'x == 400' "$(field $m 4)"
 done
-echo
 
-echo "=== 3. concurrent, worker 0 stalls 50 ms on every connection"
+step "=== 3. concurrent, worker 0 stalls 50 ms on every connection"
 show --connections 200 --clients 8 --stall-worker 50
 echo "In plain words: a stalled worker is not waiting for connections, so every"
 echo "mode where workers come and ask (accept, select, epoll, the blocking locks,"

@@ -18,23 +18,22 @@
 # (the master's mmap MAP_SHARED), tried with compare-and-swap: this is what
 # the nginx-mutex mode of ./thundering-herd does, and fcntl-lock is not.
 
-set -u
+. "$(dirname "$0")/../testkit/demo-lib.sh"
+lib_init nginx-accept-mutex
 n=${1:-20}
 for tool in nginx strace curl; do
-    if ! command -v $tool >/dev/null 2>&1; then
+    if ! have $tool; then
         echo "nginx-accept-mutex: $tool is not installed; skipped"
         exit 0
     fi
 done
-dir=$(mktemp -d "${TMPDIR:-/tmp}/nginx-accept-mutex.XXXXXX") || exit 1
+dir=$tmp # KEEP_TMP=1 keeps it
 strace_pid=
-cleanup() {
+# nginx's graceful stop is SIGQUIT; strace ends with it.
+lib_cleanup() {
     [ -s "$dir/nginx.pid" ] && kill -QUIT "$(cat "$dir/nginx.pid")" 2>/dev/null
     [ -n "$strace_pid" ] && wait "$strace_pid" 2>/dev/null
-    [ -n "${KEEP:-}" ] && echo "kept $dir" || rm -rf "$dir"
 }
-trap cleanup EXIT
-trap 'exit 1' INT TERM
 
 # nginx cannot report a port the kernel picked, so try a few random ones.
 for try in 1 2 3 4 5; do
