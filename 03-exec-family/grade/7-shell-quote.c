@@ -1,7 +1,7 @@
 /* Exercise 7: proc_shell_quote() makes any input one literal word for
  * /bin/sh, so exec can take user input without running what it smuggles in.
  *
- * hint: add char *proc_shell_quote(const char *s) to proc.h and proc.c (a malloc'd copy of s in single quotes, each ' written as '\'' ); README exercise 7
+ * hint: add char *proc_shell_quote(const char *s) to proc.h and proc.c; inside single quotes nothing is special to sh, but how does a ' of s get in? README exercise 7
  * link: build/proc.o build/loop.o build/loop_select.o build/loop_poll.o build/loop_epoll.o
  *
  * For each input, it runs proc_exec("printf %s " + quoted) and expects the

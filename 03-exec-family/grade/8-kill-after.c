@@ -85,8 +85,8 @@ int main(int argc, char **argv)
     loop_t *loop = loop_new(LOOP_POLL);
     if (loop == NULL)
         return 1;
-    if (run(loop, argv[0], "--sleep", SIGTERM, 150, 450) == -1 ||
-        run(loop, argv[0], "--ignore-term", SIGKILL, 450, 1500) == -1)
+    if (run(loop, argv[0], "--sleep", SIGTERM, 150, 1200) == -1 ||
+        run(loop, argv[0], "--ignore-term", SIGKILL, 450, 2500) == -1)
         return 1;
     loop_free(loop);
     return 0;
