@@ -1,8 +1,11 @@
 /* Exercise 7: proc_shell_quote() makes any input one literal word for
  * /bin/sh, so exec can take user input without running what it smuggles in.
  *
- * hint: add char *proc_shell_quote(const char *s) to proc.h and proc.c; inside single quotes nothing is special to sh, but how does a ' of s get in? README exercise 7
- * link: build/proc.o build/loop.o build/loop_select.o build/loop_poll.o build/loop_epoll.o
+ * hint: add char *proc_shell_quote(const char *s) to proc.h and proc.c; inside single
+ * quotes nothing is special to sh, but how does a ' of s get in? README exercise 7
+ *
+ * link: build/proc.o build/loop.o build/loop_select.o build/loop_poll.o
+ * build/loop_epoll.o
  *
  * For each input, it runs proc_exec("printf %s " + quoted) and expects the
  * input back byte for byte, and no file created by a $(touch ...) inside it.
@@ -28,7 +31,9 @@ static void on_done(const proc_status_t *error, const char *out, size_t out_len,
     struct result *r = arg;
     r->done = 1;
     snprintf(r->out, sizeof r->out, "%.*s", (int)out_len, out);
-    snprintf(r->err, sizeof r->err, "%s%.*s", error ? "(failed) " : "", (int)err_len, err);
+    if (error || err_len) /* its first line */
+        snprintf(r->err, sizeof r->err, ", stderr \"%.*s\"", (int)strcspn(err, "\n"),
+                 err);
 }
 
 static int stop_when_done(loop_t *loop, struct result *r)
@@ -42,11 +47,12 @@ static int stop_when_done(loop_t *loop, struct result *r)
 int main(void)
 {
     const char *tmp = getenv("GRADE_TMP");
-    char pwned[600], inject[700];
+    char pwned[600], inject[1300];
     snprintf(pwned, sizeof pwned, "%s/pwned", tmp ? tmp : "/tmp");
     snprintf(inject, sizeof inject, "bob; $(touch %s) `touch %s`", pwned, pwned);
-    const char *inputs[] = {"bob", "", "it's", "bob; echo INJECTED", inject,
-                            "$HOME", "a\nb", "-n", "'''", "\\ \" *", NULL};
+    const char *inputs[] = {"bob",  "",        "it's", "bob; echo INJECTED",
+                            inject, "$HOME",   "a\nb", "-n",
+                            "'''",  "\\ \" *", NULL};
     loop_t *loop = loop_new(LOOP_POLL);
     if (loop == NULL) {
         printf("expected a loop, got none\n");
@@ -61,14 +67,15 @@ int main(void)
         char cmd[1024];
         snprintf(cmd, sizeof cmd, "printf %%s %s", q);
         struct result r = {0};
-        if (proc_exec(loop, cmd, NULL, on_done, &r) == -1 || stop_when_done(loop, &r) == -1) {
+        if (proc_exec(loop, cmd, NULL, on_done, &r) == -1 ||
+            stop_when_done(loop, &r) == -1) {
             printf("expected proc_exec to run, got an error\n");
             return 1;
         }
         if (strcmp(r.out, inputs[i]) != 0 || access(pwned, F_OK) == 0) {
-            printf("expected sh -c 'printf %%s %s' to print \"%s\", got \"%s\"%s%s\n", q,
-                   inputs[i], r.out, access(pwned, F_OK) == 0 ? " and a file it touched" : "",
-                   r.err[0] ? r.err : "");
+            printf("expected \"%s\" back from sh -c 'printf %%s %s', got \"%s\"%s%s\n",
+                   inputs[i], q, r.out,
+                   access(pwned, F_OK) == 0 ? " and a file it touched" : "", r.err);
             return 1;
         }
         free(q);

@@ -1,8 +1,11 @@
 /* Exercise 8: kill_after_ms. A child that ignores the timeout's kill_signal
  * gets SIGKILL kill_after_ms later, so the callback cannot be held up.
  *
- * hint: add int kill_after_ms to proc_options_t; after kill_for() sends kill_signal, arm a timer that sends SIGKILL if the child is not reaped by then; README exercise 8
- * link: build/proc.o build/loop.o build/loop_select.o build/loop_poll.o build/loop_epoll.o
+ * hint: add int kill_after_ms to proc_options_t; after kill_for() sends kill_signal,
+ * arm a timer that sends SIGKILL if the child is not reaped by then; README exercise 8
+ *
+ * link: build/proc.o build/loop.o build/loop_select.o build/loop_poll.o
+ * build/loop_epoll.o
  *
  * The child is this program again, run with --ignore-term (it ignores
  * SIGTERM and sleeps) or --sleep (it does not). With timeout_ms 200 and
@@ -44,7 +47,8 @@ static void on_done(const proc_status_t *error, const char *out, size_t out_len,
 }
 
 /* Run self with mode; 0 when it was reported in [lo, hi] ms, killed by want. */
-static int run(loop_t *loop, const char *self, const char *mode, int want, long lo, long hi)
+static int run(loop_t *loop, const char *self, const char *mode, int want, long lo,
+               long hi)
 {
     char *argv[] = {(char *)self, (char *)mode, NULL};
     proc_options_t o = {0};

@@ -2,8 +2,12 @@
  * new session (setsid), so the terminal's hang-up and Ctrl-C no longer
  * reach it.
  *
- * hint: add int detached to proc_options_t and proc_start_t, and call setsid() in child_main (instead of setpgid: a session leader already leads its group); README exercise 9
- * link: build/proc.o build/loop.o build/loop_select.o build/loop_poll.o build/loop_epoll.o
+ * hint: add int detached to proc_options_t and proc_start_t, and call setsid() in
+ * child_main (instead of setpgid: a session leader already leads its group); README
+ * exercise 9
+ *
+ * link: build/proc.o build/loop.o build/loop_select.o build/loop_poll.o
+ * build/loop_epoll.o
  *
  * The child is this program again, run with --ids: it prints its pid, its
  * process group and its session. Detached, all three are equal, with or
