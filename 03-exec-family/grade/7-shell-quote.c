@@ -31,9 +31,10 @@ static void on_done(const proc_status_t *error, const char *out, size_t out_len,
     struct result *r = arg;
     r->done = 1;
     snprintf(r->out, sizeof r->out, "%.*s", (int)out_len, out);
-    const char *e = err ? err : "";
+    const char *nl = err_len ? memchr(err, '\n', err_len) : NULL;
+    int n = nl ? (int)(nl - err) : (int)err_len;
     if (error || err_len) /* its first line */
-        snprintf(r->err, sizeof r->err, ", stderr \"%.*s\"", (int)strcspn(e, "\n"), e);
+        snprintf(r->err, sizeof r->err, ", stderr \"%.*s\"", n, err_len ? err : "");
 }
 
 static int stop_when_done(loop_t *loop, struct result *r)
