@@ -10,6 +10,8 @@
 #   make bench   figures, side by side (never pass/fail)
 #   make doc-test  run the commands every chapter README shows and compare
 #                the output it shows; ends with `N passed, N failed`
+#   make grade   the graded exercises of every chapter: one line each, PASS
+#                or FAIL with a hint, and `N passed, N failed` (testkit/grade)
 #   make clean   remove every build output
 #
 # testkit/interrupt-check checks that Ctrl-C stops `make test` and the demos
@@ -21,7 +23,7 @@ CHAPTERS := $(patsubst %/Makefile,%,$(sort $(wildcard 0[1-7]-*/Makefile)))
 TEST_DIRS := testkit $(CHAPTERS)
 TOTALS := $(CURDIR)/.test-totals
 
-.PHONY: all test check musl-test demo bench fuzz clean doc-test
+.PHONY: all test check musl-test demo bench fuzz clean doc-test grade
 
 all demo bench fuzz:
 	@for d in $(CHAPTERS); do \
@@ -64,3 +66,17 @@ doc-test:
 	    $(MAKE) --no-print-directory -s -C $$d all || exit 1; \
 	done
 	@testkit/doc-test README.md $(addsuffix /README.md,$(CHAPTERS))
+
+# grade runs every chapter's checks, even after a chapter with failures (a
+# student works through them in order), and totals them.
+grade:
+	@rm -f $(TOTALS); status=0; \
+	for d in $(CHAPTERS); do \
+	    echo "=== $$d: make $@"; \
+	    $(MAKE) --no-print-directory -C $$d $@ TOTALS=$(TOTALS) || status=1; \
+	done; \
+	if [ -f $(TOTALS) ]; then \
+	    awk '{p+=$$1; f+=$$2} END { printf "%d passed, %d failed\n", p, f }' $(TOTALS); \
+	fi; \
+	rm -f $(TOTALS); \
+	exit $$status

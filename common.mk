@@ -69,7 +69,7 @@ vpath %.c tests $(REUSE) $(ROOT)/testkit
 
 TEST_BINS := $(addprefix $(BUILD)/,$(TESTS))
 
-.PHONY: all run demo test check bench clean fuzz doc-test musl-test FORCE
+.PHONY: all run demo test check bench clean fuzz doc-test musl-test grade FORCE
 .DEFAULT_GOAL := all
 
 ifeq ($(HAVE_CMOCKA),yes)
@@ -148,6 +148,13 @@ demo: all
 
 bench: all
 	@if [ -f bench.sh ]; then sh ./bench.sh; else echo "(no bench in this chapter)"; fi
+
+# The graded exercises: testkit/grade copies the sources to build/grade/,
+# builds them there and runs grade/K-name.c|sh, one line per exercise (its
+# header says how to add one). The student's files and build/ stay as they are.
+grade:
+	@GRADE_PROGS='$(PROGS)' GRADE_CC='$(CC)' GRADE_CPPFLAGS='$(CPPFLAGS)' \
+	    GRADE_LIBS='$(LDLIBS)' $(ROOT)/testkit/grade .
 
 # The README's walk-through, run and compared with what it shows
 # (testkit/doc-test says how a README marks its blocks).

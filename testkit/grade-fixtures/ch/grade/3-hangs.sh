@@ -1,0 +1,5 @@
+# A check that never answers.
+# hint: it hangs
+#
+# timeout: 1
+sleep 30
