@@ -328,7 +328,7 @@ static pid_t spawn_worker(sup_t *sup, int slot, void *slot_data, void **proc_dat
     int sv[2];
     (void)slot_data;
 
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1)
+    if (net_socketpair(AF_UNIX, SOCK_STREAM, O_CLOEXEC, sv) == -1)
         return -1;
     worker_t *w = calloc(1, sizeof *w);
     if (w == NULL)
@@ -544,7 +544,7 @@ int main(int argc, char *argv[])
     const char *host = cli_env("HOST", "127.0.0.1");
     const char *host_from = "HOST";
     long port = cli_env_long("PORT", 8080, 0, 65535);
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    long cpus = net_cpu_count();
     long workers = cli_env_long("WORKERS", cpus > 0 ? cpus : 1, 1, 1024);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;

@@ -30,7 +30,7 @@
  * ./thundering-herd drives it; tests/test_modes.c calls herd_run() directly
  * for every mode and checks that nothing leaks.
  */
-#define _GNU_SOURCE /* accept4() and SOCK_CLOEXEC: Linux and BSD, not POSIX.1-2008 */
+#define _DEFAULT_SOURCE /* SO_REUSEPORT: Linux 3.9+ and the BSDs, not POSIX.1-2008 */
 #include "herd.h"
 
 #include <arpa/inet.h>
@@ -46,6 +46,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "net.h" /* net_socket, net_accept: 01-event-loop */
 
 const herd_mode *herd_mode_find(const char *name)
 {
@@ -101,7 +103,7 @@ int herd_listen(const char *host, int port, int reuseport, int *bound_port,
         *call = "getaddrinfo (HOST does not resolve)";
         return -1;
     }
-    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int fd = net_socket(ss.ss_family, SOCK_STREAM, O_CLOEXEC);
     if (fd == -1) {
         *call = "socket";
         return -1;
@@ -148,18 +150,7 @@ fail:;
 
 int herd_accept(int listen_fd)
 {
-#ifdef __linux__
-    return accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
-#else
-    int fd = accept(listen_fd, NULL, NULL);
-    if (fd != -1 && fcntl(fd, F_SETFD, FD_CLOEXEC) == -1) {
-        int e = errno;
-        close(fd);
-        errno = e;
-        return -1;
-    }
-    return fd;
-#endif
+    return net_accept(listen_fd, O_CLOEXEC);
 }
 
 /* ---- the worker ----------------------------------------------------------- */

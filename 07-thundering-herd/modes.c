@@ -16,7 +16,6 @@
  * See one mode at work with ./thundering-herd --mode NAME --workers 4;
  * tests/test_modes.c runs each through the driver.
  */
-#define _DEFAULT_SOURCE /* SOCK_CLOEXEC for socketpair() (Linux, BSD) */
 #include "herd.h"
 
 #include <errno.h>
@@ -994,7 +993,7 @@ static int rr_spawn_prepare(herd *h, int w)
         free_remove(h, w);
     }
     int sv[2];
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1) {
+    if (net_socketpair(AF_UNIX, SOCK_STREAM, O_CLOEXEC, sv) == -1) {
         h->call = "socketpair";
         return -1;
     }

@@ -109,7 +109,7 @@ int main(int argc, char **argv)
         .timeout_ms = 10000,
         .mutex_delay_ms = 500,
     };
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    long cpus = net_cpu_count();
     if (cpus > 0)
         cfg.workers = cpus > 1024 ? 1024 : (int)cpus;
     cfg.host = cli_env("HOST", cfg.host);

@@ -4,7 +4,6 @@
  * Everything here is plain POSIX plus /proc for counting processes and fds.
  * Waits use poll(2) with a deadline; nothing sleeps to synchronise.
  */
-#define _GNU_SOURCE /* pipe2(2) with O_CLOEXEC is not in POSIX.1-2008 */
 /* cmocka.h needs these first; testkit.h then declares tk_run_group_tests */
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +12,8 @@
 #include <cmocka.h>
 
 #include "testkit.h"
+
+#include "net.h" /* 01-event-loop: the portable sockets and pipes */
 
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -236,7 +237,7 @@ tk_proc *tk_start(const char *const argv[], const char *const env[])
         return NULL;
     }
     int pfd[2];
-    if (pipe2(pfd, O_CLOEXEC) == -1) {
+    if (net_pipe(pfd, O_CLOEXEC) == -1) {
         perror("testkit: pipe2");
         free(envp);
         return NULL;
@@ -244,7 +245,7 @@ tk_proc *tk_start(const char *const argv[], const char *const env[])
     /* A second CLOEXEC pipe reports an exec failure to us instead of a
      * confusing exit status 127 (the closed pipe means exec worked). */
     int efd[2];
-    if (pipe2(efd, O_CLOEXEC) == -1) {
+    if (net_pipe(efd, O_CLOEXEC) == -1) {
         perror("testkit: pipe2");
         close(pfd[0]);
         close(pfd[1]);
@@ -591,7 +592,7 @@ int tk_connect(const char *host, int port, int timeout_ms)
         errno = EINVAL;
         return -1;
     }
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    int fd = net_socket(AF_INET, SOCK_STREAM, O_CLOEXEC | O_NONBLOCK);
     if (fd == -1)
         return -1;
     if (connect(fd, (struct sockaddr *)&sa, sizeof sa) == -1) {
