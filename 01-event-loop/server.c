@@ -243,8 +243,10 @@ int server_run(int listen_fd, const char *host, int port, const server_opts *opt
 
     s->loop = loop_new(opts->backend);
     if (s->loop == NULL) {
+        const char *why =
+            errno == ENOSYS ? "not on this system (epoll is Linux's)" : strerror(errno);
         fprintf(stderr, "event-loop: loop_new(%s): %s\n",
-                loop_backend_name(opts->backend), strerror(errno));
+                loop_backend_name(opts->backend), why);
         return 1;
     }
     const char *failed = NULL;
