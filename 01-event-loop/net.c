@@ -70,6 +70,20 @@ static int set_flags(int fd, int flags)
     }
     return fd;
 }
+
+/* set_flags on both ends of a pipe or socket pair; both closed on failure. */
+static int set_flags_both(int fds[2], int flags)
+{
+    if (set_flags(fds[0], flags) == -1) {
+        close(fds[1]);
+        return -1;
+    }
+    if (set_flags(fds[1], flags) == -1) {
+        close(fds[0]);
+        return -1;
+    }
+    return 0;
+}
 #endif
 
 /* SO_NOSIGPIPE where it exists (macOS, FreeBSD): no SIGPIPE from this
@@ -115,16 +129,8 @@ int net_socketpair(int domain, int type, int flags, int sv[2])
     if (socketpair(domain, type | sock_flags(flags), 0, sv) == -1)
         return -1;
 #else
-    if (socketpair(domain, type, 0, sv) == -1)
+    if (socketpair(domain, type, 0, sv) == -1 || set_flags_both(sv, flags) == -1)
         return -1;
-    if (set_flags(sv[0], flags) == -1) {
-        close(sv[1]);
-        return -1;
-    }
-    if (set_flags(sv[1], flags) == -1) {
-        close(sv[0]);
-        return -1;
-    }
 #endif
     if (no_sigpipe(sv[0]) == -1) {
         close(sv[1]);
@@ -144,15 +150,7 @@ int net_pipe(int fds[2], int flags)
 #else
     if (pipe(fds) == -1)
         return -1;
-    if (set_flags(fds[0], flags) == -1) {
-        close(fds[1]);
-        return -1;
-    }
-    if (set_flags(fds[1], flags) == -1) {
-        close(fds[0]);
-        return -1;
-    }
-    return 0;
+    return set_flags_both(fds, flags);
 #endif
 }
 
