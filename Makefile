@@ -6,6 +6,11 @@
 #   make musl-test  the black-box tests against the programs built with
 #                musl-gcc (Debian: musl-tools): the code leans on POSIX, not
 #                glibc; ends with `N passed, N failed`
+#   make fallback-test  every test against the programs and modules built with
+#                FALLBACKS=1: the portable paths of 01-event-loop/net.c and
+#                compat.h that macOS takes (socket() + fcntl() for
+#                SOCK_CLOEXEC, pipe() + fcntl() for pipe2, ...), run on
+#                Linux; ends with `N passed, N failed`
 #   make demo    the classroom tour: every chapter's demo, in order
 #   make bench   figures, side by side (never pass/fail)
 #   make doc-test  run the commands every chapter README shows and compare
@@ -23,7 +28,7 @@ CHAPTERS := $(patsubst %/Makefile,%,$(sort $(wildcard 0[1-7]-*/Makefile)))
 TEST_DIRS := testkit $(CHAPTERS)
 TOTALS := $(CURDIR)/.test-totals
 
-.PHONY: all test check musl-test demo bench fuzz clean doc-test grade
+.PHONY: all test check musl-test fallback-test demo bench fuzz clean doc-test grade
 
 all demo bench fuzz:
 	@for d in $(CHAPTERS); do \
@@ -37,9 +42,10 @@ clean:
 	    $(MAKE) --no-print-directory -C $$d $@ || exit 1; \
 	done
 
-# test and check total the cmocka results of every chapter into one line;
-# musl-test too, over the chapters (testkit has no program to build).
-test check musl-test:
+# test, check and fallback-test total the cmocka results of every chapter
+# into one line; musl-test too, over the chapters (testkit has no program to
+# build).
+test check musl-test fallback-test:
 	@rm -f $(TOTALS); status=0; \
 	for d in $(if $(filter musl-test,$@),$(CHAPTERS),$(TEST_DIRS)); do \
 	    echo "=== $$d: make $@"; \

@@ -22,6 +22,10 @@
 #              this is what `make check` does
 #   MUSL_CC=   the compiler `make musl-test` builds the programs with
 #              (default musl-gcc)
+#   FALLBACKS=1  compile the portable fallbacks of 01-event-loop/net.c and
+#              compat.h even where the system has the faster call (socket()
+#              + fcntl() for SOCK_CLOEXEC, pipe() + fcntl() for pipe2, ...),
+#              so that Linux tests the code macOS runs; `make fallback-test`
 
 ROOT := $(patsubst %/,%,$(dir $(lastword $(MAKEFILE_LIST))))
 BUILD := build
@@ -33,12 +37,36 @@ LOOP_FILES := loop.c loop_select.c loop_poll.c loop_epoll.c
 LOOP_OBJS := $(addprefix $(BUILD)/,$(LOOP_FILES:.c=.o))
 LOOP_SRCS := $(addprefix $(ROOT)/01-event-loop/,$(LOOP_FILES))
 
-CSTD := -std=c11 -D_POSIX_C_SOURCE=200809L
+# The feature macros, per system (`uname -s`). The code is POSIX.1-2008 plus
+# a few extensions that Linux, macOS and FreeBSD all have; every one of those
+# has its fallback in 01-event-loop/net.c or compat.h.
+#   Linux    POSIX.1-2008 strictly: glibc and musl then hide their extensions,
+#            and the few files that need one (net.c for pipe2 and accept4)
+#            ask for it by name with _GNU_SOURCE or _DEFAULT_SOURCE.
+#   Darwin   _POSIX_C_SOURCE alone hides what macOS has beyond POSIX
+#            (MSG_NOSIGNAL, CMSG_SPACE, NSIG, MAP_ANON); _DARWIN_C_SOURCE
+#            shows it again next to POSIX.1-2008.
+#   FreeBSD  no _POSIX_C_SOURCE: it would set __BSD_VISIBLE to 0, and
+#            FreeBSD's default is POSIX.1-2008 with the BSD extensions
+#            visible (__BSD_VISIBLE 1), which is what the code needs.
+#   other    POSIX.1-2008, as on Linux.
+UNAME_S := $(shell uname -s)
+ifeq ($(UNAME_S),Darwin)
+PLATFORM_FLAGS := -D_POSIX_C_SOURCE=200809L -D_DARWIN_C_SOURCE
+else ifeq ($(UNAME_S),FreeBSD)
+PLATFORM_FLAGS :=
+else
+PLATFORM_FLAGS := -D_POSIX_C_SOURCE=200809L
+endif
+CSTD := -std=c11 $(PLATFORM_FLAGS)
 WARN := -Wall -Wextra -Wpedantic -Wshadow -Wmissing-prototypes -Werror
 OPT ?= -O2 -g
 CFLAGS += $(CSTD) $(WARN) $(OPT)
 CPPFLAGS += -I. -I$(ROOT)/testkit $(addprefix -I,$(REUSE))
 LDLIBS += -lm
+ifeq ($(FALLBACKS),1)
+CPPFLAGS += -DNET_FORCE_FALLBACKS
+endif
 
 ifeq ($(SAN),1)
 SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
@@ -69,7 +97,7 @@ vpath %.c tests $(REUSE) $(ROOT)/testkit
 
 TEST_BINS := $(addprefix $(BUILD)/,$(TESTS))
 
-.PHONY: all run demo test check bench clean fuzz doc-test musl-test grade FORCE
+.PHONY: all run demo test check bench clean fuzz doc-test musl-test fallback-test grade FORCE
 .DEFAULT_GOAL := all
 
 ifeq ($(HAVE_CMOCKA),yes)
@@ -95,9 +123,10 @@ $(BUILD)/%.o: %.c $(BUILD)/.flags
 $(BUILD)/testkit.o: CFLAGS += $(CMOCKA_CFLAGS)
 $(BUILD)/test_%.o: CFLAGS += $(CMOCKA_CFLAGS)
 
-# A test program links its own objects plus testkit and cmocka; a chapter adds
-# the modules under test with a line like `$(BUILD)/test_loop: $(LOOP_OBJS)`.
-$(BUILD)/test_%: $(BUILD)/test_%.o $(BUILD)/testkit.o
+# A test program links its own objects plus testkit (which makes its sockets
+# and pipes with 01-event-loop's net.c) and cmocka; a chapter adds the
+# modules under test with a line like `$(BUILD)/test_loop: $(LOOP_OBJS)`.
+$(BUILD)/test_%: $(BUILD)/test_%.o $(BUILD)/testkit.o $(BUILD)/net.o
 	$(CC) $(LDFLAGS) $(filter %.o,$^) -o $@ $(CMOCKA_LIBS) $(LDLIBS)
 
 # Run every test program; testkit/run-tests prints one `N passed, N failed`
@@ -133,6 +162,16 @@ musl-test:
 	    $(PROGS) $(BUILD)/musl/strerror && \
 	$(MAKE) --no-print-directory -s $(addprefix -o ,$(PROGS)) $(addprefix $(BUILD)/,$(BLACKBOX)) && \
 	TK_STRERROR=$(BUILD)/musl/strerror $(ROOT)/testkit/run-tests $(addprefix $(BUILD)/,$(BLACKBOX))
+
+# Every test, unit and black-box, against the programs and modules built with
+# FALLBACKS=1: the portable paths of net.c and compat.h that macOS and the
+# BSDs take, run on this system. Objects go to build/fallback/; the programs
+# are linked at the chapter root, where the tests look for them, and removed
+# when the run ends, however it ends, as in musl-test.
+fallback-test:
+	@rm -f $(PROGS); trap 'rm -f $(PROGS)' EXIT; \
+	trap 'exit 130' INT; trap 'exit 143' TERM; trap 'exit 129' HUP; \
+	$(MAKE) --no-print-directory -s FALLBACKS=1 BUILD=$(BUILD)/fallback test
 
 # testkit's strerror helper (see tk_strerror in testkit.h).
 $(BUILD)/strerror: $(BUILD)/strerror.o

@@ -18,6 +18,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "compat.h" /* MSG_NOSIGNAL where it is missing */
 #include "linebuf.h"
 #include "proto.h"
 

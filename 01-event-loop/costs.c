@@ -48,6 +48,7 @@
 #endif
 
 #include "cli.h"
+#include "compat.h" /* MAP_ANONYMOUS where it is MAP_ANON */
 #include "costs.h"
 
 /* AddressSanitizer maps shadow memory for every new thread and aborts when

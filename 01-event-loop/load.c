@@ -71,7 +71,7 @@ static void resolve(const char *host, long port, struct target *t)
  * (it waits only while the backlog is full). */
 static int connect_blocking(const struct target *t)
 {
-    int fd = socket(t->family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int fd = net_socket(t->family, SOCK_STREAM, O_CLOEXEC);
     if (fd == -1)
         return -1;
     if (connect(fd, (const struct sockaddr *)&t->sa, t->len) == -1) {
@@ -434,7 +434,7 @@ static void open_more(struct load *ld)
         struct lconn *c = &ld->c[ld->next++];
         c->st = L_CONNECTING;
         ld->connecting++;
-        c->fd = socket(ld->target.family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        c->fd = net_socket(ld->target.family, SOCK_STREAM, O_CLOEXEC | O_NONBLOCK);
         char why[128];
         if (c->fd == -1) {
             snprintf(why, sizeof why, "socket: %s", strerror(errno));

@@ -11,8 +11,28 @@
 #ifndef NET_H
 #define NET_H
 
+#include "compat.h" /* MSG_NOSIGNAL and the other constants' fallbacks */
+
+#include <fcntl.h> /* O_CLOEXEC, O_NONBLOCK for the flags below */
 #include <stddef.h>
 #include <sys/socket.h>
+
+/* Sockets, pipes and accepted connections with their fd flags set at birth.
+ * `flags` is O_CLOEXEC and/or O_NONBLOCK (POSIX names, like pipe2's). Where
+ * the system takes them in one call (SOCK_CLOEXEC, pipe2, accept4: Linux,
+ * FreeBSD) they are atomic; elsewhere (macOS) fcntl(2) sets them right
+ * after, which leaves a window in which a concurrent fork + exec in another
+ * thread could inherit the fd. Where SO_NOSIGPIPE exists it is set on every
+ * socket, so MSG_NOSIGNAL's fallback (compat.h) loses nothing. Each returns
+ * what the system call returns, with errno. */
+int net_socket(int domain, int type, int flags);
+int net_socketpair(int domain, int type, int flags, int sv[2]);
+int net_pipe(int fds[2], int flags);
+int net_accept(int lfd, int flags);
+
+/* The number of CPUs online (sysconf(_SC_NPROCESSORS_ONLN), an extension
+ * Linux, macOS and FreeBSD all have), or 1 where it is unknown. */
+long net_cpu_count(void);
 
 /* Resolve host:port for a TCP socket; passive != 0 for bind(2) (a listener),
  * 0 for connect(2). Returns 0, or -1 with the reason in why. */

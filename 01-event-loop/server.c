@@ -227,8 +227,10 @@ static int server_setup(server_t *s)
 {
     s->loop = loop_new(s->opts->backend);
     if (s->loop == NULL) {
+        const char *why =
+            errno == ENOSYS ? "not on this system (epoll is Linux's)" : strerror(errno);
         fprintf(stderr, "event-loop: loop_new(%s): %s\n",
-                loop_backend_name(s->opts->backend), strerror(errno));
+                loop_backend_name(s->opts->backend), why);
         return -1;
     }
     uint64_t tick = (uint64_t)s->opts->tick_ms;

@@ -258,7 +258,7 @@ static int run_get(const char *port_s, const char *host)
     char why[256];
     if (net_resolve(host, (int)port, 0, &sa, &salen, why, sizeof why) == -1)
         cli_fail("bad value for HOST: %s (%s)", host, why);
-    int fd = socket(sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int fd = net_socket(sa.ss_family, SOCK_STREAM, O_CLOEXEC);
     if (fd == -1)
         err(1, "socket");
     /* A server that accepts and then says nothing must not hang us. */
@@ -354,7 +354,7 @@ int main(int argc, char *argv[])
         return run_get(argv[2], argc == 4 ? argv[3] : "127.0.0.1");
     }
 
-    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    long ncpu = net_cpu_count();
     long workers = cli_env_long("WORKERS", ncpu > 0 ? ncpu : 1, 1, 1024);
     const char *host = cli_env("HOST", "127.0.0.1");
     const char *host_from = "HOST";

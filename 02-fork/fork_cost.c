@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "stats.h"
+#include "net.h" /* net_cpu_count, from 01-event-loop */
 
 extern char **environ;
 
@@ -330,7 +331,7 @@ int cost_run(const cost_opts *o)
            "[cost %d] %ld CPUs online; the trivial program is %s. \"CPU in fork()\" is\n"
            "[cost %d] the parent's CPU time inside fork() alone, mostly copying page "
            "tables.\n",
-           me, me, o->runs, me, sysconf(_SC_NPROCESSORS_ONLN), o->prog, me);
+           me, me, o->runs, me, net_cpu_count(), o->prog, me);
     printf("[cost %d]  touched  parent RSS     fork+_exit  CPU in fork()    vfork+_exit"
            "    posix_spawn      fork+exec\n",
            me);

@@ -21,7 +21,8 @@
  * stdio), so everything the child needs is prepared in the parent first.
  */
 
-/* _GNU_SOURCE for pipe2(2) (atomic O_CLOEXEC), close_range(2) and NSIG. */
+/* _GNU_SOURCE for close_range(2) (Linux 5.11+). pipe2 and NSIG, with their
+ * fallbacks, come from 01-event-loop's net.h. */
 #define _GNU_SOURCE
 #include "proc.h"
 
@@ -34,6 +35,8 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include "net.h" /* net_pipe and NSIG's fallback, from 01-event-loop */
 
 extern char **environ;
 
@@ -410,7 +413,7 @@ pid_t proc_start(const proc_start_t *s, const char **step)
 
     int errpipe[2];
     *step = "pipe2";
-    if (pipe2(errpipe, O_CLOEXEC) == -1)
+    if (net_pipe(errpipe, O_CLOEXEC) == -1)
         return -1;
 
     /* Block every signal across fork(), so that no handler of ours runs in
@@ -468,7 +471,7 @@ static pid_t start_child(proc_t *p, const char *file, char *const argv[],
     for (int i = 0; i < 3; i++) {
         if (o->stdio[i] == PROC_PIPE) {
             int pfd[2];
-            if (pipe2(pfd, O_CLOEXEC) == -1)
+            if (net_pipe(pfd, O_CLOEXEC) == -1)
                 goto done;
             mine[i] = i == 0 ? pfd[1] : pfd[0];
             theirs[i] = i == 0 ? pfd[0] : pfd[1];

@@ -59,6 +59,7 @@
 #include "cli.h" /* 01-event-loop */
 #include "json.h"
 #include "loop.h"
+#include "net.h" /* 01-event-loop */
 #include "proc.h"
 
 static void usage(FILE *f)
@@ -317,7 +318,7 @@ static int spawn_worker(struct master *m, char **wargv)
 {
     /* Step 1: the channel exists before the child does. */
     int sv[2];
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1)
+    if (net_socketpair(AF_UNIX, SOCK_STREAM, O_CLOEXEC, sv) == -1)
         err(1, "socketpair");
     printf("[master %d] socketpair(AF_UNIX, SOCK_STREAM): fd %d is ours, fd %d is the "
            "worker's\n",

@@ -18,11 +18,10 @@
 #include <unistd.h>
 
 /* MSG_NOSIGNAL (POSIX.1-2008) turns "peer went away" into EPIPE instead of
- * a SIGPIPE that would kill us. A system without it (macOS) uses the
- * SO_NOSIGPIPE socket option or an ignored SIGPIPE instead. */
-#ifndef MSG_NOSIGNAL
-#define MSG_NOSIGNAL 0
-#endif
+ * a SIGPIPE that would kill us. A system without it gets 0
+ * from 01-event-loop's compat.h, and SO_NOSIGPIPE on the sockets net.c
+ * makes instead. */
+#include "compat.h"
 
 /* MSG_CMSG_CLOEXEC (Linux 2.6.23, FreeBSD, NetBSD, OpenBSD) makes the kernel
  * install received fds close-on-exec atomically. Without it we set the flag

@@ -124,7 +124,7 @@ static void parse_args(int argc, char *argv[], int first, int client, options_t 
     o->host = cli_env("HOST", "127.0.0.1");
     const char *host_from = "HOST";
     o->port = cli_env_long("PORT", 0, 0, 65535);
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    long cpus = net_cpu_count();
     o->workers = cli_env_long("WORKERS", cpus > 0 ? cpus : 1, 1, 64);
     o->count = 10;
     o->worker_argv = NULL;
@@ -165,7 +165,7 @@ static void parse_args(int argc, char *argv[], int first, int client, options_t 
  * in buf ("" if nothing came). -1 if the connection is refused. */
 static int ask(const options_t *o, char *buf, size_t cap)
 {
-    int fd = socket(o->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int fd = net_socket(o->addr.ss_family, SOCK_STREAM, O_CLOEXEC);
     if (fd == -1)
         err(1, "socket");
     if (connect(fd, (const struct sockaddr *)&o->addr, o->addrlen) == -1) {
@@ -392,7 +392,7 @@ static void start_worker(master_t *m, worker_t *w, char **wargv, char **env,
                          int listen_fd)
 {
     int sv[2];
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1)
+    if (net_socketpair(AF_UNIX, SOCK_STREAM, O_CLOEXEC, sv) == -1)
         err(1, "socketpair");
     proc_fd_t extra = {.parent_fd = sv[1], .child_fd = 3};
     proc_options_t opts = {.env = env,

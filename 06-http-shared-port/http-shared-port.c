@@ -332,7 +332,7 @@ static pid_t spawn_worker(sup_t *sup, int slot, void *slot_data, void **proc_dat
     int sv[2];
     (void)slot_data;
 
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1)
+    if (net_socketpair(AF_UNIX, SOCK_STREAM, O_CLOEXEC, sv) == -1)
         return -1;
     worker_t *w = calloc(1, sizeof *w);
     if (w == NULL)
@@ -557,7 +557,7 @@ typedef struct options {
 static void parse_options(int argc, char *argv[], options_t *o)
 {
     cli_init("http-shared-port", usage);
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    long cpus = net_cpu_count();
     *o = (options_t){.host = cli_env("HOST", "127.0.0.1"),
                      .host_from = "HOST",
                      .port = cli_env_long("PORT", 8080, 0, 65535),

@@ -14,12 +14,6 @@
  * the loop hands to a callback finds its connection without a search and
  * without a pointer that could go stale when the array grows.
  */
-#ifdef __linux__
-/* accept4(2): a non-blocking, close-on-exec socket in one call (Linux and
- * the BSDs; POSIX.1-2024 has it too, but this tutorial builds against
- * POSIX.1-2008, so glibc declares it only under _GNU_SOURCE). */
-#define _GNU_SOURCE
-#endif
 #include "httpd.h"
 
 #include <errno.h>
@@ -540,16 +534,7 @@ static void resume_accepting(loop_t *loop, loop_timer_t *t, void *arg)
 
 static int accept_one(int lfd)
 {
-#ifdef __linux__
-    return accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-#else
-    int fd = accept(lfd, NULL, NULL);
-    if (fd != -1 && (net_set_cloexec(fd) == -1 || net_set_nonblock(fd, 1) == -1)) {
-        close(fd);
-        return -1;
-    }
-    return fd;
-#endif
+    return net_accept(lfd, O_CLOEXEC | O_NONBLOCK);
 }
 
 static void on_listener(loop_t *loop, int lfd, int events, void *arg)

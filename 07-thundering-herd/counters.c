@@ -14,6 +14,8 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 
+#include "compat.h" /* MAP_ANONYMOUS where it is MAP_ANON: 01-event-loop */
+
 void *counters_shared_map(size_t size)
 {
     /* MAP_SHARED is the whole point: MAP_PRIVATE would give every child

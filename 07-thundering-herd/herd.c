@@ -30,7 +30,7 @@
  * ./thundering-herd drives it; tests/test_modes.c calls herd_run() directly
  * for every mode and checks that nothing leaks.
  */
-#define _GNU_SOURCE /* accept4() and SOCK_CLOEXEC: Linux and BSD, not POSIX.1-2008 */
+#define _DEFAULT_SOURCE /* SO_REUSEPORT: Linux 3.9+ and the BSDs, not POSIX.1-2008 */
 #include "herd.h"
 
 #include <arpa/inet.h>
@@ -47,7 +47,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "net.h" /* fd flags (01-event-loop) */
+#include "net.h" /* net_socket, net_accept: 01-event-loop */
 
 const herd_mode *herd_mode_find(const char *name)
 {
@@ -103,7 +103,7 @@ int herd_listen(const char *host, int port, int reuseport, int *bound_port,
         *call = "getaddrinfo (HOST does not resolve)";
         return -1;
     }
-    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int fd = net_socket(ss.ss_family, SOCK_STREAM, O_CLOEXEC);
     if (fd == -1) {
         *call = "socket";
         return -1;
@@ -150,35 +150,7 @@ fail:;
 
 int herd_accept(int listen_fd)
 {
-#ifdef __linux__
-    return accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
-#else
-    int fd = accept(listen_fd, NULL, NULL);
-    if (fd != -1 && fcntl(fd, F_SETFD, FD_CLOEXEC) == -1) {
-        int e = errno;
-        close(fd);
-        errno = e;
-        return -1;
-    }
-    return fd;
-#endif
-}
-
-int herd_pipe(int fd[2])
-{
-    int p[2];
-    if (pipe(p) == -1)
-        return -1;
-    if (net_set_cloexec(p[0]) == -1 || net_set_cloexec(p[1]) == -1) {
-        int e = errno;
-        close(p[0]);
-        close(p[1]);
-        errno = e;
-        return -1;
-    }
-    fd[0] = p[0];
-    fd[1] = p[1];
-    return 0;
+    return net_accept(listen_fd, O_CLOEXEC);
 }
 
 /* ---- the worker ----------------------------------------------------------- */
@@ -503,7 +475,7 @@ static int start_client(herd *h, lg_result *res)
 {
     int done[2];
     h->call = "pipe";
-    if (herd_pipe(done) == -1)
+    if (net_pipe(done, O_CLOEXEC) == -1)
         return -1;
     pid_t master = getpid();
     sigset_t mask;
@@ -672,7 +644,7 @@ static int run_workers(herd *h)
         return -1;
     }
     int status = -1;
-    if (herd_pipe(h->ready) == -1) {
+    if (net_pipe(h->ready, O_CLOEXEC) == -1) {
         warn("[master %d] pipe", (int)getpid());
     } else {
         start_workers(h);

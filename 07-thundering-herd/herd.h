@@ -196,7 +196,5 @@ int herd_listen(const char *host, int port, int reuseport, int *bound_port,
                 const char **call);
 /* accept() that makes the new socket close-on-exec. */
 int herd_accept(int listen_fd);
-/* A pipe with both ends close-on-exec. 0, or -1 with errno (fd untouched). */
-int herd_pipe(int fd[2]);
 
 #endif

@@ -13,8 +13,6 @@
  *
  * tests/test_loadgen.c runs it against a tiny forked server.
  */
-/* SOCK_NONBLOCK and SOCK_CLOEXEC are not POSIX.1-2008. */
-#define _DEFAULT_SOURCE
 #include "loadgen.h"
 
 #include <arpa/inet.h>
@@ -86,7 +84,7 @@ static int slot_start(slot *s, const struct sockaddr *addr, socklen_t addrlen)
     s->len = 0;
     s->replied = 0;
     s->started = now_ms();
-    s->fd = socket(addr->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    s->fd = net_socket(addr->sa_family, SOCK_STREAM, O_CLOEXEC | O_NONBLOCK);
     if (s->fd == -1)
         return -2; /* out of fds: the client itself is broken */
     if (connect(s->fd, addr, addrlen) == -1 && errno != EINPROGRESS) {

@@ -25,7 +25,6 @@
  * See one mode at work with ./thundering-herd --mode NAME --workers 4;
  * tests/test_modes.c runs each through the driver.
  */
-#define _DEFAULT_SOURCE /* SOCK_CLOEXEC for socketpair() (Linux, BSD) */
 #include "herd.h"
 
 #include <errno.h>
@@ -999,7 +998,7 @@ static int rr_spawn_prepare(herd *h, int w)
         free_remove(h, w);
     }
     int sv[2];
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1) {
+    if (net_socketpair(AF_UNIX, SOCK_STREAM, O_CLOEXEC, sv) == -1) {
         h->call = "socketpair";
         return -1;
     }
@@ -1251,11 +1250,11 @@ out:
  * keeps onto 0 and 1, which clears the flag on the copies): all or none. */
 static int node_pipes(int in[2], int out[2], int ex[2])
 {
-    if (herd_pipe(in) == -1)
+    if (net_pipe(in, O_CLOEXEC) == -1)
         return -1;
-    if (herd_pipe(out) == -1)
+    if (net_pipe(out, O_CLOEXEC) == -1)
         goto close_in;
-    if (herd_pipe(ex) == -1)
+    if (net_pipe(ex, O_CLOEXEC) == -1)
         goto close_out;
     return 0;
 close_out:

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "counters.h"
+#include "net.h" /* net_cpu_count, from 01-event-loop */
 
 enum { BAR_WIDTH = 6, BARS_MAX_WORKERS = 8 };
 
@@ -42,7 +43,7 @@ void report_header(FILE *out, const report_info *info)
     if (uname(&u) == -1)
         strcpy(u.sysname, "?"), strcpy(u.release, "?");
     fprintf(out, "system: %s %s, %ld CPUs online\n", u.sysname, u.release,
-            sysconf(_SC_NPROCESSORS_ONLN));
+            net_cpu_count());
     fprintf(out, "load: %d worker%s, %d connection%s, ", info->workers,
             info->workers == 1 ? "" : "s", info->connections,
             info->connections == 1 ? "" : "s");

@@ -121,7 +121,7 @@ static options default_options(const char *argv0)
         .host_from = "HOST",
         .mode_name = "all",
     };
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    long cpus = net_cpu_count();
     int workers = cpus < 1 ? 1 : cpus > 1024 ? 1024 : (int)cpus;
     o.cfg.workers = (int)cli_env_long("WORKERS", workers, 1, 1024);
     return o;

@@ -242,7 +242,7 @@ static void wait_until_asleep(pid_t pid, int k, const mode *m)
  * description, so every process sees the same setting. */
 static int make_listener(int nonblocking, struct sockaddr_in *addr)
 {
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int fd = net_socket(AF_INET, SOCK_STREAM, O_CLOEXEC);
     if (fd == -1)
         err(1, "socket");
     *addr = (struct sockaddr_in){.sin_family = AF_INET};
@@ -305,7 +305,7 @@ static int trial(const mode *m, int lfd, const struct sockaddr_in *addr, int n,
         wait_until_asleep(pid[wait_order[i]], wait_order[i], m);
     }
 
-    int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int c = net_socket(AF_INET, SOCK_STREAM, O_CLOEXEC);
     if (c == -1)
         err(1, "socket");
     if (connect(c, (const struct sockaddr *)addr, sizeof *addr) == -1)
@@ -375,8 +375,7 @@ static void print_header(int n, int trials)
     struct utsname u;
     if (uname(&u) == -1)
         err(1, "uname");
-    printf("kernel: %s %s, %ld CPUs online\n", u.sysname, u.release,
-           sysconf(_SC_NPROCESSORS_ONLN));
+    printf("kernel: %s %s, %ld CPUs online\n", u.sysname, u.release, net_cpu_count());
     printf("%d processes on one listening socket, %d trials per row, each trial with "
            "fresh processes and one connection\n",
            n, trials);

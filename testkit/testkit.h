@@ -117,7 +117,9 @@ ssize_t tk_read_n(int fd, void *buf, size_t n, int timeout_ms);
  * on timeout. */
 ssize_t tk_read_all(int fd, char *buf, size_t cap, int timeout_ms);
 
-/* Process accounting from /proc (Linux). -1 where /proc is not available. */
+/* Process accounting from /proc (Linux). Where there is no /proc, the
+ * counting functions and tk_cpu_ms skip the running test with a message;
+ * tk_alive falls back to kill(pid, 0), which counts a zombie as alive. */
 int tk_count_children(pid_t parent); /* live children (not zombies) */
 int tk_count_zombies(pid_t parent);  /* children that are zombies */
 int tk_count_fds(pid_t pid);         /* open file descriptors */

@@ -29,6 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "compat.h"
 #include "testkit.h"
 
 #define T 5000 /* ms: the usual wait for a line */

@@ -19,6 +19,7 @@
 
 #include "chan.h"
 #include "loop.h"
+#include "net.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -65,7 +66,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     loop_t *loop = loop_new(LOOP_POLL);
     int sv[2];
-    if (loop == NULL || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1)
+    if (loop == NULL || net_socketpair(AF_UNIX, SOCK_STREAM, O_CLOEXEC, sv) == -1)
         abort();
     struct counts c = {0};
     chan_callbacks cb = {

@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "chan.h"
+#include "net.h"
 #include "loop.h"
 
 #define MAXREC 4096
@@ -135,7 +136,7 @@ static int setup(void **state)
     fixture *f = calloc(1, sizeof *f);
     f->loop = loop_new(LOOP_SELECT);
     assert_non_null(f->loop);
-    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, f->sv), 0);
+    assert_int_equal(net_socketpair(AF_UNIX, SOCK_STREAM, O_CLOEXEC, f->sv), 0);
     f->ch = chan_open(f->loop, f->sv[0], &CB, &f->r);
     assert_non_null(f->ch);
     chan_set_name(f->ch, "test");
@@ -856,7 +857,7 @@ static void test_other_backends(void **state)
         if (loop == NULL)
             continue; /* no epoll on this system */
         int sv[2];
-        assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+        assert_int_equal(net_socketpair(AF_UNIX, SOCK_STREAM, O_CLOEXEC, sv), 0);
         rec r1 = {0}, r2 = {0};
         chan_t *a = chan_open(loop, sv[0], &CB, &r1);
         chan_t *c = chan_open(loop, sv[1], &CB, &r2);

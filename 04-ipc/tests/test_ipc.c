@@ -30,6 +30,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "compat.h" /* 01-event-loop */
 #include "testkit.h"
 
 static int exited_with(int status, int code)

@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "fdpass.h"
+#include "net.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -39,7 +40,7 @@ static int count_open_fds(void)
 
 static void make_pair(int sv[2])
 {
-    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    assert_int_equal(net_socketpair(AF_UNIX, SOCK_STREAM, O_CLOEXEC, sv), 0);
 }
 
 /* Two fds name the same open file when device and inode agree. */

@@ -20,6 +20,7 @@
 
 #include "fdpass.h"
 #include "handle.h"
+#include "net.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -52,7 +53,7 @@ static ino_t inode_of(int fd)
 /* A listening TCP socket on 127.0.0.1, any port: a real net.Server. */
 static int make_listener(void)
 {
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int fd = net_socket(AF_INET, SOCK_STREAM, O_CLOEXEC);
     assert_true(fd >= 0);
     struct sockaddr_in sa = {.sin_family = AF_INET,
                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
@@ -191,7 +192,7 @@ static void test_server_handle_arrives(void **state)
     (void)state;
     loop_t *loop = loop_new(LOOP_POLL);
     int sv[2];
-    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    assert_int_equal(net_socketpair(AF_UNIX, SOCK_STREAM, O_CLOEXEC, sv), 0);
     seen_t a = {0}, b = {0};
     chan_t *master = open_chan(loop, sv[0], &a);
     chan_t *worker = open_chan(loop, sv[1], &b);
@@ -219,7 +220,7 @@ static void test_server_handle_arrives(void **state)
     struct sockaddr_in sa;
     socklen_t sl = sizeof sa;
     assert_int_equal(getsockname(b.fds[0], (struct sockaddr *)&sa, &sl), 0);
-    int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int c = net_socket(AF_INET, SOCK_STREAM, O_CLOEXEC);
     assert_int_equal(connect(c, (struct sockaddr *)&sa, sl), 0);
     int conn = accept(b.fds[0], NULL, NULL);
     assert_true(conn >= 0);
@@ -243,7 +244,7 @@ static void test_sent_socket_is_nonblocking(void **state)
     (void)state;
     loop_t *loop = loop_new(LOOP_POLL);
     int sv[2];
-    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    assert_int_equal(net_socketpair(AF_UNIX, SOCK_STREAM, O_CLOEXEC, sv), 0);
     seen_t a = {0}, b = {0};
     chan_t *master = open_chan(loop, sv[0], &a);
     chan_t *worker = open_chan(loop, sv[1], &b);
@@ -276,7 +277,7 @@ static void test_second_handle_waits_for_ack(void **state)
     (void)state;
     loop_t *loop = loop_new(LOOP_POLL);
     int sv[2];
-    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    assert_int_equal(net_socketpair(AF_UNIX, SOCK_STREAM, O_CLOEXEC, sv), 0);
     seen_t a = {0};
     chan_t *master = open_chan(loop, sv[0], &a);
     int raw = sv[1];
@@ -334,7 +335,7 @@ static void test_two_handles_in_order(void **state)
     (void)state;
     loop_t *loop = loop_new(LOOP_POLL);
     int sv[2];
-    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    assert_int_equal(net_socketpair(AF_UNIX, SOCK_STREAM, O_CLOEXEC, sv), 0);
     seen_t a = {0}, b = {0};
     chan_t *master = open_chan(loop, sv[0], &a);
     chan_t *worker = open_chan(loop, sv[1], &b);
@@ -372,7 +373,7 @@ static void test_unexpected_fd_closed(void **state)
     (void)state;
     loop_t *loop = loop_new(LOOP_POLL);
     int sv[2], p[2];
-    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    assert_int_equal(net_socketpair(AF_UNIX, SOCK_STREAM, O_CLOEXEC, sv), 0);
     assert_int_equal(pipe(p), 0);
     seen_t b = {0};
     chan_t *worker = open_chan(loop, sv[1], &b);
@@ -402,7 +403,7 @@ static void test_ctrunc_answers_nack(void **state)
     (void)state;
     loop_t *loop = loop_new(LOOP_POLL);
     int sv[2];
-    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    assert_int_equal(net_socketpair(AF_UNIX, SOCK_STREAM, O_CLOEXEC, sv), 0);
     seen_t b = {0};
     chan_t *worker = open_chan(loop, sv[1], &b);
     int lfd = make_listener();
@@ -460,7 +461,7 @@ static void test_fd_waits_for_the_rest_of_its_line(void **state)
     (void)state;
     loop_t *loop = loop_new(LOOP_POLL);
     int sv[2];
-    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    assert_int_equal(net_socketpair(AF_UNIX, SOCK_STREAM, O_CLOEXEC, sv), 0);
     seen_t b = {0};
     chan_t *worker = open_chan(loop, sv[1], &b);
     int lfd = make_listener();
@@ -494,7 +495,7 @@ static void test_fd_goes_to_its_envelope_not_the_line_before(void **state)
     (void)state;
     loop_t *loop = loop_new(LOOP_POLL);
     int sv[2];
-    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    assert_int_equal(net_socketpair(AF_UNIX, SOCK_STREAM, O_CLOEXEC, sv), 0);
     seen_t b = {0};
     chan_t *worker = open_chan(loop, sv[1], &b);
     int lfd = make_listener();
@@ -524,7 +525,7 @@ static void test_nack_retransmits(void **state)
     (void)state;
     loop_t *loop = loop_new(LOOP_POLL);
     int sv[2];
-    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    assert_int_equal(net_socketpair(AF_UNIX, SOCK_STREAM, O_CLOEXEC, sv), 0);
     seen_t a = {0};
     chan_t *master = open_chan(loop, sv[0], &a);
     int lfd = make_listener();
@@ -561,7 +562,7 @@ static void test_disconnect_waits_for_ack(void **state)
     (void)state;
     loop_t *loop = loop_new(LOOP_POLL);
     int sv[2];
-    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    assert_int_equal(net_socketpair(AF_UNIX, SOCK_STREAM, O_CLOEXEC, sv), 0);
     seen_t a = {0};
     chan_t *master = open_chan(loop, sv[0], &a);
     int lfd = make_listener();
@@ -594,7 +595,7 @@ static void test_close_releases_everything(void **state)
     loop_t *loop = loop_new(LOOP_POLL);
     int before = count_open_fds();
     int sv[2];
-    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    assert_int_equal(net_socketpair(AF_UNIX, SOCK_STREAM, O_CLOEXEC, sv), 0);
     seen_t a = {0};
     chan_t *master = open_chan(loop, sv[0], &a);
     int lfd = make_listener();
@@ -614,7 +615,7 @@ static void test_bad_arguments(void **state)
     (void)state;
     loop_t *loop = loop_new(LOOP_POLL);
     int sv[2];
-    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    assert_int_equal(net_socketpair(AF_UNIX, SOCK_STREAM, O_CLOEXEC, sv), 0);
     chan_t *plain = chan_open(loop, sv[0], NULL, NULL);
     json_value *m = str("s");
     errno = 0;

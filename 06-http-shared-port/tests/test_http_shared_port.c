@@ -62,6 +62,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "net.h" /* 01-event-loop */
 #include "testkit.h"
 
 #define HOST "127.0.0.1"
@@ -803,7 +804,7 @@ static void test_worker_handed_a_non_listener_says_so(void **state)
 {
     (void)state;
     int sv[2];
-    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    assert_int_equal(net_socketpair(AF_UNIX, SOCK_STREAM, O_CLOEXEC, sv), 0);
     int inherit = dup(sv[1]); /* without CLOEXEC: the shell makes it fd 3 */
     assert_true(inherit >= 0);
     char cmd[128];
@@ -815,7 +816,7 @@ static void test_worker_handed_a_non_listener_says_so(void **state)
     close(inherit);
     close(sv[1]);
 
-    int not_listening = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int not_listening = net_socket(AF_INET, SOCK_STREAM, O_CLOEXEC);
     assert_true(not_listening >= 0);
     static char line[] =
         "{\"cmd\":\"NODE_HANDLE\",\"type\":\"net.Server\",\"msg\":\"server\"}\n";

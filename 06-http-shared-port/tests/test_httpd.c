@@ -43,6 +43,7 @@
 
 #include "httpd.h"
 #include "loop.h"
+#include "net.h"
 #include "testkit.h"
 
 typedef struct {
@@ -57,7 +58,7 @@ static int setup_with(void **state, int accepts_per_wake, const httpd_config_t *
 {
     fixture_t *f = calloc(1, sizeof *f);
     assert_non_null(f);
-    int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int lfd = net_socket(AF_INET, SOCK_STREAM, O_CLOEXEC);
     assert_true(lfd >= 0);
     struct sockaddr_in sa = {.sin_family = AF_INET};
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -167,7 +168,7 @@ static void test_backpressure_bounds_buffering(void **state)
     fixture_t *f = *state;
     enum { N = 10000 };
     static const char req[] = "GET / HTTP/1.1\r\nHost: t\r\n\r\n";
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int fd = net_socket(AF_INET, SOCK_STREAM, O_CLOEXEC);
     int small = 4096; /* a client that reads slowly, with a small window */
     setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)f->port)};
@@ -383,7 +384,7 @@ static void test_new_refuses_a_non_listener(void **state)
     loop_t *loop = loop_new(LOOP_POLL);
     assert_non_null(loop);
     httpd_config_t cfg = {0};
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int fd = net_socket(AF_INET, SOCK_STREAM, O_CLOEXEC);
     assert_true(fd >= 0);
     errno = 0;
     assert_null(httpd_new(loop, fd, &cfg));
@@ -536,7 +537,7 @@ static void test_drain_waits_for_a_slow_reader_then_closes(void **state)
     assert_non_null(all);
     for (int i = 0; i < N; i++)
         memcpy(all + (size_t)i * (sizeof req - 1), req, sizeof req - 1);
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int fd = net_socket(AF_INET, SOCK_STREAM, O_CLOEXEC);
     int small = 4096; /* so that the kernels cannot take all the answers */
     setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)f->port)};

@@ -24,7 +24,6 @@
  *   interrupted-suite  a cmocka suite whose test starts fork-pause and then
  *                  waits to be killed by a signal
  */
-#define _GNU_SOURCE /* pipe2(2) with O_CLOEXEC is not in POSIX.1-2008 */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -40,6 +39,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "net.h" /* 01-event-loop */
 #include "testkit.h"
 
 #define T 5000 /* ms: the usual wait for a line */
@@ -198,7 +198,7 @@ static int helper_interrupted_suite(void)
 static int plain_fd_count(void)
 {
     int pfd[2];
-    assert_int_equal(pipe2(pfd, O_CLOEXEC), 0);
+    assert_int_equal(net_pipe(pfd, O_CLOEXEC), 0);
     int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
     assert_true(null >= 0);
     fflush(NULL);
