@@ -9,28 +9,29 @@
  * link: build/chan.o build/json.o build/net.o build/loop.o build/loop_select.o
  * build/loop_poll.o build/loop_epoll.o
  *
- * On a socketpair whose other end the check holds, with a timeout of
- * 300 ms: 1. the check's end reads 100 ms after chan_disconnect(), and gets
- * every message queued before it, then EOF; 2. the check's end never
- * reads: on_disconnect comes between 250 and 2000 ms after
- * chan_disconnect(), and then the check's end reads EOF after the bytes
- * the socket already held.
+ * On a socketpair whose other end the check holds: 1. with a timeout of
+ * 1000 ms, the check's end reads from 100 ms after chan_disconnect(), and
+ * gets every message queued before it, then EOF; 2. with 300 ms, the
+ * check's end never reads: on_disconnect comes between 250 and 2000 ms
+ * after chan_disconnect(), and then the check's end reads EOF after the
+ * bytes the socket already held.
  */
 #include "pair.h"
 
 #include <stdlib.h>
 
-#define TIMEOUT_MS 300
+#define TIMEOUT_MS 300 /* with a peer that never reads */
+#define READER_MS 1000 /* with one that does, from 100 ms on: more than enough */
 
 /* Open a channel with the timeout, and send 16 KiB messages until some of
  * them wait in its queue (the socket holds no more): how many were sent. */
-static int fill(struct pair *p)
+static int fill(struct pair *p, uint64_t timeout_ms)
 {
     static char big[16384];
     memset(big, 'x', sizeof big - 1);
     if (pair_open(p) == -1)
         return -1;
-    chan_set_disconnect_timeout(p->ch, TIMEOUT_MS);
+    chan_set_disconnect_timeout(p->ch, timeout_ms);
     int sent = 0;
     while (chan_pending_bytes(p->ch) == 0 && sent < 1000) {
         if (pair_send(p, big) == -1)
@@ -50,9 +51,9 @@ int main(void)
     int eof = 0;
     size_t lines = 0, more;
 
-    /* 1. A peer that reads, late but well within the timeout: every message
-     *    queued before the disconnect reaches it, then EOF. */
-    int sent = fill(&p);
+    /* 1. A peer that reads, a little late: every message queued before the
+     *    disconnect reaches it, then EOF. */
+    int sent = fill(&p, READER_MS);
     if (sent == -1)
         return 1;
     pair_run(&p, 100);
@@ -74,7 +75,7 @@ int main(void)
 
     /* 2. A peer that never reads: the disconnect gives up after the
      *    timeout, and closes the socket. */
-    if (fill(&p) == -1)
+    if (fill(&p, TIMEOUT_MS) == -1)
         return 1;
     long long start = (long long)loop_now_ms();
     pair_run(&p, 2000);
