@@ -1,3 +1,4 @@
+#!/bin/sh
 # Exercise 5: ipc-worker --twice answers each message twice, and the master
 # disconnects right after the last reply, whatever worker it talks to.
 #

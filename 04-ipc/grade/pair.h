@@ -1,7 +1,8 @@
 /* pair.h: what 04's channel checks share: a channel on one end of a
  * socketpair, callbacks that record what they saw, and a raw peer fd on the
  * other end that the check reads and writes as it pleases. Included, not
- * linked: testkit/grade compiles each check as one file. */
+ * linked: testkit/grade compiles each check as one file (inline: a check
+ * need not use every helper). */
 #ifndef GRADE_PAIR_H
 #define GRADE_PAIR_H
 
@@ -59,7 +60,7 @@ static void pair_on_disconnect(chan_t *ch, void *user)
 }
 
 /* A channel on a new socketpair; -1 (and says why) if it cannot be made. */
-static int pair_open(struct pair *p)
+static inline int pair_open(struct pair *p)
 {
     memset(p, 0, sizeof *p);
     int sv[2];
@@ -80,7 +81,7 @@ static int pair_open(struct pair *p)
 }
 
 /* Run the loop for ms, or until the channel has closed. */
-static void pair_run(struct pair *p, int ms)
+static inline void pair_run(struct pair *p, int ms)
 {
     long long end = (long long)loop_now_ms() + ms;
     long long left;
@@ -89,7 +90,7 @@ static void pair_run(struct pair *p, int ms)
 }
 
 /* Send one small message; -1 (and says why) if chan_send refuses it. */
-static int pair_send(struct pair *p, const char *text)
+static inline int pair_send(struct pair *p, const char *text)
 {
     json_value *msg = json_new_string(text);
     int r = msg != NULL ? chan_send(p->ch, msg) : -1;
@@ -101,7 +102,7 @@ static int pair_send(struct pair *p, const char *text)
 
 /* Read the peer's end until EOF or wait_ms without a byte: the bytes read;
  * in *eof whether the channel's end was closed, in *lines the '\n' read. */
-static size_t pair_drain_peer(struct pair *p, int wait_ms, int *eof, size_t *lines)
+static inline size_t pair_drain_peer(struct pair *p, int wait_ms, int *eof, size_t *lines)
 {
     char buf[65536];
     size_t total = 0;
@@ -119,6 +120,29 @@ static size_t pair_drain_peer(struct pair *p, int wait_ms, int *eof, size_t *lin
         total += (size_t)n;
     }
     return total;
+}
+
+/* 0 if on_disconnect came ms after start (from ms - 50 on; the caller
+ * waited 2000 ms) and the channel's socket is closed: the peer reads EOF.
+ * Otherwise -1, and says what was expected ms after `after_what`. */
+static inline int pair_expect_closed(struct pair *p, long long start, int ms,
+                                     const char *after_what)
+{
+    long long after = p->closed_ms - start;
+    if (p->ch != NULL || after < ms - 50) {
+        printf("expected on_disconnect %d ms after %s (%d-2000 ms), got %s%lld ms\n", ms,
+               after_what, ms - 50, p->ch != NULL ? "none after " : "it after ",
+               p->ch != NULL ? 2000LL : after);
+        return -1;
+    }
+    int eof;
+    size_t lines;
+    pair_drain_peer(p, 1000, &eof, &lines);
+    if (!eof) {
+        printf("expected the channel's socket closed (EOF at the other end), got none\n");
+        return -1;
+    }
+    return 0;
 }
 
 #endif
