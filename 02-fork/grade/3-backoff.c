@@ -118,12 +118,14 @@ int main(void)
         return 1;
     }
     long long d[3] = {seen.delay[0], seen.delay[1], seen.delay[2]};
-    sup_free(sup);
+    sup_free(sup); /* then the loop too: it still holds sup's SIGCHLD callback */
+    loop_free(loop);
 
     /* sup_stop() while the 200 ms delay after the 2nd death is pending. */
     memset(&seen, 0, sizeof seen);
     cfg.crash_max_deaths = -1;
-    sup = sup_new(loop, &cfg);
+    loop = loop_new(LOOP_POLL);
+    sup = loop ? sup_new(loop, &cfg) : NULL;
     if (sup == NULL || sup_start(sup) == -1) {
         printf("expected a second supervisor to start, got an error\n");
         return 1;

@@ -135,14 +135,15 @@ static inline const char *prog_wait(const char *needle, int ms)
     }
 }
 
-/* The program's first line that is not ours to expect, for a message. */
+/* The program's first line but the master's "forking" one, for a message:
+ * a usage error, or the worker's complaint. */
 static inline const char *prog_said(void)
 {
     static char line[200];
     const char *o = prog.out;
-    while (*o == '[' && strchr(o, '\n') != NULL && strstr(o, "] ") != NULL &&
-           strncmp(strstr(o, "] ") + 2, "forking", 7) == 0)
-        o = strchr(o, '\n') + 1;
+    const char *nl = strchr(o, '\n');
+    if (nl != NULL && strstr(o, "] forking ") != NULL && strstr(o, "] forking ") < nl)
+        o = nl + 1;
     snprintf(line, sizeof line, "%.*s", (int)strcspn(o, "\n"), o);
     return line[0] ? line : "nothing";
 }
