@@ -82,9 +82,12 @@ static void usage(FILE *out)
 /* ---------------------------------------------------------------------- */
 /* The master                                                             */
 
+/* The master's settings (from main's flags) and its state. A new option is
+ * one field here, one branch in main() and its use. */
 struct master {
     loop_t *loop;
     sup_t *sup;
+    int workers;
     const char *host;
     int crash;
     int me;
@@ -193,57 +196,58 @@ static void on_stop_signal(loop_t *loop, int signo, void *arg)
     sup_stop(m->sup);
 }
 
-static int run_master(int workers, const char *host, int crash)
+/* m holds the settings; the rest of it is filled in here. */
+static int run_master(struct master *m)
 {
-    struct master m = {.host = host, .crash = crash, .me = (int)getpid()};
+    m->me = (int)getpid();
     loop_backend_t backend;
     if (loop_backend_default(&backend) == -1)
         cli_fail("bad value for LOOP_BACKEND: %s (want select, poll or epoll)",
                  getenv("LOOP_BACKEND"));
-    m.loop = loop_new(backend);
-    if (m.loop == NULL)
+    m->loop = loop_new(backend);
+    if (m->loop == NULL)
         err(1, "loop_new");
     /* The master writes nothing to sockets, but its stdout may be a pipe
      * whose reader has gone; a failed printf is better than a dead master
      * that leaves its workers unsupervised. */
     if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
         err(1, "signal");
-    if (loop_on_signal(m.loop, SIGINT, on_stop_signal, &m) == -1 ||
-        loop_on_signal(m.loop, SIGTERM, on_stop_signal, &m) == -1)
+    if (loop_on_signal(m->loop, SIGINT, on_stop_signal, m) == -1 ||
+        loop_on_signal(m->loop, SIGTERM, on_stop_signal, m) == -1)
         err(1, "loop_on_signal");
 
     sup_config_t cfg = {
-        .nslots = workers,
+        .nslots = m->workers,
         .spawn = spawn_worker,
         .on_event = on_event,
-        .arg = &m,
+        .arg = m,
     };
-    m.sup = sup_new(m.loop, &cfg);
-    if (m.sup == NULL)
+    m->sup = sup_new(m->loop, &cfg);
+    if (m->sup == NULL)
         err(1, "sup_new");
 
-    printf("[master %d] forking %d worker%s (%s loop)\n", m.me, workers,
-           workers == 1 ? "" : "s", loop_backend_name(backend));
+    printf("[master %d] forking %d worker%s (%s loop)\n", m->me, m->workers,
+           m->workers == 1 ? "" : "s", loop_backend_name(backend));
     int status = 0;
-    if (sup_start(m.sup) == -1) {
-        fprintf(stderr, "[master %d] fork: %s\n", m.me, strerror(errno));
+    if (sup_start(m->sup) == -1) {
+        fprintf(stderr, "[master %d] fork: %s\n", m->me, strerror(errno));
         status = 1;
-        sup_stop(m.sup); /* stop the workers that did start */
+        sup_stop(m->sup); /* stop the workers that did start */
     }
-    if (loop_run(m.loop) == -1)
+    if (loop_run(m->loop) == -1)
         err(1, "loop_run");
 
-    if (sup_crashed(m.sup)) {
+    if (sup_crashed(m->sup)) {
         fprintf(stderr,
                 "[master %d] gave up: workers keep dying (more than 5 deaths in "
                 "10 s)\n",
-                m.me);
+                m->me);
         status = 1;
     } else {
-        printf("[master %d] all workers stopped; exiting\n", m.me);
+        printf("[master %d] all workers stopped; exiting\n", m->me);
     }
-    sup_free(m.sup);
-    loop_free(m.loop);
+    sup_free(m->sup);
+    loop_free(m->loop);
     return status;
 }
 
@@ -355,10 +359,11 @@ int main(int argc, char *argv[])
     }
 
     long ncpu = net_cpu_count();
-    long workers = cli_env_long("WORKERS", ncpu > 0 ? ncpu : 1, 1, 1024);
-    const char *host = cli_env("HOST", "127.0.0.1");
+    struct master m = {
+        .workers = (int)cli_env_long("WORKERS", ncpu > 0 ? ncpu : 1, 1, 1024),
+        .host = cli_env("HOST", "127.0.0.1"),
+    };
     const char *host_from = "HOST";
-    int crash = 0;
 
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -366,11 +371,11 @@ int main(int argc, char *argv[])
             usage(stdout);
             return 0;
         } else if (strcmp(a, "--crash") == 0) {
-            crash = 1;
+            m.crash = 1;
         } else if (strcmp(a, "-w") == 0 || strcmp(a, "--workers") == 0) {
-            workers = cli_long(a, cli_value(argc, argv, &i), 1, 1024);
+            m.workers = (int)cli_long(a, cli_value(argc, argv, &i), 1, 1024);
         } else if (strcmp(a, "--host") == 0) {
-            host = cli_value(argc, argv, &i);
+            m.host = cli_value(argc, argv, &i);
             host_from = "--host";
         } else {
             cli_bad_arg(a);
@@ -381,7 +386,7 @@ int main(int argc, char *argv[])
     struct sockaddr_storage sa;
     socklen_t salen;
     char why[256];
-    if (net_resolve(host, 0, 1, &sa, &salen, why, sizeof why) == -1)
-        cli_fail("bad value for %s: %s (%s)", host_from, host, why);
-    return run_master((int)workers, host, crash);
+    if (net_resolve(m.host, 0, 1, &sa, &salen, why, sizeof why) == -1)
+        cli_fail("bad value for %s: %s (%s)", host_from, m.host, why);
+    return run_master(&m);
 }
