@@ -6,7 +6,6 @@
 #define GRADE_RUN_H
 
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -151,6 +150,32 @@ static inline int run_master(struct master *m, const char *const args[])
     return 0;
 }
 
+/* Run each part of a check in turn, each killing the master it started
+ * before the next; 1 as soon as one fails, 0 if none did. */
+static inline int run_parts(int (*const parts[])(void))
+{
+    for (int i = 0; parts[i] != NULL; i++) {
+        if (parts[i]() == -1)
+            return 1;
+        run_kill_group();
+    }
+    return 0;
+}
+
+/* Start the master with args and wait until every worker has acknowledged
+ * the server. 0, or -1 having said what went wrong. */
+static inline int run_handoff(struct master *m, const char *const args[])
+{
+    if (run_master(m, args) == -1)
+        return -1;
+    if (run_wait(m, "handoff complete", 10000) == NULL) {
+        printf("expected every worker to acknowledge the server (\"handoff complete\"), "
+               "got none in 10 s\n");
+        return -1;
+    }
+    return 0;
+}
+
 /* Connect to the master's port and read the answer ("child data, pid N")
  * for up to ms. The pid, 0 if no answer came, -1 if the port refused. */
 static inline int run_ask(const struct master *m, int ms)
@@ -182,26 +207,23 @@ static inline int run_ask(const struct master *m, int ms)
     return sscanf(buf, "child data, pid %d", &pid) == 1 ? pid : 0;
 }
 
-/* How many fds of process pid name `id` ("socket:[16054]"); -1 without /proc. */
+/* How many fds of process pid name `id` ("socket:[16054]"); -1 without /proc.
+ * A worker has a handful of fds, far below 1024. */
 static inline int run_fds_naming(int pid, const char *id)
 {
-    char dir[64];
-    snprintf(dir, sizeof dir, "/proc/%d/fd", pid);
-    DIR *d = opendir(dir);
-    if (d == NULL)
+    char path[64], link[128];
+    snprintf(path, sizeof path, "/proc/%d/fd", pid);
+    if (access(path, F_OK) == -1)
         return -1;
     int count = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        char path[320], link[128];
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+    for (int fd = 0; fd < 1024; fd++) {
+        snprintf(path, sizeof path, "/proc/%d/fd/%d", pid, fd);
         ssize_t n = readlink(path, link, sizeof link - 1);
         if (n > 0) {
             link[n] = '\0';
             count += strcmp(link, id) == 0;
         }
     }
-    closedir(d);
     return count;
 }
 
