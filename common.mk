@@ -193,7 +193,7 @@ bench: all
 # header says how to add one). The student's files and build/ stay as they are.
 grade:
 	@GRADE_PROGS='$(PROGS)' GRADE_CC='$(CC)' GRADE_CPPFLAGS='$(CPPFLAGS)' \
-	    GRADE_LIBS='$(LDLIBS)' $(ROOT)/testkit/grade .
+	    GRADE_LIBS='$(LDFLAGS) $(LDLIBS)' $(ROOT)/testkit/grade .
 
 # The README's walk-through, run and compared with what it shows
 # (testkit/doc-test says how a README marks its blocks).
