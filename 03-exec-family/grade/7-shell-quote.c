@@ -4,7 +4,7 @@
  * hint: add char *proc_shell_quote(const char *s) to proc.h and proc.c; inside single
  * quotes nothing is special to sh, but how does a ' of s get in? README exercise 7
  *
- * link: build/proc.o build/loop.o build/loop_select.o build/loop_poll.o
+ * link: build/proc.o build/net.o build/loop.o build/loop_select.o build/loop_poll.o
  * build/loop_epoll.o
  *
  * For each input, it runs sh -c "printf %s QUOTED" (what proc_exec runs) and

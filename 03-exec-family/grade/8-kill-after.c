@@ -4,7 +4,7 @@
  * hint: add int kill_after_ms to proc_options_t; after kill_for() sends kill_signal, arm
  * a timer that sends SIGKILL if the child is not reaped by then; README exercise 8
  *
- * link: build/proc.o build/loop.o build/loop_select.o build/loop_poll.o
+ * link: build/proc.o build/net.o build/loop.o build/loop_select.o build/loop_poll.o
  * build/loop_epoll.o
  *
  * The child is this program again, run with --ignore-term (it ignores

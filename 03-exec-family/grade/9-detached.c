@@ -6,7 +6,7 @@
  * child_main (instead of setpgid: a session leader already leads its group); README
  * exercise 9
  *
- * link: build/proc.o build/loop.o build/loop_select.o build/loop_poll.o
+ * link: build/proc.o build/net.o build/loop.o build/loop_select.o build/loop_poll.o
  * build/loop_epoll.o
  *
  * The child is this program again, run with --ids: it prints its pid, its
