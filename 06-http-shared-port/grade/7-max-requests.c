@@ -30,10 +30,10 @@ static int first_connection(int port)
         return -1;
     }
     const char *how;
-    size_t n = read_until_end(fd, buf, sizeof buf, 5000, &how);
+    read_until_end(fd, buf, sizeof buf, 5000, &how);
     close(fd);
-    int ok = count_of(buf, n, "HTTP/1.1 200 OK");
-    int closes = count_of(buf, n, "Connection: close");
+    int ok = count_of(buf, "HTTP/1.1 200 OK");
+    int closes = count_of(buf, "Connection: close");
     const char *last = strstr(buf, "HTTP/1.1 200 OK");
     for (const char *p = last; p; p = strstr(p + 1, "HTTP/1.1 200 OK"))
         last = p;

@@ -1,7 +1,8 @@
 /* serve.h: what 06's checks share: start the server from the chapter's
  * folder with one worker and some flags, talk HTTP to it, stop it. Included,
  * not linked: testkit/grade compiles each check as one file, with
- * build/testkit.o (tk_start, tk_connect, ...). */
+ * build/testkit.o (tk_start, tk_connect, ...). Inline, so that a check that
+ * uses only some of them is not warned about the rest. */
 #ifndef GRADE_SERVE_H
 #define GRADE_SERVE_H
 
@@ -20,7 +21,7 @@
 
 /* Start ./http-shared-port -p 0 -w 1 FLAG VALUE and return its port, or -1
  * after saying why (the flag refused, or no "listening on" line). */
-static int serve(tk_proc **out, const char *flag, const char *value)
+static inline int serve(tk_proc **out, const char *flag, const char *value)
 {
     const char *argv[] = {"./http-shared-port", "-p", "0", "-w", "1", flag, value, NULL};
     tk_proc *p = tk_start(argv, NULL);
@@ -45,7 +46,7 @@ static int serve(tk_proc **out, const char *flag, const char *value)
 }
 
 /* Stop it (SIGTERM, then its whole group) and free it. */
-static void unserve(tk_proc *p)
+static inline void unserve(tk_proc *p)
 {
     if (p == NULL)
         return;
@@ -56,8 +57,8 @@ static void unserve(tk_proc *p)
 
 /* Read until EOF, a reset or timeout_ms; returns the bytes read
  * (NUL-terminated) and sets *how to "EOF", "a reset" or "nothing more". */
-static size_t read_until_end(int fd, char *buf, size_t cap, int timeout_ms,
-                             const char **how)
+static inline size_t read_until_end(int fd, char *buf, size_t cap, int timeout_ms,
+                                    const char **how)
 {
     long long end = tk_now_ms() + timeout_ms;
     size_t got = 0;
@@ -85,8 +86,8 @@ static size_t read_until_end(int fd, char *buf, size_t cap, int timeout_ms,
 /* Read one response: its head (lines kept in head[], NUL-terminated) and
  * its body (Content-Length bytes, into body[]). Returns the status, or -1
  * on EOF or timeout. */
-static int read_response(int fd, char *head, size_t head_cap, char *body, size_t body_cap,
-                         int timeout_ms)
+static inline int read_response(int fd, char *head, size_t head_cap, char *body,
+                                size_t body_cap, int timeout_ms)
 {
     char line[1024];
     int status = -1;
@@ -115,14 +116,12 @@ static int read_response(int fd, char *head, size_t head_cap, char *body, size_t
     return status;
 }
 
-/* How many times needle occurs in hay[0..len). */
-static int count_of(const char *hay, size_t len, const char *needle)
+/* How many times needle occurs in the string hay. */
+static inline int count_of(const char *hay, const char *needle)
 {
     int n = 0;
-    size_t nl = strlen(needle);
-    for (size_t i = 0; i + nl <= len; i++)
-        if (memcmp(hay + i, needle, nl) == 0)
-            n++;
+    for (const char *at = strstr(hay, needle); at != NULL; at = strstr(at + 1, needle))
+        n++;
     return n;
 }
 
