@@ -8,6 +8,8 @@
  *
  * link: build/testkit.o
  *
+ * timeout: 40
+ *
  * Two servers, one worker each: --send-timeout 300 and --send-timeout
  * 6000. On each, a client pipelines 80,000 requests (11 MB of responses,
  * more than the kernels' buffers hold), reads nothing for 2.5 s, then reads
