@@ -191,9 +191,12 @@ bench: all
 # The graded exercises: testkit/grade copies the sources to build/grade/,
 # builds them there and runs grade/K-name.c|sh, one line per exercise (its
 # header says how to add one). The student's files and build/ stay as they are.
+# A check may link build/testkit.o (with build/net.o, which it stands on),
+# which needs cmocka as the tests do.
 grade:
 	@GRADE_PROGS='$(PROGS)' GRADE_CC='$(CC)' GRADE_CPPFLAGS='$(CPPFLAGS)' \
-	    GRADE_LIBS='$(LDFLAGS) $(LDLIBS)' $(ROOT)/testkit/grade .
+	    GRADE_LIBS='$(LDFLAGS) $(LDLIBS) $(if $(filter yes,$(HAVE_CMOCKA)),$(CMOCKA_LIBS))' \
+	    $(ROOT)/testkit/grade .
 
 # The README's walk-through, run and compared with what it shows
 # (testkit/doc-test says how a README marks its blocks).

@@ -6,7 +6,7 @@
  * uses it; a short one also needs the sweep timer to run often enough);
  * README exercise 6
  *
- * link: build/testkit.o
+ * link: build/testkit.o build/net.o
  *
  * timeout: 40
  *

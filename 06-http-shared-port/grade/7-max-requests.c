@@ -7,7 +7,7 @@
  * of each connection and answer the Nth with keep_alive = 0; README
  * exercise 7
  *
- * link: build/testkit.o
+ * link: build/testkit.o build/net.o
  *
  * With --max-requests 3 and one worker, a client pipelines 5 requests in
  * one send: it must read exactly 3 responses, only the last of them with

@@ -5,7 +5,7 @@
  * hint: in httpd.c, route "/stats" in respond() to a body formatted for
  * each request from getpid(), h->requests and h->open; README exercise 8
  *
- * link: build/testkit.o
+ * link: build/testkit.o build/net.o
  *
  * With one worker: connection A sends GET / three times, connection B once,
  * then A asks GET /stats. The answer must be a 200 with Content-Type

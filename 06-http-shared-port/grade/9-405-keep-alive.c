@@ -8,7 +8,7 @@
  * answer 405 with Allow: GET, HEAD in httpd.c's respond(); then update the
  * tests that expected the old close; README exercise 9
  *
- * link: build/testkit.o
+ * link: build/testkit.o build/net.o
  *
  * One connection sends, in one go, a POST with an 11-byte body, then a
  * DELETE with a chunked body, then GET /. It must read a 405 with "Allow:
