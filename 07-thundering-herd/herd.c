@@ -553,6 +553,10 @@ static void on_worker_ready(loop_t *loop, int fd, int events, void *arg)
     loop_unwatch(loop, fd);
     close(fd);
     h->ready[0] = -1;
+    /* SIGINT or SIGTERM while they started: on_stop_signal has stopped
+     * them, which closed the pipe early; no failure, and no load to start. */
+    if (h->interrupted)
+        return;
     if (h->nready < h->cfg->workers) {
         fprintf(stderr, "[master %d] %s: only %d of %d workers started\n", (int)getpid(),
                 h->mode->name, h->nready, h->cfg->workers);

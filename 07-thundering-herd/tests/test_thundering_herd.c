@@ -615,6 +615,36 @@ static void test_ctrl_c_stops_node_modes_at_once(void **state)
             ctrl_c_node_mode(modes[m], moments[i]);
 }
 
+/* Ctrl-C while the workers are still starting: the program stops there.
+ * The master stops the workers it has; their ready pipe then closes early,
+ * which is its own doing, not workers that failed to start, and the modes
+ * after this one do not run. 64 workers make the start long enough to hit. */
+static void test_ctrl_c_while_workers_start_stops_everything(void **state)
+{
+    (void)state;
+    tk_proc *p = tk_start(
+        (const char *[]){PROG, "--workers", "64", "--connections", "1000", NULL}, NULL);
+    assert_non_null(p);
+    pid_t kids[4];
+    long long until = tk_now_ms() + 30000;
+    while (tk_list_children(p->pid, kids, 4) < 2 && tk_now_ms() < until)
+        pause_ms(1);
+    long long t0 = tk_now_ms();
+    kill(-p->pid, SIGINT);
+    int status = tk_wait_exit(p, 30000);
+    long long took = tk_now_ms() - t0;
+    tk_drain(p);
+    if (status == -1 || took > 1000)
+        fail_msg("SIGINT while the workers start: stopped after %lld ms\n%s", took,
+                 p->out);
+    assert_null(strstr(p->out, "workers started"));
+    assert_null(strstr(p->out, "select: listening"));
+    pid_t group = p->pid;
+    if (!tk_until(group_gone, &group, 1000))
+        fail_msg("SIGINT while the workers start: processes left in its group");
+    tk_free(p);
+}
+
 static int all_gone(void *arg)
 {
     pid_t *kids = arg;
@@ -791,6 +821,7 @@ int main(void)
         cmocka_unit_test(test_serve_names_a_worker_and_stops_cleanly),
         cmocka_unit_test(test_sigint_mid_run_is_graceful),
         cmocka_unit_test(test_ctrl_c_stops_node_modes_at_once),
+        cmocka_unit_test(test_ctrl_c_while_workers_start_stops_everything),
         cmocka_unit_test(test_workers_die_with_the_master),
         cmocka_unit_test(test_nginx_mutex_losers_wake_on_their_delay),
         cmocka_unit_test(test_a_dead_lock_holder_does_not_wedge_the_others),
