@@ -618,12 +618,12 @@ static void test_ctrl_c_stops_node_modes_at_once(void **state)
 /* Ctrl-C while the workers are still starting: the program stops there.
  * The master stops the workers it has; their ready pipe then closes early,
  * which is its own doing, not workers that failed to start, and the modes
- * after this one do not run. 64 workers make the start long enough to hit. */
+ * after this one do not run. 16 workers make the start long enough to hit. */
 static void test_ctrl_c_while_workers_start_stops_everything(void **state)
 {
     (void)state;
     tk_proc *p = tk_start(
-        (const char *[]){PROG, "--workers", "64", "--connections", "1000", NULL}, NULL);
+        (const char *[]){PROG, "--workers", "16", "--connections", "1000", NULL}, NULL);
     assert_non_null(p);
     pid_t kids[4];
     long long until = tk_now_ms() + 30000;
@@ -643,6 +643,39 @@ static void test_ctrl_c_while_workers_start_stops_everything(void **state)
     if (!tk_until(group_gone, &group, 1000))
         fail_msg("SIGINT while the workers start: processes left in its group");
     tk_free(p);
+}
+
+/* Ctrl-C while node-rr stops (its counts are being collected, which takes
+ * a moment): the signal must not be lost there, or node-none runs after it.
+ * One connection: the run ends as soon as node-rr listens. */
+static void test_ctrl_c_while_node_stops_is_not_lost(void **state)
+{
+    (void)state;
+    if (!node_installed()) {
+        print_message("node-rr: skipped, node is not installed\n");
+        return;
+    }
+    int lost = 0;
+    for (int i = 0; i < 8 && !lost; i++) {
+        tk_proc *p = tk_start(
+            (const char *[]){PROG, "--workers", "4", "--connections", "1", NULL}, NULL);
+        assert_non_null(p);
+        assert_non_null(tk_wait_output(p, "node-rr: listening", 120000));
+        pause_ms(25 * i);
+        long long t0 = tk_now_ms();
+        kill(-p->pid, SIGINT);
+        int status = tk_wait_exit(p, 30000);
+        long long took = tk_now_ms() - t0;
+        tk_drain(p);
+        if (status == -1 || took > 1000 ||
+            strstr(p->out, "node-none: listening") != NULL) {
+            print_message("SIGINT %d ms into node-rr: stopped after %lld ms\n%s", 25 * i,
+                          took, p->out);
+            lost = 1;
+        }
+        tk_free(p);
+    }
+    assert_false(lost);
 }
 
 static int all_gone(void *arg)
@@ -822,6 +855,7 @@ int main(void)
         cmocka_unit_test(test_sigint_mid_run_is_graceful),
         cmocka_unit_test(test_ctrl_c_stops_node_modes_at_once),
         cmocka_unit_test(test_ctrl_c_while_workers_start_stops_everything),
+        cmocka_unit_test(test_ctrl_c_while_node_stops_is_not_lost),
         cmocka_unit_test(test_workers_die_with_the_master),
         cmocka_unit_test(test_nginx_mutex_losers_wake_on_their_delay),
         cmocka_unit_test(test_a_dead_lock_holder_does_not_wedge_the_others),
