@@ -300,6 +300,7 @@ static pid_t spawn_worker(sup_t *sup, int slot, void *slot_data, void **proc_dat
  * stopped by its mode, which collects the counts on the way. */
 static void stop_workers(herd *h)
 {
+    h->stopped = 1;
     if (h->mode->server_stop == NULL) {
         sup_stop(h->sup);
         return;
@@ -416,7 +417,7 @@ static void on_stop_signal(loop_t *loop, int signo, void *arg)
     h->interrupted = 1;
     if (h->client != 0) {
         kill(h->client, SIGTERM); /* its EOF then stops the workers */
-    } else {
+    } else if (!h->stopped) {
         count_sleeps(h);
         stop_workers(h);
     }
@@ -525,6 +526,10 @@ static void on_worker_ready(loop_t *loop, int fd, int events, void *arg)
     loop_unwatch(loop, fd);
     close(fd);
     h->ready[0] = -1;
+    /* SIGINT or SIGTERM while they started: on_stop_signal has stopped
+     * them, which closed the pipe early; no failure, and no load to start. */
+    if (h->interrupted)
+        return;
     if (h->nready < h->cfg->workers) {
         fprintf(stderr, "[master %d] %s: only %d of %d workers started\n", (int)getpid(),
                 h->mode->name, h->nready, h->cfg->workers);
@@ -661,7 +666,14 @@ static int run_workers(herd *h)
 static int run_external(herd *h)
 {
     all_waiting(h);
-    return run_loop(h);
+    int status = run_loop(h);
+    /* server_stop waits for node inside the loop's last callback, for a
+     * good part of a second; a SIGINT that came meanwhile is still in the
+     * loop's signal pipe. One more turn, without waiting, takes it, so
+     * that Ctrl-C there stops the program instead of being lost. */
+    if (status == 0 && loop_run_once(h->loop, 0) != -1 && h->interrupted)
+        status = h->failed ? -1 : 1;
+    return status;
 }
 
 /* Steps 2 to 6, in the master's loop. */

@@ -126,6 +126,7 @@ typedef struct herd {
     int nready;       /* how many have */
     lg_result *res;   /* where the client writes its samples */
     int interrupted;  /* SIGINT or SIGTERM arrived */
+    int stopped;      /* the workers (or the node server) were told to stop */
     int failed;       /* a worker died unexpectedly */
     const char *call; /* setup: the call that failed, for the message */
 } herd;

@@ -25,6 +25,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -560,6 +561,126 @@ static void test_sigint_mid_run_is_graceful(void **state)
     tk_free(p);
 }
 
+/* The moment of a Ctrl-C: a plain wait, since any moment will do. */
+static void pause_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static int group_gone(void *arg)
+{
+    return tk_count_group(*(pid_t *)arg) == 0;
+}
+
+/* One Ctrl-C, as a terminal sends it: SIGINT to the program's whole
+ * process group (the node primary and its workers included), wait_ms after
+ * it says it listens (-1: while node is still starting). The program must
+ * end within 1 s and leave no process of its group. */
+static void ctrl_c_node_mode(const char *mode, int wait_ms)
+{
+    tk_proc *p = tk_start((const char *[]){PROG, "--mode", mode, "--workers", "4",
+                                           "--connections", "1000000", NULL},
+                          NULL);
+    assert_non_null(p);
+    if (wait_ms >= 0) {
+        assert_true(tk_wait_listening(p, 30000) > 0);
+        pause_ms(wait_ms);
+    } else {
+        pause_ms(200);
+    }
+    long long t0 = tk_now_ms();
+    kill(-p->pid, SIGINT);
+    int status = tk_wait_exit(p, 10000);
+    long long took = tk_now_ms() - t0;
+    if (status == -1 || took > 1000)
+        fail_msg("%s, SIGINT %d ms after listening: stopped after %lld ms\n%s", mode,
+                 wait_ms, took, p->out);
+    pid_t group = p->pid;
+    if (!tk_until(group_gone, &group, 1000))
+        fail_msg("%s, SIGINT %d ms after listening: processes left in its group", mode,
+                 wait_ms);
+    tk_free(p);
+}
+
+/* Ctrl-C during a node-* run, at a few moments of it: stopped at once. */
+static void test_ctrl_c_stops_node_modes_at_once(void **state)
+{
+    (void)state;
+    if (!node_installed()) {
+        print_message("node-rr, node-none: skipped, node is not installed\n");
+        return;
+    }
+    const char *modes[] = {"node-rr", "node-none"};
+    const int moments[] = {-1, 0, 100, 400};
+    for (size_t m = 0; m < sizeof modes / sizeof *modes; m++)
+        for (size_t i = 0; i < sizeof moments / sizeof *moments; i++)
+            ctrl_c_node_mode(modes[m], moments[i]);
+}
+
+/* Ctrl-C while the workers are still starting: the program stops there.
+ * The master stops the workers it has; their ready pipe then closes early,
+ * which is its own doing, not workers that failed to start, and the modes
+ * after this one do not run. 16 workers make the start long enough to hit. */
+static void test_ctrl_c_while_workers_start_stops_everything(void **state)
+{
+    (void)state;
+    tk_proc *p = tk_start(
+        (const char *[]){PROG, "--workers", "16", "--connections", "1000", NULL}, NULL);
+    assert_non_null(p);
+    pid_t kids[4];
+    long long until = tk_now_ms() + 30000;
+    while (tk_list_children(p->pid, kids, 4) < 2 && tk_now_ms() < until)
+        pause_ms(1);
+    long long t0 = tk_now_ms();
+    kill(-p->pid, SIGINT);
+    int status = tk_wait_exit(p, 30000);
+    long long took = tk_now_ms() - t0;
+    tk_drain(p);
+    if (status == -1 || took > 1000)
+        fail_msg("SIGINT while the workers start: stopped after %lld ms\n%s", took,
+                 p->out);
+    assert_null(strstr(p->out, "workers started"));
+    assert_null(strstr(p->out, "select: listening"));
+    pid_t group = p->pid;
+    if (!tk_until(group_gone, &group, 1000))
+        fail_msg("SIGINT while the workers start: processes left in its group");
+    tk_free(p);
+}
+
+/* Ctrl-C while node-rr stops (its counts are being collected, which takes
+ * a moment): the signal must not be lost there, or node-none runs after it.
+ * One connection: the run ends as soon as node-rr listens. */
+static void test_ctrl_c_while_node_stops_is_not_lost(void **state)
+{
+    (void)state;
+    if (!node_installed()) {
+        print_message("node-rr: skipped, node is not installed\n");
+        return;
+    }
+    int lost = 0;
+    for (int i = 0; i < 8 && !lost; i++) {
+        tk_proc *p = tk_start(
+            (const char *[]){PROG, "--workers", "4", "--connections", "1", NULL}, NULL);
+        assert_non_null(p);
+        assert_non_null(tk_wait_output(p, "node-rr: listening", 120000));
+        pause_ms(25 * i);
+        long long t0 = tk_now_ms();
+        kill(-p->pid, SIGINT);
+        int status = tk_wait_exit(p, 30000);
+        long long took = tk_now_ms() - t0;
+        tk_drain(p);
+        if (status == -1 || took > 1000 ||
+            strstr(p->out, "node-none: listening") != NULL) {
+            print_message("SIGINT %d ms into node-rr: stopped after %lld ms\n%s", 25 * i,
+                          took, p->out);
+            lost = 1;
+        }
+        tk_free(p);
+    }
+    assert_false(lost);
+}
+
 static int all_gone(void *arg)
 {
     pid_t *kids = arg;
@@ -735,6 +856,9 @@ int main(void)
         cmocka_unit_test(test_free_when_served_or_on_ack),
         cmocka_unit_test(test_serve_names_a_worker_and_stops_cleanly),
         cmocka_unit_test(test_sigint_mid_run_is_graceful),
+        cmocka_unit_test(test_ctrl_c_stops_node_modes_at_once),
+        cmocka_unit_test(test_ctrl_c_while_workers_start_stops_everything),
+        cmocka_unit_test(test_ctrl_c_while_node_stops_is_not_lost),
         cmocka_unit_test(test_workers_die_with_the_master),
         cmocka_unit_test(test_nginx_mutex_losers_wake_on_their_delay),
         cmocka_unit_test(test_a_dead_lock_holder_does_not_wedge_the_others),
