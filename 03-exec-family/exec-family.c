@@ -516,44 +516,48 @@ static void on_stop(loop_t *l, int signo, void *arg)
     stopping = 1;
 }
 
-int main(int argc, char *argv[])
+/* The case named a, or exit 2: every name is checked before any case runs. */
+static const char *case_name(const char *a)
 {
-    setvbuf(stdout, NULL, _IOLBF, 0);
-    cli_init("exec-family", usage);
-    /* Flags may come before or after the CASE names. */
-    const char **named = calloc((size_t)argc, sizeof *named);
-    if (named == NULL)
-        err(1, "calloc");
+    for (size_t k = 0; k < NCASES; k++)
+        if (strcmp(a, cases[k].name) == 0)
+            return a;
+    cli_fail("unknown case '%s'", a);
+}
+
+/* Flags may come before or after the CASE names. Fills named[] (argc
+ * entries) and returns how many cases were named. */
+static int parse_args(int argc, char *argv[], const char **named)
+{
     int nnamed = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        if (strcmp(a, "-i") == 0 || strcmp(a, "--input") == 0) {
+        cli_help(a);
+        if (strcmp(a, "-i") == 0 || strcmp(a, "--input") == 0)
             input = cli_value(argc, argv, &i);
-        } else if (strcmp(a, "-n") == 0 || strcmp(a, "--runs") == 0) {
+        else if (strcmp(a, "-n") == 0 || strcmp(a, "--runs") == 0)
             cost_runs = (int)cli_long(a, cli_value(argc, argv, &i), 1, 1000000);
-        } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            usage(stdout);
-            return 0;
-        } else if (a[0] == '-') {
+        else if (a[0] == '-')
             cli_bad_arg(a);
-        } else {
-            /* Check every case name before running any. */
-            size_t k = 0;
-            while (k < NCASES && strcmp(a, cases[k].name) != 0)
-                k++;
-            if (k == NCASES)
-                cli_fail("unknown case '%s'", a);
-            named[nnamed++] = a;
-        }
+        else
+            named[nnamed++] = case_name(a);
     }
+    return nnamed;
+}
 
-    /* The scripts sit next to the program. */
-    const char *slash = strrchr(argv[0], '/');
+/* The scripts sit next to the program: dir is argv[0]'s folder. */
+static void find_dir(const char *argv0)
+{
+    const char *slash = strrchr(argv0, '/');
     if (slash)
-        snprintf(dir, sizeof dir, "%.*s", (int)(slash - argv[0]), argv[0]);
+        snprintf(dir, sizeof dir, "%.*s", (int)(slash - argv0), argv0);
     else
         snprintf(dir, sizeof dir, ".");
+}
 
+/* The loop LOOP_BACKEND names, which SIGINT and SIGTERM stop. */
+static loop_backend_t new_loop(void)
+{
     loop_backend_t backend;
     if (loop_backend_default(&backend) == -1)
         cli_fail("bad value for LOOP_BACKEND: %s (want select, poll or epoll)",
@@ -564,14 +568,33 @@ int main(int argc, char *argv[])
     if (loop_on_signal(loop, SIGINT, on_stop, NULL) == -1 ||
         loop_on_signal(loop, SIGTERM, on_stop, NULL) == -1)
         err(1, "loop_on_signal");
+    return backend;
+}
+
+/* Case k runs if it was named, or, with no names, if it is on the tour. */
+static int wanted(size_t k, const char **named, int nnamed)
+{
+    int yes = nnamed == 0 && cases[k].in_tour;
+    for (int i = 0; i < nnamed; i++)
+        yes |= strcmp(named[i], cases[k].name) == 0;
+    return yes;
+}
+
+int main(int argc, char *argv[])
+{
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    cli_init("exec-family", usage);
+    const char **named = calloc((size_t)argc, sizeof *named);
+    if (named == NULL)
+        err(1, "calloc");
+    int nnamed = parse_args(argc, argv, named);
+    find_dir(argv[0]);
+    loop_backend_t backend = new_loop();
 
     say("exec-family: spawn, exec and exec_file on a %s loop",
         loop_backend_name(backend));
     for (size_t k = 0; k < NCASES && !stopping; k++) {
-        int wanted = nnamed == 0 && cases[k].in_tour;
-        for (int i = 0; i < nnamed; i++)
-            wanted |= strcmp(named[i], cases[k].name) == 0;
-        if (wanted) {
+        if (wanted(k, named, nnamed)) {
             putchar('\n');
             cases[k].run();
         }
