@@ -236,12 +236,13 @@ run_indent() {
 
 # run_out CMD...: run CMD (shown as run does) with its output in $out and
 # stdin from /dev/null (so that it cannot eat the Enter that PAUSE=1 waits
-# for), then show the output. Sets $rc and returns it.
+# for), then show the output, its long lines wrapped (fit). Sets $rc and
+# returns it.
 run_out() {
     show_cmd "$@"
     "$@" >"$out" 2>&1 </dev/null
     rc=$?
-    cat "$out"
+    fit <"$out" # a long line wrapped at spaces, nothing left out
     return "$rc"
 }
 
