@@ -169,7 +169,8 @@ say() { printf '%s\n' "$*" | fit ''; }
 # fit [KEEP]: a filter that wraps at spaces each line longer than
 # $LIB_WIDTH columns, except lines that match the extended regular
 # expression KEEP (a table's rows: wrapped, they would say less). The next
-# lines of a wrapped one are indented as it is, two more after a "- ".
+# lines of a wrapped one are indented as it is, two more after a "- "; a
+# word longer than a line is cut where the line ends.
 fit() {
     awk -v w="$LIB_WIDTH" -v keep="${1:-}" '
     length($0) <= w || (keep != "" && $0 ~ keep) { print; next }
@@ -179,10 +180,19 @@ fit() {
         n = split(substr($0, RLENGTH + 1), word, " ")
         s = substr($0, 1, RLENGTH) word[1]
         for (i = 2; i <= n; i++) {
-            if (length(s) + 1 + length(word[i]) > w) { print s; s = ind word[i] }
+            if (length(s) + 1 + length(word[i]) > w) { s = cut(s); print s; s = ind word[i] }
             else s = s " " word[i]
         }
-        print s
+        print cut(s)
+    }
+    # A word longer than a line (a quoted string in strace output) is cut
+    # into pieces that fit, the next ones on lines of their own.
+    function cut(t) {
+        while (length(t) > w) {
+            print substr(t, 1, w)
+            t = ind substr(t, w + 1)
+        }
+        return t
     }'
 }
 
