@@ -43,9 +43,9 @@
 # lands between `cmd &` and `pid=$!` would leave that unset. HUP, INT and
 # TERM exit 1, which runs the EXIT trap.
 #
-# PAUSE=1 stops before each new step until Enter is read on stdin, so that a
-# teacher can talk about what is on the screen; the watchdog then stays off
-# (someone is watching). Without PAUSE it runs straight through, as CI needs.
+# PAUSE=1 stops before each new step, and after the last one, until Enter is
+# read on stdin, so that a teacher can talk about what is on the screen; the
+# watchdog then stays off (someone is watching). Without PAUSE it runs straight through, as CI needs.
 # `set -e` is left out on purpose: the scripts check each status themselves,
 # and a demo that failed says what did not happen instead of stopping mute.
 
@@ -64,7 +64,7 @@ lib_init() {
     tmp=$(mktemp -d "${TMPDIR:-/tmp}/$1.XXXXXX") || exit 1
     out=$tmp/out
     trap lib_exit EXIT
-    trap 'exit 1' HUP INT TERM
+    trap 'lib_stopped=1; exit 1' HUP INT TERM
 }
 
 # lib_exit: the EXIT trap. `jobs -p` goes through a file: in a command
@@ -75,6 +75,9 @@ lib_exit() {
     while read -r _lj; do kill -TERM "$_lj" 2>/dev/null; done <"$tmp/.jobs"
     wait 2>/dev/null
     if [ -n "${KEEP_TMP:-}" ]; then echo "kept $tmp" >&2; else rm -rf "$tmp"; fi
+    # PAUSE=1: the last step gets its pause too (before `make demo` starts
+    # the next chapter), unless the script was stopped (Ctrl-C).
+    if [ -z "${lib_stopped:-}" ] && [ "$lib_steps" -gt 0 ]; then pause; fi
 }
 
 # watchdog SECS: if the script still runs after SECS, say so and stop it
