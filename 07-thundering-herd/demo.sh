@@ -23,7 +23,10 @@ linux=0
 # Its notes are wrapped to 100 columns; the table is the narrow one
 # (--narrow: no bars, no p50), whose rows fit 100 columns and are not wrapped.
 show() {
-    out=$("$PROG" --workers 4 --narrow --csv "$@") || { echo "demo: $PROG $* failed"; exit 1; }
+    set -- "$PROG" --workers 4 --narrow --csv "$@"
+    show_cmd "$@"
+    echo "(its csv lines and its workers' listening lines are kept for the checks, not shown)"
+    out=$("$@") || { echo "demo: $* failed"; exit 1; }
     printf '%s\n' "$out" | grep -v '^csv,' | grep -v 'listening on' |
         fit '^(mode  |[a-z-]+  +[0-9-])'
     csv=$(printf '%s\n' "$out" | grep '^csv,')
