@@ -129,7 +129,7 @@ fi
 start_server --backend select --tick 0
 say "select(2) can only watch fds 0..1023. 1100 clients connect to the select server:"
 ./event-loop load --port "$port" --conns 1100 --msgs 1 >"$tmp/load"
-sed 's/^/  /' "$tmp/load" | grep -v "first failure"
+sed 's/^/  /' "$tmp/load" | grep -v "first failure" | fit
 refused=$(sed -n 's/.* served, \([0-9]*\) refused.*/\1/p' "$tmp/load")
 read_until "refused a connection" || fail "no refusal logged"
 say "  server: $line"
@@ -158,7 +158,7 @@ say "Now $big ($why) with $conns clients, one echo each:"
     cat "$tmp/load"
     fail "$conns connections on $big"
 }
-sed 's/^/  /' "$tmp/load"
+sed 's/^/  /' "$tmp/load" | fit
 stop_server
 say
 say "Notice: the same one-thread server holds $conns connections once it stops asking" \

@@ -124,7 +124,9 @@ set -- ./fork cost --sizes 1,512
 show_cmd "$@"
 "$@" >"$tmp/cost" 2>&1
 status=$?
-sed 's/^/    | /' "$tmp/cost"
+pid_tag=$(sed -n 's/^\(\[cost [0-9]*\]\).*/\1/p' "$tmp/cost" | head -n 1)
+echo "(its output, without the $pid_tag at the start of each line, so that the tables fit)"
+sed 's/^\[cost [0-9]*\] \{0,1\}//; s/^/  | /' "$tmp/cost" | fit '^  \| '
 [ "$status" -eq 0 ] || fail "fork cost exited with $status"
 # The CPU the parent spends inside fork() (column 9): unlike the wall time,
 # it does not include waiting for the child to get a CPU on a busy machine.

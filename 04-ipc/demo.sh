@@ -67,7 +67,7 @@ if command -v strace >/dev/null 2>&1 && strace -qq -o /dev/null true 2>/dev/null
     "$@" 2>"$out" >/dev/null
     echo "(the lines of strace's output that tell the story:)"
     grep -E 'socketpair|dup2\([0-9]+, 3\)|execve\("\./ipc-worker|sendto\(|read\([0-9]+, "(\\"|\{)' \
-        "$out" | sed 's/^\[pid *\([0-9]*\)\]/[\1]/'
+        "$out" | sed 's/^\[pid *\([0-9]*\)\]/[\1]/' | fit
     expect "socketpair(AF_UNIX, SOCK_STREAM|SOCK_CLOEXEC, 0,"
     expect_re 'dup2\([0-9]+, 3\) += 3'
     expect 'sendto('

@@ -22,11 +22,12 @@ lib_cleanup() { if [ -n "$tpid" ]; then kill "$tpid" 2>/dev/null; fi; }
 wait_for() {
     wait_file "$1" "$2" 200 "${3:-1}" || { bad "timed out waiting for: $2"; return 1; }
 }
-# The lines of FILE that are new since the last call with the same MARK.
+# The lines of FILE that are new since the last call with the same MARK
+# (wrapped to 100 columns).
 show_new() {
     seen=$tmp/${2##*/}.seen
     n=$(cat "$seen" 2>/dev/null || echo 0)
-    tail -n +"$((n + 1))" "$1"
+    tail -n +"$((n + 1))" "$1" | fit
     wc -l <"$1" >"$seen"
 }
 # start_server LOG CMD...: run a server in the background, wait for its
@@ -116,6 +117,10 @@ step ">>> 10 connections, one after the other, to the one port. Several worker p
      "answer. Which one wins each connection is the kernel's choice (chapter 07" \
      "measures it): run it twice and the counts change."
 client 10
+# The workers log each connection after answering it: wait for all ten and
+# show them now, before the kill below, in the order they happened.
+wait_for "$log" "served connection" 10
+show_new "$log" "$log"
 [ "$(answered | wc -l)" -eq 10 ] || bad "expected 10 answers"
 only_from "$workers" workers
 first=$(answered | sort | uniq -c | sort -rn | awk 'NR == 1 { print $2 }')
@@ -129,6 +134,8 @@ wait_for "$log" "worker $first killed by signal"
 wait_for "$log" "2 workers still serve the port"
 show_new "$log" "$log"
 client 6
+wait_for "$log" "served connection" 16
+show_new "$log" "$log"
 [ "$(answered | wc -l)" -eq 6 ] || bad "expected 6 answers"
 answered | grep -q -x "$first" && bad "the killed worker answered"
 all_pids=$(printf '%s\n%s\n' "$all_pids" "$(answered)" | sort -u)
@@ -184,7 +191,8 @@ if have strace &&
     [ -n "$tpid" ] && kill -TERM "$tpid"
     wait "$spid"
     tpid=
-    grep -E 'NODE_HANDLE|SCM_RIGHTS' "$tmp/trace" | sed 's/^/  /' | cut -c1-260
+    # Long lines (the iovec and the cmsg): wrapped at spaces, nothing cut.
+    grep -E 'NODE_HANDLE|SCM_RIGHTS' "$tmp/trace" | sed 's/^/  /' | fit
     grep -q 'sendmsg(.*NODE_HANDLE.*SCM_RIGHTS' "$tmp/trace" ||
         bad "expected a sendmsg carrying NODE_HANDLE with SCM_RIGHTS"
     grep -q 'NODE_HANDLE_ACK' "$tmp/trace" || bad "expected the NODE_HANDLE_ACK"

@@ -196,7 +196,7 @@ while [ -n "$left" ] && [ $i -lt 50 ]; do
     left=$(for p in $W; do kill -0 "$p" 2>/dev/null && echo "$p"; done)
     i=$((i + 1))
 done
-grep "^\[worker" "$LOG" | grep -v "serving on" | sed 's/^/  /'
+grep "^\[worker" "$LOG" | grep -v "serving on" | sed 's/^/  /' | fit
 [ -z "$left" ] || fail "workers still running after the master died: $left"
 echo "Notice: nobody sent the workers anything: the channel and the lifeline"
 echo "pipe reached EOF (and, on Linux, PR_SET_PDEATHSIG sent SIGTERM), so they"

@@ -20,10 +20,13 @@ linux=0
 [ "$(uname -s)" = Linux ] && linux=1
 
 # Run the program, show its table (not its csv lines), keep the csv lines.
-# Its notes are wrapped to 100 columns; the table's rows (a mode or the
-# header, then figures) are too wide to wrap and are left as they are.
+# Its notes are wrapped to 100 columns; the table is the narrow one
+# (--narrow: no bars, no p50), whose rows fit 100 columns and are not wrapped.
 show() {
-    out=$("$PROG" --workers 4 --csv "$@") || { echo "demo: $PROG $* failed"; exit 1; }
+    set -- "$PROG" --workers 4 --narrow --csv "$@"
+    show_cmd "$@"
+    echo "(its csv lines and its workers' listening lines are kept for the checks, not shown)"
+    out=$("$@") || { echo "demo: $* failed"; exit 1; }
     printf '%s\n' "$out" | grep -v '^csv,' | grep -v 'listening on' |
         fit '^(mode  |[a-z-]+  +[0-9-])'
     csv=$(printf '%s\n' "$out" | grep '^csv,')
@@ -47,6 +50,8 @@ check() {
 }
 
 step "=== 1. sequential: 200 connections, one at a time"
+say "The tables below are the narrow ones (--narrow, to fit the screen): woken is woken/conn," \
+    "ret is ret/conn; without --narrow the program adds a bar per worker and the p50."
 show --connections 200
 echo "In plain words: for each connection select, poll and epoll woke every idle"
 echo "worker (woken/conn near 4, counted by the kernel), yet the program itself saw"

@@ -66,67 +66,93 @@ static void print_bar(FILE *out, unsigned long x, unsigned long max)
         fputc(i < filled ? '#' : '.', out);
 }
 
-static void print_header_line(FILE *out, const report_info *info, int bars)
+/* The table's two layouts. The wide one is the default: counts and bars,
+ * and the three latencies. The narrow one (--narrow, what the demo prints)
+ * fits 100 columns with up to 5 workers: no bars, no p50, tighter columns. */
+typedef struct layout {
+    int mode, woken, ret, eagain, count; /* column widths */
+    const char *woken_name, *ret_name;
+    int bars, p50;          /* print the bars, the p50 column */
+    int spread, jain, rate; /* widths of max/min, Jain and conns/s */
+} layout;
+
+static const layout WIDE = {16, 10, 8, 6, 5, "woken/conn", "ret/conn", 1, 1, 7, 5, 8};
+static const layout NARROW = {15, 6, 5, 6, 4, "woken", "ret", 0, 0, 6, 4, 7};
+
+static void print_header_line(FILE *out, const report_info *info, const layout *l)
 {
-    int counts_width = info->workers * 6;
-    fprintf(out, "%-16s %10s %8s %6s  %-*s", "mode", "woken/conn", "ret/conn", "EAGAIN",
-            counts_width, "accepts per worker");
-    if (bars)
+    int counts_width = info->workers * (l->count + 1);
+    fprintf(out, "%-*s %*s %*s %*s  %-*s", l->mode, "mode", l->woken, l->woken_name,
+            l->ret, l->ret_name, l->eagain, "EAGAIN", counts_width, "accepts per worker");
+    if (l->bars)
         fprintf(out, " %-*s", info->workers * (BAR_WIDTH + 1), "");
-    fprintf(out, " %7s %5s %8s %7s %7s %7s\n", "max/min", "Jain", "conns/s", "p50 ms",
-            "p99 ms", "max ms");
+    fprintf(out, " %*s %*s %*s", l->spread, "max/min", l->jain, "Jain", l->rate,
+            "conns/s");
+    if (l->p50)
+        fprintf(out, " %7s", "p50 ms");
+    fprintf(out, " %7s %7s\n", "p99 ms", "max ms");
 }
 
 /* woken/conn, ret/conn and EAGAIN; "-" where they are not known. */
-static void print_wakeups(FILE *out, const report_row *r)
+static void print_wakeups(FILE *out, const report_row *r, const layout *l)
 {
     if (r->sleeps_known)
-        fprintf(out, "%10.2f", report_woken_per_conn(r));
+        fprintf(out, "%*.2f", l->woken, report_woken_per_conn(r));
     else
-        fprintf(out, "%10s", "-");
+        fprintf(out, "%*s", l->woken, "-");
     if (r->no_wakeups)
-        fprintf(out, " %8s %6s  ", "-", "-");
+        fprintf(out, " %*s %*s  ", l->ret, "-", l->eagain, "-");
     else
-        fprintf(out, " %8.2f %6lu  ", report_wakeups_per_conn(r), r->eagain);
+        fprintf(out, " %*.2f %*lu  ", l->ret, report_wakeups_per_conn(r), l->eagain,
+                r->eagain);
 }
 
 /* The accepts per worker, as counts, then as bars if there is room. */
 static void print_accepts(FILE *out, const report_info *info, const report_row *r,
-                          int bars)
+                          const layout *l)
 {
     unsigned long max = 0;
     for (int w = 0; w < r->workers; w++) {
-        fprintf(out, "%5lu%c", r->accepts[w], w == info->stall_worker ? '*' : ' ');
+        fprintf(out, "%*lu%c", l->count, r->accepts[w],
+                w == info->stall_worker ? '*' : ' ');
         if (r->accepts[w] > max)
             max = r->accepts[w];
     }
-    for (int w = 0; bars && w < r->workers; w++) {
+    for (int w = 0; l->bars && w < r->workers; w++) {
         fputc(' ', out);
         print_bar(out, r->accepts[w], max);
     }
 }
 
 /* max/min, Jain, and the client's figures. */
-static void print_spread_and_latency(FILE *out, const report_row *r)
+static void print_spread_and_latency(FILE *out, const report_row *r, const layout *l)
 {
     double spread = counters_spread(r->accepts, r->workers);
     if (spread < 0)
-        fprintf(out, "  %7s", "inf");
+        fprintf(out, "  %*s", l->spread, "inf");
     else
-        fprintf(out, "  %7.2f", spread);
+        fprintf(out, "  %*.2f", l->spread, spread);
     double rate = r->elapsed_ms > 0 ? r->done * 1000.0 / r->elapsed_ms : 0;
-    fprintf(out, " %5.2f", counters_jain(r->accepts, r->workers));
-    if (r->done > 0)
-        fprintf(out, " %8.0f %7.2f %7.2f %7.2f", rate, r->p50, r->p99, r->max);
-    else
-        fprintf(out, " %8s %7s %7s %7s", "-", "-", "-", "-"); /* no built-in client */
+    fprintf(out, " %*.2f", l->jain, counters_jain(r->accepts, r->workers));
+    if (r->done > 0) {
+        fprintf(out, " %*.0f", l->rate, rate);
+        if (l->p50)
+            fprintf(out, " %7.2f", r->p50);
+        fprintf(out, " %7.2f %7.2f", r->p99, r->max);
+    } else {
+        fprintf(out, " %*s", l->rate, "-"); /* no built-in client */
+        if (l->p50)
+            fprintf(out, " %7s", "-");
+        fprintf(out, " %7s %7s", "-", "-");
+    }
     if (r->errors > 0)
         fprintf(out, "  (%d failed)", r->errors);
 }
 
-static void print_row(FILE *out, const report_info *info, const report_row *r, int bars)
+static void print_row(FILE *out, const report_info *info, const report_row *r,
+                      const layout *l)
 {
-    fprintf(out, "%-16s ", r->mode);
+    fprintf(out, "%-*s ", l->mode, r->mode);
     if (r->skipped) {
         fprintf(out, "skipped: %s\n", r->skip_why != NULL ? r->skip_why : "Linux-only");
         return;
@@ -135,18 +161,20 @@ static void print_row(FILE *out, const report_info *info, const report_row *r, i
         fprintf(out, "failed (see the messages above)\n");
         return;
     }
-    print_wakeups(out, r);
-    print_accepts(out, info, r, bars);
-    print_spread_and_latency(out, r);
+    print_wakeups(out, r, l);
+    print_accepts(out, info, r, l);
+    print_spread_and_latency(out, r, l);
     fputc('\n', out);
 }
 
 void report_table(FILE *out, const report_info *info, const report_row *rows, int n)
 {
-    int bars = info->workers <= BARS_MAX_WORKERS;
-    print_header_line(out, info, bars);
+    layout l = info->narrow ? NARROW : WIDE;
+    if (info->workers > BARS_MAX_WORKERS)
+        l.bars = 0; /* no room */
+    print_header_line(out, info, &l);
     for (int i = 0; i < n; i++)
-        print_row(out, info, &rows[i], bars);
+        print_row(out, info, &rows[i], &l);
 }
 
 void report_csv(FILE *out, const report_info *info, const report_row *rows, int n)

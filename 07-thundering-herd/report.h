@@ -19,6 +19,9 @@
  *   conns/s     connections completed per second of the run
  *   p50 p99 max connect-to-reply latency in milliseconds
  *
+ * With report_info.narrow (--narrow) the table fits 100 columns up to 5
+ * workers: no bars and no p50, and woken/conn, ret/conn are headed woken, ret.
+ *
  * report_csv() prints the same figures one line per mode for scripts and
  * tests; report_notice() turns them into a few plain sentences.
  */
@@ -49,6 +52,7 @@ typedef struct report_info {
     int clients;
     int stall_worker; /* -1 for none */
     int stall_ms;
+    int narrow; /* the table's narrow layout (--narrow): no bars, no p50 */
 } report_info;
 
 /* Processes woken per served connection, from sleeps (0 when nothing was

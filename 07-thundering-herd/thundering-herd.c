@@ -73,6 +73,8 @@ static void usage(FILE *out)
         "  --serve             no built-in client: serve until SIGINT/SIGTERM, then\n"
         "                      print the counts (one mode only)\n"
         "  --csv               also print the figures as csv lines\n"
+        "  --narrow            a table that fits 100 columns (up to 5 workers):\n"
+        "                      no bars, no p50, woken and ret for woken/conn, ret/conn\n"
         "  -h, --help          this text\n"
         "env NODE: the node program for the node-* modes (default node, from PATH);\n"
         "  without it those modes are skipped\n"
@@ -99,7 +101,7 @@ typedef struct options {
     herd_config cfg;
     const char *host_from; /* "HOST" or "--host", for a message about it */
     const char *mode_name; /* a mode, or "all" */
-    int serve, csv;
+    int serve, csv, narrow;
 } options;
 
 /* The defaults, then the environment (HOST, PORT, WORKERS, NODE). */
@@ -156,6 +158,8 @@ static void parse_flag(int argc, char **argv, int *i, options *o)
         o->serve = 1;
     } else if (strcmp(argv[*i], "--csv") == 0) {
         o->csv = 1;
+    } else if (strcmp(argv[*i], "--narrow") == 0) {
+        o->narrow = 1;
     } else {
         cli_bad_arg(argv[*i]);
     }
@@ -316,8 +320,8 @@ static int run_mode(const herd_mode *mode, results *r)
 static void print_report(const options *o, const results *r)
 {
     const herd_config *cfg = &o->cfg;
-    report_info info = {cfg->workers, cfg->connections, cfg->clients, cfg->stall_worker,
-                        cfg->stall_ms};
+    report_info info = {cfg->workers,      cfg->connections, cfg->clients,
+                        cfg->stall_worker, cfg->stall_ms,    o->narrow};
     printf("\n");
     if (!o->serve)
         report_header(stdout, &info);

@@ -43,9 +43,9 @@
 # lands between `cmd &` and `pid=$!` would leave that unset. HUP, INT and
 # TERM exit 1, which runs the EXIT trap.
 #
-# PAUSE=1 stops before each new step until Enter is read on stdin, so that a
-# teacher can talk about what is on the screen; the watchdog then stays off
-# (someone is watching). Without PAUSE it runs straight through, as CI needs.
+# PAUSE=1 stops before each new step, and after the last one, until Enter is
+# read on stdin, so that a teacher can talk about what is on the screen; the
+# watchdog then stays off (someone is watching). Without PAUSE it runs straight through, as CI needs.
 # `set -e` is left out on purpose: the scripts check each status themselves,
 # and a demo that failed says what did not happen instead of stopping mute.
 
@@ -64,7 +64,7 @@ lib_init() {
     tmp=$(mktemp -d "${TMPDIR:-/tmp}/$1.XXXXXX") || exit 1
     out=$tmp/out
     trap lib_exit EXIT
-    trap 'exit 1' HUP INT TERM
+    trap 'lib_stopped=1; exit 1' HUP INT TERM
 }
 
 # lib_exit: the EXIT trap. `jobs -p` goes through a file: in a command
@@ -75,6 +75,9 @@ lib_exit() {
     while read -r _lj; do kill -TERM "$_lj" 2>/dev/null; done <"$tmp/.jobs"
     wait 2>/dev/null
     if [ -n "${KEEP_TMP:-}" ]; then echo "kept $tmp" >&2; else rm -rf "$tmp"; fi
+    # PAUSE=1: the last step gets its pause too (before `make demo` starts
+    # the next chapter), unless the script was stopped (Ctrl-C).
+    if [ -z "${lib_stopped:-}" ] && [ "$lib_steps" -gt 0 ]; then pause; fi
 }
 
 # watchdog SECS: if the script still runs after SECS, say so and stop it
@@ -169,7 +172,8 @@ say() { printf '%s\n' "$*" | fit ''; }
 # fit [KEEP]: a filter that wraps at spaces each line longer than
 # $LIB_WIDTH columns, except lines that match the extended regular
 # expression KEEP (a table's rows: wrapped, they would say less). The next
-# lines of a wrapped one are indented as it is, two more after a "- ".
+# lines of a wrapped one are indented as it is, two more after a "- "; a
+# word longer than a line is cut where the line ends.
 fit() {
     awk -v w="$LIB_WIDTH" -v keep="${1:-}" '
     length($0) <= w || (keep != "" && $0 ~ keep) { print; next }
@@ -179,10 +183,19 @@ fit() {
         n = split(substr($0, RLENGTH + 1), word, " ")
         s = substr($0, 1, RLENGTH) word[1]
         for (i = 2; i <= n; i++) {
-            if (length(s) + 1 + length(word[i]) > w) { print s; s = ind word[i] }
+            if (length(s) + 1 + length(word[i]) > w) { s = cut(s); print s; s = ind word[i] }
             else s = s " " word[i]
         }
-        print s
+        print cut(s)
+    }
+    # A word longer than a line (a quoted string in strace output) is cut
+    # into pieces that fit, the next ones on lines of their own.
+    function cut(t) {
+        while (length(t) > w) {
+            print substr(t, 1, w)
+            t = ind substr(t, w + 1)
+        }
+        return t
     }'
 }
 
@@ -236,12 +249,13 @@ run_indent() {
 
 # run_out CMD...: run CMD (shown as run does) with its output in $out and
 # stdin from /dev/null (so that it cannot eat the Enter that PAUSE=1 waits
-# for), then show the output. Sets $rc and returns it.
+# for), then show the output, its long lines wrapped (fit). Sets $rc and
+# returns it.
 run_out() {
     show_cmd "$@"
     "$@" >"$out" 2>&1 </dev/null
     rc=$?
-    cat "$out"
+    fit <"$out" # a long line wrapped at spaces, nothing left out
     return "$rc"
 }
 

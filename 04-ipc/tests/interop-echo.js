@@ -45,13 +45,36 @@ const values = {
   oversized: ['y'.repeat(1024 * 1024 + 10)],
 }[mode];
 
+// The worker logs every message it gets and every reply: for the 600 KiB
+// string, two lines of 600 KiB. Show its lines cut at 100 characters (with
+// their length), and keep them whole in FILE. Returns FILE.
+function relayShort(child, file) {
+  const fs = require('fs');
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const out = fs.createWriteStream(file);
+  for (const stream of [child.stdout, child.stderr]) {
+    let rest = '';
+    stream.setEncoding('utf8');
+    stream.on('data', (chunk) => {
+      out.write(chunk);
+      const lines = (rest + chunk).split('\n');
+      rest = lines.pop();
+      for (const l of lines)
+        console.log(l.length <= 100 ? l : `${l.slice(0, 70)}... (${l.length} characters)`);
+    });
+    stream.on('end', () => { if (rest !== '') console.log(rest.slice(0, 100)); });
+  }
+  return file;
+}
+
 if (mode === 'echo') {
   // The channel by hand: a socketpair whose far end is the worker's fd 3,
   // and the variable that names it, as fork() would set them.
   const child = spawn(workerPath, ['Echo'], {
-    stdio: ['ignore', 'inherit', 'inherit', 'pipe'],
+    stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
     env: { ...process.env, NODE_CHANNEL_FD: '3', NODE_CHANNEL_SERIALIZATION_MODE: 'json' },
   });
+  const log = relayShort(child, path.join(__dirname, '..', 'build', 'interop-echo-worker.log'));
   const chan = child.stdio[3];
   let buf = Buffer.alloc(0);
   let got = 0;
@@ -76,7 +99,8 @@ if (mode === 'echo') {
       }
     }
   });
-  child.on('exit', (code) => {
+  child.on('close', (code) => {
+    console.log(`${tag} the worker's own lines in full: ${log}`);
     console.log(`${tag} worker exited with code ${code} after ${got} replies`);
     process.exitCode = code === 0 && got === values.length ? 0 : 1;
   });

@@ -105,6 +105,40 @@ static void test_table(void **state)
     free(out);
 }
 
+/* The length of the longest line of TEXT. */
+static size_t longest_line(const char *text)
+{
+    size_t longest = 0;
+    while (*text != '\0') {
+        size_t len = strcspn(text, "\n");
+        if (len > longest)
+            longest = len;
+        text += len + (text[len] == '\n');
+    }
+    return longest;
+}
+
+/* The narrow layout (--narrow, what the demo prints) fits 100 columns with
+ * 4 workers, and keeps the counts, the stall mark and the tail latencies. */
+static void test_narrow_table_fits_100_columns(void **state)
+{
+    (void)state;
+    report_info info = {
+        .workers = 4, .connections = 200, .clients = 8, .stall_worker = 0, .narrow = 1};
+    report_row rows[2] = {row("epoll-exclusive", one, 200, 204),
+                          row("accept", even, 200, 204)};
+    rows[0].p99 = 123.45;
+    rows[0].max = 456.78;
+    char *out = capture(report_table, &info, rows, 2);
+    assert_null(strstr(out, "##"));
+    assert_null(strstr(out, "p50"));
+    assert_true(longest_line(out) <= 100);
+    assert_non_null(strstr(out, "p99 ms"));
+    assert_non_null(strstr(out, "  200* "));
+    assert_non_null(strstr(out, " 123.45  456.78"));
+    free(out);
+}
+
 static void test_stalled_worker_is_marked_and_named(void **state)
 {
     (void)state;
@@ -331,6 +365,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ratios),
         cmocka_unit_test(test_table),
+        cmocka_unit_test(test_narrow_table_fits_100_columns),
         cmocka_unit_test(test_stalled_worker_is_marked_and_named),
         cmocka_unit_test(test_notice_names_waits_behind_a_stall),
         cmocka_unit_test(test_skipped_row_says_why),
