@@ -84,8 +84,7 @@ static void ratio_row(FILE *out, const struct table *t, size_t r, const char *pr
             continue;
         char rt[32];
         ratio_text(rt, sizeof rt, v / base);
-        fprintf(out, "%s%s %s that of %s", any ? ", " : prefix, t->names[s], rt,
-                t->names[0]);
+        fprintf(out, "%s%s is %s %s", any ? ", " : prefix, t->names[s], rt, t->names[0]);
         any = 1;
     }
     if (any)

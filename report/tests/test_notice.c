@@ -58,11 +58,11 @@ static void test_ratio_per_category_and_at_the_last_x(void **state)
     load("load\tours\tnginx\tnode\nkeep-alive\t1000\t1500\t400\nclose\t500\t-\t50\n");
     assert_int_equal(say("ratio", ""), 0);
     assert_string_equal(text_out,
-                        "keep-alive: nginx 1.5x that of ours, node 0.4x that of ours. "
-                        "close: node 0.1x that of ours. ");
+                        "keep-alive: nginx is 1.5x ours, node is 0.4x ours. "
+                        "close: node is 0.1x ours. ");
     load("conns\tloop\tthreads\n50\t2\t3\n500\t2\t20\n");
     assert_int_equal(say("ratio-last", "connections"), 0);
-    assert_string_equal(text_out, "At 500 connections: threads 10x that of loop. ");
+    assert_string_equal(text_out, "At 500 connections: threads is 10x loop. ");
 }
 
 static void test_extremes_and_range(void **state)
