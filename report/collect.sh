@@ -62,18 +62,21 @@ chapter01() {
     [ "$quick" = 1 ] && sizes="20 100 300"
     big=poll
     [ "$(uname -s)" = Linux ] && big=epoll
-    cmd="event-loop --port 0 --tick 0 [--backend $big | --threads]; event-loop load --conns N --msgs 0, then --msgs 10 (N: ${sizes})"
+    cmd="./event-loop --port 0 --tick 0 --backend $big (then --threads); for N in $sizes: ./event-loop load --port PORT --conns N --msgs 0; ./event-loop load --port PORT --conns N --msgs 10 --timeout 120   (in 01-event-loop, a fresh server per N)"
     meta 01-rss "chapter=01-event-loop" "kind=line" "notice=ratio-last,growth" \
         "title=Server RSS with N idle connections, loop against threads" \
         "x=connections" "y=server RSS (MiB)" "command=$cmd"
     meta 01-ctxsw "chapter=01-event-loop" "kind=line" "notice=ratio-last" \
         "title=Context switches of the server for N x 10 round trips" \
         "x=connections" "y=context switches (voluntary + involuntary)" "command=$cmd"
+    # 1000 connections need more fds than a soft limit of 1024 leaves (dash,
+    # bash and busybox sh all have ulimit -n and -H).
+    # shellcheck disable=SC3045
     ulimit -n "$(ulimit -Hn)" 2>/dev/null
     for mode in "$big" threads; do
         for c in $sizes; do
             args="--backend $mode"
-            [ $mode = threads ] && args=--threads
+            [ "$mode" = threads ] && args=--threads
             # shellcheck disable=SC2086
             start_log "$tmp/el.log" "listening on" "$el" --port 0 --tick 0 $args || return 1
             echo "$mode $c: port $port"
@@ -89,9 +92,10 @@ chapter01() {
             printf '%s %s %s %s\n' "$mode" "$c" "$(kv rss_kib "$idle")" "$cs" >>"$tmp/01"
         done
     done
-    # mode conns rss_kib ctxsw -> one row per conns, loop then threads.
-    for col in 3 4; do
-        awk -v col=$col -v big="$big" '
+    # mode conns rss_kib ctxsw -> one row per conns, loop then threads;
+    # column 3 (RSS, in MiB) is one chart, column 4 (switches) the other.
+    for col_name in 3:01-rss 4:01-ctxsw; do
+        awk -v col="${col_name%%:*}" -v big="$big" '
             $1 == big { loop[$2] = $col; order[++n] = $2 }
             $1 == "threads" { thr[$2] = $col }
             END {
@@ -101,14 +105,13 @@ chapter01() {
                     if (col == 3) printf "%s\t%.2f\t%.2f\n", c, loop[c] / 1024, thr[c] / 1024
                     else printf "%s\t%d\t%d\n", c, loop[c], thr[c]
                 }
-            }' "$tmp/01" >"$tmp/01.tsv"
-        if [ $col = 3 ]; then mv "$tmp/01.tsv" "$data/01-rss.tsv"; else mv "$tmp/01.tsv" "$data/01-ctxsw.tsv"; fi
+            }' "$tmp/01" >"$data/${col_name#*:}.tsv"
     done
 }
 
 # ---- 02-fork: fork, vfork, posix_spawn against the parent's RSS ----------
 chapter02() {
-    set -- --sizes 1,256,1024 --runs 9
+    set -- --sizes 1,128,512 --runs 5
     [ "$quick" = 1 ] && set -- --sizes 1,64,256 --runs 3
     meta 02-fork "chapter=02-fork" "kind=line" "notice=growth" \
         "title=What creating a process costs as the parent grows" \
@@ -191,14 +194,15 @@ chapter06() {
         return 0
     fi
     for peer in nginx node; do
-        have $peer || note "$peer is not installed: 06-http-shared-port has no $peer bars."
+        have "$peer" || note "$peer is not installed: 06-http-shared-port has no $peer bars."
     done
     (cd "$root/06-http-shared-port" && BENCH_SECONDS=$secs BENCH_ROUNDS=1 sh bench.sh) >"$tmp/06" 2>&1 ||
         return 1
     cat "$tmp/06"
-    # load (2-3 words) server req/s range ratio cpu: keep-alive, then close.
-    for col in 5 NF; do
-        awk -v col=$col '
+    # load (2-3 words) server req/s range ratio cpu: keep-alive, then close;
+    # req/s (column 5) is one chart, CPU ms per 1000 (the last) the other.
+    for col_name in 5:06-reqs NF:06-cpu; do
+        awk -v col="${col_name%%:*}" '
             ($1 == "keep-alive," || $1 == "Connection:") && $4 ~ /^(ours|nginx|node)$/ {
                 row = ($1 == "keep-alive,") ? "keep-alive" : "Connection: close"
                 if (!(row in seen)) { seen[row] = 1; rows[++nr] = row }
@@ -212,8 +216,7 @@ chapter06() {
                     for (s = 1; s <= ns; s++) printf "\t%s", v[rows[r], servers[s]]
                     printf "\n"
                 }
-            }' "$tmp/06" >"$tmp/06.tsv"
-        if [ $col = 5 ]; then mv "$tmp/06.tsv" "$data/06-reqs.tsv"; else mv "$tmp/06.tsv" "$data/06-cpu.tsv"; fi
+            }' "$tmp/06" >"$data/${col_name#*:}.tsv"
     done
 }
 
