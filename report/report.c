@@ -223,6 +223,16 @@ static void chart_section(FILE *out, const char *chart, const char *machine)
     fputs("</p>\n</section>\n", out);
 }
 
+/* The page being written, removed if the program exits before it is
+ * complete (errx on a bad chart file), so that no half page is left. */
+static char tmp_path[4096];
+
+static void remove_half_page(void)
+{
+    if (tmp_path[0] != '\0')
+        unlink(tmp_path);
+}
+
 int main(int argc, char **argv)
 {
     const char *out_path = NULL, *notes = NULL;
@@ -242,11 +252,14 @@ int main(int argc, char **argv)
     char machine[512];
     machine_line(machine, sizeof machine);
     /* Write beside the page, then rename: a failed run leaves no half page. */
-    char tmp_path[4096];
     snprintf(tmp_path, sizeof tmp_path, "%s.tmp", out_path);
     FILE *out = fopen(tmp_path, "w");
     if (out == NULL)
         err(1, "%s", tmp_path);
+    if (atexit(remove_half_page) != 0)
+        errx(1, "atexit failed");
+    if (atexit(remove_half_page) != 0)
+        errx(1, "atexit failed");
     page_open(out, machine);
     if (notes != NULL)
         page_notes(out, notes);
@@ -257,6 +270,7 @@ int main(int argc, char **argv)
         err(1, "%s", tmp_path);
     if (rename(tmp_path, out_path) == -1)
         err(1, "rename %s", out_path);
+    tmp_path[0] = '\0';
     printf("report: wrote %s\n", out_path);
     return 0;
 }
