@@ -8,14 +8,6 @@
 #include <math.h>
 #include <string.h>
 
-void notice_number(char *buf, size_t size, double v)
-{
-    if (fabs(v) >= 1000.0 && fabs(v) < 1e6)
-        snprintf(buf, size, "%.0f", v);
-    else
-        snprintf(buf, size, "%.3g", v);
-}
-
 static void ratio_text(char *buf, size_t size, double r)
 {
     snprintf(buf, size, r >= 10.0 ? "%.0fx" : r >= 0.1 ? "%.1fx" : "%.2fx", r);
@@ -121,8 +113,8 @@ static void extremes(FILE *out, const struct table *t, int range_only)
         if (n < 2)
             continue;
         char a[32], b[32];
-        notice_number(a, sizeof a, t->values[s][hi]);
-        notice_number(b, sizeof b, t->values[s][lo]);
+        svg_number(a, sizeof a, t->values[s][hi]);
+        svg_number(b, sizeof b, t->values[s][lo]);
         if (range_only)
             fprintf(out, "%s ranges from %s to %s over %d %s. ", t->names[s], b, a, n,
                     t->x_name);

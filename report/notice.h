@@ -23,8 +23,4 @@
 int notice_write(FILE *out, const char *rules, const struct table *t,
                  const char *x_label);
 
-/* A value as a reader wants it: 3 significant digits, no exponent below
- * a million. */
-void notice_number(char *buf, size_t size, double v);
-
 #endif

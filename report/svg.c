@@ -105,6 +105,14 @@ size_t svg_nice_ticks(double lo, double hi, size_t want, double *ticks, size_t c
     return n;
 }
 
+void svg_number(char *buf, size_t size, double v)
+{
+    if (fabs(v) >= 1000.0 && fabs(v) < 1e6)
+        snprintf(buf, size, "%.0f", v);
+    else
+        snprintf(buf, size, "%.3g", v);
+}
+
 void svg_tick_label(char *buf, size_t size, double value, double step)
 {
     int decimals = 0;
@@ -337,7 +345,7 @@ int svg_bar_chart(FILE *out, const struct svg_chart *c)
                     x, y, bar, h < 0.5 ? 0.5 : h);
             if (values_shown) {
                 char label[32];
-                snprintf(label, sizeof label, "%.3g", v);
+                svg_number(label, sizeof label, v);
                 text(out, x + bar / 2, y - 4,
                      "font-size=\"11\" text-anchor=\"middle\" fill=\"#333\"", label);
             }

@@ -47,6 +47,11 @@ void svg_escape(FILE *out, const char *s);
  * >= hi. lo == hi gives a range around the value. */
 size_t svg_nice_ticks(double lo, double hi, size_t want, double *ticks, size_t cap);
 
+/* A value as a reader wants it (the number above a bar, the figures of
+ * the sentences under the charts): 3 significant digits, and no exponent
+ * below a million: 48400, not 4.84e+04. */
+void svg_number(char *buf, size_t size, double v);
+
 /* The tick's text: as many decimals as the step between ticks needs. */
 void svg_tick_label(char *buf, size_t size, double value, double step);
 

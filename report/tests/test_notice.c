@@ -57,9 +57,8 @@ static void test_ratio_per_category_and_at_the_last_x(void **state)
     (void)state;
     load("load\tours\tnginx\tnode\nkeep-alive\t1000\t1500\t400\nclose\t500\t-\t50\n");
     assert_int_equal(say("ratio", ""), 0);
-    assert_string_equal(text_out,
-                        "keep-alive: nginx is 1.5x ours, node is 0.4x ours. "
-                        "close: node is 0.1x ours. ");
+    assert_string_equal(text_out, "keep-alive: nginx is 1.5x ours, node is 0.4x ours. "
+                                  "close: node is 0.1x ours. ");
     load("conns\tloop\tthreads\n50\t2\t3\n500\t2\t20\n");
     assert_int_equal(say("ratio-last", "connections"), 0);
     assert_string_equal(text_out, "At 500 connections: threads is 10x loop. ");
@@ -97,18 +96,6 @@ static void test_unknown_rule_is_an_error(void **state)
     assert_non_null(strstr(text_out, "grows"));
 }
 
-static void test_numbers_read_plainly(void **state)
-{
-    (void)state;
-    char buf[32];
-    notice_number(buf, sizeof buf, 12345.6);
-    assert_string_equal(buf, "12346");
-    notice_number(buf, sizeof buf, 0.01234);
-    assert_string_equal(buf, "0.0123");
-    notice_number(buf, sizeof buf, 3.06);
-    assert_string_equal(buf, "3.06");
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -117,7 +104,6 @@ int main(void)
         cmocka_unit_test(test_extremes_and_range),
         cmocka_unit_test(test_too_little_data_says_nothing),
         cmocka_unit_test(test_unknown_rule_is_an_error),
-        cmocka_unit_test(test_numbers_read_plainly),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

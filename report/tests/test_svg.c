@@ -120,6 +120,20 @@ static void test_tick_labels_have_the_decimals_the_step_needs(void **state)
     assert_string_equal(buf, "1500");
 }
 
+static void test_numbers_read_plainly(void **state)
+{
+    (void)state;
+    char buf[32];
+    svg_number(buf, sizeof buf, 12345.6);
+    assert_string_equal(buf, "12346");
+    svg_number(buf, sizeof buf, 0.01234);
+    assert_string_equal(buf, "0.0123");
+    svg_number(buf, sizeof buf, 48412.0);
+    assert_string_equal(buf, "48412");
+    svg_number(buf, sizeof buf, 3.06);
+    assert_string_equal(buf, "3.06");
+}
+
 /* ---- escaping ------------------------------------------------------------ */
 
 static void test_escape_makes_any_text_safe(void **state)
@@ -178,6 +192,26 @@ static void test_bar_chart_has_a_group_and_a_legend_entry_per_series(void **stat
     /* 9 cells, one missing: 8 bars, plus the background and 3 swatches. */
     assert_int_equal(count(svg, "<rect "), 8 + 1 + 3);
     assert_non_null(strstr(svg, "keep-alive"));
+    free(svg);
+}
+
+static void test_bar_values_have_no_exponent(void **state)
+{
+    (void)state;
+    static const double big[] = {48412.0, 10000.0};
+    static const char *const two[] = {"keep-alive", "close"};
+    struct svg_chart c = {.title = "t",
+                          .x_label = "x",
+                          .y_label = "y",
+                          .n_points = 2,
+                          .labels = two,
+                          .n_series = 1,
+                          .names = {"ours"},
+                          .values = {big}};
+    char *svg = draw_text(svg_bar_chart, &c, 0);
+    assert_non_null(strstr(svg, ">48412<"));
+    assert_non_null(strstr(svg, ">10000<"));
+    assert_null(strstr(svg, "e+0"));
     free(svg);
 }
 
@@ -259,10 +293,12 @@ int main(void)
         cmocka_unit_test(test_ticks_of_one_value_and_of_a_reversed_range),
         cmocka_unit_test(test_ticks_never_pass_the_cap),
         cmocka_unit_test(test_tick_labels_have_the_decimals_the_step_needs),
+        cmocka_unit_test(test_numbers_read_plainly),
         cmocka_unit_test(test_escape_makes_any_text_safe),
         cmocka_unit_test(test_labels_and_names_are_escaped_in_the_chart),
         cmocka_unit_test(test_line_chart_has_a_path_and_a_legend_entry_per_series),
         cmocka_unit_test(test_bar_chart_has_a_group_and_a_legend_entry_per_series),
+        cmocka_unit_test(test_bar_values_have_no_exponent),
         cmocka_unit_test(test_chart_fits_its_width),
         cmocka_unit_test(test_empty_charts_say_no_data),
         cmocka_unit_test(test_malformed_charts_are_refused),
