@@ -191,6 +191,9 @@ chapter06() {
         "x=load" "y=CPU ms per 1000 requests" "command=$cmd"
     if ! have wrk; then
         note "wrk is not installed: 06-http-shared-port was not measured (apt-get install wrk)."
+        for m in 06-reqs 06-cpu; do
+            echo "note=wrk is not installed: nothing to measure with." >>"$data/$m.meta"
+        done
         return 0
     fi
     for peer in nginx node; do
