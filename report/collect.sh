@@ -25,7 +25,7 @@ rm -rf "$data"
 mkdir -p "$data" || exit 1
 : >"$data/notes"
 steps=7
-n=0
+n=0 # the step counter: a step's own variables have other names
 
 # step_run TEXT FUNCTION: one progress line, TEXT and the seconds the step
 # took; its output goes to build/data/FUNCTION.log (kept, to read after a
@@ -141,25 +141,31 @@ chapter03() {
         "$file" "$shell" >"$data/03-exec.tsv"
 }
 
-# ---- 04-ipc: one conversation over the channel, C against Node -----------
+# ---- 04-ipc: one round trip over the channel, C against Node -------------
 chapter04() {
-    runs=11
-    [ "$quick" = 1 ] && runs=5
+    rounds=200
+    [ "$quick" = 1 ] && rounds=50
     meta 04-ipc "chapter=04-ipc" "kind=bar" "notice=ratio" \
-        "title=One IPC conversation: start the worker, 2 messages and 2 replies, exit" \
-        "x=master and worker" "y=median wall time per conversation (ms)" \
-        "command=RUNS=$runs sh bench.sh   (in 04-ipc)"
-    if ! have node; then
+        "title=One IPC round trip: a JSON message to the worker and its reply" \
+        "x=the worker at the other end of the channel (the master is ./ipc)" \
+        "y=median round trip (ms)" \
+        "command=./ipc --rounds $rounds; ./ipc --rounds $rounds node node-worker.js   (in 04-ipc)" \
+        "note=Start-up is left out; each round trip includes the log lines both sides print."
+    (cd "$root/04-ipc" && ./ipc --rounds "$rounds") >"$tmp/04c" 2>&1 || return 1
+    : >"$tmp/04n"
+    if have node; then
+        (cd "$root/04-ipc" && ./ipc --rounds "$rounds" node node-worker.js) >"$tmp/04n" 2>&1 ||
+            return 1
+    else
         note "node is not installed: 04-ipc shows the C worker only."
-        printf '%s\n' "note=node is not installed: the Node.js bars are missing." >>"$data/04-ipc.meta"
+        echo "note=node is not installed: the Node.js bar is missing." >>"$data/04-ipc.meta"
     fi
-    (cd "$root/04-ipc" && RUNS=$runs sh bench.sh) >"$tmp/04" 2>&1 || return 1
-    cat "$tmp/04"
-    c=$(sed -n 's/^\.\/ipc (C worker) *\([0-9.]*\) ms.*/\1/p' "$tmp/04")
-    w=$(sed -n 's/^\.\/ipc node node-worker\.js.* \([0-9.]*\) ms.*/\1/p' "$tmp/04")
-    m=$(sed -n 's/^node node-master\.js (C worker) *\([0-9.]*\) ms.*/\1/p' "$tmp/04")
-    printf 'conversation\tC master, C worker\tC master, Node worker\tNode master, C worker\n' >"$data/04-ipc.tsv"
-    printf 'start, 2 round trips, exit\t%s\t%s\t%s\n' "$c" "${w:--}" "${m:--}" >>"$data/04-ipc.tsv"
+    grep 'round trip' "$tmp/04c" "$tmp/04n"
+    rtt() { sed -n 's/.*round trip: median \([0-9.]*\) ms.*/\1/p' "$1"; }
+    c_ms=$(rtt "$tmp/04c")
+    node_ms=$(rtt "$tmp/04n")
+    printf 'round trip\tC worker (ipc-worker)\tNode worker (node-worker.js)\n' >"$data/04-ipc.tsv"
+    printf 'one message and its reply\t%s\t%s\n' "$c_ms" "${node_ms:--}" >>"$data/04-ipc.tsv"
 }
 
 # ---- 05-handle-passing: the spread over the workers, run after run -------
@@ -260,7 +266,7 @@ done
 step_run "01-event-loop: RSS and context switches, loop against threads" chapter01
 step_run "02-fork: fork, vfork and posix_spawn against the parent's RSS" chapter02
 step_run "03-exec-family: exec (shell) against exec_file" chapter03
-step_run "04-ipc: one conversation, C against Node" chapter04
+step_run "04-ipc: one round trip, C against Node" chapter04
 step_run "05-handle-passing: the spread over the workers, run after run" chapter05
 step_run "06-http-shared-port: req/s and CPU, ours against nginx and Node" chapter06
 step_run "07-thundering-herd: wake-ups per strategy, and a stalled worker" chapter07
