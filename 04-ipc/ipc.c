@@ -161,11 +161,11 @@ static void on_message(chan_t *ch, const json_value *msg, int fd, void *user)
     char *text = json_serialize(msg, NULL);
     printf("[master %d] got message: %s\n", (int)getpid(), text ? text : "?");
     free(text);
-    if (++m->replies == m->sent && m->rounds > 0 && next_round(m))
-        return;
-    if (m->replies == m->sent) {
+    if (++m->replies == m->sent) {
         /* Node's worker.disconnect(): the channel closes, the worker sees
          * EOF and, having nothing else to do, exits. */
+        if (m->rounds > 0 && next_round(m)) /* not while a ping is out */
+            return;
         printf("[master %d] both replies are in: disconnect\n", (int)getpid());
         if (chan_disconnect(ch) == -1)
             fprintf(stderr, "[master %d] chan_disconnect: %s\n", (int)getpid(),
