@@ -17,6 +17,13 @@
 #                the output it shows; ends with `N passed, N failed`
 #   make grade   the graded exercises of every chapter: one line each, PASS
 #                or FAIL with a hint, and `N passed, N failed` (testkit/grade)
+#   make report  measure every chapter briefly on this machine (a few
+#                minutes, one progress line per step) and write one HTML page
+#                of SVG charts, report/build/report.html (report/collect.sh);
+#                QUICK=1 for the smallest sizes
+#   make report-check  render that page in headless Chromium and check every
+#                chart: the SVGs parse, the screenshots are not blank, nothing
+#                is wider than the page (report/check.sh)
 #   make clean   remove every build output
 #
 # testkit/interrupt-check checks that Ctrl-C stops `make test` and the demos
@@ -24,11 +31,12 @@
 
 CHAPTERS := $(patsubst %/Makefile,%,$(sort $(wildcard 0[1-7]-*/Makefile)))
 # test and check first run testkit's own tests: every chapter's black-box
-# tests stand on it.
-TEST_DIRS := testkit $(CHAPTERS)
+# tests stand on it; report/ (the page's SVG writer) comes last.
+TEST_DIRS := testkit $(CHAPTERS) report
 TOTALS := $(CURDIR)/.test-totals
 
-.PHONY: all test check musl-test fallback-test demo bench fuzz clean doc-test grade
+.PHONY: all test check musl-test fallback-test demo bench fuzz clean doc-test grade report \
+        report-check
 
 all demo bench fuzz:
 	@for d in $(CHAPTERS); do \
@@ -86,3 +94,11 @@ grade:
 	fi; \
 	rm -f $(TOTALS); \
 	exit $$status
+
+# report measures with every chapter's programs (collect.sh builds them) and
+# draws the page with report/report.
+report:
+	@$(MAKE) --no-print-directory -s -C report page
+
+report-check:
+	@$(MAKE) --no-print-directory -s -C report page-check

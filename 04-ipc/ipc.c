@@ -53,6 +53,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "chan.h"
@@ -61,11 +62,12 @@
 #include "loop.h"
 #include "net.h" /* 01-event-loop */
 #include "proc.h"
+#include "stats.h" /* the median, from 02-fork */
 
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: ipc [-t MS] [-r LINE] [WORKER [ARG...]]\n"
+            "usage: ipc [-t MS] [-r LINE] [-n N] [WORKER [ARG...]]\n"
             "\n"
             "Start WORKER with an IPC channel on fd 3 (NODE_CHANNEL_FD=3), send it a\n"
             "string and an object as JSON lines, print its replies, disconnect, and\n"
@@ -78,6 +80,9 @@ static void usage(FILE *f)
             "                     master stop the worker the same way)\n"
             "  -r, --raw LINE     first send LINE as it is, unchecked: a way to show\n"
             "                     what the worker does with a line that is not JSON\n"
+            "  -n, --rounds N     after the two replies, N round trips one at a time\n"
+            "                     ({\"ping\":i}), each timed from send to reply, then\n"
+            "                     their median (a Node worker against ours)\n"
             "  -h, --help         this text\n");
 }
 
@@ -94,6 +99,10 @@ struct master {
     int stopped;     /* SIGINT/SIGTERM asked us to stop: that is a clean exit */
     loop_timer_t *timeout;
     loop_timer_t *kill_timer; /* SIGKILL due if SIGTERM was not enough */
+    int rounds;               /* --rounds N: timed round trips after the two replies */
+    int rounds_done;
+    double *rtt_ms; /* one per round */
+    struct timespec ping_sent;
 };
 
 /* How long a worker has to exit after SIGTERM before it gets SIGKILL. A
@@ -108,6 +117,42 @@ static void maybe_stop(struct master *m)
         loop_stop(m->loop);
 }
 
+static int send_and_log(struct master *m, json_value *msg);
+
+static double ms_since(const struct timespec *t0)
+{
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return (double)(t1.tv_sec - t0->tv_sec) * 1e3 +
+           (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+/* --rounds: a reply to a ping has just arrived (or the two replies of the
+ * conversation, when none is out yet). Time it and send the next ping, one
+ * at a time so that each is a whole round trip; after the last, print the
+ * median. Returns 1 while a ping is out. */
+static int next_round(struct master *m)
+{
+    if (m->rounds_done > 0)
+        m->rtt_ms[m->rounds_done - 1] = ms_since(&m->ping_sent);
+    if (m->rounds_done == m->rounds) {
+        double lo = m->rtt_ms[0], hi = m->rtt_ms[0];
+        for (int i = 1; i < m->rounds; i++) {
+            if (m->rtt_ms[i] < lo)
+                lo = m->rtt_ms[i];
+            if (m->rtt_ms[i] > hi)
+                hi = m->rtt_ms[i];
+        }
+        printf("[master %d] round trip: median %.3f ms over %d (min %.3f, max %.3f)\n",
+               (int)getpid(), stats_median(m->rtt_ms, m->rounds), m->rounds, lo, hi);
+        return 0;
+    }
+    json_value *ping = json_new_object();
+    json_object_set(ping, "ping", json_new_number(m->rounds_done++));
+    clock_gettime(CLOCK_MONOTONIC, &m->ping_sent);
+    return send_and_log(m, ping) == 0;
+}
+
 static void on_message(chan_t *ch, const json_value *msg, int fd, void *user)
 {
     struct master *m = user;
@@ -119,6 +164,8 @@ static void on_message(chan_t *ch, const json_value *msg, int fd, void *user)
     if (++m->replies == m->sent) {
         /* Node's worker.disconnect(): the channel closes, the worker sees
          * EOF and, having nothing else to do, exits. */
+        if (m->rounds > 0 && next_round(m)) /* not while a ping is out */
+            return;
         printf("[master %d] both replies are in: disconnect\n", (int)getpid());
         if (chan_disconnect(ch) == -1)
             fprintf(stderr, "[master %d] chan_disconnect: %s\n", (int)getpid(),
@@ -258,6 +305,7 @@ static int send_and_log(struct master *m, json_value *msg)
 struct options {
     long timeout_ms;
     const char *raw; /* -r LINE, or NULL */
+    int rounds;      /* -n N */
     char **wargv;    /* the worker's argv */
     char *own;       /* our default worker's path, to free */
     char *own_argv[2];
@@ -276,6 +324,8 @@ static void parse_args(int argc, char *argv[], struct options *o)
             o->timeout_ms = cli_long(a, cli_value(argc, argv, &i), 1, 86400000L);
         } else if (strcmp(a, "-r") == 0 || strcmp(a, "--raw") == 0) {
             o->raw = cli_value(argc, argv, &i);
+        } else if (strcmp(a, "-n") == 0 || strcmp(a, "--rounds") == 0) {
+            o->rounds = (int)cli_long(a, cli_value(argc, argv, &i), 1, 1000000L);
         } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             usage(stdout);
             exit(0);
@@ -390,7 +440,9 @@ int main(int argc, char *argv[])
     setvbuf(stdout, NULL, _IOLBF, 0);
     struct options o;
     parse_args(argc, argv, &o);
-    struct master m = {0};
+    struct master m = {.rounds = o.rounds};
+    if (m.rounds > 0 && (m.rtt_ms = calloc((size_t)m.rounds, sizeof *m.rtt_ms)) == NULL)
+        err(1, "calloc");
     m.loop = new_loop(&m);
 
     /* The socketpair, and the worker with its end as fd 3 (proc.c, 03). */
@@ -411,6 +463,7 @@ int main(int argc, char *argv[])
     if (m.kill_timer != NULL)
         loop_timer_cancel(m.loop, m.kill_timer);
     loop_free(m.loop);
+    free(m.rtt_ms);
     free(o.own);
     if (m.stopped)
         return 0;

@@ -172,6 +172,23 @@ static void test_worker_gets_only_fds_0_to_3(void **state)
     tk_free(p);
 }
 
+/* --rounds N: after the conversation, N more messages one at a time, each
+ * timed from send to reply, and one line with their median round trip. */
+static void test_ipc_rounds_times_each_round_trip(void **state)
+{
+    (void)state;
+    tk_proc *p = tk_start((const char *[]){"./ipc", "--rounds", "5", NULL}, NULL);
+    assert_true(exited_with(tk_wait_exit(p, 10000), 0));
+    tk_drain(p);
+    assert_int_equal(tk_count_output(p, "got message: {\"ping\":"), 5);
+    assert_non_null(strstr(p->out, "round trip: median "));
+    assert_non_null(strstr(p->out, " ms over 5 (min "));
+    assert_non_null(strstr(p->out, "both replies are in: disconnect"));
+    tk_free(p);
+    tk_expect_bad_value((const char *[]){"./ipc", "--rounds", "many", NULL}, NULL,
+                        "--rounds", "many");
+}
+
 static void test_ipc_help_and_bad_args(void **state)
 {
     (void)state;
@@ -537,6 +554,7 @@ int main(void)
         cmocka_unit_test(test_worker_refuses_a_bad_message_limit),
         cmocka_unit_test(test_worker_gets_only_fds_0_to_3),
         cmocka_unit_test(test_ipc_help_and_bad_args),
+        cmocka_unit_test(test_ipc_rounds_times_each_round_trip),
         cmocka_unit_test(test_ipc_reports_a_worker_that_cannot_start),
         cmocka_unit_test(test_ipc_timeout_with_a_silent_worker),
         cmocka_unit_test(test_ipc_sigterm_is_a_clean_stop),
