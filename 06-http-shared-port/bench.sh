@@ -111,12 +111,19 @@ run_wrk() {
         wrk -t1 -c"$2" -d"${SECONDS_EACH}s" "$1" >"$TMP/wrk.out" 2>&1
     fi
     after=$(tree_ticks "$3")
+    wrk_figures "$1 with $2 connections" $((after - before))
+}
+
+# What wrk wrote to $TMP/wrk.out, and the server's CPU ticks over the run:
+# prints "req/s cpu" (cpu: CPU milliseconds per 1000 requests); errors go
+# to stderr, labelled $1.
+wrk_figures() {
     rps=$(sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p' "$TMP/wrk.out")
     total=$(sed -n 's/^ *\([0-9][0-9]*\) requests in.*/\1/p' "$TMP/wrk.out")
     errs=$(sed -n 's/^ *Socket errors: \(.*\)/\1/p; s/^ *Non-2xx or 3xx responses: \(.*\)/non-2xx \1/p' "$TMP/wrk.out" | tr '\n' ' ')
-    [ -n "$errs" ] && echo "    ($1 with $2 connections: $errs)" >&2
-    awk -v r="${rps:-0}" -v n="${total:-0}" -v t=$((after - before)) -v ms="$TICK_MS" \
-        'BEGIN { printf "%s %.2f\n", r, (n > 0 ? t * ms * 1000 / n : 0) }'
+    [ -n "$errs" ] && echo "    ($1: $errs)" >&2
+    awk -v r="${rps:-0}" -v n="${total:-0}" -v t="$2" -v ms="$TICK_MS" \
+        'BEGIN { printf "%s %.3f\n", r, (n > 0 ? t * ms * 1000 / n : 0) }'
 }
 
 first_child() {
@@ -234,12 +241,7 @@ pinned_wrk() {
     pipelined) taskset -c 1 wrk -t1 -c64 -d"${SECONDS_EACH}s" -s "$TMP/pipeline.lua" "$2" ;;
     esac >"$TMP/wrk.out" 2>&1
     after=$(ticks_of "$pid")
-    rps=$(sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p' "$TMP/wrk.out")
-    total=$(sed -n 's/^ *\([0-9][0-9]*\) requests in.*/\1/p' "$TMP/wrk.out")
-    errs=$(sed -n 's/^ *Socket errors: \(.*\)/\1/p; s/^ *Non-2xx or 3xx responses: \(.*\)/non-2xx \1/p' "$TMP/wrk.out" | tr '\n' ' ')
-    [ -n "$errs" ] && echo "    (pinned $1: $errs)" >&2
-    awk -v r="${rps:-0}" -v n="${total:-0}" -v t=$((after - before)) -v ms="$TICK_MS" \
-        'BEGIN { printf "%s %.3f\n", r, (n > 0 ? t * ms * 1000 / n : 0) }'
+    wrk_figures "pinned $1" $((after - before))
 }
 
 pinned_table() {
