@@ -4,7 +4,19 @@
 #
 #   make bench                     (or: sh ./bench.sh)
 #   BENCH_SECONDS=5 BENCH_ROUNDS=3 WORKERS=2 sh ./bench.sh   (the defaults)
+#   PINNED_ONLY=1 sh ./bench.sh    (the first table only)
 #
+# Two tables. The first measures the servers, not the client: ours and nginx
+# each run ONE worker, pinned to CPU 0 (taskset -p), and wrk runs pinned to
+# CPU 1, so the worker's own CPU time (utime + stime from /proc/PID/stat)
+# divided by the requests it answered is the cost of a request in that
+# server, whatever the client's speed. Three loads: keep-alive (64
+# connections), Connection: close (32), and pipelined (64 connections, 16
+# requests per write, from a wrk Lua script). It prints req/s, CPU ms per
+# 1000 requests and ours/nginx ratios of both, and each worker's RSS. It
+# needs two CPUs and taskset; with one it says so and skips the table.
+#
+# The second table is the older, unpinned one:
 # Every server gets WORKERS worker processes (default: the online CPUs) and
 # answers GET / with {"msg":"Hello World","pid":N} as application/json:
 #   ours    ./http-shared-port
@@ -99,12 +111,19 @@ run_wrk() {
         wrk -t1 -c"$2" -d"${SECONDS_EACH}s" "$1" >"$TMP/wrk.out" 2>&1
     fi
     after=$(tree_ticks "$3")
+    wrk_figures "$1 with $2 connections" $((after - before))
+}
+
+# What wrk wrote to $TMP/wrk.out, and the server's CPU ticks over the run:
+# prints "req/s cpu" (cpu: CPU milliseconds per 1000 requests); errors go
+# to stderr, labelled $1.
+wrk_figures() {
     rps=$(sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p' "$TMP/wrk.out")
     total=$(sed -n 's/^ *\([0-9][0-9]*\) requests in.*/\1/p' "$TMP/wrk.out")
     errs=$(sed -n 's/^ *Socket errors: \(.*\)/\1/p; s/^ *Non-2xx or 3xx responses: \(.*\)/non-2xx \1/p' "$TMP/wrk.out" | tr '\n' ' ')
-    [ -n "$errs" ] && echo "    ($1 with $2 connections: $errs)" >&2
-    awk -v r="${rps:-0}" -v n="${total:-0}" -v t=$((after - before)) -v ms="$TICK_MS" \
-        'BEGIN { printf "%s %.2f\n", r, (n > 0 ? t * ms * 1000 / n : 0) }'
+    [ -n "$errs" ] && echo "    ($1: $errs)" >&2
+    awk -v r="${rps:-0}" -v n="${total:-0}" -v t="$2" -v ms="$TICK_MS" \
+        'BEGIN { printf "%s %.3f\n", r, (n > 0 ? t * ms * 1000 / n : 0) }'
 }
 
 first_child() {
@@ -132,34 +151,30 @@ echo "=== machine: $NPROC CPUs, $(uname -sr); load: $(cut -d' ' -f1-3 /proc/load
 echo "=== tools: $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2)" \
     "| nginx: $(nginx -v 2>&1 | sed 's/.*nginx\///' || true)" \
     "| node: $(node --version 2>/dev/null || echo none)"
-echo "=== $WORKERS workers each; wrk -t1, ${SECONDS_EACH}s per run, $ROUNDS rounds taking turns"
 
-# --- start the servers ------------------------------------------------------
-NAMES=""
-./http-shared-port -p 0 -w "$WORKERS" >"$TMP/ours.log" 2>&1 &
-OURS=$!
-PIDS="$PIDS $OURS"
-PORT_ours=$(wait_port "$TMP/ours.log") || { echo "ours did not start:"; cat "$TMP/ours.log"; exit 1; }
-NAMES="ours"
-
+# start_nginx TRY [WORKERS [DIR]]: nginx with WORKERS workers (default
+# $WORKERS) from directory DIR (default $TMP/nginx); sets NGINX (its master's
+# pid) and PORT_nginx.
 start_nginx() {
     port=$(free_port "$1") || return 1
-    rm -rf "$TMP/nginx"
-    mkdir -p "$TMP/nginx"
-    cat >"$TMP/nginx/nginx.conf" <<EOF
-worker_processes $WORKERS;
+    nw=${2:-$WORKERS}
+    nd=${3:-$TMP/nginx}
+    rm -rf "$nd"
+    mkdir -p "$nd"
+    cat >"$nd/nginx.conf" <<EOF
+worker_processes $nw;
 daemon off;
-pid $TMP/nginx/nginx.pid;
-error_log $TMP/nginx/error.log;
+pid $nd/nginx.pid;
+error_log $nd/error.log;
 events { worker_connections 8192; }
 http {
     access_log off;
     keepalive_requests 100000000;
-    client_body_temp_path $TMP/nginx/body;
-    proxy_temp_path $TMP/nginx/proxy;
-    fastcgi_temp_path $TMP/nginx/fastcgi;
-    uwsgi_temp_path $TMP/nginx/uwsgi;
-    scgi_temp_path $TMP/nginx/scgi;
+    client_body_temp_path $nd/body;
+    proxy_temp_path $nd/proxy;
+    fastcgi_temp_path $nd/fastcgi;
+    uwsgi_temp_path $nd/uwsgi;
+    scgi_temp_path $nd/scgi;
     server {
         listen 127.0.0.1:$port;
         location / {
@@ -169,7 +184,7 @@ http {
     }
 }
 EOF
-    nginx -p "$TMP/nginx" -c "$TMP/nginx/nginx.conf" >"$TMP/nginx.log" 2>&1 &
+    nginx -p "$nd" -c "$nd/nginx.conf" >"$TMP/nginx.log" 2>&1 &
     NGINX=$!
     PIDS="$PIDS $NGINX"
     i=0
@@ -184,6 +199,155 @@ EOF
     kill -TERM "$NGINX" 2>/dev/null
     return 1
 }
+
+# The servers take turns, round after round, so that a burst of other
+# activity on a shared machine hits all of them alike; each figure is the
+# median of its rounds, and the spread (lowest-highest) is printed beside it.
+median() {
+    tr ' ' '\n' | grep . | sort -n | awk '{v[NR] = $1} END {
+        if (NR == 0) { print 0; exit }
+        if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+spread() {
+    tr ' ' '\n' | grep . | sort -n | awk 'NR == 1 {lo = $1} {hi = $1} END {printf "%.0f-%.0f", lo, hi}'
+}
+
+# --- the pinned table: one worker each, the client on the other CPU ---------
+
+# CPU time (utime + stime, in clock ticks) of one process.
+ticks_of() {
+    sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | awk '{print $12 + $13}'
+}
+
+# The Lua script that makes wrk pipeline: each write carries 16 requests,
+# and wrk counts every response.
+cat >"$TMP/pipeline.lua" <<'LUA'
+init = function(args)
+    local r = {}
+    for i = 1, 16 do r[i] = wrk.format(nil, "/") end
+    req = table.concat(r)
+end
+request = function() return req end
+LUA
+
+# One pinned wrk run: load url worker-pid. Prints "req/s cpu", cpu being the
+# worker's CPU milliseconds per 1000 requests.
+pinned_wrk() {
+    pid=$3
+    before=$(ticks_of "$pid")
+    case $1 in
+    keepalive) taskset -c 1 wrk -t1 -c64 -d"${SECONDS_EACH}s" "$2" ;;
+    close) taskset -c 1 wrk -t1 -c32 -d"${SECONDS_EACH}s" -H "Connection: close" "$2" ;;
+    pipelined) taskset -c 1 wrk -t1 -c64 -d"${SECONDS_EACH}s" -s "$TMP/pipeline.lua" "$2" ;;
+    esac >"$TMP/wrk.out" 2>&1
+    after=$(ticks_of "$pid")
+    wrk_figures "pinned $1" $((after - before))
+}
+
+pinned_table() {
+    ./http-shared-port -p 0 -w 1 >"$TMP/pinned-ours.log" 2>&1 &
+    P_OURS=$!
+    PIDS="$PIDS $P_OURS"
+    port_ours=$(wait_port "$TMP/pinned-ours.log") || {
+        echo "pinned: ours did not start"
+        return 1
+    }
+    W_ours=$(first_child "$P_OURS")
+    P_NAMES="ours"
+    try=1
+    PORT_nginx=""
+    while have nginx && [ $try -le 3 ] && ! start_nginx $((try + 10)) 1 "$TMP/nginx1"; do
+        try=$((try + 1))
+    done
+    if [ -n "$PORT_nginx" ]; then
+        port_nginx=$PORT_nginx
+        W_nginx=$(first_child "$(cat "$TMP/nginx1/nginx.pid")")
+        P_NAMES="ours nginx"
+    fi
+    PORT_nginx=""
+    for n in $P_NAMES; do
+        eval "w=\$W_$n; port=\$port_$n"
+        taskset -p 1 "$w" >/dev/null || return 1 # the worker on CPU 0
+        curl -s -o /dev/null "http://127.0.0.1:$port/"
+    done
+    echo "=== pinned: one worker each on CPU 0 (ours pid $W_ours, nginx pid ${W_nginx:-none}), wrk -t1 on CPU 1"
+    for mode in keepalive close pipelined; do
+        round=1
+        for n in $P_NAMES; do
+            eval "R_${mode}_$n=''; C_${mode}_$n=''"
+        done
+        while [ $round -le "$ROUNDS" ]; do
+            for n in $P_NAMES; do
+                eval "w=\$W_$n; port=\$port_$n"
+                out=$(pinned_wrk $mode "http://127.0.0.1:$port/" "$w")
+                eval "R_${mode}_$n=\"\$R_${mode}_$n ${out% *}\"; C_${mode}_$n=\"\$C_${mode}_$n ${out#* }\""
+            done
+            round=$((round + 1))
+        done
+    done
+    printf '\n%-24s %-6s %10s %17s %12s %17s\n' "pinned load" "server" "req/s" "(rounds: range)" \
+        "CPU ms/1000" "(rounds: range)"
+    for mode in keepalive close pipelined; do
+        case $mode in
+        keepalive) label="keep-alive, 64 conns" ;;
+        close) label="Connection: close, 32" ;;
+        pipelined) label="pipelined 16/write, 64" ;;
+        esac
+        for n in $P_NAMES; do
+            eval "all=\$R_${mode}_$n; cpu=\$C_${mode}_$n"
+            printf '%-24s %-6s %10.0f %17s %12.3f %17s\n' "$label" "$n" \
+                "$(echo "$all" | median)" "$(echo "$all" | spread)" \
+                "$(echo "$cpu" | median)" "$(echo "$cpu" | spread3)"
+        done
+        if [ "$P_NAMES" = "ours nginx" ]; then
+            eval "ro=\$(echo \$R_${mode}_ours | median); rn=\$(echo \$R_${mode}_nginx | median)"
+            eval "co=\$(echo \$C_${mode}_ours | median); cn=\$(echo \$C_${mode}_nginx | median)"
+            eval "cr=\$(ratios \"\$C_${mode}_ours\" \"\$C_${mode}_nginx\")"
+            awk -v ro="$ro" -v rn="$rn" -v co="$co" -v cn="$cn" -v cr="$cr" 'BEGIN {
+                printf "%-24s ours/nginx: req/s %.2fx, CPU per request %.2fx (rounds: %s)\n", "",
+                    (rn > 0 ? ro / rn : 0), (cn > 0 ? co / cn : 0), cr }'
+        fi
+    done
+    echo "(CPU ms/1000: the pinned worker's own CPU time per 1000 requests, median"
+    echo " of the rounds; lower is better. A ratio below 1.00x: ours costs less.)"
+    for n in $P_NAMES; do
+        eval "w=\$W_$n"
+        printf 'pinned %-6s worker after the runs: RSS %6s kB, of it private %6s kB\n' \
+            "$n" "$(rss_kb "$w")" "$(private_kb "$w")"
+    done
+    echo
+    # Only the pinned servers go: the master's pid leaves PIDS.
+    kill -TERM "$P_OURS" $(cat "$TMP/nginx1/nginx.pid" 2>/dev/null)
+    wait "$P_OURS" 2>/dev/null
+    PIDS=$(echo "$PIDS" | sed "s/ $P_OURS\b//")
+}
+
+# The ours/nginx ratio of each round's CPU figure: "0.71 0.69 0.75".
+ratios() {
+    echo "$1|$2" | awk -F'|' '{ n = split($1, a, " "); split($2, b, " ")
+        for (i = 1; i <= n; i++) printf "%s%.2f", (i > 1 ? " " : ""), (b[i] > 0 ? a[i] / b[i] : 0) }'
+}
+spread3() {
+    tr ' ' '\n' | grep . | sort -n | awk 'NR == 1 {lo = $1} {hi = $1} END {printf "%.3f-%.3f", lo, hi}'
+}
+
+if [ "$NPROC" -lt 2 ] || ! have taskset; then
+    echo "=== pinned table skipped: it needs 2 CPUs and taskset ($NPROC CPUs here)"
+else
+    pinned_table || echo "the pinned table could not be measured"
+fi
+if [ -n "${PINNED_ONLY:-}" ]; then
+    exit 0
+fi
+
+# --- start the servers ------------------------------------------------------
+echo "=== unpinned: $WORKERS workers each; wrk -t1, ${SECONDS_EACH}s per run, $ROUNDS rounds taking turns"
+NAMES=""
+./http-shared-port -p 0 -w "$WORKERS" >"$TMP/ours.log" 2>&1 &
+OURS=$!
+PIDS="$PIDS $OURS"
+PORT_ours=$(wait_port "$TMP/ours.log") || { echo "ours did not start:"; cat "$TMP/ours.log"; exit 1; }
+NAMES="ours"
 
 if have nginx; then
     try=1
@@ -219,18 +383,6 @@ for n in $NAMES; do
     eval "port=\$PORT_$n"
     curl -s -o /dev/null "http://127.0.0.1:$port/" # warm up
 done
-
-# The servers take turns, round after round, so that a burst of other
-# activity on a shared machine hits all of them alike; each figure is the
-# median of its rounds, and the spread (lowest-highest) is printed beside it.
-median() {
-    tr ' ' '\n' | grep . | sort -n | awk '{v[NR] = $1} END {
-        if (NR == 0) { print 0; exit }
-        if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
-spread() {
-    tr ' ' '\n' | grep . | sort -n | awk 'NR == 1 {lo = $1} {hi = $1} END {printf "%.0f-%.0f", lo, hi}'
-}
 
 MASTER_ours=$OURS
 MASTER_nginx=$(cat "$TMP/nginx/nginx.pid" 2>/dev/null)
