@@ -724,16 +724,20 @@ int tk_read_line(int fd, char *buf, size_t cap, int timeout_ms)
     return -1;
 }
 
-ssize_t tk_read_n(int fd, void *buf, size_t n, int timeout_ms)
+/* Read up to n bytes by the deadline. With eof_ends, an end of file (or a
+ * reset) ends the read early; without, it is a failure. Returns the bytes
+ * read, or -1 (the deadline passed, or an error). */
+static ssize_t read_upto(int fd, char *buf, size_t n, long long deadline, int eof_ends)
 {
-    long long deadline = tk_now_ms() + timeout_ms;
     size_t got = 0;
     while (got < n) {
         if (wait_readable(fd, deadline) == -1)
             return -1;
-        ssize_t r = read(fd, (char *)buf + got, n - got);
+        ssize_t r = read(fd, buf + got, n - got);
         if (r == -1 && errno == EINTR)
             continue;
+        if (eof_ends && (r == 0 || (r == -1 && errno == ECONNRESET)))
+            break;
         if (r <= 0)
             return -1;
         got += (size_t)r;
@@ -741,24 +745,18 @@ ssize_t tk_read_n(int fd, void *buf, size_t n, int timeout_ms)
     return (ssize_t)got;
 }
 
+ssize_t tk_read_n(int fd, void *buf, size_t n, int timeout_ms)
+{
+    return read_upto(fd, buf, n, tk_now_ms() + timeout_ms, 0);
+}
+
 ssize_t tk_read_all(int fd, char *buf, size_t cap, int timeout_ms)
 {
-    long long deadline = tk_now_ms() + timeout_ms;
-    size_t got = 0;
-    while (got + 1 < cap) {
-        if (wait_readable(fd, deadline) == -1)
-            return -1;
-        ssize_t r = read(fd, buf + got, cap - 1 - got);
-        if (r == -1 && errno == EINTR)
-            continue;
-        if (r == -1 && errno != ECONNRESET)
-            return -1;
-        if (r <= 0)
-            break;
-        got += (size_t)r;
-    }
+    ssize_t got = read_upto(fd, buf, cap - 1, tk_now_ms() + timeout_ms, 1);
+    if (got == -1)
+        return -1;
     buf[got] = '\0';
-    return (ssize_t)got;
+    return got;
 }
 
 /* /proc/PID/stat read into buf; returns where the fields after the
