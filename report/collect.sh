@@ -42,7 +42,9 @@ step_run() {
     fi
 }
 
-# meta NAME LINE...: the chart's metadata, one key=value LINE each.
+# meta NAME LINE...: the chart's metadata, one key=value LINE each. The
+# chapters' meta calls look alike on purpose: each is one chart's data
+# (title, axes, command), written out where its measurement is.
 meta() {
     _m=$1
     shift
