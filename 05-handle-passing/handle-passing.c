@@ -75,8 +75,9 @@ typedef struct master {
     int live;  /* workers not yet reaped */
     int acked; /* workers that acknowledged the server */
     int listen_fd_number;
-    char listen_id[64];  /* "socket:[16054]" */
-    handle_type_t htype; /* how the server is sent: net.Server unless -u, --native */
+    /* How the server is sent: net.Server unless -u or --native. */
+    handle_type_t htype;
+    char listen_id[64]; /* "socket:[16054]" */
     int stopping;
     loop_timer_t *kill_timer;
 } master_t;
@@ -98,16 +99,18 @@ static void usage(FILE *to)
         "  -p, --port PORT     port (env PORT; default 0: the kernel picks one)\n"
         "  -H, --host HOST     name or address (env HOST; default 127.0.0.1)\n"
         "  -w, --workers N     number of workers (env WORKERS; default: online CPUs)\n"
-        "  -u, --udp           a UDP socket instead, sent as a dgram.Socket; the\n"
-        "                      workers answer every datagram\n"
-        "  --native            send it as a bare fd, net.Native or dgram.Native, as\n"
-        "                      Node's cluster primary sends its handles\n"
         "  -- WORKER [ARGS]    run this worker instead of ./handle-passing-worker,\n"
         "                      e.g. `-- node node/sub.js` for Node workers\n"
         "\n"
-        "client: connect COUNT times (default 10), or with -u send COUNT datagrams,\n"
-        "and show which pid answered.\n"
+        "client: connect COUNT times (default 10) and show which pid answered.\n"
         "  -n, --count COUNT   number of connections\n"
+        "\n"
+        "UDP and the bare types:\n"
+        "  -u, --udp           the master binds a UDP socket and sends it as a\n"
+        "                      dgram.Socket; the workers answer every datagram.\n"
+        "                      The client sends COUNT datagrams instead.\n"
+        "      --native        send the socket as a bare fd, net.Native or\n"
+        "                      dgram.Native, as Node's cluster primary does\n"
         "\n"
         "take: take fd FD of the running process PID with pidfd_getfd(2) (Linux\n"
         "5.6+) and answer COUNT connections on it (default 3).\n");
@@ -118,11 +121,11 @@ typedef struct {
     long port;
     long workers;
     long count;
-    int udp;                      /* -u: a UDP socket, dgram.Socket */
-    int native;                   /* --native: sent as net.Native or dgram.Native */
     char **worker_argv;           /* after "--", or NULL */
     struct sockaddr_storage addr; /* host and port, resolved */
     socklen_t addrlen;
+    /* -u: a UDP socket, a dgram.Socket; --native: a net.Native or dgram.Native */
+    int udp, native;
 } options_t;
 
 /* Flags override the environment, which overrides the defaults. A bad
@@ -130,13 +133,13 @@ typedef struct {
 static void parse_args(int argc, char *argv[], int first, int client, options_t *o)
 {
     cli_init(client ? "handle-passing client" : "handle-passing", usage);
+    o->udp = o->native = 0;
     o->host = cli_env("HOST", "127.0.0.1");
     const char *host_from = "HOST";
     o->port = cli_env_long("PORT", 0, 0, 65535);
     long cpus = net_cpu_count();
     o->workers = cli_env_long("WORKERS", cpus > 0 ? cpus : 1, 1, 64);
     o->count = 10;
-    o->udp = o->native = 0;
     o->worker_argv = NULL;
     for (int i = first; i < argc; i++) {
         const char *a = argv[i];
