@@ -4,7 +4,8 @@
 # It starts ./handle-passing with 3 workers, shows that the master and the
 # workers hold ONE socket under different fd numbers, that the master keeps
 # no copy after the handoff, that several pids answer on one port, that a
-# killed worker does not stop the others, why plain curl refuses the answer,
+# killed worker does not stop the others, one UDP socket shared the same way,
+# why plain curl refuses the answer,
 # and, when node is installed, C and Node passing the server to each other.
 # It says what to notice before each step, checks afterwards that it really
 # happened, and exits non-zero if anything it shows did not happen. Every
@@ -173,6 +174,21 @@ for p in $workers; do
     if kill -0 "$p" 2>/dev/null; then bad "worker $p is still there"; fi
 done
 echo "(workers $(echo $workers) are gone)"
+
+step ">>> The same with UDP (-u): the master binds ONE UDP socket and sends it to" \
+     "3 workers as a dgram.Socket. There is no accept and no connection: each" \
+     "datagram waits in the socket's one queue until some worker's recvfrom(2)" \
+     "takes it. 30 datagrams, one after the other: who got each, counted."
+ulog=$tmp/udp.log
+start_server "$ulog" ./handle-passing -u -p 0 -w 3 || exit 1
+wait_for "$ulog" "handoff complete" || exit 1
+wait_for "$ulog" "(dgram.Socket, udp4)" 3
+show_new "$ulog" "$ulog"
+run_check 0 ./handle-passing client -u -p "$port" -n 30
+[ "$(grep -c 'child data, pid ' "$out")" -eq 30 ] || bad "expected 30 answers"
+uw=$(sed -n 's/^\[worker \([0-9]*\)\] got the server.*dgram.Socket.*/\1/p' "$ulog")
+only_from "$uw" "UDP workers"
+stop_server "$ulog"
 
 if have strace &&
     strace -o /dev/null true >/dev/null 2>&1; then

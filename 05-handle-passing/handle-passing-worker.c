@@ -54,7 +54,7 @@
 typedef struct {
     loop_t *loop;
     chan_t *ch;
-    int listen_fd; /* -1 until the server arrives */
+    int listen_fd; /* -1 until the server arrives: a listener or a UDP socket */
     long served;
     int pid;
     loop_timer_t *resume; /* pending while accepting is paused */
@@ -217,6 +217,91 @@ static void on_accept(loop_t *loop, int fd, int events, void *arg)
     }
 }
 
+/* The shared UDP socket is readable: datagrams wait. There is no accept and
+ * no connection: each recvfrom(2) takes one datagram off the socket's one
+ * queue, and whichever worker calls it first gets it; the others find the
+ * queue empty (EAGAIN). The answer goes back to the address the datagram
+ * came from, from the one port all the workers share. */
+static void on_datagram(loop_t *loop, int fd, int events, void *arg)
+{
+    (void)loop;
+    (void)events;
+    worker_t *w = arg;
+    for (;;) {
+        char buf[2048];
+        struct sockaddr_storage from;
+        socklen_t fromlen = sizeof from;
+        ssize_t n = recvfrom(fd, buf, sizeof buf, 0, (struct sockaddr *)&from, &fromlen);
+        if (n == -1) {
+            if (errno == EINTR)
+                continue;
+            if (errno != EAGAIN && errno != EWOULDBLOCK)
+                warn("recvfrom"); /* e.g. ECONNREFUSED from an earlier answer */
+            return;
+        }
+        char reply[64];
+        int len = snprintf(reply, sizeof reply, "child data, pid %d\n", w->pid);
+        if (sendto(fd, reply, (size_t)len, 0, (struct sockaddr *)&from, fromlen) == -1)
+            warn("sendto");
+        w->served++;
+        printf("[worker %d] answered datagram %ld\n", w->pid, w->served);
+    }
+}
+
+/* A connection of its own (net.Socket, or net.Native as Node's cluster
+ * primary sends them): answer it as on_accept answers one. */
+static void serve_connection(worker_t *w, int c)
+{
+    char reply[64];
+    int len = snprintf(reply, sizeof reply, "child data, pid %d\n", w->pid);
+    if (net_set_nonblock(c, 0) == -1 || net_send_all(c, reply, (size_t)len) == -1) {
+        warn("answering a connection");
+        close(c);
+        return;
+    }
+    close_after_answer(w, c);
+    w->served++;
+    printf("[worker %d] served connection %ld\n", w->pid, w->served);
+}
+
+/* What a received socket is, asked of the kernel: the envelope's type says
+ * what the sender meant, but a "Native" one may be a listener or a
+ * connection, and any type may lie. */
+typedef enum { KIND_OTHER, KIND_LISTENER, KIND_CONNECTION, KIND_UDP } kind_t;
+
+static kind_t socket_kind(int fd)
+{
+    int type, acc;
+    socklen_t len = sizeof type, alen = sizeof acc;
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == -1)
+        return KIND_OTHER;
+    if (type == SOCK_DGRAM)
+        return KIND_UDP;
+    if (type != SOCK_STREAM ||
+        getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &acc, &alen) == -1)
+        return KIND_OTHER;
+    return acc ? KIND_LISTENER : KIND_CONNECTION;
+}
+
+/* Does the envelope's type fit what the socket is? net.Server is a
+ * listener, net.Socket a connection, dgram.* a UDP socket; net.Native is
+ * either TCP kind. */
+static int type_fits(handle_type_t t, kind_t k)
+{
+    switch (t) {
+    case HANDLE_NET_SERVER:
+        return k == KIND_LISTENER;
+    case HANDLE_NET_SOCKET:
+        return k == KIND_CONNECTION;
+    case HANDLE_NET_NATIVE:
+        return k == KIND_LISTENER || k == KIND_CONNECTION;
+    case HANDLE_DGRAM_SOCKET:
+    case HANDLE_DGRAM_NATIVE:
+        return k == KIND_UDP;
+    }
+    return 0;
+}
+
 /* Tell the master which fd the server became here and what it is, so the
  * master can print it beside its own. */
 static void report_server(worker_t *w, int fd, const char *id)
@@ -234,31 +319,56 @@ static void report_server(worker_t *w, int fd, const char *id)
     json_free(m);
 }
 
+static void refuse(worker_t *w, const json_value *msg, int fd, const char *why)
+{
+    char *text = json_serialize(msg, NULL);
+    printf("[worker %d] message %s%s%s\n", w->pid, text ? text : "?",
+           fd != -1 ? " with a handle I have no use for (closed)" : "", why);
+    free(text);
+    if (fd != -1)
+        close(fd);
+}
+
 static void on_message(chan_t *ch, const json_value *msg, int fd, void *user)
 {
     worker_t *w = user;
-    const char *type = handle_received_type(ch);
-    int is_server = fd != -1 && msg->type == JSON_STRING &&
-                    strcmp(msg->u.string.ptr, "server") == 0 && type != NULL &&
-                    strcmp(type, "net.Server") == 0;
+    handle_type_t type;
+    if (fd == -1 || handle_type_from_name(handle_received_type(ch), &type) == -1) {
+        refuse(w, msg, fd, "");
+        return;
+    }
+    kind_t kind = socket_kind(fd);
+    if (!type_fits(type, kind)) {
+        refuse(w, msg, fd, ": its type does not match the socket");
+        return;
+    }
+    if (kind == KIND_CONNECTION) {
+        printf("[worker %d] got a connection as fd %d (%s)\n", w->pid, fd,
+               handle_type_name(type));
+        serve_connection(w, fd);
+        return;
+    }
+    int is_server = msg->type == JSON_STRING && strcmp(msg->u.string.ptr, "server") == 0;
     if (!is_server || w->listen_fd != -1) {
-        char *text = json_serialize(msg, NULL);
-        printf("[worker %d] message %s%s\n", w->pid, text ? text : "?",
-               fd != -1 ? " with a handle I have no use for (closed)" : "");
-        free(text);
-        if (fd != -1)
-            close(fd);
+        refuse(w, msg, fd, "");
         return;
     }
     char id[64];
     fdpass_describe(fd, id, sizeof id);
-    printf("[worker %d] got the server as fd %d -> %s\n", w->pid, fd, id);
+    if (type == HANDLE_NET_SERVER)
+        printf("[worker %d] got the server as fd %d -> %s\n", w->pid, fd, id);
+    else
+        printf("[worker %d] got the server as fd %d -> %s (%s%s%s)\n", w->pid, fd, id,
+               handle_type_name(type), handle_received_dgram_type(ch) ? ", " : "",
+               handle_received_dgram_type(ch) ? handle_received_dgram_type(ch) : "");
 
-    /* Non-blocking: when another worker wins the race for a connection,
-     * our accept() must return EAGAIN instead of blocking the loop. */
+    /* Non-blocking: when another worker wins the race for a connection or
+     * a datagram, our accept() or recvfrom() must return EAGAIN instead of
+     * blocking the loop. */
     if (net_set_nonblock(fd, 1) == -1)
         err(1, "fcntl O_NONBLOCK");
-    if (loop_watch(w->loop, fd, LOOP_READ, on_accept, w) == -1)
+    if (loop_watch(w->loop, fd, LOOP_READ, kind == KIND_UDP ? on_datagram : on_accept,
+                   w) == -1)
         err(1, "loop_watch on fd %d", fd);
     w->listen_fd = fd;
     report_server(w, fd, id);

@@ -75,6 +75,8 @@ typedef struct master {
     int live;  /* workers not yet reaped */
     int acked; /* workers that acknowledged the server */
     int listen_fd_number;
+    /* How the server is sent: net.Server unless -u or --native. */
+    handle_type_t htype;
     char listen_id[64]; /* "socket:[16054]" */
     int stopping;
     loop_timer_t *kill_timer;
@@ -84,8 +86,9 @@ static void usage(FILE *to)
 {
     fprintf(
         to,
-        "usage: handle-passing [-p PORT] [-H HOST] [-w WORKERS] [-- WORKER [ARGS...]]\n"
-        "       handle-passing client [-p PORT] [-H HOST] [-n COUNT]\n"
+        "usage: handle-passing [-u] [--native] [-p PORT] [-H HOST] [-w WORKERS]\n"
+        "                      [-- WORKER [ARGS...]]\n"
+        "       handle-passing client [-u] [-p PORT] [-H HOST] [-n COUNT]\n"
         "       handle-passing take [-n COUNT] PID FD\n"
         "\n"
         "The master listens on HOST:PORT, starts WORKERS workers with an IPC channel\n"
@@ -102,6 +105,13 @@ static void usage(FILE *to)
         "client: connect COUNT times (default 10) and show which pid answered.\n"
         "  -n, --count COUNT   number of connections\n"
         "\n"
+        "UDP and the bare types:\n"
+        "  -u, --udp           the master binds a UDP socket and sends it as a\n"
+        "                      dgram.Socket; the workers answer every datagram.\n"
+        "                      The client sends COUNT datagrams instead.\n"
+        "      --native        send the socket as a bare fd, net.Native or\n"
+        "                      dgram.Native, as Node's cluster primary does\n"
+        "\n"
         "take: take fd FD of the running process PID with pidfd_getfd(2) (Linux\n"
         "5.6+) and answer COUNT connections on it (default 3).\n");
 }
@@ -114,6 +124,8 @@ typedef struct {
     char **worker_argv;           /* after "--", or NULL */
     struct sockaddr_storage addr; /* host and port, resolved */
     socklen_t addrlen;
+    /* -u: a UDP socket, a dgram.Socket; --native: a net.Native or dgram.Native */
+    int udp, native;
 } options_t;
 
 /* Flags override the environment, which overrides the defaults. A bad
@@ -121,6 +133,7 @@ typedef struct {
 static void parse_args(int argc, char *argv[], int first, int client, options_t *o)
 {
     cli_init(client ? "handle-passing client" : "handle-passing", usage);
+    o->udp = o->native = 0;
     o->host = cli_env("HOST", "127.0.0.1");
     const char *host_from = "HOST";
     o->port = cli_env_long("PORT", 0, 0, 65535);
@@ -138,6 +151,10 @@ static void parse_args(int argc, char *argv[], int first, int client, options_t 
                 cli_fail("-- needs a WORKER to run");
             o->worker_argv = &argv[i + 1];
             break;
+        } else if (strcmp(a, "-u") == 0 || strcmp(a, "--udp") == 0) {
+            o->udp = 1;
+        } else if (!client && strcmp(a, "--native") == 0) {
+            o->native = 1;
         } else if (strcmp(a, "-p") == 0 || strcmp(a, "--port") == 0) {
             o->port = cli_long(a, cli_value(argc, argv, &i), 0, 65535);
         } else if (strcmp(a, "-H") == 0 || strcmp(a, "--host") == 0) {
@@ -192,12 +209,37 @@ static int ask(const options_t *o, char *buf, size_t cap)
     return 0;
 }
 
+/* One datagram: what a worker sends back, up to 5 s, as a line in buf (""
+ * if nothing came). -1 if the port is closed (ECONNREFUSED: the kernel got
+ * an ICMP "port unreachable" for it). connect(2) on a UDP socket sends
+ * nothing: it fixes the peer, so that only its answers are received. */
+static int ask_udp(const options_t *o, char *buf, size_t cap)
+{
+    int fd = net_socket(o->addr.ss_family, SOCK_DGRAM, O_CLOEXEC);
+    if (fd == -1)
+        err(1, "socket");
+    if (connect(fd, (const struct sockaddr *)&o->addr, o->addrlen) == -1)
+        err(1, "connect");
+    ssize_t n = -1;
+    if (send(fd, "hello\n", 6, 0) == 6) {
+        struct pollfd pf = {.fd = fd, .events = POLLIN};
+        if (poll(&pf, 1, 5000) == 1)
+            n = recv(fd, buf, cap - 1, 0);
+    }
+    int refused = n == -1 && errno == ECONNREFUSED;
+    close(fd);
+    buf[n > 0 ? n : 0] = '\0';
+    buf[strcspn(buf, "\r\n")] = '\0';
+    return refused ? -1 : 0;
+}
+
 /* Connect `count` times, one after the other; print each answer and, at the
  * end, how many different processes answered. Exit 1 if any connection got
  * no answer. */
 static int run_client(const options_t *o)
 {
     int me = (int)getpid();
+    const char *what = o->udp ? "datagram" : "connection";
     struct {
         long pid, n;
     } *seen = calloc((size_t)o->count, sizeof *seen);
@@ -206,7 +248,7 @@ static int run_client(const options_t *o)
     long nseen = 0, failures = 0;
     for (long i = 1; i <= o->count; i++) {
         char buf[256];
-        if (ask(o, buf, sizeof buf) == -1) {
+        if ((o->udp ? ask_udp(o, buf, sizeof buf) : ask(o, buf, sizeof buf)) == -1) {
             /* Nothing listens there (or the network says no): every
              * further try would say the same, so say it once. */
             warn("connect to %s:%ld (is the master running there?)", o->host, o->port);
@@ -216,11 +258,11 @@ static int run_client(const options_t *o)
         long pid;
         const char *p = strstr(buf, "pid ");
         if (p == NULL || (pid = strtol(p + 4, NULL, 10)) <= 0) {
-            printf("[client %d] connection %ld: no answer\n", me, i);
+            printf("[client %d] %s %ld: no answer\n", me, what, i);
             failures++;
             continue;
         }
-        printf("[client %d] connection %ld: %s\n", me, i, buf);
+        printf("[client %d] %s %ld: %s\n", me, what, i, buf);
         long k = 0;
         while (k < nseen && seen[k].pid != pid)
             k++;
@@ -228,8 +270,8 @@ static int run_client(const options_t *o)
             seen[nseen++].pid = pid;
         seen[k].n++;
     }
-    printf("[client %d] %ld connections served by %ld process%s", me, o->count - failures,
-           nseen, nseen == 1 ? "" : "es");
+    printf("[client %d] %ld %s served by %ld process%s", me, o->count - failures,
+           o->udp ? "datagrams" : "connections", nseen, nseen == 1 ? "" : "es");
     for (long k = 0; k < nseen; k++)
         printf("%s pid %ld x%ld", k ? "," : ":", seen[k].pid, seen[k].n);
     printf("\n");
@@ -430,7 +472,7 @@ static void start_worker(master_t *m, worker_t *w, char **wargv, char **env,
         err(1, "json_new_string");
     /* A worker that died at once (EPIPE) is not fatal for the others: it
      * is reaped and reported like any worker that exits. */
-    if (handle_send(w->ch, msg, HANDLE_NET_SERVER, listen_fd) == -1)
+    if (handle_send(w->ch, msg, m->htype, listen_fd) == -1)
         warn("handle_send to worker %d", (int)w->pid);
     else
         printf("[master %d] sent the server to worker %d (NODE_HANDLE)\n", m->pid,
@@ -452,6 +494,19 @@ static char *default_worker(const char *argv0)
     return path;
 }
 
+/* -u: a UDP socket bound to HOST:PORT, and the port it got. There is no
+ * listen(2) and no backlog: datagrams queue on the socket itself. */
+static int bind_udp(const options_t *o, int *port)
+{
+    int fd = net_socket(o->addr.ss_family, SOCK_DGRAM, O_CLOEXEC);
+    if (fd == -1)
+        err(1, "socket");
+    if (bind(fd, (const struct sockaddr *)&o->addr, o->addrlen) == -1)
+        err(1, "bind %s:%ld (udp)", o->host, o->port);
+    *port = net_local_port(fd);
+    return fd;
+}
+
 /* 1. The master creates the server: the only bind(2) in this chapter.
  * SO_REUSEADDR (net.c) only lets a restarted master bind while old
  * connections sit in TIME_WAIT. It is not SO_REUSEPORT: a second bind on
@@ -461,10 +516,20 @@ static int create_server(master_t *m, const options_t *o)
 {
     char why[256];
     int port;
-    int listen_fd = net_listen(o->host, (int)o->port, 128, &port, why, sizeof why);
+    int listen_fd = o->udp
+                        ? bind_udp(o, &port)
+                        : net_listen(o->host, (int)o->port, 128, &port, why, sizeof why);
     if (listen_fd == -1)
         errx(1, "%s", why);
-    printf("[master %d] listening on %s:%d (pid %d)\n", m->pid, o->host, port, m->pid);
+    if (o->udp)
+        m->htype = o->native ? HANDLE_DGRAM_NATIVE : HANDLE_DGRAM_SOCKET;
+    else
+        m->htype = o->native ? HANDLE_NET_NATIVE : HANDLE_NET_SERVER;
+    printf("[master %d] listening on %s:%d (pid %d)%s\n", m->pid, o->host, port, m->pid,
+           o->udp ? " for UDP datagrams" : "");
+    if (m->htype != HANDLE_NET_SERVER)
+        printf("[master %d] it goes to the workers as a %s\n", m->pid,
+               handle_type_name(m->htype));
     m->listen_fd_number = listen_fd;
     fdpass_describe(listen_fd, m->listen_id, sizeof m->listen_id);
     printf("[master %d] the server is fd %d -> %s\n", m->pid, listen_fd, m->listen_id);

@@ -36,6 +36,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 /* An fd that arrived and waits for its envelope line. */
@@ -69,6 +70,8 @@ typedef struct hstate {
     loop_timer_t *expire_timer;
     const char *delivering_type;
     char type_buf[32];
+    const char *delivering_dgram_type; /* "udp4"/"udp6" of a dgram.Socket */
+    char dgram_type_buf[8];
 
     /* sending */
     int waiting_ack;
@@ -231,12 +234,20 @@ static void on_envelope(hstate *h, const json_value *env, uint64_t line)
     json_value *null_msg = NULL;
     if (inner == NULL) /* Node sends "msg" always; be lenient */
         inner = null_msg = json_new_null();
+    /* A dgram.Socket names its family; a Node receiver builds a socket of
+     * that kind around the fd and starts reading. A C receiver just reads
+     * the fd, but may want to know. */
+    const char *dgram_type = json_object_get_string(env, "dgramType");
+    if (dgram_type != NULL)
+        snprintf(h->dgram_type_buf, sizeof h->dgram_type_buf, "%s", dgram_type);
     h->delivering_type = h->type_buf;
+    h->delivering_dgram_type = dgram_type != NULL ? h->dgram_type_buf : NULL;
     if (inner != NULL)
         chan_deliver(h->ch, inner, fd); /* the callback owns fd now */
     else
         close(fd);
     h->delivering_type = NULL;
+    h->delivering_dgram_type = NULL;
     json_free(null_msg);
 }
 
@@ -358,28 +369,66 @@ static int enqueue(hstate *h, json_value *msg, int fd)
 }
 
 /* {"cmd":"NODE_HANDLE","type":"net.Server","msg":<msg>}, its members in
- * Node's order; NULL if memory runs out. */
-static json_value *envelope(const char *type_name, const json_value *msg)
+ * Node's order; a dgram.Socket adds "dgramType" last, as Node does:
+ * {"cmd":"NODE_HANDLE","type":"dgram.Socket","msg":"server","dgramType":"udp4"}.
+ * NULL if memory runs out. */
+static json_value *envelope(const char *type_name, const json_value *msg,
+                            const char *dgram_type)
 {
     json_value *env = json_new_object();
     if (env == NULL ||
         json_object_set(env, "cmd", json_new_string("NODE_HANDLE")) == -1 ||
         json_object_set(env, "type", json_new_string(type_name)) == -1 ||
-        json_object_set(env, "msg", json_clone(msg)) == -1) {
+        json_object_set(env, "msg", json_clone(msg)) == -1 ||
+        (dgram_type != NULL &&
+         json_object_set(env, "dgramType", json_new_string(dgram_type)) == -1)) {
         json_free(env);
         return NULL;
     }
     return env;
 }
 
+static const char *const type_names[] = {
+    [HANDLE_NET_SERVER] = "net.Server",     [HANDLE_NET_SOCKET] = "net.Socket",
+    [HANDLE_NET_NATIVE] = "net.Native",     [HANDLE_DGRAM_SOCKET] = "dgram.Socket",
+    [HANDLE_DGRAM_NATIVE] = "dgram.Native",
+};
+#define NTYPES (sizeof type_names / sizeof type_names[0])
+
 const char *handle_type_name(handle_type_t type)
 {
-    switch (type) {
-    case HANDLE_NET_SERVER:
-        return "net.Server";
-    case HANDLE_NET_SOCKET:
-        return "net.Socket";
+    return (unsigned)type < NTYPES ? type_names[type] : NULL;
+}
+
+int handle_type_from_name(const char *name, handle_type_t *type)
+{
+    for (unsigned i = 0; name != NULL && i < NTYPES; i++)
+        if (strcmp(name, type_names[i]) == 0) {
+            *type = (handle_type_t)i;
+            return 0;
+        }
+    return -1;
+}
+
+/* The "dgramType" of a UDP socket: "udp4" or "udp6" from its family. NULL
+ * with errno EINVAL if fd is no UDP socket, EBADF if it is not open. */
+static const char *dgram_type_of(int fd)
+{
+    int so_type;
+    socklen_t len = sizeof so_type;
+    struct sockaddr_storage sa;
+    socklen_t salen = sizeof sa;
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &so_type, &len) == -1 ||
+        getsockname(fd, (struct sockaddr *)&sa, &salen) == -1) {
+        if (errno == ENOTSOCK)
+            errno = EINVAL;
+        return NULL;
     }
+    if (so_type == SOCK_DGRAM && sa.ss_family == AF_INET)
+        return "udp4";
+    if (so_type == SOCK_DGRAM && sa.ss_family == AF_INET6)
+        return "udp6";
+    errno = EINVAL;
     return NULL;
 }
 
@@ -391,7 +440,15 @@ int handle_send(chan_t *ch, const json_value *msg, handle_type_t type, int fd)
         errno = EINVAL;
         return -1;
     }
-    json_value *env = envelope(type_name, msg);
+    const char *dgram_type = NULL;
+    if (type == HANDLE_DGRAM_SOCKET || type == HANDLE_DGRAM_NATIVE) {
+        dgram_type = dgram_type_of(fd);
+        if (dgram_type == NULL)
+            return -1; /* EINVAL: not a UDP socket; EBADF */
+        if (type == HANDLE_DGRAM_NATIVE)
+            dgram_type = NULL; /* a bare fd: Node sends no family with it */
+    }
+    json_value *env = envelope(type_name, msg, dgram_type);
     if (env == NULL) {
         errno = ENOMEM;
         return -1;
@@ -460,6 +517,12 @@ const char *handle_received_type(const chan_t *ch)
 {
     hstate *h = find(ch);
     return h != NULL ? h->delivering_type : NULL;
+}
+
+const char *handle_received_dgram_type(const chan_t *ch)
+{
+    hstate *h = find(ch);
+    return h != NULL ? h->delivering_dgram_type : NULL;
 }
 
 size_t handle_unacked(const chan_t *ch)

@@ -43,12 +43,16 @@
  * truncated control message. Each such event is reported through
  * on_warning (or on stderr).
  *
- * Node also sends dgram sockets and "net.Native" handles, and attaches a
- * "key" to sockets that came from a net.Server so that server.close() in the
- * sender can count connections in the receivers (NODE_SOCKET_* messages).
- * This module sends and receives the two types the tutorial uses; a received
- * envelope of another type is delivered with its type string, for the caller
- * to judge.
+ * The five handle types Node sends (handle_type_t) all travel this way;
+ * only dgram.Socket adds a member: "dgramType", "udp4" or "udp6", which a
+ * Node receiver needs to build its dgram.Socket around the fd (and then
+ * starts reading it: no bind(2) happens, the socket is bound already). The
+ * "Native" types are bare fds: Node sends a libuv handle that is not
+ * wrapped in a net or dgram object that way, as its cluster primary does
+ * with every connection it hands to a worker. Node also attaches a "key"
+ * to sockets that came from a net.Server so that server.close() in the
+ * sender can count connections in the receivers (NODE_SOCKET_* messages);
+ * this module does not.
  */
 #ifndef HANDLE_H
 #define HANDLE_H
@@ -60,8 +64,11 @@
 #include "json.h"
 
 typedef enum {
-    HANDLE_NET_SERVER, /* a listening TCP socket ("net.Server"; chapter 06) */
-    HANDLE_NET_SOCKET  /* a connected TCP socket ("net.Socket"; chapter 07) */
+    HANDLE_NET_SERVER,   /* a listening TCP socket ("net.Server"; chapter 06) */
+    HANDLE_NET_SOCKET,   /* a connected TCP socket ("net.Socket"; chapter 07) */
+    HANDLE_NET_NATIVE,   /* a bare TCP (or Unix) fd, listening or connected */
+    HANDLE_DGRAM_SOCKET, /* a bound UDP socket, with its "dgramType" */
+    HANDLE_DGRAM_NATIVE  /* a bare UDP fd */
 } handle_type_t;
 
 /* How many times a NACKed handle is sent again before giving up (Node's
@@ -93,9 +100,12 @@ int handle_attach(chan_t *ch, const handle_callbacks *cb, void *arg);
  * the flag belongs to the socket that sender and receivers share: a Node
  * receiver takes every handle to be non-blocking, as all of Node's own are,
  * and would block in accept(2) or read(2) on one that is not.
+ * A dgram type needs a UDP socket (SOCK_DGRAM, AF_INET or AF_INET6): the
+ * dgram.Socket envelope names its family, "udp4" or "udp6".
  * Returns 0 once the envelope is sent or queued, or -1 with errno (EINVAL:
- * no handle state on ch or bad type; EBADF: fd not open; EMFILE: no fd for
- * the dup; EPIPE: the channel is closing; others from chan_send_attached). */
+ * no handle state on ch, bad type, a dgram type on another socket; EBADF: fd not open;
+ * EMFILE: no fd for the dup; EPIPE: the channel is closing; others from
+ * chan_send_attached). */
 int handle_send(chan_t *ch, const json_value *msg, handle_type_t type, int fd);
 
 /* Send a plain message, in order with the handles: while a handle waits for
@@ -111,10 +121,19 @@ int handle_disconnect(chan_t *ch);
  * envelope named it ("net.Server", "net.Socket", ...). NULL otherwise. */
 const char *handle_received_type(const chan_t *ch);
 
+/* Inside on_message, while a dgram.Socket is being delivered: its
+ * "dgramType" ("udp4" or "udp6"), as the envelope named it. NULL otherwise. */
+const char *handle_received_dgram_type(const chan_t *ch);
+
+/* The type a received envelope named, as a handle_type_t: 0, or -1 if the
+ * name is none of the five (name may be NULL). */
+int handle_type_from_name(const char *name, handle_type_t *type);
+
 /* Handles sent (or queued) on ch whose ACK has not arrived yet. */
 size_t handle_unacked(const chan_t *ch);
 
-/* "net.Server" or "net.Socket". */
+/* "net.Server", "net.Socket", "net.Native", "dgram.Socket", "dgram.Native";
+ * NULL for a value outside the enum. */
 const char *handle_type_name(handle_type_t type);
 
 #endif

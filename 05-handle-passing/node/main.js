@@ -1,7 +1,12 @@
 // node/main.js: the post's main.js, corrected, with C workers: a Node master
 // that sends its net.Server to ./handle-passing-worker.
 //
-//   node node/main.js [WORKER] [N]        (defaults: ../handle-passing-worker, 2)
+//   node node/main.js [WORKER] [N] [KIND]  (defaults: ../handle-passing-worker, 2, tcp)
+//
+// KIND: tcp (a net.Server), udp (a dgram socket, sent as a dgram.Socket: the
+// envelope then carries "dgramType":"udp4" and the C worker answers
+// datagrams on it), tcp-native or udp-native (the bare libuv handle under
+// either, which Node sends as net.Native or dgram.Native).
 //
 // fork() runs `execPath MODULE` (node unless options.execPath says
 // otherwise), so it would hand the C worker a module path it does not take.
@@ -19,18 +24,29 @@
 'use strict';
 const { spawn } = require('child_process');
 const net = require('net');
+const dgram = require('dgram');
 const path = require('path');
 
 const worker = process.argv[2] || path.join(__dirname, '..', 'handle-passing-worker');
 const n = Number(process.argv[3] || 2);
+const kind = process.argv[4] || 'tcp';
+const udp = kind.startsWith('udp');
+const native = kind.endsWith('-native');
 const tag = `[node-master ${process.pid}]`;
 const children = [];
 
-const server = net.createServer();
-server.listen(Number(process.env.PORT || 0), process.env.HOST || '127.0.0.1', () => {
+const server = udp ? dgram.createSocket('udp4') : net.createServer();
+const port0 = Number(process.env.PORT || 0);
+const host = process.env.HOST || '127.0.0.1';
+const start = (fn) => (udp ? server.bind(port0, host, fn) : server.listen(port0, host, fn));
+start(() => {
   const { address, port } = server.address();
-  console.log(`${tag} listening on ${address}:${port} (pid ${process.pid})`);
-  const fd = server._handle.fd;
+  console.log(`${tag} listening on ${address}:${port} (pid ${process.pid})${udp ? ' for UDP datagrams' : ''}`);
+  // A dgram socket's fd is not on a public property; _handle.fd is the
+  // libuv handle's fd for both kinds.
+  const state = Object.getOwnPropertySymbols(server).find((s) => String(s) === 'Symbol(state symbol)');
+  const handle = udp ? server[state].handle : server._handle;
+  const fd = handle.fd;
   let id = `fd ${fd}`;
   try {
     id = require('fs').readlinkSync(`/proc/self/fd/${fd}`);
@@ -47,7 +63,7 @@ server.listen(Number(process.env.PORT || 0), process.env.HOST || '127.0.0.1', ()
     });
     // The callback runs once the envelope and the fd are written; only
     // then is it safe to close the master's copy.
-    child.send('server', server, (err) => {
+    child.send('server', native ? handle : server, (err) => {
       if (err) throw err;
       if (++sent === n) {
         server.close();

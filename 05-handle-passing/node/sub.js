@@ -12,10 +12,41 @@
 // a child whose master went away should exit ('disconnect'), not serve on.
 'use strict';
 const fs = require('fs');
+const dgram = require('dgram');
 
+// The libuv handle under a net.Server or a dgram.Socket (a dgram.Socket
+// keeps it under a symbol; its _handle getter is deprecated).
+function handleOf(obj) {
+  if (!(obj instanceof dgram.Socket)) return obj._handle;
+  const state = Object.getOwnPropertySymbols(obj).find((s) => String(s) === 'Symbol(state symbol)');
+  return state && obj[state].handle;
+}
+
+// A dgram.Socket (./handle-passing -u) arrives already bound: Node built it
+// from the envelope's "dgramType" and started reading the fd. Each datagram
+// is answered to its sender. A dgram.Native or net.Native (--native) arrives
+// as a bare libuv handle, UDP or TCP: this script wraps it in a dgram.Socket
+// or a net.Server itself, which is what Node's own receiver does for the
+// wrapped types.
 process.on('message', (msg, server) => {
   if (msg !== 'server' || !server) return;
-  const fd = server._handle.fd; // the number the kernel gave this process
+  if (handleOf(server)) {
+    serve(server);
+    return;
+  }
+  const bare = server.constructor.name; // 'UDP' or 'TCP'
+  console.log(`[node-worker ${process.pid}] got a bare ${bare} handle (a Native type)`);
+  if (bare === 'UDP') {
+    const sock = dgram.createSocket('udp4');
+    sock.bind(server, () => serve(sock));
+  } else {
+    const srv = require('net').createServer();
+    srv.listen(server, () => serve(srv));
+  }
+});
+
+function serve(server) {
+  const fd = handleOf(server).fd; // the number the kernel gave this process
   let id = `fd ${fd}`;
   try {
     id = fs.readlinkSync(`/proc/self/fd/${fd}`); // "socket:[16054]" on Linux
@@ -23,11 +54,18 @@ process.on('message', (msg, server) => {
   console.log(`[node-worker ${process.pid}] got the server as fd ${fd} -> ${id}`);
   process.send({ pid: process.pid, fd, socket: id });
   let served = 0;
+  if (server instanceof dgram.Socket) {
+    server.on('message', (m, rinfo) => {
+      server.send(`child data, pid ${process.pid}\n`, rinfo.port, rinfo.address);
+      console.log(`[node-worker ${process.pid}] answered datagram ${++served}`);
+    });
+    return;
+  }
   server.on('connection', (socket) => {
     socket.end(`child data, pid ${process.pid}\n`);
     console.log(`[node-worker ${process.pid}] served connection ${++served}`);
   });
-});
+}
 
 process.on('disconnect', () => {
   console.log(`[node-worker ${process.pid}] the master closed the channel; exiting`);

@@ -68,6 +68,7 @@ typedef struct {
     char text[4][128]; /* each message, serialized */
     int fds[4];        /* the fd that came with it, or -1 */
     char types[4][32];
+    char dgram_types[4][8]; /* handle_received_dgram_type(), or "" */
     int acks;
     int warnings;
     char last_warning[256];
@@ -84,6 +85,9 @@ static void on_message(chan_t *ch, const json_value *msg, int fd, void *user)
         s->fds[s->messages] = fd;
         const char *type = handle_received_type(ch);
         snprintf(s->types[s->messages], sizeof s->types[0], "%s", type ? type : "");
+        const char *dt = handle_received_dgram_type(ch);
+        snprintf(s->dgram_types[s->messages], sizeof s->dgram_types[0], "%s",
+                 dt ? dt : "");
     } else if (fd != -1) {
         close(fd);
     }
@@ -610,6 +614,126 @@ static void test_close_releases_everything(void **state)
     loop_free(loop);
 }
 
+/* A bound UDP socket on 127.0.0.1, any port: a real dgram.Socket. */
+static int make_udp(void)
+{
+    int fd = net_socket(AF_INET, SOCK_DGRAM, O_CLOEXEC);
+    assert_true(fd >= 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET,
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    return fd;
+}
+
+/* The dgram.Socket envelope, byte for byte as Node v20 writes it (strace in
+ * NOTES.md): "dgramType" after "msg", the fd on the line's first byte. The
+ * dgram.Native one is a bare fd: no dgramType. A TCP socket is refused. */
+static void test_dgram_envelopes_on_the_wire(void **state)
+{
+    (void)state;
+    loop_t *loop = loop_new(LOOP_POLL);
+    int sv[2];
+    assert_int_equal(net_socketpair(AF_UNIX, SOCK_STREAM, O_CLOEXEC, sv), 0);
+    seen_t a = {0};
+    chan_t *master = open_chan(loop, sv[0], &a);
+    int ufd = make_udp();
+    json_value *m = str("server");
+    assert_int_equal(handle_send(master, m, HANDLE_DGRAM_SOCKET, ufd), 0);
+    char line[256];
+    int fd = raw_read_line(sv[1], line, sizeof line);
+    assert_string_equal(line, "{\"cmd\":\"NODE_HANDLE\",\"type\":\"dgram.Socket\","
+                              "\"msg\":\"server\",\"dgramType\":\"udp4\"}");
+    assert_true(fd >= 0);
+    assert_int_equal(inode_of(fd), inode_of(ufd));
+    close(fd);
+    raw_send(sv[1], "{\"cmd\":\"NODE_HANDLE_ACK\"}\n", -1);
+    run_until(loop, &a.acks, 1);
+
+    assert_int_equal(handle_send(master, m, HANDLE_DGRAM_NATIVE, ufd), 0);
+    fd = raw_read_line(sv[1], line, sizeof line);
+    assert_string_equal(
+        line, "{\"cmd\":\"NODE_HANDLE\",\"type\":\"dgram.Native\",\"msg\":\"server\"}");
+    close(fd);
+
+    /* A dgram type needs a UDP socket: the envelope names its family. */
+    int lfd = make_listener();
+    errno = 0;
+    assert_int_equal(handle_send(master, m, HANDLE_DGRAM_SOCKET, lfd), -1);
+    assert_int_equal(errno, EINVAL);
+    assert_int_equal(handle_send(master, m, HANDLE_DGRAM_NATIVE, sv[1]), -1);
+    assert_int_equal(errno, EINVAL);
+    close(lfd);
+    json_free(m);
+    close(ufd);
+    chan_close(master);
+    close(sv[1]);
+    loop_free(loop);
+}
+
+/* C to C, every type: each arrives with its type name, and a dgram.Socket
+ * with its dgramType; the fds work (a datagram goes through the UDP one). */
+static void test_every_type_arrives(void **state)
+{
+    (void)state;
+    loop_t *loop = loop_new(LOOP_POLL);
+    int sv[2];
+    assert_int_equal(net_socketpair(AF_UNIX, SOCK_STREAM, O_CLOEXEC, sv), 0);
+    seen_t a = {0}, b = {0};
+    chan_t *master = open_chan(loop, sv[0], &a);
+    chan_t *worker = open_chan(loop, sv[1], &b);
+    int lfd = make_listener(), ufd = make_udp();
+    json_value *m = str("h");
+    assert_int_equal(handle_send(master, m, HANDLE_NET_NATIVE, lfd), 0);
+    assert_int_equal(handle_send(master, m, HANDLE_DGRAM_SOCKET, ufd), 0);
+    assert_int_equal(handle_send(master, m, HANDLE_DGRAM_NATIVE, ufd), 0);
+    json_free(m);
+    run_until(loop, &a.acks, 3);
+    assert_int_equal(b.messages, 3);
+    assert_string_equal(b.types[0], "net.Native");
+    assert_string_equal(b.types[1], "dgram.Socket");
+    assert_string_equal(b.types[2], "dgram.Native");
+    assert_string_equal(b.dgram_types[0], "");
+    assert_string_equal(b.dgram_types[1], "udp4");
+    assert_string_equal(b.dgram_types[2], "");
+    assert_int_equal(inode_of(b.fds[0]), inode_of(lfd));
+
+    /* A datagram to the master's socket is read on the worker's fd. */
+    struct sockaddr_in sa;
+    socklen_t sl = sizeof sa;
+    assert_int_equal(getsockname(ufd, (struct sockaddr *)&sa, &sl), 0);
+    int c = net_socket(AF_INET, SOCK_DGRAM, O_CLOEXEC);
+    assert_int_equal(sendto(c, "x", 1, 0, (struct sockaddr *)&sa, sl), 1);
+    struct pollfd pf = {.fd = b.fds[1], .events = POLLIN};
+    assert_int_equal(poll(&pf, 1, 2000), 1);
+    char buf[8];
+    assert_int_equal(recv(b.fds[1], buf, sizeof buf, 0), 1);
+    close(c);
+    for (int i = 0; i < 3; i++)
+        close(b.fds[i]);
+    close(lfd);
+    close(ufd);
+    chan_close(master);
+    chan_close(worker);
+    loop_free(loop);
+}
+
+static void test_type_names(void **state)
+{
+    (void)state;
+    const char *names[] = {"net.Server", "net.Socket", "net.Native", "dgram.Socket",
+                           "dgram.Native"};
+    for (int i = 0; i < 5; i++) {
+        handle_type_t t;
+        assert_int_equal(handle_type_from_name(names[i], &t), 0);
+        assert_int_equal((int)t, i);
+        assert_string_equal(handle_type_name(t), names[i]);
+    }
+    handle_type_t t;
+    assert_int_equal(handle_type_from_name("dgram.Thing", &t), -1);
+    assert_int_equal(handle_type_from_name(NULL, &t), -1);
+    assert_null(handle_type_name((handle_type_t)5));
+}
+
 static void test_bad_arguments(void **state)
 {
     (void)state;
@@ -650,6 +774,9 @@ int main(void)
         cmocka_unit_test(test_disconnect_waits_for_ack),
         cmocka_unit_test(test_close_releases_everything),
         cmocka_unit_test(test_bad_arguments),
+        cmocka_unit_test(test_dgram_envelopes_on_the_wire),
+        cmocka_unit_test(test_every_type_arrives),
+        cmocka_unit_test(test_type_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

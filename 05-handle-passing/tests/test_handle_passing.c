@@ -66,15 +66,17 @@ static int wait_count(tk_proc *p, const char *needle, int n)
     return tk_count_output(p, needle);
 }
 
-/* Start the master with n workers and wait until the handoff is complete;
- * collect what it and its workers printed about the server. */
-static void start(run_t *r, int n)
+/* Start the master with n workers (and flag, -u or NULL) and wait until the
+ * handoff is complete; collect what it and its workers printed about the
+ * server. */
+static void start_with(run_t *r, int n, const char *flag)
 {
     char nbuf[8];
     snprintf(nbuf, sizeof nbuf, "%d", n);
     memset(r, 0, sizeof *r);
-    r->p = tk_start((const char *[]){"./handle-passing", "-p", "0", "-w", nbuf, NULL},
-                    (const char *[]){"NODE_CHANNEL_FD", "PORT", "HOST", NULL});
+    r->p =
+        tk_start((const char *[]){"./handle-passing", "-p", "0", "-w", nbuf, flag, NULL},
+                 (const char *[]){"NODE_CHANNEL_FD", "PORT", "HOST", NULL});
     assert_non_null(r->p);
     r->port = tk_wait_listening(r->p, WAIT_MS);
     assert_true(r->port > 0);
@@ -100,6 +102,11 @@ static void start(run_t *r, int n)
         s++;
     }
     assert_int_equal(r->nworkers, n);
+}
+
+static void start(run_t *r, int n)
+{
+    start_with(r, n, NULL);
 }
 
 static void stop(run_t *r)
@@ -244,6 +251,47 @@ static void test_several_pids_one_port(void **state)
     assert_int_equal(WEXITSTATUS(status), 0);
     assert_int_equal(tk_count_output(c, "child data, pid "), 10);
     assert_non_null(strstr(c->out, "10 connections served by "));
+    tk_free(c);
+    stop(&r);
+}
+
+/* Run `handle-passing client -u -p PORT -n N`; its output, which the caller
+ * frees with tk_free. */
+static tk_proc *udp_client(int port, const char *n)
+{
+    char pbuf[16];
+    snprintf(pbuf, sizeof pbuf, "%d", port);
+    tk_proc *c = tk_start(
+        (const char *[]){"./handle-passing", "client", "-u", "-p", pbuf, "-n", n, NULL},
+        NULL);
+    assert_non_null(c);
+    int status = tk_wait_exit(c, WAIT_MS);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    return c;
+}
+
+/* -u: one UDP socket, sent as a dgram.Socket to every worker. Each
+ * datagram is read by one of them: with all but worker i stopped, worker i
+ * answers; with all running, every datagram is answered once. */
+static void test_udp_socket_shared(void **state)
+{
+    (void)state;
+    run_t r;
+    start_with(&r, 3, "-u");
+    assert_int_equal(tk_count_output(r.p, "(dgram.Socket, udp4)"), 3);
+    for (int i = 0; i < r.nworkers; i++) {
+        freeze_all_but(&r, i, SIGSTOP);
+        tk_proc *c = udp_client(r.port, "1");
+        freeze_all_but(&r, i, SIGCONT);
+        char want[64];
+        snprintf(want, sizeof want, "child data, pid %d", r.pids[i]);
+        assert_non_null(strstr(c->out, want));
+        tk_free(c);
+    }
+    tk_proc *c = udp_client(r.port, "20");
+    assert_int_equal(tk_count_output(c, "child data, pid "), 20);
+    assert_non_null(strstr(c->out, "20 datagrams served by "));
     tk_free(c);
     stop(&r);
 }
@@ -574,6 +622,7 @@ int main(void)
         cmocka_unit_test(test_fd_numbers_differ_socket_is_same),
         cmocka_unit_test(test_master_keeps_no_copy),
         cmocka_unit_test(test_several_pids_one_port),
+        cmocka_unit_test(test_udp_socket_shared),
         cmocka_unit_test(test_killed_worker_others_serve),
         cmocka_unit_test(test_worker_out_of_fds_pauses_accept),
         cmocka_unit_test(test_sigterm_stops_everything),

@@ -7,6 +7,11 @@
  *   - C master, Node workers: ./handle-passing -- node node/sub.js. The Node
  *     children must get a net.Server for the master's socket and serve it.
  *
+ * Each runs for every kind of handle Node passes: a net.Server, a
+ * dgram.Socket (a UDP socket; the envelope names its family, udp4), and the
+ * bare fds net.Native and dgram.Native. For UDP, datagrams take the place
+ * of connections: each is answered by one worker.
+ *
  * Both check from outside, in /proc, that the answering processes hold the
  * very socket the master bound, and that it is non-blocking there; and that
  * SIGTERM stops every worker through its channel, never with SIGKILL.
@@ -22,7 +27,11 @@
 
 #include "testkit.h"
 
+#include <arpa/inet.h>
 #include <dirent.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -102,8 +111,31 @@ static int nonblocking_in(int pid, int fd)
     return answer;
 }
 
-static int ask_pid(int port)
+/* One datagram to 127.0.0.1:port; the pid in the answer, or -1. */
+static int ask_pid_udp(int port)
 {
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET,
+                             .sin_port = htons((uint16_t)port),
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    assert_int_equal(send(fd, "hello\n", 6, 0), 6);
+    struct pollfd pf = {.fd = fd, .events = POLLIN};
+    char buf[128];
+    ssize_t n = poll(&pf, 1, WAIT_MS) == 1 ? recv(fd, buf, sizeof buf - 1, 0) : -1;
+    close(fd);
+    int pid;
+    if (n <= 0)
+        return -1;
+    buf[n] = '\0';
+    return sscanf(buf, "child data, pid %d\n", &pid) == 1 ? pid : -1;
+}
+
+static int ask_pid(int port, int udp)
+{
+    if (udp)
+        return ask_pid_udp(port);
     int fd = tk_connect("127.0.0.1", port, WAIT_MS);
     if (fd == -1)
         return -1;
@@ -145,10 +177,10 @@ static int worker_pids(tk_proc *p, const char *tag, const char *id, int *pids, i
     return n;
 }
 
-static void expect_served_by(int port, const int *pids, int n, const char *id)
+static void expect_served_by(int port, int udp, const int *pids, int n, const char *id)
 {
     for (int i = 0; i < 6; i++) {
-        int pid = ask_pid(port);
+        int pid = ask_pid(port, udp);
         int ok = 0;
         for (int k = 0; k < n; k++)
             ok |= pid == pids[k];
@@ -157,17 +189,19 @@ static void expect_served_by(int port, const int *pids, int n, const char *id)
     }
 }
 
-/* A Node master sends its net.Server to C workers. */
-static void test_node_master_c_workers(void **state)
+/* A Node master sends its server to C workers: kind is node/main.js's KIND
+ * (tcp, udp, tcp-native, udp-native); `seen` is what the C worker must say
+ * it got, after the socket's name ("" for a net.Server). */
+static void node_master_c_workers(const char *kind, const char *seen)
 {
-    (void)state;
     if (skip_without_node()) {
         skip();
         return;
     }
-    tk_proc *p = tk_start(
-        (const char *[]){node_path, "node/main.js", "./handle-passing-worker", "2", NULL},
-        (const char *[]){"PORT=0", "HOST=127.0.0.1", NULL});
+    int udp = strncmp(kind, "udp", 3) == 0;
+    tk_proc *p = tk_start((const char *[]){node_path, "node/main.js",
+                                           "./handle-passing-worker", "2", kind, NULL},
+                          (const char *[]){"PORT=0", "HOST=127.0.0.1", NULL});
     assert_non_null(p);
     int port = tk_wait_listening(p, WAIT_MS);
     assert_true(port > 0);
@@ -182,11 +216,13 @@ static void test_node_master_c_workers(void **state)
 
     int pids[2], fds[2];
     assert_int_equal(worker_pids(p, "[worker ", id, pids, fds, 2), 2);
+    if (*seen != '\0')
+        assert_int_equal(tk_count_output(p, seen), 2);
     for (int i = 0; i < 2; i++)
         assert_int_equal(nonblocking_in(pids[i], fds[i]), 1);
     /* The C workers reported back over the channel, in JSON, to Node. */
     assert_int_equal(wait_count(p, "says {\"pid\":", 2), 2);
-    expect_served_by(port, pids, 2, id);
+    expect_served_by(port, udp, pids, 2, id);
 
     int status = tk_stop(p, SIGTERM, WAIT_MS);
     assert_true(WIFEXITED(status));
@@ -195,17 +231,50 @@ static void test_node_master_c_workers(void **state)
     tk_free(p);
 }
 
-/* The C master sends the server to Node children. */
-static void test_c_master_node_workers(void **state)
+static void test_node_master_c_workers(void **state)
 {
     (void)state;
+    node_master_c_workers("tcp", "");
+}
+
+/* The envelope carries "dgramType":"udp4"; the C worker answers datagrams. */
+static void test_node_master_c_workers_dgram_socket(void **state)
+{
+    (void)state;
+    node_master_c_workers("udp", "(dgram.Socket, udp4)");
+}
+
+static void test_node_master_c_workers_net_native(void **state)
+{
+    (void)state;
+    node_master_c_workers("tcp-native", "(net.Native)");
+}
+
+static void test_node_master_c_workers_dgram_native(void **state)
+{
+    (void)state;
+    node_master_c_workers("udp-native", "(dgram.Native)");
+}
+
+/* The C master sends the server to Node children; flag is -u, --native or
+ * NULL, and udp says whether the server is a UDP socket. */
+static void c_master_node_workers(const char *flag1, const char *flag2, int udp)
+{
     if (skip_without_node()) {
         skip();
         return;
     }
-    tk_proc *p = tk_start((const char *[]){"./handle-passing", "-p", "0", "-w", "2", "--",
-                                           node_path, "node/sub.js", NULL},
-                          (const char *[]){"PORT", "HOST", NULL});
+    const char *argv[12] = {"./handle-passing", "-p", "0", "-w", "2"};
+    int a = 5;
+    if (flag1 != NULL)
+        argv[a++] = flag1;
+    if (flag2 != NULL)
+        argv[a++] = flag2;
+    argv[a++] = "--";
+    argv[a++] = node_path;
+    argv[a++] = "node/sub.js";
+    argv[a] = NULL;
+    tk_proc *p = tk_start(argv, (const char *[]){"PORT", "HOST", NULL});
     assert_non_null(p);
     int port = tk_wait_listening(p, WAIT_MS);
     assert_true(port > 0);
@@ -230,7 +299,7 @@ static void test_c_master_node_workers(void **state)
      * 1 stop in 5 only, so the cause is checked here, every time. */
     for (int i = 0; i < 2; i++)
         assert_int_equal(nonblocking_in(pids[i], fds[i]), 1);
-    expect_served_by(port, pids, 2, id);
+    expect_served_by(port, udp, pids, 2, id);
 
     int status = tk_stop(p, SIGTERM, WAIT_MS);
     assert_true(WIFEXITED(status));
@@ -243,11 +312,42 @@ static void test_c_master_node_workers(void **state)
     tk_free(p);
 }
 
+static void test_c_master_node_workers(void **state)
+{
+    (void)state;
+    c_master_node_workers(NULL, NULL, 0);
+}
+
+/* Node builds a dgram.Socket from the envelope's dgramType and reads it. */
+static void test_c_master_node_workers_dgram_socket(void **state)
+{
+    (void)state;
+    c_master_node_workers("-u", NULL, 1);
+}
+
+static void test_c_master_node_workers_net_native(void **state)
+{
+    (void)state;
+    c_master_node_workers("--native", NULL, 0);
+}
+
+static void test_c_master_node_workers_dgram_native(void **state)
+{
+    (void)state;
+    c_master_node_workers("-u", "--native", 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_node_master_c_workers),
+        cmocka_unit_test(test_node_master_c_workers_dgram_socket),
+        cmocka_unit_test(test_node_master_c_workers_net_native),
+        cmocka_unit_test(test_node_master_c_workers_dgram_native),
         cmocka_unit_test(test_c_master_node_workers),
+        cmocka_unit_test(test_c_master_node_workers_dgram_socket),
+        cmocka_unit_test(test_c_master_node_workers_net_native),
+        cmocka_unit_test(test_c_master_node_workers_dgram_native),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
