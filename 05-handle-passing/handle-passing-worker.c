@@ -27,6 +27,7 @@
  * It exits when the channel closes (its master is gone or disconnected), on
  * SIGINT/SIGTERM, and, on Linux, when its parent dies (PR_SET_PDEATHSIG).
  */
+#include "loop_once.h" /* 01-event-loop: a one-shot timer */
 #include "fdpass.h"
 #include "handle.h"
 #include "net.h"
@@ -96,15 +97,14 @@ static void on_resume(loop_t *loop, loop_timer_t *timer, void *arg)
 typedef struct {
     loop_t *loop;
     int fd;
-    loop_timer_t *timer;
+    loop_once_t timer; /* LINGER_MS at most (01's loop_once.h) */
 } closing_t;
 
 static void finish_close(closing_t *c)
 {
     if (loop_unwatch(c->loop, c->fd) == -1)
         warn("loop_unwatch");
-    if (c->timer != NULL)
-        loop_timer_cancel(c->loop, c->timer);
+    loop_once_cancel(c->loop, &c->timer);
     close(c->fd);
     free(c);
 }
@@ -120,13 +120,9 @@ static void on_linger_input(loop_t *loop, int fd, int events, void *arg)
     finish_close(arg); /* end of file, or an error such as a reset */
 }
 
-static void on_linger_timeout(loop_t *loop, loop_timer_t *timer, void *arg)
+static void on_linger_timeout(void *arg)
 {
-    (void)loop;
-    (void)timer;
-    closing_t *c = arg;
-    c->timer = NULL; /* a one-shot timer's handle is gone once it fires */
-    finish_close(c);
+    finish_close(arg);
 }
 
 static void close_after_answer(worker_t *w, int fd)
@@ -144,8 +140,7 @@ static void close_after_answer(worker_t *w, int fd)
         free(c);
         return;
     }
-    c->timer = loop_timer_add(w->loop, LINGER_MS, 0, on_linger_timeout, c);
-    if (c->timer == NULL) {
+    if (loop_once_start(w->loop, &c->timer, LINGER_MS, on_linger_timeout, c) == -1) {
         warn("loop_timer_add");
         finish_close(c);
     }
