@@ -704,11 +704,20 @@ int herd_run(const herd_mode *mode, const herd_config *cfg, counters *count,
 {
     herd h = herd_new(mode, cfg, count, res);
     int status = -1;
-    if (mode->setup(&h) == -1)
+    if (mode->setup(&h) == -1) {
         warn("[master %d] %s: %s", (int)getpid(), mode->name,
              h.call != NULL ? h.call : "setup");
-    else
+        /* A setup that failed part-way may have opened some of its fds
+         * (reuseport: the sockets before the one that failed). teardown
+         * closes them: every mode's teardown closes only what is open
+         * (herd_new starts every field at -1 or NULL), so it is right on a
+         * half-done setup too, and each setup can stay a plain sequence
+         * that returns at its first failure. Without this the master
+         * keeps them into the next mode of `--mode all`. */
+        mode->teardown(&h);
+    } else {
         status = teardown(&h, run_in_loop(&h));
+    }
     free(h.fds);
     free(h.peer);
     free(h.free_q);

@@ -165,7 +165,8 @@ struct herd_mode {
      * worker's accepts, served and naps from what it reports, and reap it.
      * 0, or -1 after a message. */
     int (*server_stop)(herd *h);
-    /* Master, at the end: close everything setup made. The load client
+    /* Master, at the end: close everything setup made; also after a setup
+     * that failed part-way, so it closes only what is open. The load client
      * calls it too, right after its fork, to drop what it inherited: it
      * closes, it never stops anything. */
     void (*teardown)(herd *h);
