@@ -600,13 +600,21 @@ static loop_t *master_loop(herd *h)
     return loop;
 }
 
-/* Step 5: wait in the loop until the run is over. 0 done, 1 interrupted,
- * -1 failed. */
+/* herd_run's answer for how the run went: 0 done, 1 interrupted, -1
+ * failed, -2 failed and interrupted (the caller stops too). */
+static int run_status(const herd *h)
+{
+    if (h->failed)
+        return h->interrupted ? -2 : -1;
+    return h->interrupted ? 1 : 0;
+}
+
+/* Step 5: wait in the loop until the run is over (run_status). */
 static int run_loop(herd *h)
 {
     if (loop_run(h->loop) == -1)
         warn("[master %d] loop_run", (int)getpid());
-    return h->failed ? -1 : h->interrupted ? 1 : 0;
+    return run_status(h);
 }
 
 static void start_failed(herd *h, const char *what)
@@ -672,7 +680,7 @@ static int run_external(herd *h)
      * loop's signal pipe. One more turn, without waiting, takes it, so
      * that Ctrl-C there stops the program instead of being lost. */
     if (status == 0 && loop_run_once(h->loop, 0) != -1 && h->interrupted)
-        status = h->failed ? -1 : 1;
+        status = run_status(h);
     return status;
 }
 
@@ -694,7 +702,7 @@ static int run_in_loop(herd *h)
 static int teardown(herd *h, int status)
 {
     if (h->mode->server_stop != NULL && h->server != 0 && h->mode->server_stop(h) == -1)
-        status = -1;
+        status = h->interrupted ? -2 : -1;
     h->mode->teardown(h);
     return status;
 }
