@@ -600,13 +600,21 @@ static loop_t *master_loop(herd *h)
     return loop;
 }
 
-/* Step 5: wait in the loop until the run is over. 0 done, 1 interrupted,
- * -1 failed. */
+/* herd_run's answer for how the run went: 0 done, 1 interrupted, -1
+ * failed, -2 failed and interrupted (the caller stops too). */
+static int run_status(const herd *h)
+{
+    if (h->failed)
+        return h->interrupted ? -2 : -1;
+    return h->interrupted ? 1 : 0;
+}
+
+/* Step 5: wait in the loop until the run is over (run_status). */
 static int run_loop(herd *h)
 {
     if (loop_run(h->loop) == -1)
         warn("[master %d] loop_run", (int)getpid());
-    return h->failed ? -1 : h->interrupted ? 1 : 0;
+    return run_status(h);
 }
 
 static void start_failed(herd *h, const char *what)
@@ -672,7 +680,7 @@ static int run_external(herd *h)
      * loop's signal pipe. One more turn, without waiting, takes it, so
      * that Ctrl-C there stops the program instead of being lost. */
     if (status == 0 && loop_run_once(h->loop, 0) != -1 && h->interrupted)
-        status = h->failed ? -1 : 1;
+        status = run_status(h);
     return status;
 }
 
@@ -694,7 +702,7 @@ static int run_in_loop(herd *h)
 static int teardown(herd *h, int status)
 {
     if (h->mode->server_stop != NULL && h->server != 0 && h->mode->server_stop(h) == -1)
-        status = -1;
+        status = h->interrupted ? -2 : -1;
     h->mode->teardown(h);
     return status;
 }
@@ -704,11 +712,20 @@ int herd_run(const herd_mode *mode, const herd_config *cfg, counters *count,
 {
     herd h = herd_new(mode, cfg, count, res);
     int status = -1;
-    if (mode->setup(&h) == -1)
+    if (mode->setup(&h) == -1) {
         warn("[master %d] %s: %s", (int)getpid(), mode->name,
              h.call != NULL ? h.call : "setup");
-    else
+        /* A setup that failed part-way may have opened some of its fds
+         * (reuseport: the sockets before the one that failed). teardown
+         * closes them: every mode's teardown closes only what is open
+         * (herd_new starts every field at -1 or NULL), so it is right on a
+         * half-done setup too, and each setup can stay a plain sequence
+         * that returns at its first failure. Without this the master
+         * keeps them into the next mode of `--mode all`. */
+        mode->teardown(&h);
+    } else {
         status = teardown(&h, run_in_loop(&h));
+    }
     free(h.fds);
     free(h.peer);
     free(h.free_q);

@@ -165,7 +165,8 @@ struct herd_mode {
      * worker's accepts, served and naps from what it reports, and reap it.
      * 0, or -1 after a message. */
     int (*server_stop)(herd *h);
-    /* Master, at the end: close everything setup made. The load client
+    /* Master, at the end: close everything setup made; also after a setup
+     * that failed part-way, so it closes only what is open. The load client
      * calls it too, right after its fork, to drop what it inherited: it
      * closes, it never stops anything. */
     void (*teardown)(herd *h);
@@ -185,7 +186,8 @@ const char *herd_mode_missing(const herd_mode *mode, const herd_config *cfg);
  * `[master PID] MODE: listening on HOST:PORT (pid PID)` once the workers
  * are forked. Returns 0 when the run completed, 1 when SIGINT or SIGTERM cut
  * it short (the results so far are valid), -1 when it failed (a message
- * has been printed). */
+ * has been printed), -2 when it failed and SIGINT or SIGTERM came too (a
+ * failed run the caller stops after, as for 1). */
 int herd_run(const herd_mode *mode, const herd_config *cfg, counters *count,
              lg_result *res);
 

@@ -294,7 +294,8 @@ static void record(report_row *row, unsigned long *accepts, const results *r)
 
 /* Build mode's herd and run the load against it (herd_run), into the next
  * row. Returns herd_run's answer: 0 done (or skipped: the mode cannot run
- * here), 1 interrupted by SIGINT or SIGTERM (the row is valid), -1 failed. */
+ * here), 1 interrupted by SIGINT or SIGTERM (the row is valid), -1 failed,
+ * -2 failed and interrupted. */
 static int run_mode(const herd_mode *mode, results *r)
 {
     unsigned long *accepts = &r->accepts[(size_t)r->n * (size_t)r->cfg->workers];
@@ -307,9 +308,9 @@ static int run_mode(const herd_mode *mode, results *r)
         return 0;
     }
     int status = herd_run(mode, r->cfg, r->count, r->res);
-    if (status == -1) {
+    if (status < 0) {
         row->failed = r->failed = 1;
-        return -1;
+        return status;
     }
     /* Node's workers cannot see their returns from epoll_wait. */
     row->no_wakeups = mode->server_stop != NULL;
@@ -347,9 +348,11 @@ int main(int argc, char **argv)
     /* 3. For each, build the herd and run the load against it, until
      * SIGINT or SIGTERM cuts a run short (then report what we have). */
     results r = results_new(&o.cfg, nmodes);
-    for (int i = 0; i < nmodes; i++)
-        if (run_mode(modes[i], &r) == 1)
+    for (int i = 0; i < nmodes; i++) {
+        int status = run_mode(modes[i], &r);
+        if (status == 1 || status == -2) /* Ctrl-C stops, failed run or not */
             break;
+    }
 
     /* 4. The table, and what to notice in it. */
     print_report(&o, &r);

@@ -17,7 +17,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
+
+#include <fcntl.h>
 
 #include <cmocka.h>
 
@@ -155,6 +158,75 @@ MODE_TEST(test_rr_on_ack, "rr-on-ack")
 MODE_TEST(test_node_rr, "node-rr")
 MODE_TEST(test_node_none, "node-none")
 
+/* A setup that fails part-way must not leave what it already opened in the
+ * master: `--mode all` runs every mode in this one process, so a leak here
+ * would carry into the next modes. The fd limit is set so that setup gets
+ * exactly `room` more fds: reuseport's third socket, or fcntl-lock's lock
+ * file after its listener, fails with EMFILE. */
+static void fail_setup_after(const char *name, int room)
+{
+    const herd_mode *m = herd_mode_find(name);
+    assert_non_null(m);
+    if (!m->available) {
+        print_message("%s: skipped, not available here\n", name);
+        return;
+    }
+    herd_config cfg = {
+        .host = "127.0.0.1",
+        .workers = WORKERS,
+        .stall_worker = -1,
+        .connections = CONNS,
+        .clients = 1,
+        .timeout_ms = 10000,
+    };
+    counters *count = counters_new(WORKERS);
+    lg_result *res = lg_result_new(CONNS);
+    assert_non_null(count);
+    assert_non_null(res);
+    int fds_before = tk_count_fds(getpid());
+
+    /* Fill every hole below the highest open fd, so that the next fds are
+     * numbered right after the last filler. */
+    int hi = -1;
+    for (int fd = 0; fd < 4096; fd++)
+        if (fcntl(fd, F_GETFD) != -1)
+            hi = fd;
+    int fillers[4096], nfill = 0, last;
+    do {
+        last = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        assert_true(last != -1 && nfill < 4096);
+        fillers[nfill++] = last;
+    } while (last < hi);
+    struct rlimit saved, low;
+    assert_int_equal(getrlimit(RLIMIT_NOFILE, &saved), 0);
+    low = saved;
+    low.rlim_cur = (rlim_t)(last + 1 + room);
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+
+    int status = herd_run(m, &cfg, count, res);
+
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &saved), 0);
+    for (int i = 0; i < nfill; i++)
+        close(fillers[i]);
+    assert_int_equal(status, -1);
+    assert_int_equal(tk_count_children(getpid()), 0);
+    assert_int_equal(tk_count_fds(getpid()), fds_before);
+    lg_result_free(res);
+    counters_free(count);
+}
+
+static void test_failed_setup_leaks_nothing(void **state)
+{
+    (void)state;
+#ifdef __linux__
+    fail_setup_after("reuseport", 2);  /* the third socket fails */
+    fail_setup_after("fcntl-lock", 1); /* mkstemp fails after the listener */
+#else
+    print_message("skipped: counts the open fds in /proc/self/fd (Linux-only)\n");
+    skip();
+#endif
+}
+
 /* Without node the Node rows are skipped, and say why; the C modes run. */
 static void test_node_modes_without_node(void **state)
 {
@@ -187,6 +259,7 @@ int main(void)
         cmocka_unit_test(test_node_rr),
         cmocka_unit_test(test_node_none),
         cmocka_unit_test(test_node_modes_without_node),
+        cmocka_unit_test(test_failed_setup_leaks_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

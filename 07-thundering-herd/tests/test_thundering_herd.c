@@ -561,6 +561,37 @@ static void test_sigint_mid_run_is_graceful(void **state)
     tk_free(p);
 }
 
+/* A run that has failed (a worker died) and is then cut short by SIGINT
+ * is both: it is a failed row, and the program stops there instead of
+ * going on to the next mode of --mode all. */
+static void test_sigint_after_a_failure_stops_every_mode(void **state)
+{
+    (void)state;
+    tk_proc *p = tk_start((const char *[]){PROG, "--workers", "3", "--connections",
+                                           "1000000", "--clients", "2", NULL},
+                          NULL);
+    assert_non_null(p);
+    assert_true(tk_wait_listening(p, 10000) > 0);
+    pid_t kids[8];
+    int nkids = tk_list_children(p->pid, kids, 8);
+    /* 3 workers, and the client once it is forked: after the workers, so
+     * the lowest pid is a worker's. */
+    assert_true(nkids >= 3);
+    pid_t worker = kids[0];
+    for (int i = 1; i < nkids; i++)
+        if (kids[i] < worker)
+            worker = kids[i];
+    kill(worker, SIGKILL);
+    assert_non_null(tk_wait_output(p, "died unexpectedly", 10000));
+    int status = tk_stop(p, SIGINT, 10000);
+    if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 1 ||
+        strstr(p->out, "select: listening") != NULL)
+        fail_msg("SIGINT after a worker died: status %d, went on to the next mode?\n%s",
+                 status, p->out);
+    assert_non_null(strstr(p->out, "stopping"));
+    tk_free(p);
+}
+
 /* The moment of a Ctrl-C: a plain wait, since any moment will do. */
 static void pause_ms(int ms)
 {
@@ -856,6 +887,7 @@ int main(void)
         cmocka_unit_test(test_free_when_served_or_on_ack),
         cmocka_unit_test(test_serve_names_a_worker_and_stops_cleanly),
         cmocka_unit_test(test_sigint_mid_run_is_graceful),
+        cmocka_unit_test(test_sigint_after_a_failure_stops_every_mode),
         cmocka_unit_test(test_ctrl_c_stops_node_modes_at_once),
         cmocka_unit_test(test_ctrl_c_while_workers_start_stops_everything),
         cmocka_unit_test(test_ctrl_c_while_node_stops_is_not_lost),
