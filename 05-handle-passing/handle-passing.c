@@ -78,7 +78,7 @@ typedef struct master {
     int listen_fd_number;
     /* How the server is sent: net.Server unless -u or --native. */
     handle_type_t htype;
-    int reuseport;      /* --reuseport: each worker has a socket of its own */
+    int *udp_fds;       /* --reuseport: worker i's own UDP socket; NULL without */
     char listen_id[64]; /* "socket:[16054]" */
     int stopping;
     loop_timer_t *kill_timer;
@@ -368,11 +368,11 @@ static void on_worker_message(chan_t *ch, const json_value *msg, int fd, void *u
         printf("[master %d] worker %d holds the server as fd %d -> %s; mine was fd %d -> "
                "%s: %s\n",
                m->pid, (int)w->pid, (int)fdnum, id, m->listen_fd_number, m->listen_id,
-               same           ? ((int)fdnum == m->listen_fd_number
-                                     ? "the same fd number by chance, the same socket"
-                                     : "another fd number, the same socket")
-               : m->reuseport ? "its own socket on the same port (--reuseport)"
-                              : "A DIFFERENT SOCKET");
+               same         ? ((int)fdnum == m->listen_fd_number
+                                   ? "the same fd number by chance, the same socket"
+                                   : "another fd number, the same socket")
+               : m->udp_fds ? "its own socket on the same port (--reuseport)"
+                            : "A DIFFERENT SOCKET");
         return;
     }
     char *text = json_serialize(msg, NULL);
@@ -486,7 +486,8 @@ static void start_worker(master_t *m, worker_t *w, char **wargv, char **env,
         err(1, "json_new_string");
     /* A worker that died at once (EPIPE) is not fatal for the others: it
      * is reaped and reported like any worker that exits. */
-    if (handle_send(w->ch, msg, m->htype, listen_fd) == -1)
+    if (handle_send(w->ch, msg, m->htype,
+                    m->udp_fds ? m->udp_fds[w - m->workers] : listen_fd) == -1)
         warn("handle_send to worker %d", (int)w->pid);
     else
         printf("[master %d] sent the server to worker %d (NODE_HANDLE)\n", m->pid,
@@ -557,6 +558,16 @@ static int create_server(master_t *m, const options_t *o)
         printf("[master %d] it goes to the workers as a %s\n", m->pid,
                handle_type_name(m->htype));
     m->listen_fd_number = listen_fd;
+    if (o->reuseport) {
+        /* Worker 0 gets this socket; each other one a socket of its own,
+         * bound to the same port. handle.c keeps a copy of each until its
+         * worker has it, so main() closes ours after sending them. */
+        if ((m->udp_fds = calloc((size_t)m->nworkers, sizeof *m->udp_fds)) == NULL)
+            err(1, "calloc");
+        m->udp_fds[0] = listen_fd;
+        for (int i = 1; i < m->nworkers; i++)
+            m->udp_fds[i] = bind_udp(o, &port);
+    }
     fdpass_describe(listen_fd, m->listen_id, sizeof m->listen_id);
     printf("[master %d] the server is fd %d -> %s\n", m->pid, listen_fd, m->listen_id);
     return listen_fd;
@@ -583,10 +594,9 @@ static loop_t *new_loop(master_t *m)
 
 /* 2 and 3. Start the workers (ours, beside this program, unless the command
  * line names one) and send each one the server. */
-static void start_workers(master_t *m, const options_t *o, const char *argv0,
+static void start_workers(master_t *m, char **worker_argv, const char *argv0,
                           int listen_fd)
 {
-    char **worker_argv = o->worker_argv;
     char *own_argv[2] = {NULL, NULL};
     char **wargv = worker_argv;
     if (wargv == NULL) {
@@ -599,15 +609,8 @@ static void start_workers(master_t *m, const options_t *o, const char *argv0,
     char **env = chan_child_environ();
     if (env == NULL)
         err(1, "chan_child_environ");
-    /* --reuseport: worker 0 gets listen_fd, every other one a socket of its
-     * own on the same port, which handle.c keeps until that worker has it. */
-    int port = net_local_port(listen_fd);
-    for (int i = 0; i < m->nworkers; i++) {
-        int fd = i > 0 && o->reuseport ? bind_udp(o, &port) : listen_fd;
-        start_worker(m, &m->workers[i], wargv, env, fd);
-        if (fd != listen_fd && close(fd) == -1)
-            err(1, "close");
-    }
+    for (int i = 0; i < m->nworkers; i++)
+        start_worker(m, &m->workers[i], wargv, env, listen_fd);
     free(env);
     free(own_argv[0]);
 }
@@ -623,15 +626,14 @@ int main(int argc, char *argv[])
         return run_client(&o);
     }
     parse_args(argc, argv, 1, 0, &o);
-    master_t m = {
-        .pid = (int)getpid(), .nworkers = (int)o.workers, .reuseport = o.reuseport};
+    master_t m = {.pid = (int)getpid(), .nworkers = (int)o.workers};
     /* Writes to a closed client or channel must be EPIPE, not death. */
     if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
         err(1, "signal SIGPIPE");
 
     int listen_fd = create_server(&m, &o); /* 1. */
     m.loop = new_loop(&m);
-    start_workers(&m, &o, argv[0], listen_fd); /* 2 and 3. */
+    start_workers(&m, o.worker_argv, argv[0], listen_fd); /* 2 and 3. */
 
     /* 4. The post's server.close(): drop the master's reference. The
      * socket lives on in handle.c's copies until the workers have it,
@@ -641,9 +643,13 @@ int main(int argc, char *argv[])
         err(1, "close");
     printf("[master %d] closed its own copy of the server (fd %d), like server.close()\n",
            m.pid, listen_fd);
+    for (int i = 1; m.udp_fds != NULL && i < m.nworkers; i++)
+        if (close(m.udp_fds[i]) == -1)
+            err(1, "close");
 
     if (loop_run(m.loop) == -1)
         err(1, "loop_run");
+    free(m.udp_fds);
     for (int i = 0; i < m.nworkers; i++)
         chan_close(m.workers[i].ch);
     if (m.kill_timer != NULL)
