@@ -36,6 +36,7 @@
  * `./handle-passing -- node node/sub.js` runs Node workers instead: the C
  * master sends the server to Node, on the wire exactly as Node would.
  */
+#define _DEFAULT_SOURCE /* SO_REUSEPORT: Linux 3.9+ and the BSDs, not POSIX.1-2008 */
 #include "take.h"
 #include "cli.h"
 #include "fdpass.h"
@@ -77,6 +78,7 @@ typedef struct master {
     int listen_fd_number;
     /* How the server is sent: net.Server unless -u or --native. */
     handle_type_t htype;
+    int *udp_fds;       /* --reuseport: worker i's own UDP socket; NULL without */
     char listen_id[64]; /* "socket:[16054]" */
     int stopping;
     loop_timer_t *kill_timer;
@@ -111,6 +113,8 @@ static void usage(FILE *to)
         "                      The client sends COUNT datagrams instead.\n"
         "      --native        send the socket as a bare fd, net.Native or\n"
         "                      dgram.Native, as Node's cluster primary does\n"
+        "      --reuseport     with -u: one UDP socket per worker on the port,\n"
+        "                      each bound with SO_REUSEPORT (Linux)\n"
         "\n"
         "take: take fd FD of the running process PID with pidfd_getfd(2) (Linux\n"
         "5.6+) and answer COUNT connections on it (default 3).\n");
@@ -126,6 +130,7 @@ typedef struct {
     socklen_t addrlen;
     /* -u: a UDP socket, a dgram.Socket; --native: a net.Native or dgram.Native */
     int udp, native;
+    int reuseport; /* --reuseport: a UDP socket per worker, SO_REUSEPORT */
 } options_t;
 
 /* Flags override the environment, which overrides the defaults. A bad
@@ -133,7 +138,7 @@ typedef struct {
 static void parse_args(int argc, char *argv[], int first, int client, options_t *o)
 {
     cli_init(client ? "handle-passing client" : "handle-passing", usage);
-    o->udp = o->native = 0;
+    o->udp = o->native = o->reuseport = 0;
     o->host = cli_env("HOST", "127.0.0.1");
     const char *host_from = "HOST";
     o->port = cli_env_long("PORT", 0, 0, 65535);
@@ -155,6 +160,8 @@ static void parse_args(int argc, char *argv[], int first, int client, options_t 
             o->udp = 1;
         } else if (!client && strcmp(a, "--native") == 0) {
             o->native = 1;
+        } else if (!client && strcmp(a, "--reuseport") == 0) {
+            o->reuseport = 1;
         } else if (strcmp(a, "-p") == 0 || strcmp(a, "--port") == 0) {
             o->port = cli_long(a, cli_value(argc, argv, &i), 0, 65535);
         } else if (strcmp(a, "-H") == 0 || strcmp(a, "--host") == 0) {
@@ -172,6 +179,12 @@ static void parse_args(int argc, char *argv[], int first, int client, options_t 
     if (net_resolve(o->host, (int)o->port, !client, &o->addr, &o->addrlen, why,
                     sizeof why) == -1)
         cli_fail("bad value for %s: %s (%s)", host_from, o->host, why);
+#ifndef __linux__
+    if (o->reuseport)
+        cli_fail("--reuseport needs Linux (SO_REUSEPORT spreading UDP datagrams)");
+#endif
+    if (o->reuseport && !o->udp)
+        cli_fail("--reuseport goes with -u");
     if (client && o->port == 0)
         cli_fail("which port? (-p PORT, the one the master's listening line names)");
 }
@@ -355,10 +368,11 @@ static void on_worker_message(chan_t *ch, const json_value *msg, int fd, void *u
         printf("[master %d] worker %d holds the server as fd %d -> %s; mine was fd %d -> "
                "%s: %s\n",
                m->pid, (int)w->pid, (int)fdnum, id, m->listen_fd_number, m->listen_id,
-               same ? ((int)fdnum == m->listen_fd_number
-                           ? "the same fd number by chance, the same socket"
-                           : "another fd number, the same socket")
-                    : "A DIFFERENT SOCKET");
+               same         ? ((int)fdnum == m->listen_fd_number
+                                   ? "the same fd number by chance, the same socket"
+                                   : "another fd number, the same socket")
+               : m->udp_fds ? "its own socket on the same port (--reuseport)"
+                            : "A DIFFERENT SOCKET");
         return;
     }
     char *text = json_serialize(msg, NULL);
@@ -472,7 +486,8 @@ static void start_worker(master_t *m, worker_t *w, char **wargv, char **env,
         err(1, "json_new_string");
     /* A worker that died at once (EPIPE) is not fatal for the others: it
      * is reaped and reported like any worker that exits. */
-    if (handle_send(w->ch, msg, m->htype, listen_fd) == -1)
+    if (handle_send(w->ch, msg, m->htype,
+                    m->udp_fds ? m->udp_fds[w - m->workers] : listen_fd) == -1)
         warn("handle_send to worker %d", (int)w->pid);
     else
         printf("[master %d] sent the server to worker %d (NODE_HANDLE)\n", m->pid,
@@ -495,13 +510,25 @@ static char *default_worker(const char *argv0)
 }
 
 /* -u: a UDP socket bound to HOST:PORT, and the port it got. There is no
- * listen(2) and no backlog: datagrams queue on the socket itself. */
+ * listen(2) and no backlog: datagrams queue on the socket itself. With
+ * --reuseport the socket allows others on the same port (SO_REUSEPORT), and
+ * *port, if not 0, is the port to bind (the first socket's). */
 static int bind_udp(const options_t *o, int *port)
 {
     int fd = net_socket(o->addr.ss_family, SOCK_DGRAM, O_CLOEXEC);
     if (fd == -1)
         err(1, "socket");
-    if (bind(fd, (const struct sockaddr *)&o->addr, o->addrlen) == -1)
+    struct sockaddr_storage sa = o->addr;
+#ifdef __linux__
+    int one = 1;
+    if (o->reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) == -1)
+        err(1, "setsockopt SO_REUSEPORT");
+    if (o->reuseport && *port != 0 && sa.ss_family == AF_INET)
+        ((struct sockaddr_in *)&sa)->sin_port = htons((uint16_t)*port);
+    else if (o->reuseport && *port != 0)
+        ((struct sockaddr_in6 *)&sa)->sin6_port = htons((uint16_t)*port);
+#endif
+    if (bind(fd, (const struct sockaddr *)&sa, o->addrlen) == -1)
         err(1, "bind %s:%ld (udp)", o->host, o->port);
     *port = net_local_port(fd);
     return fd;
@@ -515,7 +542,7 @@ static int bind_udp(const options_t *o, int *port)
 static int create_server(master_t *m, const options_t *o)
 {
     char why[256];
-    int port;
+    int port = 0;
     int listen_fd = o->udp
                         ? bind_udp(o, &port)
                         : net_listen(o->host, (int)o->port, 128, &port, why, sizeof why);
@@ -531,6 +558,16 @@ static int create_server(master_t *m, const options_t *o)
         printf("[master %d] it goes to the workers as a %s\n", m->pid,
                handle_type_name(m->htype));
     m->listen_fd_number = listen_fd;
+    if (o->reuseport) {
+        /* Worker 0 gets this socket; each other one a socket of its own,
+         * bound to the same port. handle.c keeps a copy of each until its
+         * worker has it, so main() closes ours after sending them. */
+        if ((m->udp_fds = calloc((size_t)m->nworkers, sizeof *m->udp_fds)) == NULL)
+            err(1, "calloc");
+        m->udp_fds[0] = listen_fd;
+        for (int i = 1; i < m->nworkers; i++)
+            m->udp_fds[i] = bind_udp(o, &port);
+    }
     fdpass_describe(listen_fd, m->listen_id, sizeof m->listen_id);
     printf("[master %d] the server is fd %d -> %s\n", m->pid, listen_fd, m->listen_id);
     return listen_fd;
@@ -606,9 +643,13 @@ int main(int argc, char *argv[])
         err(1, "close");
     printf("[master %d] closed its own copy of the server (fd %d), like server.close()\n",
            m.pid, listen_fd);
+    for (int i = 1; m.udp_fds != NULL && i < m.nworkers; i++)
+        if (close(m.udp_fds[i]) == -1)
+            err(1, "close");
 
     if (loop_run(m.loop) == -1)
         err(1, "loop_run");
+    free(m.udp_fds);
     for (int i = 0; i < m.nworkers; i++)
         chan_close(m.workers[i].ch);
     if (m.kill_timer != NULL)

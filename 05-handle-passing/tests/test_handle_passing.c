@@ -296,6 +296,70 @@ static void test_udp_socket_shared(void **state)
     stop(&r);
 }
 
+#ifdef __linux__
+/* One datagram from fd (a connected UDP socket); the pid that answered, or
+ * -1 if no answer came. */
+static int udp_ask_pid(int fd)
+{
+    char buf[256];
+    if (send(fd, "hello\n", 6, 0) != 6)
+        return -1;
+    struct pollfd pf = {.fd = fd, .events = POLLIN};
+    if (poll(&pf, 1, WAIT_MS) != 1)
+        return -1;
+    ssize_t n = recv(fd, buf, sizeof buf - 1, 0);
+    if (n <= 0)
+        return -1;
+    buf[n] = '\0';
+    const char *p = strstr(buf, "pid ");
+    return p != NULL ? atoi(p + 4) : -1;
+}
+
+/* -u --reuseport: a UDP socket per worker, all on one port. The kernel
+ * picks the socket by a hash of the sender's address and port: datagrams
+ * from many source ports (the client opens a socket per datagram) reach
+ * more than one worker, and every datagram from one source port reaches
+ * the same worker. */
+static void test_udp_reuseport(void **state)
+{
+    (void)state;
+    tk_proc *m = tk_start((const char *[]){"./handle-passing", "-p", "0", "-w", "3", "-u",
+                                           "--reuseport", NULL},
+                          (const char *[]){"NODE_CHANNEL_FD", "PORT", "HOST", NULL});
+    assert_non_null(m);
+    int port = tk_wait_listening(m, WAIT_MS);
+    assert_true(port > 0);
+    assert_non_null(tk_wait_output(m, "handoff complete", WAIT_MS));
+    assert_int_equal(wait_count(m, "its own socket on the same port (--reuseport)", 2),
+                     2);
+
+    tk_proc *c = udp_client(port, "60");
+    assert_int_equal(tk_count_output(c, "child data, pid "), 60);
+    assert_non_null(strstr(c->out, "60 datagrams served by "));
+    assert_null(strstr(c->out, "served by 1 process:"));
+    tk_free(c);
+
+    for (int src = 0; src < 3; src++) {
+        int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        assert_true(fd >= 0);
+        struct sockaddr_in sa = {.sin_family = AF_INET,
+                                 .sin_port = htons((uint16_t)port)};
+        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+        int first = udp_ask_pid(fd);
+        assert_true(first > 0);
+        for (int i = 0; i < 20; i++)
+            assert_int_equal(udp_ask_pid(fd), first);
+        close(fd);
+    }
+
+    int status = tk_stop(m, SIGTERM, WAIT_MS);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    tk_free(m);
+}
+#endif
+
 /* A client whose request is still unread when the worker has answered
  * (here: it is sent while the worker is stopped, so it is waiting when the
  * worker accepts) must read the answer and then an end of file. A close()
@@ -623,6 +687,9 @@ int main(void)
         cmocka_unit_test(test_master_keeps_no_copy),
         cmocka_unit_test(test_several_pids_one_port),
         cmocka_unit_test(test_udp_socket_shared),
+#ifdef __linux__
+        cmocka_unit_test(test_udp_reuseport),
+#endif
         cmocka_unit_test(test_killed_worker_others_serve),
         cmocka_unit_test(test_worker_out_of_fds_pauses_accept),
         cmocka_unit_test(test_sigterm_stops_everything),
