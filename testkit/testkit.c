@@ -29,6 +29,9 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <sys/prctl.h> /* PR_SET_PDEATHSIG */
+#endif
 
 /* cmocka needs these before it, for tk_expect_bad_value's assertions. */
 #include <setjmp.h>
@@ -273,11 +276,32 @@ static int open_child_fds(struct child_fds *f)
     return 0;
 }
 
+/* Die with the test process, however it dies. The stop-signal handler
+ * kills the programs when it can, but SIGKILL (timeout -k, the OOM killer)
+ * runs no handler, and nothing else would stop a program in a group of its
+ * own. On Linux the kernel sends the program SIGKILL when its parent dies
+ * (it survives exec); the programs' own workers watch their master (06's
+ * lifeline, 05's channel), so they follow. Elsewhere only the handler and
+ * the atexit cleanup remain. */
+static void die_with_parent(pid_t parent)
+{
+#ifdef __linux__
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    /* The parent may have died before the call: the program is then
+     * already someone else's child. */
+    if (getppid() != parent)
+        _exit(127);
+#else
+    (void)parent;
+#endif
+}
+
 /* The child, between fork and exec: only async-signal-safe calls. */
 static _Noreturn void exec_child(const char *const argv[], char **envp,
-                                 const struct child_fds *f)
+                                 const struct child_fds *f, pid_t parent)
 {
     setpgid(0, 0);
+    die_with_parent(parent);
     dup2(f->devnull, 0);
     dup2(f->out[1], 1);
     dup2(f->out[1], 2);
@@ -364,6 +388,7 @@ tk_proc *tk_start(const char *const argv[], const char *const env[])
     sigfillset(&all);
     sigprocmask(SIG_SETMASK, &all, &old);
     fflush(NULL);
+    pid_t parent = getpid();
     pid_t pid = fork();
     if (pid == -1) {
         perror("testkit: fork");
@@ -373,7 +398,7 @@ tk_proc *tk_start(const char *const argv[], const char *const env[])
         return NULL;
     }
     if (pid == 0)
-        exec_child(argv, envp, &f);
+        exec_child(argv, envp, &f, parent);
     close_child_ends(&f);
     free(envp);
     tk_proc *p = adopt_child(pid, &f);

@@ -57,8 +57,16 @@ static int helper_pause(void)
     return 0; /* not reached: a signal ends it */
 }
 
+/* A program with a worker, like the tutorial's masters: the worker holds
+ * the read end of a pipe whose write end only its parent has, and exits at
+ * EOF, which comes when the parent dies however it dies (06's lifeline). */
 static int helper_fork_pause(void)
 {
+    int lifeline[2];
+    if (pipe(lifeline) == -1) {
+        perror("pipe");
+        return 1;
+    }
     fflush(stdout);
     pid_t w = fork();
     if (w == -1) {
@@ -66,9 +74,13 @@ static int helper_fork_pause(void)
         return 1;
     }
     if (w == 0) {
-        for (;;)
-            pause();
+        close(lifeline[1]);
+        char c;
+        while (read(lifeline[0], &c, 1) == -1 && errno == EINTR)
+            ;
+        _exit(0);
     }
+    close(lifeline[0]);
     printf("worker %d\n", (int)w);
     return helper_pause();
 }
@@ -351,6 +363,29 @@ static void test_sigterm_leaves_nothing_running(void **state)
     check_signal_leaves_nothing(SIGTERM);
 }
 
+/* SIGKILL (timeout -k, the OOM killer) runs no handler: the program must
+ * still not outlive the test process. */
+static void test_sigkill_leaves_nothing_running(void **state)
+{
+    (void)state;
+    tk_proc *inner = tk_start((const char *[]){self, "interrupted-suite", NULL}, NULL);
+    assert_non_null(inner);
+    pid_t pid, worker;
+    read_started(inner, &pid, &worker);
+    int status = tk_stop(inner, SIGKILL, T);
+    assert_true(WIFSIGNALED(status));
+    assert_int_equal(WTERMSIG(status), SIGKILL);
+    int left = !tk_until(gone, &pid, 2000);
+    left += !tk_until(gone, &worker, 2000);
+    if (left) {
+        kill(pid, SIGKILL);
+        kill(worker, SIGKILL);
+        fail_msg("the program %d or its worker %d outlived a SIGKILLed test", (int)pid,
+                 (int)worker);
+    }
+    tk_free(inner);
+}
+
 int main(int argc, char **argv)
 {
     self = argv[0];
@@ -378,6 +413,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_failed_test_leaves_nothing_with_group_state),
         cmocka_unit_test(test_sigint_leaves_nothing_running),
         cmocka_unit_test(test_sigterm_leaves_nothing_running),
+        cmocka_unit_test(test_sigkill_leaves_nothing_running),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
