@@ -360,6 +360,48 @@ static void test_udp_reuseport(void **state)
 }
 #endif
 
+/* --rr: the master keeps the listener, accepts, and sends each connection
+ * to the next worker in turn as a net.Native (Node's cluster primary in
+ * round-robin mode). 30 connections over 3 workers: 10 each, every one
+ * answered. Once every worker has acknowledged its connections the
+ * master holds no fd for any of them: as many fds as before the clients. */
+static void test_round_robin_connections(void **state)
+{
+    (void)state;
+    tk_proc *m =
+        tk_start((const char *[]){"./handle-passing", "-p", "0", "-w", "3", "--rr", NULL},
+                 (const char *[]){"NODE_CHANNEL_FD", "PORT", "HOST", NULL});
+    assert_non_null(m);
+    int port = tk_wait_listening(m, WAIT_MS);
+    assert_true(port > 0);
+    assert_non_null(tk_wait_output(m, "the master accepts", WAIT_MS));
+    int before = tk_count_fds(m->pid);
+    assert_true(before > 0);
+
+    char pbuf[16];
+    snprintf(pbuf, sizeof pbuf, "%d", port);
+    tk_proc *c = tk_start(
+        (const char *[]){"./handle-passing", "client", "-p", pbuf, "-n", "30", NULL},
+        NULL);
+    assert_non_null(c);
+    int status = tk_wait_exit(c, WAIT_MS);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    assert_int_equal(tk_count_output(c, "child data, pid "), 30);
+    const char *line = strstr(c->out, "30 connections served by 3 processes:");
+    assert_non_null(line);
+    assert_int_equal(tk_count_output(c, " x10"), 3);
+    tk_free(c);
+
+    assert_int_equal(wait_count(m, "acknowledged connection", 30), 30);
+    assert_int_equal(wait_count(m, "(net.Native)", 30), 30);
+    assert_int_equal(tk_count_fds(m->pid), before);
+    int st = tk_stop(m, SIGTERM, WAIT_MS);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+    tk_free(m);
+}
+
 /* A client whose request is still unread when the worker has answered
  * (here: it is sent while the worker is stopped, so it is waiting when the
  * worker accepts) must read the answer and then an end of file. A close()
@@ -696,6 +738,7 @@ int main(void)
         cmocka_unit_test(test_bad_fd_numbers_are_refused),
         cmocka_unit_test(test_usage),
         cmocka_unit_test(test_answer_ends_in_eof_not_reset),
+        cmocka_unit_test(test_round_robin_connections),
         cmocka_unit_test(test_client_without_server),
         cmocka_unit_test(test_host_by_name),
         cmocka_unit_test(test_spread_script),
