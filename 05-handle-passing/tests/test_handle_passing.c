@@ -614,6 +614,14 @@ static void test_usage(void **state)
                         NULL, "--host", "bad host!");
     tk_expect_bad_value((const char *[]){"./handle-passing", "client", "-n", "0", NULL},
                         NULL, "-n", "0");
+
+    /* --rr sends connections: a UDP socket has none. */
+    p = tk_start((const char *[]){"./handle-passing", "--rr", "-u", NULL}, NULL);
+    status = tk_wait_exit(p, WAIT_MS);
+    assert_int_equal(WEXITSTATUS(status), 2);
+    assert_non_null(strstr(p->out, "--rr"));
+    assert_non_null(strstr(p->out, "-u"));
+    tk_free(p);
 }
 
 /* A client with no server says so once, not once per connection. */
