@@ -38,6 +38,7 @@
  */
 #define _DEFAULT_SOURCE /* SO_REUSEPORT: Linux 3.9+ and the BSDs, not POSIX.1-2008 */
 #include "take.h"
+#include "loop_once.h" /* 01-event-loop: a one-shot timer */
 #include "cli.h"
 #include "fdpass.h"
 #include "handle.h"
@@ -58,6 +59,7 @@
 #include <unistd.h>
 
 #define STOP_GRACE_MS 5000 /* after this, workers that did not exit get SIGKILL */
+#define RESUME_MS 250      /* --rr: accepting paused for want of fds, retried after */
 
 struct master;
 
@@ -78,12 +80,14 @@ typedef struct master {
     int listen_fd_number;
     /* How the server is sent: net.Server unless -u or --native. */
     handle_type_t htype;
-    int *udp_fds;       /* --reuseport: worker i's own UDP socket; NULL without */
-    int rr;             /* --rr: the master accepts, the workers get connections */
-    int rr_fd;          /* --rr: the listener the master keeps and accepts on; -1 */
-    int next;           /* --rr: the worker the next connection goes to */
-    long conns;         /* --rr: connections sent */
-    char listen_id[64]; /* "socket:[16054]" */
+    int *udp_fds;         /* --reuseport: worker i's own UDP socket; NULL without */
+    int rr;               /* --rr: the master accepts, the workers get connections */
+    int rr_fd;            /* --rr: the listener the master keeps and accepts on; -1 */
+    int next;             /* --rr: the worker the next connection goes to */
+    long conns;           /* --rr: connections sent */
+    loop_once_t resume;   /* --rr: pending while accepting is paused */
+    long pause_logged_at; /* --rr: `conns` when a pause was last reported */
+    char listen_id[64];   /* "socket:[16054]" */
     int stopping;
     loop_timer_t *kill_timer;
 } master_t;
@@ -477,6 +481,31 @@ static void send_connection(master_t *m, int c)
     close(c);
 }
 
+static void on_resume(void *arg)
+{
+    master_t *m = arg;
+    if (loop_modify(m->loop, m->rr_fd, LOOP_READ) == -1)
+        err(1, "loop_modify on the server");
+}
+
+/* accept(2) failed with the connection still waiting (out of fds or
+ * memory). The listener stays readable, so a level-triggered loop would
+ * call on_connection again at once, fail again, and spin: stop watching it
+ * for RESUME_MS instead, as the worker's pause_accept() does. */
+static void pause_accepting(master_t *m, int error)
+{
+    if (loop_modify(m->loop, m->rr_fd, 0) == -1)
+        err(1, "loop_modify on the server");
+    if (loop_once_start(m->loop, &m->resume, RESUME_MS, on_resume, m) == -1)
+        err(1, "loop_timer_add");
+    if (m->pause_logged_at != m->conns) { /* once per episode */
+        m->pause_logged_at = m->conns;
+        fprintf(stderr,
+                "[master %d] accept: %s; pausing accept, trying again every %d ms\n",
+                m->pid, strerror(error), RESUME_MS);
+    }
+}
+
 /* The listener is readable: accept every waiting connection (the listener
  * is non-blocking, so EAGAIN ends the round) and pass each one on. */
 static void on_connection(loop_t *loop, int fd, int events, void *arg)
@@ -488,11 +517,10 @@ static void on_connection(loop_t *loop, int fd, int events, void *arg)
         int c = accept(fd, NULL, NULL);
         if (c == -1 && (errno == EINTR || errno == ECONNABORTED))
             continue;
-        if (c == -1) {
-            if (errno != EAGAIN && errno != EWOULDBLOCK)
-                warn("accept"); /* EMFILE: tried again on the next wake-up */
+        if (c == -1 && errno != EAGAIN && errno != EWOULDBLOCK)
+            pause_accepting(m, errno); /* EMFILE, ENFILE, ENOBUFS, ENOMEM */
+        if (c == -1)
             return;
-        }
         if (net_set_cloexec(c) == -1)
             err(1, "fcntl FD_CLOEXEC");
         send_connection(m, c);
@@ -514,6 +542,7 @@ static void stop_accepting(master_t *m)
 {
     if (m->rr_fd == -1)
         return;
+    loop_once_cancel(m->loop, &m->resume);
     if (loop_unwatch(m->loop, m->rr_fd) == -1)
         warn("loop_unwatch");
     close(m->rr_fd);
@@ -743,7 +772,10 @@ int main(int argc, char *argv[])
         return run_client(&o);
     }
     parse_args(argc, argv, 1, 0, &o);
-    master_t m = {.pid = (int)getpid(), .nworkers = (int)o.workers, .rr_fd = -1};
+    master_t m = {.pid = (int)getpid(),
+                  .nworkers = (int)o.workers,
+                  .rr_fd = -1,
+                  .pause_logged_at = -1};
     /* Writes to a closed client or channel must be EPIPE, not death. */
     if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
         err(1, "signal SIGPIPE");

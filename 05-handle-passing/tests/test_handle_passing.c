@@ -402,6 +402,66 @@ static void test_round_robin_connections(void **state)
     tk_free(m);
 }
 
+#ifdef __linux__
+/* The lowest fd number process pid does not use. */
+static int lowest_free_fd(int pid)
+{
+    char path[64];
+    for (int fd = 0;; fd++) {
+        snprintf(path, sizeof path, "/proc/%d/fd/%d", pid, fd);
+        if (access(path, F_OK) == -1)
+            return fd;
+    }
+}
+#endif
+
+/* --rr: a master out of fds pauses accepting instead of spinning on a
+ * listener that stays readable, and serves the waiting client once fds are
+ * available again (the worker's test above, for the master). */
+static void test_rr_master_out_of_fds_pauses_accept(void **state)
+{
+    (void)state;
+#ifdef __linux__
+    tk_proc *m =
+        tk_start((const char *[]){"./handle-passing", "-p", "0", "-w", "1", "--rr", NULL},
+                 (const char *[]){"NODE_CHANNEL_FD", "PORT", "HOST", NULL});
+    assert_non_null(m);
+    int port = tk_wait_listening(m, WAIT_MS);
+    assert_true(port > 0);
+    assert_non_null(tk_wait_output(m, "the master accepts", WAIT_MS));
+    struct rlimit old, low;
+    assert_int_equal(prlimit(m->pid, RLIMIT_NOFILE, NULL, &old), 0);
+    low = old;
+    low.rlim_cur = (rlim_t)lowest_free_fd(m->pid);
+    assert_int_equal(prlimit(m->pid, RLIMIT_NOFILE, &low, NULL), 0);
+
+    int c = tk_connect("127.0.0.1", port, WAIT_MS); /* waits in the backlog */
+    assert_true(c >= 0);
+    char want[160];
+    snprintf(want, sizeof want, "accept: %s", tk_strerror(EMFILE));
+    assert_non_null(tk_wait_output(m, want, WAIT_MS));
+    long cpu0 = tk_cpu_ms(m->pid);
+    assert_null(tk_wait_output(m, tk_strerror(EMFILE), 1000));
+    long cpu1 = tk_cpu_ms(m->pid);
+    assert_true(cpu0 >= 0 && cpu1 >= 0);
+    if (cpu1 - cpu0 > 300)
+        fail_msg("master used %ld ms of CPU in 1 s while paused", cpu1 - cpu0);
+
+    assert_int_equal(prlimit(m->pid, RLIMIT_NOFILE, &old, NULL), 0);
+    char buf[128];
+    ssize_t n = tk_read_all(c, buf, sizeof buf, WAIT_MS);
+    close(c);
+    assert_true(n > 0);
+    assert_non_null(strstr(buf, "child data, pid "));
+    int st = tk_stop(m, SIGTERM, WAIT_MS);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+    tk_free(m);
+#else
+    skip(); /* prlimit(2) is Linux-only */
+#endif
+}
+
 /* A client whose request is still unread when the worker has answered
  * (here: it is sent while the worker is stopped, so it is waiting when the
  * worker accepts) must read the answer and then an end of file. A close()
@@ -747,6 +807,7 @@ int main(void)
         cmocka_unit_test(test_usage),
         cmocka_unit_test(test_answer_ends_in_eof_not_reset),
         cmocka_unit_test(test_round_robin_connections),
+        cmocka_unit_test(test_rr_master_out_of_fds_pauses_accept),
         cmocka_unit_test(test_client_without_server),
         cmocka_unit_test(test_host_by_name),
         cmocka_unit_test(test_spread_script),
