@@ -38,6 +38,7 @@
  */
 #define _DEFAULT_SOURCE /* SO_REUSEPORT: Linux 3.9+ and the BSDs, not POSIX.1-2008 */
 #include "take.h"
+#include "loop_once.h" /* 01-event-loop: a one-shot timer */
 #include "cli.h"
 #include "fdpass.h"
 #include "handle.h"
@@ -58,6 +59,7 @@
 #include <unistd.h>
 
 #define STOP_GRACE_MS 5000 /* after this, workers that did not exit get SIGKILL */
+#define RESUME_MS 250      /* --rr: accepting paused for want of fds, retried after */
 
 struct master;
 
@@ -78,8 +80,14 @@ typedef struct master {
     int listen_fd_number;
     /* How the server is sent: net.Server unless -u or --native. */
     handle_type_t htype;
-    int *udp_fds;       /* --reuseport: worker i's own UDP socket; NULL without */
-    char listen_id[64]; /* "socket:[16054]" */
+    int *udp_fds;         /* --reuseport: worker i's own UDP socket; NULL without */
+    int rr;               /* --rr: the master accepts, the workers get connections */
+    int rr_fd;            /* --rr: the listener the master keeps and accepts on; -1 */
+    int next;             /* --rr: the worker the next connection goes to */
+    long conns;           /* --rr: connections sent */
+    loop_once_t resume;   /* --rr: pending while accepting is paused */
+    long pause_logged_at; /* --rr: `conns` when a pause was last reported */
+    char listen_id[64];   /* "socket:[16054]" */
     int stopping;
     loop_timer_t *kill_timer;
 } master_t;
@@ -88,7 +96,7 @@ static void usage(FILE *to)
 {
     fprintf(
         to,
-        "usage: handle-passing [-u] [--native] [-p PORT] [-H HOST] [-w WORKERS]\n"
+        "usage: handle-passing [-u] [--native | --rr] [-p PORT] [-H HOST] [-w WORKERS]\n"
         "                      [-- WORKER [ARGS...]]\n"
         "       handle-passing client [-u] [-p PORT] [-H HOST] [-n COUNT]\n"
         "       handle-passing take [-n COUNT] PID FD\n"
@@ -115,6 +123,9 @@ static void usage(FILE *to)
         "                      dgram.Native, as Node's cluster primary does\n"
         "      --reuseport     with -u: one UDP socket per worker on the port,\n"
         "                      each bound with SO_REUSEPORT (Linux)\n"
+        "      --rr            round robin: the master keeps the listener, accepts,\n"
+        "                      and sends each connection to the next worker as a\n"
+        "                      net.Native, as Node's cluster primary does\n"
         "\n"
         "take: take fd FD of the running process PID with pidfd_getfd(2) (Linux\n"
         "5.6+) and answer COUNT connections on it (default 3).\n");
@@ -131,6 +142,7 @@ typedef struct {
     /* -u: a UDP socket, a dgram.Socket; --native: a net.Native or dgram.Native */
     int udp, native;
     int reuseport; /* --reuseport: a UDP socket per worker, SO_REUSEPORT */
+    int rr;        /* --rr: the master accepts; each connection to the next worker */
 } options_t;
 
 /* Flags override the environment, which overrides the defaults. A bad
@@ -138,7 +150,7 @@ typedef struct {
 static void parse_args(int argc, char *argv[], int first, int client, options_t *o)
 {
     cli_init(client ? "handle-passing client" : "handle-passing", usage);
-    o->udp = o->native = o->reuseport = 0;
+    o->udp = o->native = o->reuseport = o->rr = 0;
     o->host = cli_env("HOST", "127.0.0.1");
     const char *host_from = "HOST";
     o->port = cli_env_long("PORT", 0, 0, 65535);
@@ -162,6 +174,8 @@ static void parse_args(int argc, char *argv[], int first, int client, options_t 
             o->native = 1;
         } else if (!client && strcmp(a, "--reuseport") == 0) {
             o->reuseport = 1;
+        } else if (!client && strcmp(a, "--rr") == 0) {
+            o->rr = 1;
         } else if (strcmp(a, "-p") == 0 || strcmp(a, "--port") == 0) {
             o->port = cli_long(a, cli_value(argc, argv, &i), 0, 65535);
         } else if (strcmp(a, "-H") == 0 || strcmp(a, "--host") == 0) {
@@ -185,6 +199,9 @@ static void parse_args(int argc, char *argv[], int first, int client, options_t 
 #endif
     if (o->reuseport && !o->udp)
         cli_fail("--reuseport goes with -u");
+    if (o->rr && (o->udp || o->native))
+        cli_fail("--rr sends TCP connections, as net.Native: not with %s",
+                 o->udp ? "-u" : "--native");
     if (client && o->port == 0)
         cli_fail("which port? (-p PORT, the one the master's listening line names)");
 }
@@ -398,6 +415,12 @@ static void on_ack(chan_t *ch, void *arg)
     (void)ch;
     worker_t *w = arg;
     master_t *m = w->m;
+    if (m->rr) {
+        printf("[master %d] worker %d acknowledged connection (NODE_HANDLE_ACK); the "
+               "master holds no fd for it now\n",
+               m->pid, (int)w->pid);
+        return;
+    }
     m->acked++;
     printf("[master %d] worker %d acknowledged the server (NODE_HANDLE_ACK)\n", m->pid,
            (int)w->pid);
@@ -421,6 +444,111 @@ static void on_kill_timer(loop_t *loop, loop_timer_t *timer, void *arg)
         }
 }
 
+/* ---- --rr: the master accepts, the workers answer -------------------------
+ *
+ * Node's cluster primary in round-robin mode (lib/internal/cluster/
+ * round_robin_handle.js) keeps the listener, accepts every connection
+ * itself and sends it to a worker as a bare TCP handle, which
+ * child_process names net.Native. Here the same, on this chapter's API. */
+
+/* The next worker in turn that still has a channel, or NULL. */
+static worker_t *next_worker(master_t *m)
+{
+    for (int k = 0; k < m->nworkers; k++) {
+        worker_t *w = &m->workers[m->next];
+        m->next = (m->next + 1) % m->nworkers;
+        if (w->ch != NULL)
+            return w;
+    }
+    return NULL;
+}
+
+/* Send connection c to the next worker, in the envelope Node's
+ * child.send('socket', socket._handle) writes:
+ * {"cmd":"NODE_HANDLE","type":"net.Native","msg":"socket"}. handle_send()
+ * keeps a dup of c until the worker's ACK (as Node's sender keeps the
+ * handle until NODE_HANDLE_ACK), so our own fd can go at once. */
+static void send_connection(master_t *m, int c)
+{
+    worker_t *w = next_worker(m);
+    json_value *msg = json_new_string("socket");
+    if (w == NULL || msg == NULL || handle_send(w->ch, msg, HANDLE_NET_NATIVE, c) == -1)
+        warnx("connection %ld: no worker took it; closed", m->conns + 1);
+    else
+        printf("[master %d] sent connection %ld (fd %d) to worker %d as a net.Native\n",
+               m->pid, ++m->conns, c, (int)w->pid);
+    json_free(msg);
+    close(c);
+}
+
+static void on_resume(void *arg)
+{
+    master_t *m = arg;
+    if (loop_modify(m->loop, m->rr_fd, LOOP_READ) == -1)
+        err(1, "loop_modify on the server");
+}
+
+/* accept(2) failed with the connection still waiting (out of fds or
+ * memory). The listener stays readable, so a level-triggered loop would
+ * call on_connection again at once, fail again, and spin: stop watching it
+ * for RESUME_MS instead, as the worker's pause_accept() does. */
+static void pause_accepting(master_t *m, int error)
+{
+    if (loop_modify(m->loop, m->rr_fd, 0) == -1)
+        err(1, "loop_modify on the server");
+    if (loop_once_start(m->loop, &m->resume, RESUME_MS, on_resume, m) == -1)
+        err(1, "loop_timer_add");
+    if (m->pause_logged_at != m->conns) { /* once per episode */
+        m->pause_logged_at = m->conns;
+        fprintf(stderr,
+                "[master %d] accept: %s; pausing accept, trying again every %d ms\n",
+                m->pid, strerror(error), RESUME_MS);
+    }
+}
+
+/* The listener is readable: accept every waiting connection (the listener
+ * is non-blocking, so EAGAIN ends the round) and pass each one on. */
+static void on_connection(loop_t *loop, int fd, int events, void *arg)
+{
+    (void)loop;
+    (void)events;
+    master_t *m = arg;
+    for (;;) {
+        int c = accept(fd, NULL, NULL);
+        if (c == -1 && (errno == EINTR || errno == ECONNABORTED))
+            continue;
+        if (c == -1 && errno != EAGAIN && errno != EWOULDBLOCK)
+            pause_accepting(m, errno); /* EMFILE, ENFILE, ENOBUFS, ENOMEM */
+        if (c == -1)
+            return;
+        if (net_set_cloexec(c) == -1)
+            err(1, "fcntl FD_CLOEXEC");
+        send_connection(m, c);
+    }
+}
+
+static void start_accepting(master_t *m)
+{
+    if (net_set_nonblock(m->rr_fd, 1) == -1)
+        err(1, "fcntl O_NONBLOCK");
+    if (loop_watch(m->loop, m->rr_fd, LOOP_READ, on_connection, m) == -1)
+        err(1, "loop_watch on the server");
+    printf("[master %d] the master accepts; each connection goes to the next worker "
+           "in turn\n",
+           m->pid);
+}
+
+static void stop_accepting(master_t *m)
+{
+    if (m->rr_fd == -1)
+        return;
+    loop_once_cancel(m->loop, &m->resume);
+    if (loop_unwatch(m->loop, m->rr_fd) == -1)
+        warn("loop_unwatch");
+    close(m->rr_fd);
+    m->rr_fd = -1;
+}
+
 /* SIGINT/SIGTERM: close the channels (Node's disconnect()); each worker sees
  * EOF and exits; we reap them and stop when the last one is gone. */
 static void on_stop_signal(loop_t *loop, int signo, void *arg)
@@ -429,6 +557,7 @@ static void on_stop_signal(loop_t *loop, int signo, void *arg)
     if (m->stopping)
         return;
     m->stopping = 1;
+    stop_accepting(m);
     printf("[master %d] %s: disconnecting from %d worker%s\n", m->pid,
            signo == SIGINT ? "SIGINT" : "SIGTERM", m->live, m->live == 1 ? "" : "s");
     for (int i = 0; i < m->nworkers; i++) {
@@ -480,6 +609,8 @@ static void start_worker(master_t *m, worker_t *w, char **wargv, char **env,
     if (handle_attach(w->ch, &hcb, w) == -1)
         err(1, "handle_attach");
 
+    if (m->rr)
+        return; /* --rr: the connections go out one by one (on_connection) */
     /* The post's `child.send('server', server)`. */
     json_value *msg = json_new_string("server");
     if (msg == NULL)
@@ -573,6 +704,21 @@ static int create_server(master_t *m, const options_t *o)
     return listen_fd;
 }
 
+/* 4. The post's server.close(): drop the master's reference. The socket
+ * lives on in handle.c's copies until the workers have it, and then in the
+ * workers. The master never accepts, so no client can get stuck in a
+ * master that has no handler (FACTS item 13). */
+static void close_server(master_t *m, int listen_fd)
+{
+    if (close(listen_fd) == -1)
+        err(1, "close");
+    printf("[master %d] closed its own copy of the server (fd %d), like server.close()\n",
+           m->pid, listen_fd);
+    for (int i = 1; m->udp_fds != NULL && i < m->nworkers; i++)
+        if (close(m->udp_fds[i]) == -1)
+            err(1, "close");
+}
+
 /* The loop LOOP_BACKEND names; SIGINT and SIGTERM stop the workers. The
  * same lines start 02's fork.c and 04's ipc.c, on purpose: their home would
  * be 01's cli.c, which must link without the loop (07's wake-order uses it
@@ -626,30 +772,28 @@ int main(int argc, char *argv[])
         return run_client(&o);
     }
     parse_args(argc, argv, 1, 0, &o);
-    master_t m = {.pid = (int)getpid(), .nworkers = (int)o.workers};
+    master_t m = {.pid = (int)getpid(),
+                  .nworkers = (int)o.workers,
+                  .rr_fd = -1,
+                  .pause_logged_at = -1};
     /* Writes to a closed client or channel must be EPIPE, not death. */
     if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
         err(1, "signal SIGPIPE");
 
     int listen_fd = create_server(&m, &o); /* 1. */
     m.loop = new_loop(&m);
+    if ((m.rr = o.rr))
+        m.rr_fd = listen_fd; /* kept: the master accepts (on_connection) */
     start_workers(&m, o.worker_argv, argv[0], listen_fd); /* 2 and 3. */
-
-    /* 4. The post's server.close(): drop the master's reference. The
-     * socket lives on in handle.c's copies until the workers have it,
-     * and then in the workers. The master never accepts, so no client can
-     * get stuck in a master that has no handler (FACTS item 13). */
-    if (close(listen_fd) == -1)
-        err(1, "close");
-    printf("[master %d] closed its own copy of the server (fd %d), like server.close()\n",
-           m.pid, listen_fd);
-    for (int i = 1; m.udp_fds != NULL && i < m.nworkers; i++)
-        if (close(m.udp_fds[i]) == -1)
-            err(1, "close");
+    if (o.rr)
+        start_accepting(&m);
+    else
+        close_server(&m, listen_fd); /* 4. */
 
     if (loop_run(m.loop) == -1)
         err(1, "loop_run");
     free(m.udp_fds);
+    stop_accepting(&m);
     for (int i = 0; i < m.nworkers; i++)
         chan_close(m.workers[i].ch);
     if (m.kill_timer != NULL)

@@ -6,7 +6,10 @@
 // KIND: tcp (a net.Server), udp (a dgram socket, sent as a dgram.Socket: the
 // envelope then carries "dgramType":"udp4" and the C worker answers
 // datagrams on it), tcp-native or udp-native (the bare libuv handle under
-// either, which Node sends as net.Native or dgram.Native).
+// either, which Node sends as net.Native or dgram.Native), conn or
+// conn-native (the master keeps the server, accepts, and sends each
+// connection to the next worker in turn: as a net.Socket, or its bare TCP
+// handle as a net.Native, as the cluster primary does in round-robin mode).
 //
 // fork() runs `execPath MODULE` (node unless options.execPath says
 // otherwise), so it would hand the C worker a module path it does not take.
@@ -30,12 +33,19 @@ const path = require('path');
 const worker = process.argv[2] || path.join(__dirname, '..', 'handle-passing-worker');
 const n = Number(process.argv[3] || 2);
 const kind = process.argv[4] || 'tcp';
+if (!['tcp', 'udp', 'tcp-native', 'udp-native', 'conn', 'conn-native'].includes(kind)) {
+  console.error(`main.js: bad KIND ${kind} (want tcp, udp, tcp-native, udp-native, conn or conn-native)`);
+  process.exit(2);
+}
 const udp = kind.startsWith('udp');
+const conn = kind.startsWith('conn');
 const native = kind.endsWith('-native');
 const tag = `[node-master ${process.pid}]`;
 const children = [];
 
-const server = udp ? dgram.createSocket('udp4') : net.createServer();
+// pauseOnConnect: the master must not read what a client sends before the
+// connection goes to a worker (Node's docs for child.send() and sockets).
+const server = udp ? dgram.createSocket('udp4') : net.createServer({ pauseOnConnect: conn });
 const port0 = Number(process.env.PORT || 0);
 const host = process.env.HOST || '127.0.0.1';
 const start = (fn) => (udp ? server.bind(port0, host, fn) : server.listen(port0, host, fn));
@@ -56,11 +66,13 @@ start(() => {
   for (let i = 0; i < n; i++) {
     const child = spawn(worker, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     children.push(child);
+    console.log(`${tag} started worker ${child.pid}`);
     child.on('message', (m) => console.log(`${tag} worker ${child.pid} says ${JSON.stringify(m)}`));
     child.on('exit', (code, signal) => {
       console.log(`${tag} worker ${child.pid} exited (${signal || code})`);
       if (children.every((c) => c.exitCode !== null || c.signalCode !== null)) process.exit(0);
     });
+    if (conn) continue; // the connections go out one by one (sendConnections)
     // The callback runs once the envelope and the fd are written; only
     // then is it safe to close the master's copy.
     child.send('server', native ? handle : server, (err) => {
@@ -71,11 +83,31 @@ start(() => {
       }
     });
   }
+  if (conn) sendConnections();
 });
+
+// conn, conn-native: each connection to the next worker in turn. A
+// net.Socket is detached from the master by send() and closed on the
+// worker's NODE_HANDLE_ACK. A bare handle (net.Native) is left to us, as
+// the cluster primary closes its own when the worker says it took it:
+// once send() has written it, the worker's copy is in the kernel's hands,
+// so ours can go.
+function sendConnections() {
+  let next = 0;
+  console.log(`${tag} the master accepts; each connection goes to the next worker in turn`);
+  server.on('connection', (socket) => {
+    const child = children[next++ % n];
+    child.send('socket', native ? socket._handle : socket, (err) => {
+      if (err) console.error(`${tag} send to worker ${child.pid}: ${err.message}`);
+      if (native || err) socket.destroy();
+    });
+  });
+}
 
 for (const sig of ['SIGINT', 'SIGTERM']) {
   process.on(sig, () => {
     console.log(`${tag} ${sig}: disconnecting from the workers`);
+    if (conn) server.close();
     for (const c of children) if (c.connected) c.disconnect();
   });
 }

@@ -670,6 +670,79 @@ static void test_dgram_envelopes_on_the_wire(void **state)
     loop_free(loop);
 }
 
+/* A connected socket of make_listener()'s listener: the accepted end; the
+ * client's end goes to *client. */
+static int make_connection(int lfd, int *client)
+{
+    struct sockaddr_in sa;
+    socklen_t sl = sizeof sa;
+    assert_int_equal(getsockname(lfd, (struct sockaddr *)&sa, &sl), 0);
+    *client = net_socket(AF_INET, SOCK_STREAM, O_CLOEXEC);
+    assert_true(*client >= 0);
+    assert_int_equal(connect(*client, (struct sockaddr *)&sa, sl), 0);
+    int c = accept(lfd, NULL, NULL);
+    assert_true(c >= 0);
+    return c;
+}
+
+/* A connection, both ways, byte for byte as Node v20 writes it (strace in
+ * NOTES.md, 05): child.send('socket', socket._handle), and the cluster
+ * primary in round-robin mode, send a bare TCP handle as a net.Native
+ * (what ./handle-passing --rr sends); child.send('socket', socket) sends a
+ * net.Socket with the server's "key", which the receiver takes as it takes
+ * any field it has no use for. */
+static void test_connection_envelopes(void **state)
+{
+    (void)state;
+    loop_t *loop = loop_new(LOOP_POLL);
+    int sv[2], lfd = make_listener(), client;
+    int conn = make_connection(lfd, &client);
+    assert_int_equal(net_socketpair(AF_UNIX, SOCK_STREAM, O_CLOEXEC, sv), 0);
+    seen_t a = {0}, b = {0};
+    chan_t *master = open_chan(loop, sv[0], &a);
+    json_value *m = str("socket");
+    assert_int_equal(handle_send(master, m, HANDLE_NET_NATIVE, conn), 0);
+    json_free(m);
+    char line[256];
+    int fd = raw_read_line(sv[1], line, sizeof line);
+    assert_string_equal(
+        line, "{\"cmd\":\"NODE_HANDLE\",\"type\":\"net.Native\",\"msg\":\"socket\"}");
+    assert_int_equal(inode_of(fd), inode_of(conn));
+    raw_send(sv[1], "{\"cmd\":\"NODE_HANDLE_ACK\"}\n", -1);
+    run_until(loop, &a.acks, 1);
+    chan_close(master); /* and sv[0] */
+
+    /* The other way: Node's net.Socket envelope into a C receiver. */
+    int raw = sv[1];
+    assert_int_equal(net_socketpair(AF_UNIX, SOCK_STREAM, O_CLOEXEC, sv), 0);
+    close(raw);
+    chan_t *worker = open_chan(loop, sv[1], &b);
+    raw_send(sv[0],
+             "{\"cmd\":\"NODE_HANDLE\",\"type\":\"net.Socket\",\"msg\":\"socket\","
+             "\"key\":\"4:127.0.0.1:0\"}\n",
+             fd);
+    run_until(loop, &b.messages, 1);
+    assert_string_equal(b.types[0], "net.Socket");
+    assert_string_equal(b.text[0], "\"socket\"");
+    assert_int_equal(inode_of(b.fds[0]), inode_of(conn));
+    assert_int_equal(raw_read_line(sv[0], line, sizeof line), -1);
+    assert_string_equal(line, "{\"cmd\":\"NODE_HANDLE_ACK\"}");
+    /* The fd works: what the worker writes, the client reads. */
+    assert_int_equal(write(b.fds[0], "hi", 2), 2);
+    char buf[4];
+    struct pollfd pf = {.fd = client, .events = POLLIN};
+    assert_int_equal(poll(&pf, 1, 2000), 1);
+    assert_int_equal(read(client, buf, sizeof buf), 2);
+    close(b.fds[0]);
+    close(fd);
+    close(conn);
+    close(client);
+    close(lfd);
+    close(sv[0]);
+    chan_close(worker);
+    loop_free(loop);
+}
+
 /* C to C, every type: each arrives with its type name, and a dgram.Socket
  * with its dgramType; the fds work (a datagram goes through the UDP one). */
 static void test_every_type_arrives(void **state)
@@ -776,6 +849,7 @@ int main(void)
         cmocka_unit_test(test_bad_arguments),
         cmocka_unit_test(test_dgram_envelopes_on_the_wire),
         cmocka_unit_test(test_every_type_arrives),
+        cmocka_unit_test(test_connection_envelopes),
         cmocka_unit_test(test_type_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

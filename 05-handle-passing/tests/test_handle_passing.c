@@ -360,6 +360,108 @@ static void test_udp_reuseport(void **state)
 }
 #endif
 
+/* --rr: the master keeps the listener, accepts, and sends each connection
+ * to the next worker in turn as a net.Native (Node's cluster primary in
+ * round-robin mode). 30 connections over 3 workers: 10 each, every one
+ * answered. Once every worker has acknowledged its connections the
+ * master holds no fd for any of them: as many fds as before the clients. */
+static void test_round_robin_connections(void **state)
+{
+    (void)state;
+    tk_proc *m =
+        tk_start((const char *[]){"./handle-passing", "-p", "0", "-w", "3", "--rr", NULL},
+                 (const char *[]){"NODE_CHANNEL_FD", "PORT", "HOST", NULL});
+    assert_non_null(m);
+    int port = tk_wait_listening(m, WAIT_MS);
+    assert_true(port > 0);
+    assert_non_null(tk_wait_output(m, "the master accepts", WAIT_MS));
+    int before = tk_count_fds(m->pid);
+    assert_true(before > 0);
+
+    char pbuf[16];
+    snprintf(pbuf, sizeof pbuf, "%d", port);
+    tk_proc *c = tk_start(
+        (const char *[]){"./handle-passing", "client", "-p", pbuf, "-n", "30", NULL},
+        NULL);
+    assert_non_null(c);
+    int status = tk_wait_exit(c, WAIT_MS);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    assert_int_equal(tk_count_output(c, "child data, pid "), 30);
+    const char *line = strstr(c->out, "30 connections served by 3 processes:");
+    assert_non_null(line);
+    assert_int_equal(tk_count_output(c, " x10"), 3);
+    tk_free(c);
+
+    assert_int_equal(wait_count(m, "acknowledged connection", 30), 30);
+    assert_int_equal(wait_count(m, "(net.Native)", 30), 30);
+    assert_int_equal(tk_count_fds(m->pid), before);
+    int st = tk_stop(m, SIGTERM, WAIT_MS);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+    tk_free(m);
+}
+
+#ifdef __linux__
+/* The lowest fd number process pid does not use. */
+static int lowest_free_fd(int pid)
+{
+    char path[64];
+    for (int fd = 0;; fd++) {
+        snprintf(path, sizeof path, "/proc/%d/fd/%d", pid, fd);
+        if (access(path, F_OK) == -1)
+            return fd;
+    }
+}
+#endif
+
+/* --rr: a master out of fds pauses accepting instead of spinning on a
+ * listener that stays readable, and serves the waiting client once fds are
+ * available again (the worker's test above, for the master). */
+static void test_rr_master_out_of_fds_pauses_accept(void **state)
+{
+    (void)state;
+#ifdef __linux__
+    tk_proc *m =
+        tk_start((const char *[]){"./handle-passing", "-p", "0", "-w", "1", "--rr", NULL},
+                 (const char *[]){"NODE_CHANNEL_FD", "PORT", "HOST", NULL});
+    assert_non_null(m);
+    int port = tk_wait_listening(m, WAIT_MS);
+    assert_true(port > 0);
+    assert_non_null(tk_wait_output(m, "the master accepts", WAIT_MS));
+    struct rlimit old, low;
+    assert_int_equal(prlimit(m->pid, RLIMIT_NOFILE, NULL, &old), 0);
+    low = old;
+    low.rlim_cur = (rlim_t)lowest_free_fd(m->pid);
+    assert_int_equal(prlimit(m->pid, RLIMIT_NOFILE, &low, NULL), 0);
+
+    int c = tk_connect("127.0.0.1", port, WAIT_MS); /* waits in the backlog */
+    assert_true(c >= 0);
+    char want[160];
+    snprintf(want, sizeof want, "accept: %s", tk_strerror(EMFILE));
+    assert_non_null(tk_wait_output(m, want, WAIT_MS));
+    long cpu0 = tk_cpu_ms(m->pid);
+    assert_null(tk_wait_output(m, tk_strerror(EMFILE), 1000));
+    long cpu1 = tk_cpu_ms(m->pid);
+    assert_true(cpu0 >= 0 && cpu1 >= 0);
+    if (cpu1 - cpu0 > 300)
+        fail_msg("master used %ld ms of CPU in 1 s while paused", cpu1 - cpu0);
+
+    assert_int_equal(prlimit(m->pid, RLIMIT_NOFILE, &old, NULL), 0);
+    char buf[128];
+    ssize_t n = tk_read_all(c, buf, sizeof buf, WAIT_MS);
+    close(c);
+    assert_true(n > 0);
+    assert_non_null(strstr(buf, "child data, pid "));
+    int st = tk_stop(m, SIGTERM, WAIT_MS);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+    tk_free(m);
+#else
+    skip(); /* prlimit(2) is Linux-only */
+#endif
+}
+
 /* A client whose request is still unread when the worker has answered
  * (here: it is sent while the worker is stopped, so it is waiting when the
  * worker accepts) must read the answer and then an end of file. A close()
@@ -572,6 +674,14 @@ static void test_usage(void **state)
                         NULL, "--host", "bad host!");
     tk_expect_bad_value((const char *[]){"./handle-passing", "client", "-n", "0", NULL},
                         NULL, "-n", "0");
+
+    /* --rr sends connections: a UDP socket has none. */
+    p = tk_start((const char *[]){"./handle-passing", "--rr", "-u", NULL}, NULL);
+    status = tk_wait_exit(p, WAIT_MS);
+    assert_int_equal(WEXITSTATUS(status), 2);
+    assert_non_null(strstr(p->out, "--rr"));
+    assert_non_null(strstr(p->out, "-u"));
+    tk_free(p);
 }
 
 /* A client with no server says so once, not once per connection. */
@@ -696,6 +806,8 @@ int main(void)
         cmocka_unit_test(test_bad_fd_numbers_are_refused),
         cmocka_unit_test(test_usage),
         cmocka_unit_test(test_answer_ends_in_eof_not_reset),
+        cmocka_unit_test(test_round_robin_connections),
+        cmocka_unit_test(test_rr_master_out_of_fds_pauses_accept),
         cmocka_unit_test(test_client_without_server),
         cmocka_unit_test(test_host_by_name),
         cmocka_unit_test(test_spread_script),

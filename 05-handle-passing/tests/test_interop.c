@@ -12,6 +12,10 @@
  * bare fds net.Native and dgram.Native. For UDP, datagrams take the place
  * of connections: each is answered by one worker.
  *
+ * And connections, both ways: the C master with --rr accepts and sends each
+ * connection to the next Node worker as a net.Native; node/main.js does the
+ * same for C workers, as a net.Socket (conn) or a net.Native (conn-native).
+ *
  * Both check from outside, in /proc, that the answering processes hold the
  * very socket the master bound, and that it is non-blocking there; and that
  * SIGTERM stops every worker through its channel, never with SIGKILL.
@@ -337,6 +341,114 @@ static void test_c_master_node_workers_dgram_native(void **state)
     c_master_node_workers("-u", "--native", 1);
 }
 
+/* One connection that sends a request first, as curl does, and reads the
+ * answer up to the end of file; the pid in it, or -1. */
+static int ask_pid_with_request(int port)
+{
+    int fd = tk_connect("127.0.0.1", port, WAIT_MS);
+    if (fd == -1)
+        return -1;
+    char buf[128];
+    ssize_t n = -1;
+    if (tk_send_str(fd, "GET / HTTP/1.0\r\n\r\n") == 0)
+        n = tk_read_all(fd, buf, sizeof buf, WAIT_MS);
+    close(fd);
+    int pid;
+    if (n <= 0 || sscanf(buf, "child data, pid %d\n", &pid) != 1)
+        return -1;
+    return pid;
+}
+
+/* The pids in "started worker N" lines, in the order they were started. */
+static int started_pids(tk_proc *p, int *pids, int max)
+{
+    int n = 0;
+    const char *s = p->out;
+    while ((s = strstr(s, "started worker ")) != NULL && n < max) {
+        s += strlen("started worker ");
+        pids[n++] = atoi(s);
+    }
+    return n;
+}
+
+/* Wait until process pid holds `want` fds again. */
+static int fds_back_to(int pid, int want)
+{
+    long long deadline = tk_now_ms() + WAIT_MS;
+    while (tk_count_fds(pid) != want && tk_now_ms() < deadline)
+        poll(NULL, 0, 20);
+    return tk_count_fds(pid);
+}
+
+/* The master accepts and sends each connection to the next worker in turn:
+ * connection i is answered by worker i % 2, and each worker says it got
+ * its connections as `seen`. Once they are all answered, the master holds
+ * as many fds as before: none for a connection it sent. */
+static void expect_connections_in_turn(tk_proc *p, const char *seen)
+{
+    int port = tk_wait_listening(p, WAIT_MS);
+    assert_true(port > 0);
+    assert_non_null(tk_wait_output(p, "the master accepts", WAIT_MS));
+    int pids[2];
+    assert_int_equal(started_pids(p, pids, 2), 2);
+    int before = tk_count_fds(p->pid);
+    for (int i = 0; i < 6; i++)
+        assert_int_equal(ask_pid_with_request(port), pids[i % 2]);
+    assert_int_equal(wait_count(p, seen, 6), 6);
+    assert_int_equal(fds_back_to(p->pid, before), before);
+
+    int status = tk_stop(p, SIGTERM, WAIT_MS);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    assert_int_equal(tk_count_output(p, "the master closed the channel; exiting"), 2);
+    assert_null(strstr(p->out, "did not exit; SIGKILL"));
+    tk_free(p);
+}
+
+/* A Node master sends each connection to C workers: kind conn or
+ * conn-native, `seen` what the C worker says it got. */
+static void node_master_sends_connections(const char *kind, const char *seen)
+{
+    if (skip_without_node()) {
+        skip();
+        return;
+    }
+    tk_proc *p = tk_start((const char *[]){node_path, "node/main.js",
+                                           "./handle-passing-worker", "2", kind, NULL},
+                          (const char *[]){"PORT=0", "HOST=127.0.0.1", NULL});
+    assert_non_null(p);
+    expect_connections_in_turn(p, seen);
+}
+
+static void test_node_master_c_workers_connections_net_socket(void **state)
+{
+    (void)state;
+    node_master_sends_connections("conn", "got a connection as fd 6 (net.Socket)");
+}
+
+static void test_node_master_c_workers_connections_net_native(void **state)
+{
+    (void)state;
+    node_master_sends_connections("conn-native", "got a connection as fd 6 (net.Native)");
+}
+
+/* ./handle-passing --rr with Node workers: each connection arrives in
+ * node/sub.js as a bare TCP handle, which it tells from a listener and
+ * wraps in a net.Socket. */
+static void test_c_master_rr_node_workers(void **state)
+{
+    (void)state;
+    if (skip_without_node()) {
+        skip();
+        return;
+    }
+    tk_proc *p = tk_start((const char *[]){"./handle-passing", "-p", "0", "-w", "2",
+                                           "--rr", "--", node_path, "node/sub.js", NULL},
+                          (const char *[]){"PORT", "HOST", NULL});
+    assert_non_null(p);
+    expect_connections_in_turn(p, "(net.Native, a bare TCP handle)");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -348,6 +460,9 @@ int main(void)
         cmocka_unit_test(test_c_master_node_workers_dgram_socket),
         cmocka_unit_test(test_c_master_node_workers_net_native),
         cmocka_unit_test(test_c_master_node_workers_dgram_native),
+        cmocka_unit_test(test_node_master_c_workers_connections_net_socket),
+        cmocka_unit_test(test_node_master_c_workers_connections_net_native),
+        cmocka_unit_test(test_c_master_rr_node_workers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
