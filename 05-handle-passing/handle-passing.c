@@ -78,7 +78,8 @@ typedef struct master {
     int live;  /* workers not yet reaped */
     int acked; /* workers that acknowledged the server */
     int listen_fd_number;
-    /* How the server is sent: net.Server unless -u or --native. */
+    /* How the server is sent (net.Server unless -u or --native), or with
+     * --rr each connection (net.Socket unless --native). */
     handle_type_t htype;
     int *udp_fds;         /* --reuseport: worker i's own UDP socket; NULL without */
     int rr;               /* --rr: the master accepts, the workers get connections */
@@ -96,7 +97,7 @@ static void usage(FILE *to)
 {
     fprintf(
         to,
-        "usage: handle-passing [-u] [--native | --rr] [-p PORT] [-H HOST] [-w WORKERS]\n"
+        "usage: handle-passing [-u | --rr] [--native] [-p PORT] [-H HOST] [-w WORKERS]\n"
         "                      [-- WORKER [ARGS...]]\n"
         "       handle-passing client [-u] [-p PORT] [-H HOST] [-n COUNT]\n"
         "       handle-passing take [-n COUNT] PID FD\n"
@@ -125,7 +126,8 @@ static void usage(FILE *to)
         "                      each bound with SO_REUSEPORT (Linux)\n"
         "      --rr            round robin: the master keeps the listener, accepts,\n"
         "                      and sends each connection to the next worker as a\n"
-        "                      net.Native, as Node's cluster primary does\n"
+        "                      net.Socket; with --native as a net.Native, as\n"
+        "                      Node's cluster primary does\n"
         "\n"
         "take: take fd FD of the running process PID with pidfd_getfd(2) (Linux\n"
         "5.6+) and answer COUNT connections on it (default 3).\n");
@@ -199,9 +201,8 @@ static void parse_args(int argc, char *argv[], int first, int client, options_t 
 #endif
     if (o->reuseport && !o->udp)
         cli_fail("--reuseport goes with -u");
-    if (o->rr && (o->udp || o->native))
-        cli_fail("--rr sends TCP connections, as net.Native: not with %s",
-                 o->udp ? "-u" : "--native");
+    if (o->rr && o->udp)
+        cli_fail("--rr sends TCP connections: not with -u");
     if (client && o->port == 0)
         cli_fail("which port? (-p PORT, the one the master's listening line names)");
 }
@@ -449,7 +450,9 @@ static void on_kill_timer(loop_t *loop, loop_timer_t *timer, void *arg)
  * Node's cluster primary in round-robin mode (lib/internal/cluster/
  * round_robin_handle.js) keeps the listener, accepts every connection
  * itself and sends it to a worker as a bare TCP handle, which
- * child_process names net.Native. Here the same, on this chapter's API. */
+ * child_process names net.Native. Here the same, on this chapter's API,
+ * with --native; without it, each connection goes as a net.Socket, the
+ * type a Node program's own child.send('socket', socket) uses. */
 
 /* The next worker in turn that still has a channel, or NULL. */
 static worker_t *next_worker(master_t *m)
@@ -464,19 +467,21 @@ static worker_t *next_worker(master_t *m)
 }
 
 /* Send connection c to the next worker, in the envelope Node's
- * child.send('socket', socket._handle) writes:
- * {"cmd":"NODE_HANDLE","type":"net.Native","msg":"socket"}. handle_send()
- * keeps a dup of c until the worker's ACK (as Node's sender keeps the
- * handle until NODE_HANDLE_ACK), so our own fd can go at once. */
+ * child.send('socket', socket) writes, {"cmd":"NODE_HANDLE","type":
+ * "net.Socket","msg":"socket"} (Node adds a "key" naming its server, which
+ * we have not got), or with --native the one child.send('socket',
+ * socket._handle) writes, "type":"net.Native". handle_send() keeps a dup
+ * of c until the worker's ACK (as Node's sender keeps the handle until
+ * NODE_HANDLE_ACK), so our own fd can go at once. */
 static void send_connection(master_t *m, int c)
 {
     worker_t *w = next_worker(m);
     json_value *msg = json_new_string("socket");
-    if (w == NULL || msg == NULL || handle_send(w->ch, msg, HANDLE_NET_NATIVE, c) == -1)
+    if (w == NULL || msg == NULL || handle_send(w->ch, msg, m->htype, c) == -1)
         warnx("connection %ld: no worker took it; closed", m->conns + 1);
     else
-        printf("[master %d] sent connection %ld (fd %d) to worker %d as a net.Native\n",
-               m->pid, ++m->conns, c, (int)w->pid);
+        printf("[master %d] sent connection %ld (fd %d) to worker %d as a %s\n", m->pid,
+               ++m->conns, c, (int)w->pid, handle_type_name(m->htype));
     json_free(msg);
     close(c);
 }
@@ -681,11 +686,13 @@ static int create_server(master_t *m, const options_t *o)
         errx(1, "%s", why);
     if (o->udp)
         m->htype = o->native ? HANDLE_DGRAM_NATIVE : HANDLE_DGRAM_SOCKET;
+    else if (o->rr) /* the listener stays here; each connection goes */
+        m->htype = o->native ? HANDLE_NET_NATIVE : HANDLE_NET_SOCKET;
     else
         m->htype = o->native ? HANDLE_NET_NATIVE : HANDLE_NET_SERVER;
     printf("[master %d] listening on %s:%d (pid %d)%s\n", m->pid, o->host, port, m->pid,
            o->udp ? " for UDP datagrams" : "");
-    if (m->htype != HANDLE_NET_SERVER)
+    if (m->htype != HANDLE_NET_SERVER && !o->rr)
         printf("[master %d] it goes to the workers as a %s\n", m->pid,
                handle_type_name(m->htype));
     m->listen_fd_number = listen_fd;

@@ -361,16 +361,17 @@ static void test_udp_reuseport(void **state)
 #endif
 
 /* --rr: the master keeps the listener, accepts, and sends each connection
- * to the next worker in turn as a net.Native (Node's cluster primary in
+ * to the next worker in turn, as a net.Socket (Node's child.send('socket',
+ * socket)) or with --native as a net.Native (Node's cluster primary in
  * round-robin mode). 30 connections over 3 workers: 10 each, every one
- * answered. Once every worker has acknowledged its connections the
- * master holds no fd for any of them: as many fds as before the clients. */
-static void test_round_robin_connections(void **state)
+ * answered, in the envelope asked for. Once every worker has acknowledged
+ * its connections the master holds no fd for any of them: as many fds as
+ * before the clients. */
+static void check_round_robin(const char *native, const char *seen)
 {
-    (void)state;
-    tk_proc *m =
-        tk_start((const char *[]){"./handle-passing", "-p", "0", "-w", "3", "--rr", NULL},
-                 (const char *[]){"NODE_CHANNEL_FD", "PORT", "HOST", NULL});
+    tk_proc *m = tk_start(
+        (const char *[]){"./handle-passing", "-p", "0", "-w", "3", "--rr", native, NULL},
+        (const char *[]){"NODE_CHANNEL_FD", "PORT", "HOST", NULL});
     assert_non_null(m);
     int port = tk_wait_listening(m, WAIT_MS);
     assert_true(port > 0);
@@ -394,12 +395,24 @@ static void test_round_robin_connections(void **state)
     tk_free(c);
 
     assert_int_equal(wait_count(m, "acknowledged connection", 30), 30);
-    assert_int_equal(wait_count(m, "(net.Native)", 30), 30);
+    assert_int_equal(wait_count(m, seen, 30), 30);
     assert_int_equal(tk_count_fds(m->pid), before);
     int st = tk_stop(m, SIGTERM, WAIT_MS);
     assert_true(WIFEXITED(st));
     assert_int_equal(WEXITSTATUS(st), 0);
     tk_free(m);
+}
+
+static void test_round_robin_connections(void **state)
+{
+    (void)state;
+    check_round_robin(NULL, "(net.Socket)");
+}
+
+static void test_round_robin_connections_native(void **state)
+{
+    (void)state;
+    check_round_robin("--native", "(net.Native)");
 }
 
 #ifdef __linux__
@@ -807,6 +820,7 @@ int main(void)
         cmocka_unit_test(test_usage),
         cmocka_unit_test(test_answer_ends_in_eof_not_reset),
         cmocka_unit_test(test_round_robin_connections),
+        cmocka_unit_test(test_round_robin_connections_native),
         cmocka_unit_test(test_rr_master_out_of_fds_pauses_accept),
         cmocka_unit_test(test_client_without_server),
         cmocka_unit_test(test_host_by_name),

@@ -423,30 +423,47 @@ static void node_master_sends_connections(const char *kind, const char *seen)
 static void test_node_master_c_workers_connections_net_socket(void **state)
 {
     (void)state;
-    node_master_sends_connections("conn", "got a connection as fd 6 (net.Socket)");
+    node_master_sends_connections("conn", "(net.Socket)");
 }
 
 static void test_node_master_c_workers_connections_net_native(void **state)
 {
     (void)state;
-    node_master_sends_connections("conn-native", "got a connection as fd 6 (net.Native)");
+    node_master_sends_connections("conn-native", "(net.Native)");
 }
 
-/* ./handle-passing --rr with Node workers: each connection arrives in
- * node/sub.js as a bare TCP handle, which it tells from a listener and
- * wraps in a net.Socket. */
-static void test_c_master_rr_node_workers(void **state)
+/* ./handle-passing --rr with Node workers: Node turns a net.Socket envelope
+ * into a net.Socket itself; a net.Native (--native) arrives in node/sub.js
+ * as a bare TCP handle, which it tells from a listener and wraps in a
+ * net.Socket. */
+static void c_master_rr_node_workers(const char *native, const char *seen)
 {
-    (void)state;
     if (skip_without_node()) {
         skip();
         return;
     }
-    tk_proc *p = tk_start((const char *[]){"./handle-passing", "-p", "0", "-w", "2",
-                                           "--rr", "--", node_path, "node/sub.js", NULL},
-                          (const char *[]){"PORT", "HOST", NULL});
+    const char *argv[] = {
+        "./handle-passing", "-p",          "0",  "-w", "2", "--rr", "--",
+        node_path,          "node/sub.js", NULL, NULL};
+    if (native != NULL) { /* before the "--" */
+        memmove(&argv[7], &argv[6], 4 * sizeof argv[0]);
+        argv[6] = native;
+    }
+    tk_proc *p = tk_start(argv, (const char *[]){"PORT", "HOST", NULL});
     assert_non_null(p);
-    expect_connections_in_turn(p, "(net.Native, a bare TCP handle)");
+    expect_connections_in_turn(p, seen);
+}
+
+static void test_c_master_rr_node_workers(void **state)
+{
+    (void)state;
+    c_master_rr_node_workers(NULL, "(net.Socket)");
+}
+
+static void test_c_master_rr_native_node_workers(void **state)
+{
+    (void)state;
+    c_master_rr_node_workers("--native", "(net.Native, a bare TCP handle)");
 }
 
 int main(void)
@@ -463,6 +480,7 @@ int main(void)
         cmocka_unit_test(test_node_master_c_workers_connections_net_socket),
         cmocka_unit_test(test_node_master_c_workers_connections_net_native),
         cmocka_unit_test(test_c_master_rr_node_workers),
+        cmocka_unit_test(test_c_master_rr_native_node_workers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
