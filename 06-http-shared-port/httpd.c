@@ -115,9 +115,10 @@ static void check_drained(httpd_t *h)
 static void conn_close(httpd_t *h, int fd)
 {
     conn_t *c = &h->conns[fd];
-    if (c->watched)
-        loop_unwatch(h->loop, fd);
-    close(fd);
+    /* The worker holds the only reference to an accepted socket (it never
+     * forks, and the fd is close-on-exec), so the close takes it out of
+     * epoll's list: loop_close() skips the epoll_ctl DEL of loop_unwatch(). */
+    loop_close(h->loop, fd);
     free(c->pend);
     c->pend = NULL;
     c->state = C_FREE;
