@@ -296,18 +296,34 @@ int loop_modify(loop_t *loop, int fd, int events)
     return 0;
 }
 
-int loop_unwatch(loop_t *loop, int fd)
+/* Forget fd's watcher. `closing`: the caller closes the fd next, and the
+ * close tells the kernel, so the backend need not. */
+static int unwatch(loop_t *loop, int fd, int closing)
 {
     if (fd < 0 || fd >= loop->w_cap || !loop->w[fd].active) {
         errno = ENOENT;
         return -1;
     }
     struct watcher *w = &loop->w[fd];
-    loop->ops->set(loop->be, fd, 0); /* an fd closed first is no error */
+    if (closing && loop->ops->forget != NULL)
+        loop->ops->forget(loop->be, fd);
+    else
+        loop->ops->set(loop->be, fd, 0); /* an fd closed first is no error */
     if (!w->internal)
         loop->nwatch--;
     memset(w, 0, sizeof *w);
     return 0;
+}
+
+int loop_unwatch(loop_t *loop, int fd)
+{
+    return unwatch(loop, fd, 0);
+}
+
+int loop_close(loop_t *loop, int fd)
+{
+    unwatch(loop, fd, 1); /* ENOENT: not watched, just closed */
+    return close(fd);
 }
 
 int loop_watch_count(const loop_t *loop)

@@ -39,6 +39,11 @@ struct loop_backend_ops {
      * Returns 0, or -1 with errno set and the interest left as it was. */
     int (*set)(void *state, int fd, int events);
 
+    /* fd is about to be closed, and closing it takes it out of any
+     * kernel-side list (the last reference): forget it without a system
+     * call. NULL where set(state, fd, 0) makes no call anyway. */
+    void (*forget)(void *state, int fd);
+
     /* Wait at most timeout_ms (-1: no limit) and call loop_ready() once
      * for each ready fd. Returns 0, or -1 with errno set (EINTR included:
      * the core decides what an interrupted wait means). */

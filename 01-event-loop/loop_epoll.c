@@ -115,6 +115,15 @@ static int epoll_set(void *state, int fd, int events)
     return 0;
 }
 
+/* close() of the last reference to an fd takes it out of every epoll
+ * list: only our record of it has to go. */
+static void epoll_forget(void *state, int fd)
+{
+    struct epoll_state *e = state;
+    if (fd < e->cap)
+        e->registered[fd] = 0;
+}
+
 static int epoll_wait_ready(void *state, loop_t *loop, int timeout_ms)
 {
     struct epoll_state *e = state;
@@ -142,6 +151,7 @@ const struct loop_backend_ops loop_epoll_ops = {
     .create = epoll_create_state,
     .destroy = epoll_destroy,
     .set = epoll_set,
+    .forget = epoll_forget,
     .wait = epoll_wait_ready,
 };
 

@@ -34,6 +34,8 @@
 #define PEND_PAUSE (64 * 1024) /* stop reading a client this far behind */
 #define EMFILE_PAUSE_MS 100    /* how long the listener rests after accept fails */
 #define DRAIN_GRACE_MS 300     /* idle connections live this long into a drain */
+#define EARLY_MISSES 2         /* first reads finding nothing before we stop trying */
+#define EARLY_PROBE 16         /* ... and then one new connection in this many tries */
 
 /* A lingering close (see start_linger) reads and drops what the client still
  * sends, so that it can read our last words. It ends when the client closes,
@@ -78,7 +80,9 @@ struct httpd {
     void *done_arg;
     int draining;
     int emfile_logged;
-    conn_t *conns; /* indexed by fd */
+    int early_misses;       /* first reads in a row that found no request yet */
+    unsigned early_skipped; /* new connections not read at once since then */
+    conn_t *conns;          /* indexed by fd */
     int conns_cap;
     int open;
     uint64_t now;
@@ -115,9 +119,10 @@ static void check_drained(httpd_t *h)
 static void conn_close(httpd_t *h, int fd)
 {
     conn_t *c = &h->conns[fd];
-    if (c->watched)
-        loop_unwatch(h->loop, fd);
-    close(fd);
+    /* The worker holds the only reference to an accepted socket (it never
+     * forks, and the fd is close-on-exec), so the close takes it out of
+     * epoll's list: loop_close() skips the epoll_ctl DEL of loop_unwatch(). */
+    loop_close(h->loop, fd);
     free(c->pend);
     c->pend = NULL;
     c->state = C_FREE;
@@ -446,7 +451,8 @@ static int process(httpd_t *h, int fd, conn_t *c, const char *buf, size_t n)
     return 0;
 }
 
-static void read_and_answer(httpd_t *h, int fd, conn_t *c)
+/* Returns 0 if the first read found nothing (EAGAIN), else 1. */
+static int read_and_answer(httpd_t *h, int fd, conn_t *c)
 {
     /* A few reads per wake at most: one busy client must not starve the
      * others. Level-triggered readiness brings us back for the rest. */
@@ -455,15 +461,20 @@ static void read_and_answer(httpd_t *h, int fd, conn_t *c)
         if (n == -1) {
             if (errno == EINTR)
                 continue;
-            if (errno == EAGAIN || errno == EWOULDBLOCK)
+            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                if (i == 0) {
+                    flush(h, fd, c);
+                    return 0;
+                }
                 break;
+            }
             conn_close(h, fd); /* ECONNRESET and friends */
-            return;
+            return 1;
         }
         if (n == 0) {
             if (c->state == C_LINGER) {
                 conn_close(h, fd); /* the client closed too: done */
-                return;
+                return 1;
             }
             /* EOF. What was asked before it is still answered (a client may
              * shut down its side and wait for the reply, as `nc -N` does);
@@ -479,7 +490,7 @@ static void read_and_answer(httpd_t *h, int fd, conn_t *c)
             c->linger_bytes += (size_t)n;
             if (c->linger_bytes > LINGER_MAX_BYTES) {
                 conn_close(h, fd);
-                return;
+                return 1;
             }
             c->deadline = h->now + LINGER_IDLE_MS;
             if (c->deadline > c->linger_end)
@@ -487,11 +498,12 @@ static void read_and_answer(httpd_t *h, int fd, conn_t *c)
             continue;
         }
         if (process(h, fd, c, h->in, (size_t)n) == -1)
-            return;
+            return 1;
         if (c->want_close || (size_t)n < sizeof h->in)
             break;
     }
     flush(h, fd, c);
+    return 1;
 }
 
 /* h->out is shared by every connection, but what it holds belongs to one:
@@ -500,10 +512,11 @@ static void read_and_answer(httpd_t *h, int fd, conn_t *c)
  * (a read that fails after requests were answered: the client reset), and
  * they are thrown away here. Kept, they would go out in front of the next
  * connection's own responses, to the wrong client. */
-static void on_readable(httpd_t *h, int fd, conn_t *c)
+static int on_readable(httpd_t *h, int fd, conn_t *c)
 {
-    read_and_answer(h, fd, c);
+    int found = read_and_answer(h, fd, c);
     h->out_len = 0;
+    return found;
 }
 
 static void on_conn(loop_t *loop, int fd, int events, void *arg)
@@ -535,6 +548,27 @@ static void resume_accepting(loop_t *loop, loop_timer_t *t, void *arg)
 static int accept_one(int lfd)
 {
     return net_accept(lfd, O_CLOEXEC | O_NONBLOCK);
+}
+
+/* A new connection. Read at once, before asking the loop to watch it: if
+ * the request is there already, a connection that is answered and closed
+ * in this call (Connection: close) never costs an epoll_ctl or a wake-up.
+ * If nothing is there yet, read() says EAGAIN and flush() starts watching
+ * it: a read for nothing. Whether the request beats the accept is a race
+ * with the client (it wins when the server is the slower side), so after
+ * EARLY_MISSES misses in a row new connections go straight to the loop,
+ * and one in EARLY_PROBE tries again to learn whether the race turned. */
+static void serve_new(httpd_t *h, int fd)
+{
+    conn_t *c = &h->conns[fd];
+    if (h->early_misses >= EARLY_MISSES && ++h->early_skipped % EARLY_PROBE != 0) {
+        flush(h, fd, c);
+        return;
+    }
+    if (on_readable(h, fd, c))
+        h->early_misses = 0;
+    else if (h->early_misses < EARLY_MISSES)
+        h->early_misses++;
 }
 
 static void on_listener(loop_t *loop, int lfd, int events, void *arg)
@@ -571,12 +605,7 @@ static void on_listener(loop_t *loop, int lfd, int events, void *arg)
             close(fd);
             continue;
         }
-        /* Read at once, before asking the loop to watch it: under load the
-         * request is usually there already, and a connection that is
-         * answered and closed in this call (Connection: close) never costs
-         * an epoll_ctl or a wake-up. If nothing is there yet, read() says
-         * EAGAIN and flush() starts watching it. */
-        on_readable(h, fd, &h->conns[fd]);
+        serve_new(h, fd);
     }
 }
 

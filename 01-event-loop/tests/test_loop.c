@@ -365,7 +365,8 @@ struct swap {
     int a[2], b[2];
     int calls_a, calls_b, calls_new;
     int new_fd[2];
-    int reused; /* the new pipe got the closed fd number */
+    int reused;    /* the new pipe got the closed fd number */
+    int use_close; /* remove the other by loop_close(), not unwatch + close */
 };
 
 static void on_new(loop_t *loop, int fd, int events, void *arg)
@@ -380,8 +381,12 @@ static void on_new(loop_t *loop, int fd, int events, void *arg)
 static void swap_other(loop_t *loop, struct swap *s, int other[2])
 {
     int old = other[0];
-    assert_int_equal(loop_unwatch(loop, old), 0);
-    close(other[0]);
+    if (s->use_close) {
+        assert_int_equal(loop_close(loop, old), 0);
+    } else {
+        assert_int_equal(loop_unwatch(loop, old), 0);
+        close(other[0]);
+    }
     close(other[1]);
     other[0] = other[1] = -1;
     assert_int_equal(pipe(s->new_fd), 0);
@@ -409,11 +414,12 @@ static void on_b(loop_t *loop, int fd, int events, void *arg)
         swap_other(loop, s, s->a);
 }
 
-static void test_remove_gathered_and_reuse(void **state)
+static void remove_gathered_and_reuse(void **state, int use_close)
 {
     loop_t *loop = new_loop(state);
     struct swap s;
     memset(&s, 0, sizeof s);
+    s.use_close = use_close;
     make_pipe(s.a);
     make_pipe(s.b);
     assert_int_equal(loop_watch(loop, s.a[0], LOOP_READ, on_a, &s), 0);
@@ -445,6 +451,55 @@ static void test_remove_gathered_and_reuse(void **state)
             close(s.b[i]);
         close(s.new_fd[i]);
     }
+    loop_free(loop);
+}
+
+static void test_remove_gathered_and_reuse(void **state)
+{
+    remove_gathered_and_reuse(state, 0);
+}
+
+/* The same with loop_close(): it forgets the watcher as loop_unwatch()
+ * does, readiness gathered before included, and a new fd on the same
+ * number is watched afresh (on epoll: added to the kernel's list again). */
+static void test_close_gathered_and_reuse(void **state)
+{
+    remove_gathered_and_reuse(state, 1);
+}
+
+/* loop_close() stops watching and closes, and on epoll it makes no
+ * epoll_ctl: closing the last reference took the fd out of the list. */
+static void test_close_costs_no_call(void **state)
+{
+    loop_backend_t b = *(loop_backend_t *)*state;
+    loop_t *loop = new_loop(state);
+    uint64_t per_change = b == LOOP_EPOLL ? 1 : 0;
+    int sv[2], tv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    struct seen s = {0};
+    assert_int_equal(loop_watch(loop, sv[0], LOOP_READ, record, &s), 0);
+    put_byte(sv[1]);
+    assert_int_equal(loop_close(loop, sv[0]), 0);
+    assert_int_equal(fcntl(sv[0], F_GETFD), -1); /* it is closed */
+    assert_int_equal(errno, EBADF);
+    assert_int_equal(loop_watch_count(loop), 0);
+    assert_int_equal(loop_counts(loop).interest_changes, per_change); /* the add only */
+
+    /* The number comes back for a new socket, which is watched anew. */
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, tv), 0);
+    assert_int_equal(tv[0], sv[0]);
+    assert_int_equal(loop_watch(loop, tv[0], LOOP_READ, record, &s), 0);
+    assert_int_equal(loop_counts(loop).interest_changes, 2 * per_change);
+    put_byte(tv[1]);
+    assert_int_equal(loop_run_once(loop, 2000), 0);
+    assert_int_equal(s.calls, 1);
+    assert_int_equal(s.fd, tv[0]);
+
+    /* An fd that is not watched is just closed. */
+    assert_int_equal(loop_close(loop, sv[1]), 0);
+    assert_int_equal(fcntl(sv[1], F_GETFD), -1);
+    assert_int_equal(loop_close(loop, tv[0]), 0);
+    close(tv[1]);
     loop_free(loop);
 }
 
@@ -853,6 +908,8 @@ static void test_signals_after_fork(void **state)
         cmocka_unit_test_prestate(test_bad_arguments, backend_ptr),                      \
         cmocka_unit_test_prestate(test_fd_setsize, backend_ptr),                         \
         cmocka_unit_test_prestate(test_remove_gathered_and_reuse, backend_ptr),          \
+        cmocka_unit_test_prestate(test_close_gathered_and_reuse, backend_ptr),           \
+        cmocka_unit_test_prestate(test_close_costs_no_call, backend_ptr),                \
         cmocka_unit_test_prestate(test_remove_self_add_other, backend_ptr),              \
         cmocka_unit_test_prestate(test_timer_order, backend_ptr),                        \
         cmocka_unit_test_prestate(test_timer_accuracy, backend_ptr),                     \

@@ -312,6 +312,38 @@ static void test_accepts_until_eagain(void **state)
     accept_in_wakes(*state, all_at_once, 1);
 }
 
+/* Silent new clients make the server stop reading new connections at once
+ * (the read would find nothing); then it only watches them, and tries an
+ * early read again now and then. Either way every request is answered:
+ * those sent before the accept and those sent long after it. */
+static void test_requests_after_silent_clients(void **state)
+{
+    fixture_t *f = *state;
+    char buf[1024];
+    int eof;
+    int silent[3];
+    for (int i = 0; i < 3; i++)
+        silent[i] = client(f);
+    for (int i = 0; i < 40; i++) {
+        int fd = tk_connect("127.0.0.1", f->port, 2000);
+        assert_true(fd >= 0);
+        tk_send_str(fd, "GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+        size_t n = collect(f, fd, buf, sizeof buf - 1, 2000, &eof);
+        buf[n] = '\0';
+        assert_non_null(strstr(buf, "HTTP/1.1 200 OK"));
+        assert_true(eof);
+        close(fd);
+    }
+    for (int i = 0; i < 3; i++) {
+        tk_send_str(silent[i], "GET / HTTP/1.1\r\nHost: t\r\n\r\n");
+        size_t n = collect(f, silent[i], buf, sizeof buf - 1, 200, &eof);
+        buf[n] = '\0';
+        assert_non_null(strstr(buf, "HTTP/1.1 200 OK"));
+        close(silent[i]);
+    }
+    assert_int_equal(httpd_requests(f->h), 43);
+}
+
 static void test_refusal_is_read_despite_more_data(void **state)
 {
     fixture_t *f = *state;
@@ -586,6 +618,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_backpressure_bounds_buffering, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_drain, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_requests_after_silent_clients, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_refusal_is_read_despite_more_data, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_dead_clients_answer_goes_nowhere, setup,
