@@ -688,9 +688,9 @@ static int make_connection(int lfd, int *client)
 /* A connection, both ways, byte for byte as Node v20 writes it (strace in
  * NOTES.md, 05): child.send('socket', socket._handle), and the cluster
  * primary in round-robin mode, send a bare TCP handle as a net.Native
- * (what ./handle-passing --rr sends); child.send('socket', socket) sends a
- * net.Socket with the server's "key", which the receiver takes as it takes
- * any field it has no use for. */
+ * (what ./handle-passing --rr --native sends); child.send('socket',
+ * socket) sends a net.Socket with the server's "key", which the receiver
+ * takes as it takes any field it has no use for. */
 static void test_connection_envelopes(void **state)
 {
     (void)state;

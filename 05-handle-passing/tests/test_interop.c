@@ -13,8 +13,9 @@
  * of connections: each is answered by one worker.
  *
  * And connections, both ways: the C master with --rr accepts and sends each
- * connection to the next Node worker as a net.Native; node/main.js does the
- * same for C workers, as a net.Socket (conn) or a net.Native (conn-native).
+ * connection to the next Node worker as a net.Socket (--rr --native: as a
+ * net.Native); node/main.js does the same for C workers, as a net.Socket
+ * (conn) or a net.Native (conn-native).
  *
  * Both check from outside, in /proc, that the answering processes hold the
  * very socket the master bound, and that it is non-blocking there; and that
