@@ -61,10 +61,13 @@ echo "and went back to sleep inside the kernel, without returning."
 echo "Blocking accept, EPOLLEXCLUSIVE, SO_REUSEPORT and the rr-* masters woke exactly one."
 echo "epoll-exclusive gave nearly everything to one worker; the rr-* masters and accept"
 echo "took turns."
-echo "The locks: releasing the fcntl() lock woke several of its waiters (woken/conn"
-echo "about 3); a pthread mutex is a futex, whose unlock wakes one waiter (2: the"
-echo "holder and that waiter); nginx's try-lock woke only its holder (1), which kept"
-echo "the lock and took every connection while the others waited out their delay."
+echo "The locks: a pthread mutex is a futex, whose unlock wakes one waiter (2: the"
+echo "holder and that waiter). The fcntl() lock woke 2 or more (2.1 to 4.0 over runs"
+echo "measured for the notes; it moves with the machine): its waiters queue behind one"
+echo "another, and one that wakes and finds the lock taken again queues anew and wakes"
+echo "those behind it, who sleep again too."
+echo "nginx's try-lock woke only its holder (1), which kept the lock and took every"
+echo "connection while the others waited out their delay."
 echo
 echo "checking what the table showed:"
 if [ $linux = 1 ]; then
@@ -77,7 +80,8 @@ if [ $linux = 1 ]; then
     e=$(printf '%s\n' "$csv" | awk -F, '$2 == "epoll-exclusive" {
         m = 0; for (i = 16; i <= NF; i++) if ($i > m) m = $i; print m / $4 }')
     check "epoll-exclusive gave most connections to one worker" 'x >= 0.5' "$e"
-    check "fcntl-lock's release woke several waiters" 'x >= 2.5' "$(field fcntl-lock 6)"
+    check "fcntl-lock woke the holder and at least the next waiter" 'x >= 1.9' \
+        "$(field fcntl-lock 6)"
     check "pthread-mutex woke the holder and one waiter" 'x >= 1.5 && x <= 2.5' \
         "$(field pthread-mutex 6)"
     check "nginx-mutex woke one worker per connection" 'x <= 1.5' "$(field nginx-mutex 6)"
